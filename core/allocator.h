@@ -1,0 +1,52 @@
+// Tracking allocator: every Storage comes from here, so bytes, peaks and allocation counts are exact
+// and can be asserted in properties (zero-allocation reload, peak <= resident + scratch).
+#pragma once
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+namespace nvfp4 {
+
+struct AllocStats {
+  std::int64_t live_bytes = 0;
+  std::int64_t peak_bytes = 0;
+  std::int64_t alloc_count = 0;   // allocations since the last reset
+  std::int64_t alloc_bytes = 0;   // bytes allocated since the last reset
+};
+
+class TrackingAllocator {
+ public:
+  static TrackingAllocator& global();
+  // Fresh memory is filled with kPoison when poisoning is on (test builds), like torch.empty
+  // handing back stale bytes: 0xFF reads as NaN in F32, BF16, F16 and E4M3, so a slot that no
+  // loader wrote is visible in any max() or comparison.
+  static constexpr std::uint8_t kPoison = 0xFF;
+
+  void* allocate(std::size_t nbytes);
+  void deallocate(void* p, std::size_t nbytes) noexcept;
+  AllocStats stats() const;
+  // Starts a new measurement: peak := live, counts := 0.
+  void reset();
+  void set_poison(bool on) { poison_ = on; }
+  bool poison() const { return poison_; }
+
+ private:
+  std::atomic<std::int64_t> live_{0}, peak_{0}, count_{0}, bytes_{0};
+  bool poison_ = false;
+};
+
+// Restores the allocator's poison setting at scope exit.
+class ScopedPoison {
+ public:
+  explicit ScopedPoison(bool on) : old_(TrackingAllocator::global().poison()) {
+    TrackingAllocator::global().set_poison(on);
+  }
+  ~ScopedPoison() { TrackingAllocator::global().set_poison(old_); }
+  ScopedPoison(const ScopedPoison&) = delete;
+  ScopedPoison& operator=(const ScopedPoison&) = delete;
+
+ private:
+  bool old_;
+};
+
+}  // namespace nvfp4

@@ -1,0 +1,53 @@
+// A checkpoint directory: config.json (may hold quantization_config), hf_quant_config.json
+// (ModelOpt), one or more *.safetensors and model.safetensors.index.json when sharded.
+// Opening validates every file and the index; tensors are zero-copy views.
+#pragma once
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "core/safetensors.h"
+
+namespace nvfp4 {
+
+enum class CkptFormat { ModelOpt, CompressedTensors };
+std::string format_name(CkptFormat f);
+
+struct QuantConfig {
+  bool present = false;          // some config file declared the quantization
+  CkptFormat format = CkptFormat::ModelOpt;
+  std::string quant_algo;        // "NVFP4" (ModelOpt) or "nvfp4-pack-quantized" (compressed-tensors)
+  int group_size = 16;
+  std::vector<std::string> exclude;  // fnmatch wildcards, or "re:<regex>" (compressed-tensors)
+  std::string source;            // the file it came from
+};
+
+class Checkpoint {
+ public:
+  static Checkpoint open(const std::filesystem::path& dir);
+
+  const std::filesystem::path& dir() const { return dir_; }
+  const QuantConfig& quant() const { return quant_; }
+  const nlohmann::json& config() const { return config_; }  // config.json, {} when absent
+  std::vector<std::string> tensor_names() const;
+  bool has(const std::string& name) const { return index_.count(name) != 0; }
+  const TensorInfo& info(const std::string& name) const;
+  std::string file_of(const std::string& name) const;
+  Tensor tensor(const std::string& name) const;
+  // True when a config excludes the module prefix from quantization.
+  bool excluded(const std::string& prefix) const;
+  std::size_t file_count() const { return files_.size(); }
+
+ private:
+  struct Entry { std::size_t file; const TensorInfo* info; };
+  std::filesystem::path dir_;
+  QuantConfig quant_;
+  nlohmann::json config_ = nlohmann::json::object();
+  std::vector<std::shared_ptr<SafetensorsFile>> files_;
+  std::map<std::string, Entry> index_;
+};
+
+}  // namespace nvfp4

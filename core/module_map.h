@@ -1,0 +1,49 @@
+// Module mapping from tensor names (DESIGN §4): q/k/v -> qkv_proj, gate/up -> gate_up_proj,
+// experts.<e>.{gate,up,down}_proj (or w1/w3/w2) -> experts; names fused on disk load whole.
+// Shapes and dtypes are validated here, so every later stage can trust them.
+#pragma once
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/checkpoint.h"
+
+namespace nvfp4 {
+
+// Tensor-name suffixes of one on-disk format, in ModelOpt's meaning order.
+struct FormatNames {
+  std::string weight, weight_scale, weight_scale_2, input_scale;
+  bool encode_scales;  // compressed-tensors stores reciprocals (global *encode* scales)
+};
+const FormatNames& format_names(CkptFormat f);
+
+struct LinearSpec {
+  std::string name;                     // module name, e.g. model.layers.0.self_attn.qkv_proj
+  std::vector<std::string> shard_ids;   // {"q","k","v"}, {"0","1"} or {"0"}
+  std::vector<std::int64_t> shard_rows; // N_i
+  std::int64_t K = 0;
+  bool fused_on_disk = false;           // one tensor (and one scalar) covers every shard
+  std::vector<std::string> prefixes;    // on-disk prefixes: one per shard, or one when fused
+  bool has_input_scale = true;
+  std::int64_t N() const;               // sum of shard_rows
+};
+
+struct ExpertsSpec {
+  std::string name;                     // e.g. model.layers.0.mlp.experts
+  std::int64_t E = 0, H = 0, I = 0;
+  // prefixes[e] = {w1 (gate), w3 (up), w2 (down)}
+  std::vector<std::array<std::string, 3>> prefixes;
+  bool has_input_scale = true;
+};
+
+struct ModelSpec {
+  CkptFormat format = CkptFormat::ModelOpt;
+  std::vector<LinearSpec> linears;
+  std::vector<ExpertsSpec> experts;
+  std::vector<std::string> passthrough;  // tensors that are not part of a quantized module
+};
+
+ModelSpec map_modules(const Checkpoint& ckpt);
+
+}  // namespace nvfp4

@@ -1,0 +1,70 @@
+// Strict safetensors I/O. The reader validates everything the Rust reference validates
+// (TESTING-NOTES §3.2) and is stricter where upstream is lax: duplicate keys at any depth,
+// non-integer offsets or dims, unknown dtypes, unknown tensor fields, non-string metadata values
+// and a first significant character other than '{' are errors. Tensors are zero-copy views of a
+// private read-only memory map.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/dtype.h"
+#include "core/tensor.h"
+
+namespace nvfp4 {
+
+inline constexpr std::uint64_t kMaxHeaderBytes = 100'000'000;  // safetensors MAX_HEADER_SIZE
+
+struct TensorInfo {
+  std::string name;
+  DType dtype;
+  Shape shape;
+  std::uint64_t begin = 0, end = 0;  // relative to the data section
+};
+
+class SafetensorsFile {
+ public:
+  // Memory-maps and validates path. Errors name the file and, where there is one, the tensor.
+  static SafetensorsFile open(const std::filesystem::path& path);
+  // Validates an in-memory image (fuzzing, tests); `label` stands in for the file name in errors.
+  // The bytes must outlive the returned object unless keepalive owns them.
+  static SafetensorsFile parse(std::span<const std::uint8_t> bytes, std::string label,
+                               std::shared_ptr<const void> keepalive = nullptr);
+
+  const std::string& label() const { return label_; }
+  const std::vector<TensorInfo>& tensors() const { return tensors_; }  // sorted by name
+  const std::map<std::string, std::string>& metadata() const { return metadata_; }
+  const TensorInfo* find(const std::string& name) const;
+  // A zero-copy view of the tensor's bytes (untracked storage kept alive by the mapping).
+  Tensor tensor(const std::string& name) const;
+  std::span<const std::uint8_t> bytes(const TensorInfo& info) const;
+  std::uint64_t header_size() const { return header_size_; }
+
+ private:
+  std::string label_;
+  std::shared_ptr<Storage> data_;  // the data section
+  std::vector<TensorInfo> tensors_;
+  std::map<std::string, std::string> metadata_;
+  std::uint64_t header_size_ = 0;
+};
+
+struct TensorToWrite {
+  std::string name;
+  Tensor tensor;  // contiguous; its dtype and shape go into the header as they are
+};
+
+// Serializes like the Python writer: tensors sorted by dtype alignment (descending) then name,
+// header padded with spaces so the data section starts 8-byte aligned.
+std::vector<std::uint8_t> serialize_safetensors(const std::vector<TensorToWrite>& tensors,
+                                                const std::map<std::string, std::string>& metadata = {});
+// Writes to a temporary file beside path, then renames it: no partial file is ever left.
+void write_safetensors(const std::filesystem::path& path, const std::vector<TensorToWrite>& tensors,
+                       const std::map<std::string, std::string>& metadata = {});
+// Atomic whole-file write (temporary + rename), for JSON sidecars too.
+void write_file_atomic(const std::filesystem::path& path, std::span<const std::uint8_t> bytes);
+
+}  // namespace nvfp4

@@ -1,0 +1,16 @@
+// The nvfp4 command as a library, so tests run it in-process with captured output.
+// Exit codes: 0 success, 1 a failed check, 2 bad input or usage.
+#pragma once
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace nvfp4::cli {
+
+int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+
+// One function per subcommand; args exclude the subcommand name.
+int cmd_make_checkpoint(const std::vector<std::string>& args, std::ostream& out);
+int cmd_inspect(const std::vector<std::string>& args, std::ostream& out);
+
+}  // namespace nvfp4::cli

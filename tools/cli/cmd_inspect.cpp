@@ -1,0 +1,63 @@
+#include <cstdio>
+#include <map>
+
+#include "core/checkpoint.h"
+#include "core/findings.h"
+#include "core/module_map.h"
+#include "tools/cli/args.h"
+#include "tools/cli/cli.h"
+
+namespace nvfp4::cli {
+
+int cmd_inspect(const std::vector<std::string>& argv, std::ostream& out) {
+  Args a(argv, {}, {});
+  Checkpoint c = Checkpoint::open(a.positional_at(0, "checkpoint directory CKPT"));
+  ModelSpec spec = map_modules(c);
+  out << "checkpoint  " << c.dir().string() << "\n"
+      << "format      " << format_name(spec.format)
+      << (c.quant().present ? " (declared in " + c.quant().source + ")" : " (from tensor names; no quantization config)")
+      << "\n"
+      << "files       " << c.file_count() << "\n"
+      << "tensors     " << c.tensor_names().size() << " (" << spec.passthrough.size() << " unquantized)\n\n";
+
+  char line[512];
+  std::snprintf(line, sizeof line, "%-44s %-7s %-8s %-22s %s\n", "module", "kind", "layout", "shards (rows)", "shape");
+  out << line;
+  for (const auto& l : spec.linears) {
+    std::string shards;
+    for (std::size_t i = 0; i < l.shard_ids.size(); ++i)
+      shards += (i ? " " : "") + l.shard_ids[i] + ":" + std::to_string(l.shard_rows[i]);
+    std::snprintf(line, sizeof line, "%-44s %-7s %-8s %-22s N=%lld K=%lld%s\n", l.name.c_str(), "linear",
+                  l.fused_on_disk ? "fused" : (l.prefixes.size() > 1 ? "unfused" : "single"), shards.c_str(),
+                  static_cast<long long>(l.N()), static_cast<long long>(l.K), l.has_input_scale ? "" : " (w4a16)");
+    out << line;
+  }
+  for (const auto& x : spec.experts) {
+    std::snprintf(line, sizeof line, "%-44s %-7s %-8s %-22s E=%lld H=%lld I=%lld%s\n", x.name.c_str(), "experts",
+                  "unfused", "w1 w3 w2", static_cast<long long>(x.E), static_cast<long long>(x.H),
+                  static_cast<long long>(x.I), x.has_input_scale ? "" : " (w4a16)");
+    out << line;
+  }
+  out << "\nweights U8 (packed E2M1), block scales F8_E4M3, global scales ";
+  std::map<std::string, int> scalar_kinds;
+  const FormatNames& fn = format_names(spec.format);
+  for (const auto& n : c.tensor_names())
+    if (n.ends_with("." + fn.weight_scale_2) || n.ends_with("." + fn.input_scale)) {
+      const TensorInfo& t = c.info(n);
+      ++scalar_kinds[std::string(dtype_name(t.dtype)) + shape_str(t.shape)];
+    }
+  for (const auto& [k, n] : scalar_kinds) out << k << " x" << n << " ";
+  out << (fn.encode_scales ? "(encode scales)" : "(decode scales)") << "\n\nfindings\n";
+
+  std::vector<Finding> f = check_values(c, spec);
+  int fails = 0;
+  for (const auto& x : f) {
+    out << "  " << x.line() << "\n";
+    fails += x.level == Finding::Level::Fail;
+  }
+  if (f.empty()) out << "  none\n";
+  out << "\n" << (fails ? std::to_string(fails) + " check(s) failed" : std::string("all checks passed")) << "\n";
+  return fails ? 1 : 0;
+}
+
+}  // namespace nvfp4::cli

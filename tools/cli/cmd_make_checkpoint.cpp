@@ -1,0 +1,38 @@
+#include <iostream>
+
+#include "core/checkpoint_writer.h"
+#include "tools/cli/args.h"
+#include "tools/cli/cli.h"
+
+namespace nvfp4::cli {
+
+int cmd_make_checkpoint(const std::vector<std::string>& argv, std::ostream& out) {
+  Args a(argv,
+         {"layout", "format", "layers", "hidden", "intermediate", "experts", "shards", "seed", "head-dim", "kv-heads",
+          "scalars"},
+         {"unequal-scales", "w4a16"});
+  std::string dir = a.positional_at(0, "output directory DIR");
+  WriterOptions o;
+  o.fused = a.choice("layout", "unfused", {"fused", "unfused"}) == "fused";
+  o.format = a.choice("format", "modelopt", {"modelopt", "compressed-tensors"}) == "modelopt" ? CkptFormat::ModelOpt
+                                                                                             : CkptFormat::CompressedTensors;
+  o.layers = static_cast<int>(a.get_int("layers", o.layers));
+  o.hidden = a.get_int("hidden", o.hidden);
+  o.intermediate = a.get_int("intermediate", o.intermediate);
+  o.experts = static_cast<int>(a.get_int("experts", o.experts));
+  o.files = static_cast<int>(a.get_int("shards", o.files));
+  o.seed = static_cast<std::uint64_t>(a.get_int("seed", 0));
+  o.head_dim = a.get_int("head-dim", o.head_dim);
+  o.kv_heads = a.get_int("kv-heads", o.kv_heads);
+  o.unequal_scales = a.flag("unequal-scales");
+  o.input_scales = !a.flag("w4a16");
+  std::string sc = a.choice("scalars", "0d", {"0d", "1d", "bf16"});
+  o.scalars = sc == "0d" ? ScalarStyle::Dim0F32 : sc == "1d" ? ScalarStyle::Dim1F32 : ScalarStyle::Dim0BF16;
+  GeneratedCheckpoint g = generate_checkpoint(o);
+  write_checkpoint(dir, g, o.files);
+  out << "wrote " << g.tensors.size() << " tensors in " << o.files << " file(s) to " << dir << " ("
+      << format_name(o.format) << ", " << (o.fused ? "fused" : "unfused") << ")\n";
+  return 0;
+}
+
+}  // namespace nvfp4::cli
