@@ -181,6 +181,10 @@ SafetensorsFile SafetensorsFile::parse(std::span<const std::uint8_t> bytes, std:
   if (h[i] != '{') throw err("header must start with '{' (found byte 0x" + [&] {
     char b[3]; std::snprintf(b, sizeof b, "%02x", static_cast<unsigned char>(h[i])); return std::string(b); }() + ")");
 
+  // JSON text never holds a raw NUL (strings must escape control characters), but nlohmann's
+  // reader stops at one, which would accept NUL padding that upstream rejects.
+  if (const void* z = std::memchr(h, 0, n))
+    throw err("header holds a NUL byte at offset " + std::to_string(static_cast<const char*>(z) - h));
   HeaderSax sax;
   bool ok = json::sax_parse(h, h + n, &sax, nlohmann::detail::input_format_t::json, true);
   if (!ok || sax.failed())

@@ -1,0 +1,222 @@
+// Checkpoint discovery, module mapping and `nvfp4 inspect` on good and deliberately broken
+// checkpoints: every broken one must give exit 1 (a failed check) or 2 (bad input) and one line
+// naming the file, the tensor and the problem.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <limits>
+#include <sstream>
+
+#include "core/checkpoint.h"
+#include "core/checkpoint_writer.h"
+#include "core/codecs.h"
+#include "core/error.h"
+#include "core/module_map.h"
+#include "core/test/temp_dir.h"
+#include "tools/cli/cli.h"
+
+namespace nvfp4 {
+namespace {
+namespace fs = std::filesystem;
+
+WriterOptions small() {
+  WriterOptions o;
+  o.layers = 1;
+  o.hidden = 64;
+  o.intermediate = 96;
+  o.head_dim = 16;
+  return o;
+}
+
+struct CliResult { int code; std::string out, err; };
+CliResult inspect(const fs::path& dir) {
+  std::ostringstream out, err;
+  int code = cli::run({"inspect", dir.string()}, out, err);
+  return {code, out.str(), err.str()};
+}
+
+TEST(ModuleMap, UnfusedModelOptMapsShardsAndGqaSizes) {
+  TempDir d;
+  WriterOptions o = small();
+  write_checkpoint(d.path(), generate_checkpoint(o), 1);
+  Checkpoint c = Checkpoint::open(d.path());
+  ModelSpec s = map_modules(c);
+  EXPECT_EQ(s.format, CkptFormat::ModelOpt);
+  ASSERT_EQ(s.linears.size(), 4u);
+  const LinearSpec& qkv = s.linears[3];
+  EXPECT_EQ(qkv.name, "model.layers.0.self_attn.qkv_proj");
+  EXPECT_EQ(qkv.shard_ids, (std::vector<std::string>{"q", "k", "v"}));
+  EXPECT_EQ(qkv.shard_rows, (std::vector<std::int64_t>{64, 32, 32}));  // 4 heads, 2 kv heads, dim 16
+  EXPECT_FALSE(qkv.fused_on_disk);
+  const LinearSpec& gu = s.linears[1];
+  EXPECT_EQ(gu.name, "model.layers.0.mlp.gate_up_proj");
+  EXPECT_EQ(gu.shard_rows, (std::vector<std::int64_t>{96, 96}));
+  EXPECT_EQ(gu.prefixes[0], "model.layers.0.mlp.gate_proj");
+  EXPECT_TRUE(std::find(s.passthrough.begin(), s.passthrough.end(), "lm_head.weight") != s.passthrough.end());
+}
+
+TEST(ModuleMap, FusedCompressedTensorsShardedMapsWholeTensors) {
+  TempDir d;
+  WriterOptions o = small();
+  o.fused = true;
+  o.format = CkptFormat::CompressedTensors;
+  write_checkpoint(d.path(), generate_checkpoint(o), 3);
+  Checkpoint c = Checkpoint::open(d.path());
+  EXPECT_EQ(c.file_count(), 3u);
+  ModelSpec s = map_modules(c);
+  EXPECT_EQ(s.format, CkptFormat::CompressedTensors);
+  const LinearSpec& qkv = s.linears[3];
+  EXPECT_TRUE(qkv.fused_on_disk);
+  EXPECT_EQ(qkv.prefixes, (std::vector<std::string>{"model.layers.0.self_attn.qkv_proj"}));
+  EXPECT_EQ(qkv.shard_rows, (std::vector<std::int64_t>{64, 32, 32}));  // split by config.json
+}
+
+TEST(ModuleMap, ExpertsGroupW1W3W2) {
+  TempDir d;
+  WriterOptions o = small();
+  o.experts = 3;
+  write_checkpoint(d.path(), generate_checkpoint(o), 2);
+  ModelSpec s = map_modules(Checkpoint::open(d.path()));
+  ASSERT_EQ(s.experts.size(), 1u);
+  EXPECT_EQ(s.experts[0].name, "model.layers.0.mlp.experts");
+  EXPECT_EQ(s.experts[0].E, 3);
+  EXPECT_EQ(s.experts[0].H, 64);
+  EXPECT_EQ(s.experts[0].I, 96);
+  EXPECT_EQ(s.experts[0].prefixes[2][2], "model.layers.0.mlp.experts.2.down_proj");
+}
+
+TEST(Inspect, GoodCheckpointsPass) {
+  for (bool fused : {false, true})
+    for (auto f : {CkptFormat::ModelOpt, CkptFormat::CompressedTensors}) {
+      TempDir d;
+      WriterOptions o = small();
+      o.fused = fused;
+      o.format = f;
+      write_checkpoint(d.path(), generate_checkpoint(o), fused ? 1 : 2);
+      CliResult r = inspect(d.path());
+      EXPECT_EQ(r.code, 0) << r.out << r.err;
+      EXPECT_NE(r.out.find("all checks passed"), std::string::npos);
+    }
+}
+
+// One broken checkpoint: how to break it, the exit code, and what the message must contain.
+struct Broken {
+  std::string name;
+  std::function<void(GeneratedCheckpoint&)> edit_tensors;      // before writing
+  std::function<void(const fs::path&)> edit_files;             // after writing
+  int code;
+  std::vector<std::string> message;  // substrings of stderr (code 2) or stdout (code 1)
+};
+
+void set_f32(GeneratedCheckpoint& g, const std::string& name, float v) {
+  Tensor& t = g.tensors.at(name);
+  t = t.clone();
+  std::memcpy(t.data(), &v, 4);
+}
+
+void rewrite(const fs::path& p, const std::function<void(std::string&)>& f) {
+  std::ifstream in(p, std::ios::binary);
+  std::string s((std::istreambuf_iterator<char>(in)), {});
+  in.close();
+  f(s);
+  std::ofstream(p, std::ios::binary | std::ios::trunc) << s;
+}
+
+const std::string kQ = "model.layers.0.self_attn.q_proj";
+
+std::vector<Broken> broken_cases() {
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  const fs::path f0 = "model-00001-of-00002.safetensors";
+  std::vector<Broken> v;
+  v.push_back({"truncated_file", nullptr, [=](const fs::path& d) { fs::resize_file(d / f0, fs::file_size(d / f0) - 100); },
+               2, {f0.string(), "(truncated)"}});
+  v.push_back({"trailing_bytes", nullptr, [=](const fs::path& d) { rewrite(d / f0, [](std::string& s) { s += "polyglot"; }); },
+               2, {f0.string(), "(trailing bytes)"}});
+  v.push_back({"header_past_eof", nullptr, [=](const fs::path& d) { rewrite(d / f0, [](std::string& s) { s[3] = 1; }); },
+               2, {f0.string(), "runs past the end of the file"}});
+  v.push_back({"bad_json", nullptr, [=](const fs::path& d) { rewrite(d / f0, [](std::string& s) { s[8] = '['; }); },
+               2, {f0.string(), "must start with '{'"}});
+  v.push_back({"bad_utf8_in_name", nullptr, [=](const fs::path& d) {
+                 rewrite(d / f0, [](std::string& s) { s[s.find("model.")] = '\xff'; });
+               }, 2, {f0.string(), "invalid JSON header"}});
+  v.push_back({"float_offsets", nullptr, [=](const fs::path& d) {
+                 rewrite(d / f0, [](std::string& s) { auto p = s.find("\"data_offsets\":[0,"); s.replace(p + 16, 1, "0.0"); s.erase(s.find("   ", 8), 2); });
+               }, 2, {f0.string(), "non-integer number 0.0"}});
+  v.push_back({"unknown_dtype", nullptr, [=](const fs::path& d) {
+                 rewrite(d / f0, [](std::string& s) { auto p = s.find("\"BF16\""); s.replace(p, 6, "\"BF17\""); });
+               }, 2, {f0.string(), "unknown dtype \"BF17\""}});
+  v.push_back({"duplicate_key", nullptr, [=](const fs::path& d) {
+                 rewrite(d / f0, [](std::string& s) { auto p = s.find("\"shape\""); s.replace(p, 7, "\"dtype\""); });
+               }, 2, {f0.string(), "duplicate key \"dtype\""}});
+  v.push_back({"nan_block_scale", [](GeneratedCheckpoint& g) {
+                 Tensor& t = g.tensors.at(kQ + ".weight_scale"); t = t.clone(); t.data()[5] = 0x7F;
+               }, nullptr, 1, {kQ + ".weight_scale", "1 NaN block scale(s), first at [1, 1]"}});
+  v.push_back({"negative_block_scale", [](GeneratedCheckpoint& g) {
+                 Tensor& t = g.tensors.at(kQ + ".weight_scale"); t = t.clone(); t.data()[0] = 0xB8;
+               }, nullptr, 1, {kQ + ".weight_scale", "negative block scale"}});
+  v.push_back({"nan_global_scale", [=](GeneratedCheckpoint& g) { set_f32(g, kQ + ".weight_scale_2", nan); }, nullptr, 1,
+               {kQ + ".weight_scale_2", "NaN global scale"}});
+  v.push_back({"zero_global_scale", [](GeneratedCheckpoint& g) { set_f32(g, kQ + ".weight_scale_2", 0.0f); }, nullptr, 1,
+               {kQ + ".weight_scale_2", "zero global scale"}});
+  v.push_back({"negative_global_scale", [](GeneratedCheckpoint& g) { set_f32(g, kQ + ".input_scale", -0.5f); }, nullptr, 1,
+               {kQ + ".input_scale", "negative global scale -0.5"}});
+  v.push_back({"inf_global_scale", [=](GeneratedCheckpoint& g) { set_f32(g, kQ + ".weight_scale_2", inf); }, nullptr, 1,
+               {kQ + ".weight_scale_2", "infinite global scale"}});
+  v.push_back({"missing_tensor", [](GeneratedCheckpoint& g) { g.tensors.erase(kQ + ".weight_scale_2"); }, nullptr, 2,
+               {kQ + ".weight_scale_2", "missing tensor"}});
+  v.push_back({"missing_shard", [](GeneratedCheckpoint& g) {
+                 for (auto s : {".weight", ".weight_scale", ".weight_scale_2", ".input_scale"})
+                   g.tensors.erase("model.layers.0.self_attn.k_proj" + std::string(s));
+               }, nullptr, 2, {"model.layers.0.self_attn.k_proj.weight", "missing shard of model.layers.0.self_attn.qkv_proj"}});
+  v.push_back({"scale_shape_mismatch", [](GeneratedCheckpoint& g) {
+                 Tensor& t = g.tensors.at(kQ + ".weight_scale"); t = t.clone().view(DType::F8_E4M3, {t.shape()[0] / 2, t.shape()[1] * 2});
+               }, nullptr, 2, {kQ + ".weight_scale", "does not match the weight"}});
+  v.push_back({"k_not_multiple_of_16", [](GeneratedCheckpoint& g) {
+                 Tensor& t = g.tensors.at(kQ + ".weight"); t = Tensor::zeros(DType::U8, {t.shape()[0], 4});
+               }, nullptr, 2, {kQ + ".weight", "K = 8 is not a multiple of 16"}});
+  v.push_back({"wrong_weight_dtype", [](GeneratedCheckpoint& g) {
+                 Tensor& t = g.tensors.at(kQ + ".weight_scale"); t = t.clone().view(DType::I8, t.shape());
+               }, nullptr, 2, {kQ + ".weight_scale", "expected F8_E4M3"}});
+  v.push_back({"index_points_at_missing_file", nullptr, [=](const fs::path& d) { fs::remove(d / f0); }, 2,
+               {"model.safetensors.index.json", "points at missing file " + f0.string()}});
+  v.push_back({"config_bad_json", nullptr, [](const fs::path& d) { std::ofstream(d / "config.json") << "{\"a\":"; }, 2,
+               {"config.json", "invalid JSON"}});
+  v.push_back({"group_size_32", nullptr, [](const fs::path& d) {
+                 rewrite(d / "hf_quant_config.json", [](std::string& s) { auto p = s.find("\"group_size\": 16"); s.replace(p, 16, "\"group_size\": 32"); });
+               }, 2, {"hf_quant_config.json", "group_size 32 is not NVFP4"}});
+  return v;
+}
+
+TEST(Inspect, BrokenCheckpointsFailCleanlyWithNamedCauses) {
+  for (const auto& b : broken_cases()) {
+    SCOPED_TRACE(b.name);
+    TempDir d;
+    GeneratedCheckpoint g = generate_checkpoint(small());
+    if (b.edit_tensors) b.edit_tensors(g);
+    write_checkpoint(d.path(), g, 2);
+    if (b.edit_files) b.edit_files(d.path());
+    CliResult r = inspect(d.path());
+    EXPECT_EQ(r.code, b.code) << r.out << r.err;
+    const std::string& text = b.code == 2 ? r.err : r.out;
+    for (const auto& m : b.message) EXPECT_NE(text.find(m), std::string::npos) << "missing \"" << m << "\" in:\n" << text;
+    if (b.code == 2) {
+      EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "one line: " << r.err;
+    }
+  }
+}
+
+TEST(Inspect, UnequalShardScalesAreNotedNotFailed) {
+  TempDir d;
+  WriterOptions o = small();
+  o.unequal_scales = true;
+  write_checkpoint(d.path(), generate_checkpoint(o), 1);
+  CliResult r = inspect(d.path());
+  EXPECT_EQ(r.code, 0);
+  EXPECT_NE(r.out.find("shards' weight_scale_2 differ: q="), std::string::npos) << r.out;
+}
+
+}  // namespace
+}  // namespace nvfp4

@@ -1,0 +1,172 @@
+// Hand-worked codec vectors. Each table row says why the value was chosen; the sources are
+// NVFP4-SPEC §1 and §7 (torchao test_kernels.py, CUDA probes on an H100).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+
+#include "core/codecs.h"
+
+namespace nvfp4 {
+namespace {
+
+const float kInf = std::numeric_limits<float>::infinity();
+const float kNaN = std::numeric_limits<float>::quiet_NaN();
+
+TEST(E2M1, DecodesAll16Codes) {
+  // E2M1: sign, 2 exponent bits (bias 1), 1 mantissa bit; code 1 is the only subnormal (0.5).
+  const float expect[16] = {0, 0.5f, 1, 1.5f, 2, 3, 4, 6, -0.f, -0.5f, -1, -1.5f, -2, -3, -4, -6};
+  for (int c = 0; c < 16; ++c) {
+    EXPECT_EQ(e2m1_to_f32(static_cast<std::uint8_t>(c)), expect[c]) << "code " << c;
+    EXPECT_EQ(std::signbit(e2m1_to_f32(static_cast<std::uint8_t>(c))), c >= 8) << "code " << c;
+  }
+}
+
+TEST(E2M1, RoundTripsEveryCode) {
+  for (int c = 0; c < 16; ++c)
+    EXPECT_EQ(f32_to_e2m1(e2m1_to_f32(static_cast<std::uint8_t>(c))), c) << "code " << c;
+}
+
+struct Case { float x; std::uint8_t code; const char* why; };
+
+TEST(E2M1, TieAndSaturationTable) {
+  const Case cases[] = {
+      {0.0f, 0x0, "zero"},
+      {-0.0f, 0x8, "negative zero keeps its sign"},
+      {0.1f, 0x0, "below the first midpoint"},
+      {0.25f, 0x0, "tie 0/0.5 goes to the even code 0"},
+      {0.25000003f, 0x1, "one ulp above the tie"},
+      {0.24999999f, 0x0, "one ulp below the tie"},
+      {0.74999994f, 0x1, "one ulp below the 0.5/1.0 tie"},
+      {0.75f, 0x2, "tie 0.5/1.0 goes to the even code 2"},
+      {1.25f, 0x2, "tie 1.0/1.5 goes to even 1.0"},
+      {1.2500001f, 0x3, "above the tie"},
+      {1.75f, 0x4, "tie 1.5/2.0 goes to even 2.0 (crosses a binade)"},
+      {2.5f, 0x4, "tie 2/3 goes to even 2"},
+      {2.5000002f, 0x5, "above the tie"},
+      {3.5f, 0x6, "tie 3/4 goes to even 4"},
+      {5.0f, 0x6, "tie 4/6 goes to even 4"},
+      {5.0000005f, 0x7, "above the last tie saturates to 6"},
+      {6.5f, 0x7, "beyond the max saturates"},
+      {100.0f, 0x7, "far beyond saturates"},
+      {kInf, 0x7, "+Inf saturates"},
+      {-kInf, 0xF, "-Inf saturates"},
+      {-0.25f, 0x8, "negative tie to zero keeps the sign"},
+      {-0.75f, 0xA, "negative tie"},
+      {-5.0f, 0xE, "negative tie 4/6"},
+      {-7.0f, 0xF, "negative saturation"},
+      {1e-30f, 0x0, "tiny positive"},
+      {-1e-30f, 0x8, "tiny negative rounds to -0"},
+      {kNaN, 0x7, "NaN follows CUDA's __nv_cvt_float_to_fp4 (0x7)"},
+  };
+  for (const auto& c : cases) EXPECT_EQ(f32_to_e2m1(c.x), c.code) << c.x << ": " << c.why;
+}
+
+TEST(E2M1, PackingPutsTheEvenElementInTheLowNibble) {
+  // torchao test_fp4_pack_unpack: rows [0, .5, 4, -0] -> [0x10, 0x86]; [-0, 1, -6, 3] -> [0x28, 0x5F].
+  auto p = [](float a, float b) { return pack_e2m1(f32_to_e2m1(a), f32_to_e2m1(b)); };
+  EXPECT_EQ(p(0.0f, 0.5f), 0x10);
+  EXPECT_EQ(p(4.0f, -0.0f), 0x86);
+  EXPECT_EQ(p(-0.0f, 1.0f), 0x28);
+  EXPECT_EQ(p(-6.0f, 3.0f), 0x5F);
+  EXPECT_EQ(p(0.5f, 6.0f), 0x71);  // the CUDA probe __nv_cvt_float2_to_fp4x2(0.5, 6.0)
+  EXPECT_EQ(e2m1_even(0x71), 0x1);
+  EXPECT_EQ(e2m1_odd(0x71), 0x7);
+}
+
+TEST(E4M3, DecodesAll256BytesByTheFormatDefinition) {
+  // Independent of the decoder: value = (-1)^s * 2^(e-7) * (1 + m/8), subnormal 2^-6 * m/8,
+  // S.1111.111 is NaN, no infinities.
+  for (int c = 0; c < 256; ++c) {
+    int s = c >> 7, e = (c >> 3) & 15, m = c & 7;
+    float got = e4m3_to_f32(static_cast<std::uint8_t>(c));
+    if (e == 15 && m == 7) {
+      EXPECT_TRUE(std::isnan(got)) << c;
+      continue;
+    }
+    double v = e == 0 ? std::ldexp(m / 8.0, -6) : std::ldexp(1.0 + m / 8.0, e - 7);
+    EXPECT_EQ(static_cast<double>(got), s ? -v : v) << "byte " << c;
+    EXPECT_EQ(std::signbit(got), s == 1) << "byte " << c;
+  }
+}
+
+TEST(E4M3, NamedValues) {
+  EXPECT_EQ(e4m3_to_f32(0x38), 1.0f);
+  EXPECT_EQ(e4m3_to_f32(0x7E), 448.0f);          // max finite
+  EXPECT_EQ(e4m3_to_f32(0x08), 0.015625f);       // min normal 2^-6
+  EXPECT_EQ(e4m3_to_f32(0x01), 0.001953125f);    // min subnormal 2^-9
+  // compressed-tensors' zero-block scale 0.125 is 0x20 (NVFP4-SPEC §7.3 says 0x28, which is 0.25:
+  // ml_dtypes agrees with this test).
+  EXPECT_EQ(e4m3_to_f32(0x20), 0.125f);
+  EXPECT_EQ(e4m3_to_f32(0x28), 0.25f);
+}
+
+TEST(E4M3, ProbeTableSaturatingAndNot) {
+  struct Row { float x; std::uint8_t sat, nosat; const char* why; };
+  const Row rows[] = {
+      {0.0009765625f, 0x00, 0x00, "2^-10 is half the min subnormal: tie to even 0"},
+      {1.5f * 0.0009765625f, 0x01, 0x01, "1.5 * 2^-10 rounds up to 2^-9"},
+      {3.0f * 0.0009765625f, 0x02, 0x02, "tie 0x01/0x02 goes to even"},
+      {0.0146484375f, 0x08, 0x08, "7.5 * 2^-9: tie 0x07/0x08 lands on the min normal"},
+      {1.0625f, 0x38, 0x38, "tie 1.0/1.125 goes to even 1.0"},
+      {1.1875f, 0x3A, 0x3A, "tie 1.125/1.25 goes to even 1.25"},
+      {449.0f, 0x7E, 0x7E, "rounds down to 448"},
+      {463.99f, 0x7E, 0x7E, "below the 448/480 midpoint"},
+      {464.0f, 0x7E, 0x7E, "tie 448/480: 480 would be the NaN pattern, even is 448"},
+      {464.01f, 0x7E, 0x7F, "past the midpoint: satfinite clamps, torch gives NaN"},
+      {480.0f, 0x7E, 0x7F, "first value past the range"},
+      {1e10f, 0x7E, 0x7F, "far past the range"},
+      {kInf, 0x7E, 0x7F, "+Inf"},
+      {-kInf, 0xFE, 0xFF, "-Inf keeps its sign"},
+      {-464.01f, 0xFE, 0xFF, "negative overflow"},
+      {-0.0f, 0x80, 0x80, "negative zero"},
+      {kNaN, 0x7F, 0x7F, "NaN is 0x7F whatever the variant"},
+      {-kNaN, 0x7F, 0x7F, "negative NaN too (CUDA)"},
+  };
+  for (const auto& r : rows) {
+    EXPECT_EQ(f32_to_e4m3_satfinite(r.x), r.sat) << r.x << ": " << r.why;
+    EXPECT_EQ(f32_to_e4m3_nan_overflow(r.x), r.nosat) << r.x << ": " << r.why;
+  }
+}
+
+TEST(E4M3, RoundTripsEveryFiniteByte) {
+  for (int c = 0; c < 256; ++c) {
+    if ((c & 0x7F) == 0x7F) continue;
+    float v = e4m3_to_f32(static_cast<std::uint8_t>(c));
+    EXPECT_EQ(f32_to_e4m3_satfinite(v), c);
+    EXPECT_EQ(f32_to_e4m3_nan_overflow(v), c);
+  }
+}
+
+TEST(BF16, HandVectors) {
+  EXPECT_EQ(f32_to_bf16(1.0f), 0x3F80);
+  EXPECT_EQ(f32_to_bf16(f32_from_bits(0x3F808000)), 0x3F80);  // exact tie, even mantissa stays
+  EXPECT_EQ(f32_to_bf16(f32_from_bits(0x3F818000)), 0x3F82);  // exact tie, odd mantissa rounds up
+  EXPECT_EQ(f32_to_bf16(f32_from_bits(0x3F808001)), 0x3F81);  // just past the tie
+  EXPECT_EQ(f32_to_bf16(f32_from_bits(0x7F7FFFFF)), 0x7F80);  // FLT_MAX rounds to Inf
+  EXPECT_EQ(f32_to_bf16(-kInf), 0xFF80);
+  EXPECT_TRUE(std::isnan(bf16_to_f32(f32_to_bf16(kNaN))));
+  EXPECT_EQ(bf16_to_f32(0xC040), -3.0f);
+}
+
+TEST(F16, HandVectors) {
+  EXPECT_EQ(f32_to_f16(1.0f), 0x3C00);
+  EXPECT_EQ(f32_to_f16(65504.0f), 0x7BFF);        // max finite
+  EXPECT_EQ(f32_to_f16(65519.996f), 0x7BFF);      // below the overflow midpoint
+  EXPECT_EQ(f32_to_f16(65520.0f), 0x7C00);        // tie 65504/65536 -> even -> Inf
+  EXPECT_EQ(f32_to_f16(std::ldexp(1.0f, -24)), 0x0001);  // min subnormal
+  EXPECT_EQ(f32_to_f16(std::ldexp(1.0f, -25)), 0x0000);  // tie to even 0
+  EXPECT_EQ(f32_to_f16(std::ldexp(3.0f, -25)), 0x0002);  // tie 1/2 -> even 2
+  EXPECT_EQ(f32_to_f16(std::ldexp(1.0f, -14)), 0x0400);  // min normal
+  EXPECT_EQ(f32_to_f16(-2.0f), 0xC000);
+  EXPECT_EQ(f16_to_f32(0x0001), std::ldexp(1.0f, -24));
+  EXPECT_EQ(f16_to_f32(0x3555), 0.33325195f);
+  EXPECT_TRUE(std::isnan(f16_to_f32(f32_to_f16(kNaN))));
+  for (std::uint32_t h = 0; h < 0x10000; ++h) {  // every finite half round-trips
+    if ((h & 0x7C00) == 0x7C00) continue;
+    ASSERT_EQ(f32_to_f16(f16_to_f32(static_cast<std::uint16_t>(h))), h) << h;
+  }
+}
+
+}  // namespace
+}  // namespace nvfp4
