@@ -13,7 +13,11 @@ const char* kUsage =
     "  make-checkpoint DIR [--layout fused|unfused] [--format modelopt|compressed-tensors]\n"
     "                  [--layers N] [--hidden H] [--intermediate I] [--experts E] [--shards S] [--seed N]\n"
     "                  [--head-dim D] [--kv-heads K] [--unequal-scales] [--w4a16] [--scalars 0d|1d|bf16]\n"
-    "  inspect CKPT      modules, shards, dtypes, layout and findings\n";
+    "  inspect CKPT      modules, shards, dtypes, layout and findings\n"
+    "  process CKPT --out FILE.safetensors [--pipeline reference] [--backend cutlass|trtllm]\n"
+    "  gemm CKPT --module NAME [--expert E --proj w13|w2] --input X.safetensors --out Y.safetensors\n"
+    "       --mode w4a4|w4a16 [--pipeline reference] [--backend cutlass|trtllm]\n"
+    "  verify CKPT [--backend cutlass|trtllm] [--reloads N] [--json]\n";
 
 using Cmd = int (*)(const std::vector<std::string>&, std::ostream&);
 
@@ -23,6 +27,9 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
   static const std::map<std::string, Cmd> kCommands = {
       {"make-checkpoint", cmd_make_checkpoint},
       {"inspect", cmd_inspect},
+      {"process", cmd_process},
+      {"gemm", cmd_gemm},
+      {"verify", cmd_verify},
   };
   if (args.empty() || args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
     (args.empty() ? err : out) << kUsage;

@@ -12,5 +12,8 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
 // One function per subcommand; args exclude the subcommand name.
 int cmd_make_checkpoint(const std::vector<std::string>& args, std::ostream& out);
 int cmd_inspect(const std::vector<std::string>& args, std::ostream& out);
+int cmd_process(const std::vector<std::string>& args, std::ostream& out);
+int cmd_gemm(const std::vector<std::string>& args, std::ostream& out);
+int cmd_verify(const std::vector<std::string>& args, std::ostream& out);
 
 }  // namespace nvfp4::cli

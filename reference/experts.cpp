@@ -1,0 +1,229 @@
+#include "reference/experts.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "core/error.h"
+#include "reference/loading.h"
+#include "reference/reconcile.h"
+#include "reference/shuffle.h"
+#include "reference/swizzle.h"
+
+namespace nvfp4::ref {
+
+std::int64_t trtllm_padded_intermediate(std::int64_t I) { return round_up(I, 64); }
+
+Module experts_create_weights(const ExpertsSpec& s) {
+  Module m;
+  const std::int64_t E = s.E, H = s.H, I = s.I;
+  m.add("w13_weight", Tensor::empty(DType::U8, {E, 2 * I, H / 2}));
+  m.add("w2_weight", Tensor::empty(DType::U8, {E, H, I / 2}));
+  m.add("w13_weight_scale", Tensor::empty(DType::F8_E4M3, {E, 2 * I, H / 16}));
+  m.add("w2_weight_scale", Tensor::empty(DType::F8_E4M3, {E, H, I / 16}));
+  m.add("w13_weight_scale_2", Tensor::empty(DType::F32, {E, 2}));
+  m.add("w2_weight_scale_2", Tensor::empty(DType::F32, {E}));
+  if (s.has_input_scale) {
+    m.add("w13_input_scale", Tensor::empty(DType::F32, {E, 2}));
+    m.add("w2_input_scale", Tensor::empty(DType::F32, {E}));
+  }
+  return m;
+}
+
+void experts_load(Module& m, const ExpertsSpec& s, const Checkpoint& c, CkptFormat f) {
+  const FormatNames& fn = format_names(f);
+  Coverage cov;
+  cov.expect("w13_weight", s.E * 2 * s.I);
+  cov.expect("w13_weight_scale", s.E * 2 * s.I);
+  cov.expect("w2_weight", s.E * s.H);
+  cov.expect("w2_weight_scale", s.E * s.H);
+  cov.expect("w13_weight_scale_2", s.E * 2);
+  cov.expect("w2_weight_scale_2", s.E);
+  if (s.has_input_scale) {
+    cov.expect("w13_input_scale", s.E * 2);
+    cov.expect("w2_input_scale", s.E);
+  }
+  for (std::int64_t e = 0; e < s.E; ++e) {
+    const auto& ps = s.prefixes[static_cast<std::size_t>(e)];
+    // Shard ids: w1 -> w13 rows [0, I) and slot (e, 0); w3 -> rows [I, 2I) and slot (e, 1); w2.
+    for (int shard = 0; shard < 3; ++shard) {
+      const std::string& p = ps[static_cast<std::size_t>(shard)];
+      bool w13 = shard < 2;
+      std::string wp = w13 ? "w13" : "w2";
+      std::int64_t rows = w13 ? s.I : s.H, row = shard == 1 ? s.I : 0;
+      Tensor w = c.tensor(p + "." + fn.weight), sc = load_block_scales(c, p + "." + fn.weight_scale);
+      copy_rows(m.tensor(wp + "_weight"), e, row, w, p + "." + fn.weight);
+      copy_rows(m.tensor(wp + "_weight_scale"), e, row, sc, p + "." + fn.weight_scale);
+      std::int64_t unit = (w13 ? e * 2 * s.I : e * s.H) + row;
+      cov.mark(wp + "_weight", unit, rows);
+      cov.mark(wp + "_weight_scale", unit, rows);
+      std::int64_t slot = w13 ? e * 2 + shard : e;
+      set_f32(m.tensor(wp + "_weight_scale_2"), slot, load_decode_scale(c, p + "." + fn.weight_scale_2, fn.encode_scales));
+      cov.mark(wp + "_weight_scale_2", slot, 1);
+      if (s.has_input_scale) {
+        set_f32(m.tensor(wp + "_input_scale"), slot, load_decode_scale(c, p + "." + fn.input_scale, fn.encode_scales));
+        cov.mark(wp + "_input_scale", slot, 1);
+      }
+    }
+  }
+  cov.verify(s.name);
+}
+
+namespace {
+
+float max_of(const Tensor& t) {
+  float m = get_f32(t, 0);
+  for (std::int64_t i = 1; i < t.numel(); ++i) m = std::max(m, get_f32(t, i));
+  return m;
+}
+
+Tensor f32_vector(const std::vector<float>& v) {
+  Tensor t = Tensor::empty(DType::F32, {static_cast<std::int64_t>(v.size())});
+  for (std::size_t i = 0; i < v.size(); ++i) set_f32(t, static_cast<std::int64_t>(i), v[i]);
+  return t;
+}
+
+// [E, rows, cols] -> [E, rows_out, cols_out]: place the given row ranges of each expert at the
+// given destinations; everything else is zero (trtllm's padding).
+struct RowMove { std::int64_t src_row, dst_row, count; };
+Tensor rearrange(const Tensor& in, std::int64_t rows_out, std::int64_t cols_out, const std::vector<RowMove>& moves) {
+  std::int64_t E = in.size(0), rows = in.size(1), cols = in.size(2);
+  Tensor out = Tensor::zeros(in.dtype(), {E, rows_out, cols_out});
+  for (std::int64_t e = 0; e < E; ++e)
+    for (const RowMove& mv : moves)
+      for (std::int64_t r = 0; r < mv.count; ++r)
+        std::memcpy(out.data() + (e * rows_out + mv.dst_row + r) * cols_out, in.data() + (e * rows + mv.src_row + r) * cols,
+                    static_cast<std::size_t>(cols));
+  return out;
+}
+
+}  // namespace
+
+Module experts_process(const Module& src, const ExpertsSpec& s, Backend b, std::vector<Reconciliation>& rec) {
+  const std::int64_t E = s.E, H = s.H, I = s.I;
+  const Tensor& s2 = src.tensor("w13_weight_scale_2");
+
+  // Per expert, gate and up share one common scale: the max, block scales reconciled onto it.
+  std::vector<float> common(static_cast<std::size_t>(E));
+  Tensor w13_scale = src.tensor("w13_weight_scale").clone();
+  for (std::int64_t e = 0; e < E; ++e) {
+    float g = get_f32(s2, 2 * e), u = get_f32(s2, 2 * e + 1), c = std::max(g, u);
+    common[static_cast<std::size_t>(e)] = c;
+    for (int half = 0; half < 2; ++half) {
+      float own = half ? u : g;
+      double err = 0;
+      Tensor rows = src.tensor("w13_weight_scale").view(DType::F8_E4M3, {E * 2 * I, H / 16}).narrow0((2 * e + half) * I, I);
+      Tensor r = reconcile_shard(rows, own, c, &err);
+      std::memcpy(w13_scale.data() + (2 * e + half) * I * (H / 16), r.data(), r.nbytes());
+      if (own != c) rec.push_back({s.name + "." + std::to_string(e), half ? "w3" : "w1", own, c, err});
+    }
+  }
+
+  Module out;
+  auto keep = [&](const std::string& n) { out.add(n, src.tensor(n).clone()); };
+  if (b == Backend::Cutlass) {
+    keep("w13_weight");
+    keep("w2_weight");
+    Tensor swz13 = swizzle_128x4(w13_scale), swz2 = swizzle_128x4(src.tensor("w2_weight_scale"));
+    // Names an engine aliases (same shape and dtype) read the swizzled bytes.
+    out.add("w13_weight_scale", swz13.shape() == w13_scale.shape() ? swz13.clone() : src.tensor("w13_weight_scale").clone());
+    out.add("w2_weight_scale", swz2.shape() == src.tensor("w2_weight_scale").shape() ? swz2.clone()
+                                                                                      : src.tensor("w2_weight_scale").clone());
+    out.add("w13_blockscale_swizzled", swz13);
+    out.add("w2_blockscale_swizzled", swz2);
+  } else {
+    if (H % 64) bad_input("", s.name, "trtllm needs the hidden size H = " + std::to_string(H) + " to be a multiple of 64");
+    const std::int64_t Ip = trtllm_padded_intermediate(I);
+    // [w1; w3] -> [w3; 0; w1; 0] with each half padded to Ip rows, w2's K padded to Ip.
+    std::vector<RowMove> w31{{I, 0, I}, {0, Ip, I}};
+    Tensor w13 = rearrange(src.tensor("w13_weight"), 2 * Ip, H / 2, w31);
+    Tensor sc13 = rearrange(w13_scale, 2 * Ip, H / 16, w31);
+    Tensor w2 = rearrange(src.tensor("w2_weight"), H, Ip / 2, {{0, 0, H}});
+    Tensor sc2 = rearrange(src.tensor("w2_weight_scale"), H, Ip / 16, {{0, 0, H}});
+    Permutation p13 = compose(gated_act_reorder(2 * Ip), shuffle_a_rows(2 * Ip, 128));
+    Permutation p2 = shuffle_a_rows(H, 128);
+    out.add("w13_weight", permute_rows(w13, p13));
+    out.add("w2_weight", permute_rows(w2, p2));
+    Tensor swz13 = swizzle_128x4(permute_rows(sc13, p13));  // [E, 2Ip, H/16]: 2Ip % 128 == 0, H/16 % 4 == 0
+    Tensor swz2 = swizzle_128x4(permute_rows(sc2, p2));     // [E, roundup(H, 128), Ip/16]
+    out.add("w13_weight_scale", swz13.clone());
+    out.add("w2_weight_scale", swz2.clone());
+    out.add("w13_blockscale_swizzled", swz13);
+    out.add("w2_blockscale_swizzled", swz2);
+  }
+  keep("w13_weight_scale_2");
+  keep("w2_weight_scale_2");
+  out.add("w13_weight_global_scale", f32_vector(common));
+  if (s.has_input_scale) {
+    keep("w13_input_scale");
+    keep("w2_input_scale");
+    float in13 = max_of(src.tensor("w13_input_scale")), in2 = max_of(src.tensor("w2_input_scale"));
+    std::vector<float> g1(static_cast<std::size_t>(E)), g2(static_cast<std::size_t>(E));
+    for (std::int64_t e = 0; e < E; ++e) {
+      g1[static_cast<std::size_t>(e)] = in13 * common[static_cast<std::size_t>(e)];
+      g2[static_cast<std::size_t>(e)] = in2 * get_f32(src.tensor("w2_weight_scale_2"), e);
+    }
+    float q13 = 1.0f / in13, q2 = 1.0f / in2;
+    out.add("g1_alphas", f32_vector(g1));
+    out.add("g2_alphas", f32_vector(g2));
+    out.add("w13_input_scale_quant", Tensor::scalar_f32(q13));
+    out.add("w2_input_scale_quant", Tensor::scalar_f32(q2));
+    if (b == Backend::Trtllm) {
+      std::vector<float> c(static_cast<std::size_t>(E));
+      for (std::size_t e = 0; e < c.size(); ++e) c[e] = q2 * g1[e];
+      out.add("g1_scale_c", f32_vector(c));
+    }
+  }
+  return out;
+}
+
+LogicalWeight experts_logical(const Module& m, const ExpertsSpec& s, Backend b, int e, const std::string& proj) {
+  if (e < 0 || e >= s.E) bad_input("", s.name, "expert " + std::to_string(e) + " out of range [0, " + std::to_string(s.E) + ")");
+  if (proj != "w13" && proj != "w2") bad_input("", s.name, "proj must be w13 or w2, not \"" + proj + "\"");
+  const bool w13 = proj == "w13";
+  LogicalWeight w;
+  w.N = w13 ? 2 * s.I : s.H;
+  w.K = w13 ? s.H : s.I;
+  const Tensor& packed = m.tensor(proj + "_weight");
+  const Tensor& swz = m.tensor(proj + "_blockscale_swizzled");
+  std::int64_t rows = packed.size(1), pcols = packed.size(2);  // stored (possibly padded) shape
+  std::int64_t kb_stored = pcols * 2 / 16;
+  Tensor scales = unswizzle_128x4(swz.view(swz.dtype(), {s.E, swz.size(1), swz.size(2)}), rows, kb_stored);
+  // Stored row of each logical row: identity for cutlass; through the inverse permutation for trtllm.
+  std::vector<std::int64_t> stored(static_cast<std::size_t>(w.N));
+  for (std::int64_t r = 0; r < w.N; ++r) stored[static_cast<std::size_t>(r)] = r;
+  if (b == Backend::Trtllm) {
+    std::int64_t Ip = trtllm_padded_intermediate(s.I);
+    Permutation p = w13 ? compose(gated_act_reorder(2 * Ip), shuffle_a_rows(2 * Ip, 128)) : shuffle_a_rows(s.H, 128);
+    std::vector<std::int64_t> inv(p.size());
+    for (std::size_t n = 0; n < p.size(); ++n) inv[static_cast<std::size_t>(p[n])] = static_cast<std::int64_t>(n);
+    for (std::int64_t r = 0; r < w.N; ++r) {
+      // Padded source order is [w3 (up); w1 (gate)]: logical gate row t sits at Ip + t, up row t at t.
+      std::int64_t padded = w13 ? (r < s.I ? Ip + r : r - s.I) : r;
+      stored[static_cast<std::size_t>(r)] = inv[static_cast<std::size_t>(padded)];
+    }
+  }
+  w.codes.resize(static_cast<std::size_t>(w.N * w.K));
+  w.scales.resize(static_cast<std::size_t>(w.N * w.K / 16));
+  for (std::int64_t r = 0; r < w.N; ++r) {
+    std::int64_t sr = stored[static_cast<std::size_t>(r)];
+    const std::uint8_t* prow = packed.data() + (e * rows + sr) * pcols;
+    for (std::int64_t k = 0; k < w.K; ++k) w.codes[static_cast<std::size_t>(r * w.K + k)] = (prow[k / 2] >> (4 * (k % 2))) & 0xF;
+    for (std::int64_t kb = 0; kb < w.K / 16; ++kb)
+      w.scales[static_cast<std::size_t>(r * (w.K / 16) + kb)] = scales.data()[(e * rows + sr) * kb_stored + kb];
+  }
+  w.global_scale = w13 ? get_f32(m.tensor("w13_weight_global_scale"), e) : get_f32(m.tensor("w2_weight_scale_2"), e);
+  return w;
+}
+
+GemmScalars experts_scalars(const Module& m, const ExpertsSpec& s, int e, const std::string& proj, GemmMode mode) {
+  GemmScalars g;
+  if (mode == GemmMode::W4A4) {
+    if (!m.has("g1_alphas")) bad_input("", s.name, "w4a4 needs input scales, and this checkpoint has none (W4A16)");
+    bool w13 = proj == "w13";
+    g.alpha = get_f32(m.tensor(w13 ? "g1_alphas" : "g2_alphas"), e);
+    g.input_encode_scale = get_f32(m.tensor(w13 ? "w13_input_scale_quant" : "w2_input_scale_quant"), 0);
+  }
+  return g;
+}
+
+}  // namespace nvfp4::ref

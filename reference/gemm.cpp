@@ -1,0 +1,193 @@
+#include "reference/gemm.h"
+
+#include <Eigen/Dense>
+#include <boost/multiprecision/cpp_int.hpp>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+
+#include "core/error.h"
+#include "reference/numerics.h"
+#include "reference/quantize_activation.h"
+
+namespace nvfp4::ref {
+
+Real real_of(DType d) {
+  switch (d) {
+    case DType::F32: return Real::F32;
+    case DType::BF16: return Real::BF16;
+    case DType::F16: return Real::F16;
+    default: throw Error(ErrorKind::BadInput, "", "x", "input dtype must be F32, BF16 or F16, not " + std::string(dtype_name(d)));
+  }
+}
+
+namespace {
+
+using boost::multiprecision::cpp_int;
+
+// An exact binary value m * 2^e.
+struct Dyadic {
+  std::int64_t m = 0;
+  int e = 0;
+};
+
+Dyadic dyadic(double v) {  // v finite; double holds every factor used here exactly
+  if (v == 0) return {0, 0};
+  int e;
+  double f = std::frexp(v, &e);                         // v = f * 2^e, 0.5 <= |f| < 1
+  return {static_cast<std::int64_t>(std::ldexp(f, 53)), e - 53};
+}
+
+Dyadic mul(Dyadic a, Dyadic b) {
+  // Strip trailing zeros first so products of narrow formats stay within 63 bits.
+  auto norm = [](Dyadic d) {
+    if (d.m == 0) return d;
+    while ((d.m & 1) == 0) { d.m /= 2; ++d.e; }
+    return d;
+  };
+  a = norm(a);
+  b = norm(b);
+  std::int64_t p;
+  if (__builtin_mul_overflow(a.m, b.m, &p)) throw std::logic_error("dyadic product overflows");
+  return {p, a.e + b.e};
+}
+
+struct Format { int p, emin, emax; };  // precision (with the implicit bit), min normal exp, max exp
+Format format_of(Real t) {
+  switch (t) {
+    case Real::F32: return {24, -126, 127};
+    case Real::BF16: return {8, -126, 127};
+    default: return {11, -14, 15};
+  }
+}
+
+// Rounds v * 2^e to the nearest value of format f, ties to even; the result is exact in double.
+double round_once(cpp_int v, int e, Format f) {
+  if (v == 0) return 0.0;
+  bool neg = v < 0;
+  if (neg) v = -v;
+  int nb = static_cast<int>(boost::multiprecision::msb(v)) + 1;
+  int lead = e + nb - 1;                        // exponent of the leading bit
+  int q = std::max(lead, f.emin) - (f.p - 1);   // quantum of the result's binade
+  double r;
+  if (q <= e) {
+    r = std::ldexp(static_cast<double>(v), e);  // already on the grid (fits: nb <= p)
+  } else {
+    int shift = q - e;
+    cpp_int quo = v >> shift;
+    cpp_int rem = v - (quo << shift);
+    cpp_int half = cpp_int(1) << (shift - 1);
+    if (rem > half || (rem == half && (quo & 1) != 0)) ++quo;
+    r = std::ldexp(static_cast<double>(quo), q);
+  }
+  if (r >= std::ldexp(1.0, f.emax + 1)) r = std::numeric_limits<double>::infinity();
+  return neg ? -r : r;
+}
+
+// Per-element factors of both operands, so exact and Eigen paths share no arithmetic beyond this.
+struct Operands {
+  std::int64_t M, N, K;
+  std::vector<double> x, w;  // x [M, K], w [N, K], each element exactly representable
+  double post = 1.0;         // alpha for w4a4, 1 for w4a16
+};
+
+Operands operands(const Tensor& x, const LogicalWeight& w, GemmMode mode, const GemmScalars& s) {
+  if (x.dim() != 2 || x.size(1) != w.K)
+    throw Error(ErrorKind::BadInput, "", "x", "shape " + shape_str(x.shape()) + " does not match K = " + std::to_string(w.K));
+  Real t = real_of(x.dtype());
+  Operands o{x.size(0), w.N, w.K, {}, {}, 1.0};
+  o.x.resize(static_cast<std::size_t>(o.M * o.K));
+  o.w.resize(static_cast<std::size_t>(o.N * o.K));
+  if (mode == GemmMode::W4A16) {
+    const std::size_t es = dtype_bits(x.dtype()) / 8;
+    for (std::int64_t i = 0; i < o.M * o.K; ++i) {
+      float v = real_value(x.data() + static_cast<std::size_t>(i) * es, t);
+      if (!std::isfinite(v)) throw Error(ErrorKind::BadInput, "", "x", "holds a non-finite value at flat index " + std::to_string(i));
+      o.x[static_cast<std::size_t>(i)] = v;
+    }
+    for (std::int64_t n = 0; n < o.N; ++n)
+      for (std::int64_t k = 0; k < o.K; ++k) {
+        std::size_t i = static_cast<std::size_t>(n * o.K + k);
+        // e2m1 * S * s2: at most 2 + 4 + 24 significant bits, exact in double.
+        o.w[i] = static_cast<double>(e2m1_value(w.codes[i])) * e4m3_value(w.scales[static_cast<std::size_t>(n * (o.K / 16) + k / 16)]) *
+                 w.global_scale;
+      }
+  } else {
+    QuantizedActivation q = quantize_activation(x, s.input_encode_scale);
+    for (std::int64_t i = 0; i < o.M * o.K; ++i)
+      o.x[static_cast<std::size_t>(i)] = static_cast<double>(e2m1_value(q.codes[static_cast<std::size_t>(i)])) *
+                                         e4m3_value(q.scales[static_cast<std::size_t>(i / 16)]);
+    for (std::int64_t n = 0; n < o.N; ++n)
+      for (std::int64_t k = 0; k < o.K; ++k) {
+        std::size_t i = static_cast<std::size_t>(n * o.K + k);
+        o.w[i] = static_cast<double>(e2m1_value(w.codes[i])) * e4m3_value(w.scales[static_cast<std::size_t>(n * (o.K / 16) + k / 16)]);
+      }
+    o.post = s.alpha;
+  }
+  return o;
+}
+
+}  // namespace
+
+Tensor gemm_exact(const Tensor& x, const LogicalWeight& w, GemmMode mode, const GemmScalars& s) {
+  Operands o = operands(x, w, mode, s);
+  Real t = real_of(x.dtype());
+  Format f = format_of(t);
+  Tensor y = Tensor::empty(x.dtype(), {o.M, o.N});
+  const std::size_t es = dtype_bits(x.dtype()) / 8;
+  Dyadic post = dyadic(o.post);
+  std::vector<Dyadic> terms(static_cast<std::size_t>(o.K));
+  for (std::int64_t m = 0; m < o.M; ++m)
+    for (std::int64_t n = 0; n < o.N; ++n) {
+      int emin = INT32_MAX;
+      for (std::int64_t k = 0; k < o.K; ++k) {
+        Dyadic d = mul(dyadic(o.x[static_cast<std::size_t>(m * o.K + k)]), dyadic(o.w[static_cast<std::size_t>(n * o.K + k)]));
+        terms[static_cast<std::size_t>(k)] = d;
+        if (d.m != 0) emin = std::min(emin, d.e);
+      }
+      cpp_int sum = 0;
+      if (emin != INT32_MAX)
+        for (const Dyadic& d : terms)
+          if (d.m != 0) sum += cpp_int(d.m) << (d.e - emin);
+      // alpha applied to the exact sum, then one rounding.
+      double r = emin == INT32_MAX ? 0.0 : round_once(sum * post.m, emin + post.e, f);
+      real_store(r, y.data() + static_cast<std::size_t>(m * o.N + n) * es, t);
+    }
+  return y;
+}
+
+std::vector<double> gemm_eigen_double(const Tensor& x, const LogicalWeight& w, GemmMode mode, const GemmScalars& s) {
+  Operands o = operands(x, w, mode, s);
+  using Mat = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  Eigen::Map<const Mat> X(o.x.data(), o.M, o.K), W(o.w.data(), o.N, o.K);
+  Mat Y = (X * W.transpose()) * o.post;
+  return std::vector<double>(Y.data(), Y.data() + Y.size());
+}
+
+Tensor gemm_eigen(const Tensor& x, const LogicalWeight& w, GemmMode mode, const GemmScalars& s) {
+  std::vector<double> yd = gemm_eigen_double(x, w, mode, s);
+  Real t = real_of(x.dtype());
+  Format f = format_of(t);
+  Tensor y = Tensor::empty(x.dtype(), {x.size(0), w.N});
+  const std::size_t es = dtype_bits(x.dtype()) / 8;
+  for (std::size_t i = 0; i < yd.size(); ++i) {
+    Dyadic d = dyadic(yd[i]);
+    real_store(d.m == 0 ? 0.0 : round_once(cpp_int(d.m), d.e, f), y.data() + i * es, t);
+  }
+  return y;
+}
+
+std::vector<double> gemm_abs_sum(const Tensor& x, const LogicalWeight& w, GemmMode mode, const GemmScalars& s) {
+  Operands o = operands(x, w, mode, s);
+  std::vector<double> r(static_cast<std::size_t>(o.M * o.N));
+  for (std::int64_t m = 0; m < o.M; ++m)
+    for (std::int64_t n = 0; n < o.N; ++n) {
+      double a = 0;
+      for (std::int64_t k = 0; k < o.K; ++k)
+        a += std::fabs(o.x[static_cast<std::size_t>(m * o.K + k)] * o.w[static_cast<std::size_t>(n * o.K + k)]);
+      r[static_cast<std::size_t>(m * o.N + n)] = a * std::fabs(o.post);
+    }
+  return r;
+}
+
+}  // namespace nvfp4::ref

@@ -1,0 +1,36 @@
+// GEMM oracles, y[M, N] = x[M, K] . W^T, on logical (unshuffled, unswizzled) operands:
+// - exact: every product and the whole sum in Boost.Multiprecision integers scaled by a common
+//   power of two, then rounded once (to nearest, ties to even) into the output dtype;
+// - dequantize-then-Eigen: W and x dequantized to double, an Eigen product, one final rounding.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "core/pipeline.h"
+#include "core/tensor.h"
+
+namespace nvfp4::ref {
+
+// A quantized weight in logical row order: codes [N, K] (one E2M1 code per element), block scales
+// [N, K/16] E4M3 and one global decode scale.
+struct LogicalWeight {
+  std::int64_t N = 0, K = 0;
+  std::vector<std::uint8_t> codes, scales;
+  float global_scale = 1.0f;
+};
+
+// What the GEMM needs besides the weight: w4a4 uses `input_encode_scale` (gs = input_scale_inv)
+// and `alpha`; w4a16 uses the weight's own global scale.
+struct GemmScalars {
+  float alpha = 1.0f;
+  float input_encode_scale = 1.0f;
+};
+
+Tensor gemm_exact(const Tensor& x, const LogicalWeight& w, GemmMode mode, const GemmScalars& s);
+Tensor gemm_eigen(const Tensor& x, const LogicalWeight& w, GemmMode mode, const GemmScalars& s);
+// Same as gemm_eigen but returning the unrounded double results (for error bounds).
+std::vector<double> gemm_eigen_double(const Tensor& x, const LogicalWeight& w, GemmMode mode, const GemmScalars& s);
+// Sum over k of |x_k * w_k| per output element (double), for deriving error bounds.
+std::vector<double> gemm_abs_sum(const Tensor& x, const LogicalWeight& w, GemmMode mode, const GemmScalars& s);
+
+}  // namespace nvfp4::ref

@@ -1,0 +1,158 @@
+#include "reference/reference_pipeline.h"
+
+#include "core/error.h"
+#include "reference/experts.h"
+#include "reference/gemm.h"
+#include "reference/linear.h"
+
+namespace nvfp4::ref {
+namespace {
+
+// Two checkpoints can be reloaded into one another only if they give the same modules.
+void require_same_structure(const ModelSpec& a, const ModelSpec& b, const std::string& dir) {
+  auto fail = [&](const std::string& module, const std::string& what) {
+    bad_input(dir, module, what + " (a reload must keep every module's shape)");
+  };
+  if (a.linears.size() != b.linears.size() || a.experts.size() != b.experts.size())
+    fail("", "has a different set of modules than the loaded model");
+  for (std::size_t i = 0; i < a.linears.size(); ++i) {
+    const auto &x = a.linears[i], &y = b.linears[i];
+    if (x.name != y.name) fail(y.name, "module differs from the loaded " + x.name);
+    if (x.shard_rows != y.shard_rows || x.K != y.K) fail(y.name, "shape differs from the loaded module");
+    if (x.has_input_scale != y.has_input_scale) fail(y.name, "input scales present in one checkpoint only");
+  }
+  for (std::size_t i = 0; i < a.experts.size(); ++i) {
+    const auto &x = a.experts[i], &y = b.experts[i];
+    if (x.name != y.name || x.E != y.E || x.H != y.H || x.I != y.I) fail(y.name, "experts differ from the loaded ones");
+    if (x.has_input_scale != y.has_input_scale) fail(y.name, "input scales present in one checkpoint only");
+  }
+}
+
+}  // namespace
+
+ReferencePipeline::Modules ReferencePipeline::load_all(const Checkpoint& c, const ModelSpec& spec) const {
+  Modules out;
+  for (const auto& l : spec.linears) {
+    Module m = linear_create_weights(l);
+    linear_load(m, l, c, spec.format);
+    out.emplace(l.name, std::move(m));
+  }
+  for (const auto& x : spec.experts) {
+    Module m = experts_create_weights(x);
+    experts_load(m, x, c, spec.format);
+    out.emplace(x.name, std::move(m));
+  }
+  return out;
+}
+
+ReferencePipeline::Processed ReferencePipeline::process_all(const Modules& sources, Backend b) const {
+  Processed p;
+  for (const auto& l : spec_.linears) p.modules.emplace(l.name, linear_process(sources.at(l.name), l, p.rec));
+  for (const auto& x : spec_.experts) p.modules.emplace(x.name, experts_process(sources.at(x.name), x, b, p.rec));
+  return p;
+}
+
+void ReferencePipeline::commit(Modules& into, Modules&& from) {
+  for (auto& [name, fresh] : from) {
+    Module& m = into[name];
+    for (const auto& [pname, param] : fresh.entries()) {
+      if (m.has(pname)) m.param(pname)->data = param->data;  // same Parameter, new storage
+      else m.bind(pname, param);
+    }
+  }
+}
+
+void ReferencePipeline::load_weights(const Checkpoint& c) {
+  if (!sources_.empty()) {
+    update_weights_from_disk(c);
+    return;
+  }
+  ModelSpec spec = map_modules(c);
+  Modules sources = load_all(c, spec);
+  Modules visible;
+  for (const auto& [name, m] : sources) {
+    Module v;
+    for (const auto& [pname, p] : m.entries()) v.add(pname, p->data.clone());
+    visible.emplace(name, std::move(v));
+  }
+  spec_ = std::move(spec);
+  sources_ = std::move(sources);
+  modules_ = std::move(visible);
+  backend_.reset();
+  reconciliations_.clear();
+}
+
+void ReferencePipeline::process_weights_after_loading(Backend b) {
+  if (sources_.empty()) throw Error(ErrorKind::Usage, "", "", "process_weights_after_loading before load_weights");
+  Processed p = process_all(sources_, b);
+  commit(modules_, std::move(p.modules));
+  reconciliations_ = std::move(p.rec);
+  backend_ = b;
+}
+
+void ReferencePipeline::update_weights_from_disk(const Checkpoint& c) {
+  if (sources_.empty()) {
+    load_weights(c);
+    return;
+  }
+  // Everything new is built aside; only when all of it succeeded is it committed.
+  ModelSpec spec = map_modules(c);
+  require_same_structure(spec_, spec, c.dir().string());
+  Modules sources = load_all(c, spec);
+  Processed p;
+  if (backend_) {
+    std::swap(sources_, sources);
+    try {
+      p = process_all(sources_, *backend_);
+    } catch (...) {
+      std::swap(sources_, sources);
+      throw;
+    }
+    std::swap(sources_, sources);
+  }
+  Modules visible;
+  if (backend_) {
+    visible = std::move(p.modules);
+  } else {
+    for (const auto& [name, m] : sources) {
+      Module v;
+      for (const auto& [pname, prm] : m.entries()) v.add(pname, prm->data.clone());
+      visible.emplace(name, std::move(v));
+    }
+  }
+  sources_ = std::move(sources);
+  commit(modules_, std::move(visible));
+  if (backend_) reconciliations_ = std::move(p.rec);
+}
+
+struct ReferencePipeline::Operands {
+  LogicalWeight w;
+  GemmScalars s;
+};
+
+ReferencePipeline::Operands ReferencePipeline::operands(const GemmTarget& t, GemmMode mode) const {
+  if (!backend_) throw Error(ErrorKind::Usage, "", t.module, "GEMM before process_weights_after_loading");
+  for (const auto& l : spec_.linears)
+    if (l.name == t.module) {
+      const Module& m = modules_.at(l.name);
+      return {linear_logical(m, l), linear_scalars(m, l, mode)};
+    }
+  for (const auto& x : spec_.experts)
+    if (x.name == t.module) {
+      const Module& m = modules_.at(x.name);
+      return {experts_logical(m, x, *backend_, t.expert, t.proj), experts_scalars(m, x, t.expert, t.proj, mode)};
+    }
+  bad_input("", t.module, "no such quantized module");
+}
+
+Tensor ReferencePipeline::gemm(const GemmTarget& t, const Tensor& x, GemmMode mode) const {
+  Operands o = operands(t, mode);
+  return gemm_exact(x, o.w, mode, o.s);
+}
+
+Tensor ReferencePipeline::gemm_eigen(const GemmTarget& t, const Tensor& x, GemmMode mode) const {
+  Operands o = operands(t, mode);
+  return ref::gemm_eigen(x, o.w, mode, o.s);
+}
+
+}  // namespace nvfp4::ref

@@ -1,0 +1,34 @@
+#include "core/error.h"
+#include "core/safetensors.h"
+#include "tools/cli/args.h"
+#include "tools/cli/cli.h"
+#include "tools/cli/pipelines.h"
+
+namespace nvfp4::cli {
+
+int cmd_gemm(const std::vector<std::string>& argv, std::ostream& out) {
+  Args a(argv, {"module", "expert", "proj", "input", "out", "mode", "pipeline", "backend"}, {});
+  Checkpoint c = Checkpoint::open(a.positional_at(0, "checkpoint directory CKPT"));
+  GemmTarget t{a.require("module"), static_cast<int>(a.get_int("expert", -1)), a.get("proj", "")};
+  std::string in = a.require("input"), file = a.require("out");
+  GemmMode mode = parse_gemm_mode(a.require("mode"));
+  auto p = make_pipeline(a.get("pipeline", "reference"));
+  Backend b = parse_backend(a.get("backend", "cutlass"));
+  SafetensorsFile xf = SafetensorsFile::open(in);
+  if (!xf.find("x")) throw Error(ErrorKind::BadInput, in, "x", "input file has no tensor named x");
+  Tensor x = xf.tensor("x");
+  if (x.dim() != 2) throw Error(ErrorKind::BadInput, in, "x", "expected [M, K], found " + describe(x));
+  p->load_weights(c);
+  p->process_weights_after_loading(b);
+  Tensor y;
+  try {
+    y = p->gemm(t, x, mode);
+  } catch (const Error& e) {
+    throw Error(e.kind(), e.file().empty() ? in : e.file(), e.tensor(), e.problem());
+  }
+  write_safetensors(file, {{"y", y}}, {{"pipeline", p->name()}, {"mode", gemm_mode_name(mode)}, {"backend", backend_name(b)}});
+  out << "y " << describe(y) << " written to " << file << " (" << p->name() << ", " << gemm_mode_name(mode) << ")\n";
+  return 0;
+}
+
+}  // namespace nvfp4::cli
