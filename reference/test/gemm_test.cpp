@@ -1,0 +1,81 @@
+// The GEMM oracles on hand-worked cases, including one where rounding twice (through f32)
+// gives a different BF16 result than rounding the exact sum once.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+
+#include "core/codecs.h"
+#include "reference/gemm.h"
+
+namespace nvfp4::ref {
+namespace {
+
+LogicalWeight ones(std::int64_t N, std::int64_t K) {
+  LogicalWeight w;
+  w.N = N;
+  w.K = K;
+  w.codes.assign(static_cast<std::size_t>(N * K), 0x2);       // E2M1 1.0
+  w.scales.assign(static_cast<std::size_t>(N * K / 16), 0x38);  // E4M3 1.0
+  w.global_scale = 1.0f;
+  return w;
+}
+
+TEST(GemmExact, RoundsTheExactSumOnceIntoBf16) {
+  // x = [1, 2^-8, 2^-30, 0...] in BF16 against weights of 1: the exact sum 1 + 2^-8 + 2^-30 is just
+  // above the BF16 midpoint between 1 and 1 + 2^-7, so it rounds up; summing in f32 first drops
+  // 2^-30 and the tie then rounds to even (1.0).
+  Tensor x = Tensor::zeros(DType::BF16, {1, 16});
+  auto* h = x.data_as<std::uint16_t>();
+  h[0] = f32_to_bf16(1.0f);
+  h[1] = f32_to_bf16(std::ldexp(1.0f, -8));
+  h[2] = f32_to_bf16(std::ldexp(1.0f, -30));
+  for (auto f : {gemm_exact, gemm_eigen}) {
+    Tensor y = f(x, ones(1, 16), GemmMode::W4A16, {});
+    EXPECT_EQ(y.data_as<std::uint16_t>()[0], 0x3F81) << "1 + 2^-7";
+  }
+  float f32_sum = (1.0f + std::ldexp(1.0f, -8)) + std::ldexp(1.0f, -30);
+  EXPECT_EQ(f32_to_bf16(f32_sum), 0x3F80) << "the double rounding the oracle avoids";
+}
+
+TEST(GemmExact, W4A16DequantizesWithBlockAndGlobalScales) {
+  LogicalWeight w = ones(2, 32);
+  w.codes[0] = 0xF;        // -6
+  w.scales[1] = 0x40;      // row 0, block 1: 2.0
+  w.global_scale = 0.5f;
+  Tensor x = Tensor::empty(DType::F32, {1, 32});
+  for (int k = 0; k < 32; ++k) x.data_as<float>()[k] = 1.0f;
+  Tensor y = gemm_exact(x, w, GemmMode::W4A16, {});
+  // Row 0: (-6 + 15 * 1) * 1 * 0.5 + 16 * 1 * 2 * 0.5 = 4.5 + 16; row 1: 32 * 0.5.
+  EXPECT_EQ(y.data_as<float>()[0], 20.5f);
+  EXPECT_EQ(y.data_as<float>()[1], 16.0f);
+}
+
+TEST(GemmExact, W4A4OnTheTieBlock) {
+  // The §7.4 block quantizes (gs = 896) to codes summing to 27.5 with S = 448: against weights of 1
+  // and alpha 1 the product is 27.5 * 448 = 12320 exactly; alpha 0.25 scales it once.
+  const float block[16] = {3.0f, 0.375f, 0.125f, 0.625f, 1.125f, -0.375f, 0.875f, 1.75f,
+                           2.25f, 0.0625f, 0.0f, -0.0f, 1.5f, 2.5f, 0.25f, 0.5f};
+  Tensor x = Tensor::empty(DType::F32, {1, 16});
+  std::memcpy(x.data(), block, sizeof block);
+  Tensor y = gemm_exact(x, ones(1, 16), GemmMode::W4A4, {1.0f, 896.0f});
+  EXPECT_EQ(y.data_as<float>()[0], 12320.0f);
+  y = gemm_exact(x, ones(1, 16), GemmMode::W4A4, {0.25f, 896.0f});
+  EXPECT_EQ(y.data_as<float>()[0], 3080.0f);
+}
+
+TEST(GemmExact, F16OverflowAndCancellation) {
+  Tensor x = Tensor::empty(DType::F16, {2, 16});
+  auto* h = x.data_as<std::uint16_t>();
+  for (int k = 0; k < 32; ++k) h[k] = f32_to_f16(0.0f);
+  for (int k = 0; k < 16; ++k) h[k] = f32_to_f16(60000.0f);  // 16 * 60000 overflows F16
+  h[16] = f32_to_f16(1024.0f);
+  h[17] = f32_to_f16(-1024.0f);
+  h[18] = f32_to_f16(std::ldexp(1.0f, -24));  // the smallest subnormal survives the cancellation
+  Tensor y = gemm_exact(x, ones(1, 16), GemmMode::W4A16, {});
+  EXPECT_EQ(y.data_as<std::uint16_t>()[0], 0x7C00);  // +Inf
+  EXPECT_EQ(y.data_as<std::uint16_t>()[1], 0x0001);
+}
+
+}  // namespace
+}  // namespace nvfp4::ref
