@@ -42,11 +42,13 @@ inline float f32_from_bits(std::uint32_t b) { return std::bit_cast<float>(b); }
 // Encoders are inline so that exhaustive sweeps and bulk loops can vectorize them.
 namespace codec_detail {
 
-// Rounds m / 2^shift to the nearest integer, ties to even, for 1 <= shift and m < 2^24. A shift
-// past 31 is clamped to 31: the quotient is then 0 and the remainder below one half, as it should.
-// Written as selects, not branches, so that bulk loops vectorize.
+// Rounds m / 2^shift to the nearest integer, ties to even, for m < 2^24. A shift past 31 is
+// clamped to 31: the quotient is then 0 and the remainder below one half, as it should. Callers
+// compute this for every input and select the result only where it applies, so shifts below 1
+// (inputs outside the subnormal range) are clamped to stay defined. Written as selects, not
+// branches, so that bulk loops vectorize.
 inline std::uint32_t rne_shift(std::uint32_t m, int shift) {
-  std::uint32_t s = static_cast<std::uint32_t>(shift > 31 ? 31 : shift);
+  std::uint32_t s = static_cast<std::uint32_t>(shift > 31 ? 31 : shift < 1 ? 1 : shift);
   std::uint32_t q = m >> s;
   std::uint32_t rem = m & ((1u << s) - 1u);
   std::uint32_t half = 1u << (s - 1u);

@@ -34,6 +34,8 @@ class SafetensorsFile {
   // The bytes must outlive the returned object unless keepalive owns them.
   static SafetensorsFile parse(std::span<const std::uint8_t> bytes, std::string label,
                                std::shared_ptr<const void> keepalive = nullptr);
+  // Takes ownership of the bytes (safe for temporaries such as serialize_safetensors()).
+  static SafetensorsFile parse(std::vector<std::uint8_t>&& bytes, std::string label);
 
   const std::string& label() const { return label_; }
   const std::vector<TensorInfo>& tensors() const { return tensors_; }  // sorted by name

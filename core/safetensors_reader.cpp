@@ -238,6 +238,11 @@ SafetensorsFile SafetensorsFile::parse(std::span<const std::uint8_t> bytes, std:
   return f;
 }
 
+SafetensorsFile SafetensorsFile::parse(std::vector<std::uint8_t>&& bytes, std::string label) {
+  auto owned = std::make_shared<std::vector<std::uint8_t>>(std::move(bytes));
+  return parse(std::span<const std::uint8_t>(*owned), std::move(label), owned);
+}
+
 SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
   std::string label = path.string();
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);

@@ -40,6 +40,7 @@ int main(int argc, char** argv) {
       for (const auto& [name, t] : g.tensors) ts.push_back({name, t});
       auto bytes = nvfp4::serialize_safetensors(ts);
       put(out / "checkpoint" / tag("good"), bytes);
+      put(out / "reference_pipeline" / tag("good"), bytes);
       auto cut = bytes;
       cut.resize(cut.size() - 7);
       put(out / "checkpoint" / tag("truncated"), cut);
@@ -47,8 +48,24 @@ int main(int argc, char** argv) {
       nan[nan.size() - 1] = 0x7F;
       nan[nan.size() - 2] = 0xFF;
       put(out / "checkpoint" / tag("tail_bytes"), nan);
+      put(out / "reference_pipeline" / tag("tail_bytes"), nan);
       ++n;
     }
   for (const auto& c : nvfp4::testdata::safetensors_cases()) put(out / "checkpoint" / c.name, c.bytes);
+  // Checkpoints the reference must refuse at load or at processing time: a NaN block scale, a
+  // zero global scale, H not a multiple of 64 (trtllm).
+  nvfp4::WriterOptions o;
+  o.layers = 1; o.hidden = 48; o.intermediate = 32; o.head_dim = 16; o.experts = 2;
+  nvfp4::GeneratedCheckpoint g = nvfp4::generate_checkpoint(o);
+  auto serialize = [](const nvfp4::GeneratedCheckpoint& gc) {
+    std::vector<nvfp4::TensorToWrite> ts;
+    for (const auto& [name, t] : gc.tensors) ts.push_back({name, t});
+    return nvfp4::serialize_safetensors(ts);
+  };
+  put(out / "reference_pipeline" / "h48_experts", serialize(g));
+  auto s = g.tensors.at("model.layers.0.self_attn.q_proj.weight_scale").clone();
+  s.data()[0] = 0x7F;
+  g.tensors["model.layers.0.self_attn.q_proj.weight_scale"] = s;
+  put(out / "reference_pipeline" / "nan_block_scale", serialize(g));
   return 0;
 }

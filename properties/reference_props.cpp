@@ -227,7 +227,7 @@ RC_GTEST_PROP(GemmProps, EigenPathWithinDerivedBoundOfExactOracle, ()) {
     int p = d == DType::F32 ? 24 : d == DType::BF16 ? 8 : 11;
     int emin = d == DType::F16 ? -14 : -126;
     double half_ulp = std::isinf(e) ? INFINITY : std::ldexp(1.0, std::max(e == 0 ? emin : std::ilogb(e), emin) - p);
-    double bound = static_cast<double>(K + 2) * std::ldexp(1.0, -53) * mag[static_cast<std::size_t>(i)] + half_ulp;
+    double bound = ref::eigen_error_bound(mag[static_cast<std::size_t>(i)], K) + half_ulp;
     if (!(std::fabs(eig[static_cast<std::size_t>(i)] - e) <= bound))
       RC_FAIL(gemm_mode_name(mode) + " " + std::string(dtype_name(d)) + " [" + std::to_string(M) + "x" + std::to_string(K) +
               "] . [" + std::to_string(N) + "x" + std::to_string(K) + "]^T element " + std::to_string(i) + ": exact " +

@@ -177,6 +177,10 @@ Tensor gemm_eigen(const Tensor& x, const LogicalWeight& w, GemmMode mode, const 
   return y;
 }
 
+double eigen_error_bound(double abs_sum, std::int64_t K) {
+  return static_cast<double>(K + 2) * std::ldexp(1.0, -53) * abs_sum;
+}
+
 std::vector<double> gemm_abs_sum(const Tensor& x, const LogicalWeight& w, GemmMode mode, const GemmScalars& s) {
   Operands o = operands(x, w, mode, s);
   std::vector<double> r(static_cast<std::size_t>(o.M * o.N));

@@ -30,6 +30,9 @@ Tensor gemm_exact(const Tensor& x, const LogicalWeight& w, GemmMode mode, const 
 Tensor gemm_eigen(const Tensor& x, const LogicalWeight& w, GemmMode mode, const GemmScalars& s);
 // Same as gemm_eigen but returning the unrounded double results (for error bounds).
 std::vector<double> gemm_eigen_double(const Tensor& x, const LogicalWeight& w, GemmMode mode, const GemmScalars& s);
+// The bound the Eigen path's double results keep from the exact value, per element:
+// (K + 2) * 2^-53 * sum_k |x_k w_k| (K additions and products, +2 for alpha), from gemm_abs_sum.
+double eigen_error_bound(double abs_sum, std::int64_t K);
 // Sum over k of |x_k * w_k| per output element (double), for deriving error bounds.
 std::vector<double> gemm_abs_sum(const Tensor& x, const LogicalWeight& w, GemmMode mode, const GemmScalars& s);
 

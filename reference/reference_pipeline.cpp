@@ -125,11 +125,6 @@ void ReferencePipeline::update_weights_from_disk(const Checkpoint& c) {
   if (backend_) reconciliations_ = std::move(p.rec);
 }
 
-struct ReferencePipeline::Operands {
-  LogicalWeight w;
-  GemmScalars s;
-};
-
 ReferencePipeline::Operands ReferencePipeline::operands(const GemmTarget& t, GemmMode mode) const {
   if (!backend_) throw Error(ErrorKind::Usage, "", t.module, "GEMM before process_weights_after_loading");
   for (const auto& l : spec_.linears)

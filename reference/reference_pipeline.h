@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/pipeline.h"
+#include "reference/gemm.h"
 
 namespace nvfp4::ref {
 
@@ -24,6 +25,12 @@ class ReferencePipeline final : public Pipeline {
   // The dequantize-then-Eigen path on the same operands (for bounds and cross-checks).
   Tensor gemm_eigen(const GemmTarget& t, const Tensor& x, GemmMode mode) const;
   std::optional<Backend> backend() const { return backend_; }
+  // The logical (unshuffled, unswizzled) operands the GEMM of target t multiplies.
+  struct Operands {
+    LogicalWeight w;
+    GemmScalars s;
+  };
+  Operands operands(const GemmTarget& t, GemmMode mode) const;
 
  private:
   using Modules = std::map<std::string, Module>;
@@ -32,8 +39,6 @@ class ReferencePipeline final : public Pipeline {
   Processed process_all(const Modules& sources, Backend b) const;
   // Rebinds every parameter of `into` to the fresh tensors of `from`, keeping identities.
   static void commit(Modules& into, Modules&& from);
-  struct Operands;
-  Operands operands(const GemmTarget& t, GemmMode mode) const;
 
   ModelSpec spec_;
   Modules sources_;   // as loaded; never written after the load

@@ -139,6 +139,34 @@ std::vector<Broken> broken_cases() {
                2, {f0.string(), "runs past the end of the file"}});
   v.push_back({"bad_json", nullptr, [=](const fs::path& d) { rewrite(d / f0, [](std::string& s) { s[8] = '['; }); },
                2, {f0.string(), "must start with '{'"}});
+  v.push_back({"huge_header_length", nullptr, [=](const fs::path& d) { rewrite(d / f0, [](std::string& s) { s[4] = 1; }); },
+               2, {f0.string(), "exceeds the 100000000-byte limit"}});
+  v.push_back({"json_syntax_error", nullptr, [=](const fs::path& d) {
+                 rewrite(d / f0, [](std::string& s) { s[s.find("\"dtype\"") + 7] = ';'; });
+               }, 2, {f0.string(), "invalid JSON header at byte"}});
+  v.push_back({"overlapping_offsets", nullptr, [=](const fs::path& d) {
+                 // The second tensor's begin moved back into the first one ("[0,N]" stays; "[N," becomes "[1,").
+                 rewrite(d / f0, [](std::string& s) {
+                   auto p = s.find("\"data_offsets\":[", s.find("\"data_offsets\":[0,") + 1) + 16;
+                   auto comma = s.find(',', p);
+                   s.replace(p, comma - p, std::string(comma - p - 1, ' ') + "1");
+                 });
+               }, 2, {f0.string(), "(overlap)"}});
+  v.push_back({"inverted_offsets", nullptr, [=](const fs::path& d) {
+                 rewrite(d / f0, [](std::string& s) {  // [0,N] -> [N,0] for the first tensor
+                   auto p = s.find("\"data_offsets\":[0,") + 16;
+                   auto end = s.find(']', p);
+                   std::string n = s.substr(p + 2, end - p - 2);
+                   s.replace(p, end - p, n + ",0");
+                 });
+               }, 2, {f0.string(), "are inverted"}});
+  v.push_back({"shape_byte_mismatch", nullptr, [=](const fs::path& d) {
+                 rewrite(d / f0, [](std::string& s) {  // the first non-scalar shape's leading digit + 1
+                   auto p = s.find("\"shape\":[") + 9;
+                   while (s[p] < '1' || s[p] > '8') p = s.find("\"shape\":[", p) + 9;
+                   s[p] = static_cast<char>(s[p] + 1);
+                 });
+               }, 2, {f0.string(), "needs", "bytes but data_offsets span"}});
   v.push_back({"bad_utf8_in_name", nullptr, [=](const fs::path& d) {
                  rewrite(d / f0, [](std::string& s) { s[s.find("model.")] = '\xff'; });
                }, 2, {f0.string(), "invalid JSON header"}});

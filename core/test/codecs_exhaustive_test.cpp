@@ -45,9 +45,15 @@ std::vector<Segment> segments(const Format& f) {
   return s;
 }
 
-// The hot loop, cloned for AVX2 where the CPU has it (dispatched at load time).
+// The hot loop, cloned for AVX2 where the CPU has it (dispatched at load time). GCC only: clang 14
+// does not multiversion templates, and the sanitizer builds that use it need no speed.
+#if defined(__GNUC__) && !defined(__clang__)
+#define NVFP4_AVX2_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define NVFP4_AVX2_CLONES
+#endif
 template <class Enc>
-__attribute__((target_clones("avx2", "default"), noinline)) std::uint32_t check_range(
+NVFP4_AVX2_CLONES std::uint32_t check_range(
     std::uint32_t lo, std::uint32_t hi, std::uint8_t pos, std::uint8_t neg, Enc enc) {
   std::uint32_t acc = 0;
   for (std::uint32_t b = lo; b < hi; ++b)

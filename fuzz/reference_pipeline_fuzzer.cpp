@@ -1,0 +1,38 @@
+// The reference pipeline stage on any single-file checkpoint: load, post-process on both
+// backends, and reload the same file. Whatever loads must reload bitwise identically with the
+// same parameter identities; whatever is refused must be refused with a typed one-line error.
+#include <cstdint>
+#include <cstring>
+#include <string>
+
+#include "core/checkpoint.h"
+#include "core/error.h"
+#include "fuzz/fuzz_check.h"
+#include "fuzz/fuzz_checkpoint_dir.h"
+#include "reference/reference_pipeline.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  if (size > (1u << 20)) return 0;
+  using namespace nvfp4;
+  fuzz::write_model(data, size);
+  for (Backend b : {Backend::Cutlass, Backend::Trtllm}) {
+    try {
+      ref::ReferencePipeline p;
+      p.load_weights(Checkpoint::open(fuzz::checkpoint_dir()));
+      p.process_weights_after_loading(b);
+      std::map<std::string, std::pair<const Parameter*, Tensor>> before;
+      for (const auto& [m, mod] : p.modules())
+        for (const auto& [n, prm] : mod.entries()) before[m + "." + n] = {prm.get(), prm->data.clone()};
+      p.update_weights_from_disk(Checkpoint::open(fuzz::checkpoint_dir()));
+      for (const auto& [m, mod] : p.modules())
+        for (const auto& [n, prm] : mod.entries()) {
+          const auto& [id, t] = before.at(m + "." + n);
+          FUZZ_CHECK(id == prm.get() && t.bitwise_equal(prm->data), "reload changed %s.%s", m.c_str(), n.c_str());
+        }
+    } catch (const Error& e) {
+      std::string w = e.what();
+      FUZZ_CHECK(!w.empty() && w.find('\n') == std::string::npos, "error message must be one line: %s", w.c_str());
+    }
+  }
+  return 0;
+}
