@@ -7,6 +7,7 @@
 
 #include "core/checkpoint.h"
 #include "core/error.h"
+#include "core/pipeline_state.h"
 #include "fuzz/fuzz_check.h"
 #include "fuzz/fuzz_checkpoint_dir.h"
 #include "reference/reference_pipeline.h"
@@ -20,15 +21,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       ref::ReferencePipeline p;
       p.load_weights(Checkpoint::open(fuzz::checkpoint_dir()));
       p.process_weights_after_loading(b);
-      std::map<std::string, std::pair<const Parameter*, Tensor>> before;
-      for (const auto& [m, mod] : p.modules())
-        for (const auto& [n, prm] : mod.entries()) before[m + "." + n] = {prm.get(), prm->data.clone()};
+      State before = capture(p);
       p.update_weights_from_disk(Checkpoint::open(fuzz::checkpoint_dir()));
-      for (const auto& [m, mod] : p.modules())
-        for (const auto& [n, prm] : mod.entries()) {
-          const auto& [id, t] = before.at(m + "." + n);
-          FUZZ_CHECK(id == prm.get() && t.bitwise_equal(prm->data), "reload changed %s.%s", m.c_str(), n.c_str());
-        }
+      std::string d = first_difference(before, capture(p), true, "load", "reload");
+      FUZZ_CHECK(d.empty(), "reload is not idempotent: %s", d.c_str());
     } catch (const Error& e) {
       std::string w = e.what();
       FUZZ_CHECK(!w.empty() && w.find('\n') == std::string::npos, "error message must be one line: %s", w.c_str());

@@ -12,8 +12,8 @@
 
 #include "core/codecs.h"
 #include "core/error.h"
+#include "core/pipeline_state.h"
 #include "core/test/temp_dir.h"
-#include "properties/compare.h"
 #include "properties/generators.h"
 #include "reference/gemm.h"
 #include "reference/quantize_activation.h"

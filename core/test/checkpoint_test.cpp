@@ -15,6 +15,7 @@
 #include "core/codecs.h"
 #include "core/error.h"
 #include "core/module_map.h"
+#include "core/test/small_model.h"
 #include "core/test/temp_dir.h"
 #include "tools/cli/cli.h"
 
@@ -22,14 +23,7 @@ namespace nvfp4 {
 namespace {
 namespace fs = std::filesystem;
 
-WriterOptions small() {
-  WriterOptions o;
-  o.layers = 1;
-  o.hidden = 64;
-  o.intermediate = 96;
-  o.head_dim = 16;
-  return o;
-}
+WriterOptions small() { return small_model(); }
 
 struct CliResult { int code; std::string out, err; };
 CliResult inspect(const fs::path& dir) {

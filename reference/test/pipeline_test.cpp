@@ -7,6 +7,8 @@
 
 #include "core/checkpoint_writer.h"
 #include "core/error.h"
+#include "core/pipeline_state.h"
+#include "core/test/small_model.h"
 #include "core/test/temp_dir.h"
 #include "reference/loading.h"
 #include "reference/reference_pipeline.h"
@@ -15,11 +17,8 @@ namespace nvfp4::ref {
 namespace {
 
 WriterOptions small() {
-  WriterOptions o;
-  o.layers = 1;
-  o.hidden = 64;
+  WriterOptions o = small_model();
   o.intermediate = 32;
-  o.head_dim = 16;
   return o;
 }
 
@@ -85,19 +84,8 @@ TEST(ReferencePipeline, CompressedTensorsLoadIntoModelOptNames) {
   }
 }
 
-using Snapshot = std::map<std::string, std::pair<const Parameter*, Tensor>>;
-Snapshot snapshot(const Pipeline& p) {
-  Snapshot s;
-  for (const auto& [m, mod] : p.modules())
-    for (const auto& [n, prm] : mod.entries()) s[m + "." + n] = {prm.get(), prm->data.clone()};
-  return s;
-}
-void expect_same(const Snapshot& a, const Snapshot& b) {
-  ASSERT_EQ(a.size(), b.size());
-  for (const auto& [name, x] : a) {
-    EXPECT_EQ(x.first, b.at(name).first) << name << ": identity changed";
-    EXPECT_TRUE(x.second.bitwise_equal(b.at(name).second)) << name << ": bytes changed";
-  }
+void expect_same(const State& a, const State& b) {
+  EXPECT_EQ(first_difference(a, b, true, "before", "after the failed reload"), "");
 }
 
 TEST(ReferencePipeline, FailedReloadLeavesEverythingAsItWas) {
@@ -106,7 +94,7 @@ TEST(ReferencePipeline, FailedReloadLeavesEverythingAsItWas) {
   o.experts = 2;
   write_checkpoint(good.path(), generate_checkpoint(o), 2);
   ReferencePipeline p = loaded(good.path());
-  Snapshot before = snapshot(p);
+  State before = capture(p);
   o.seed = 7;  // different weights, same shapes
   GeneratedCheckpoint g = generate_checkpoint(o);
   Tensor& s = g.tensors.at("model.layers.0.mlp.experts.1.down_proj.weight_scale");
@@ -114,13 +102,13 @@ TEST(ReferencePipeline, FailedReloadLeavesEverythingAsItWas) {
   s.data()[3] = 0x7F;  // a NaN block scale in the last expert, so everything before it loaded fine
   write_checkpoint(bad.path(), g, 2);
   EXPECT_THROW(p.update_weights_from_disk(Checkpoint::open(bad.path())), Error);
-  expect_same(before, snapshot(p));
+  expect_same(before, capture(p));
   // A checkpoint of other shapes is refused the same way.
   TempDir other;
   o.intermediate = 48;
   write_checkpoint(other.path(), generate_checkpoint(o), 1);
   EXPECT_THROW(p.update_weights_from_disk(Checkpoint::open(other.path())), Error);
-  expect_same(before, snapshot(p));
+  expect_same(before, capture(p));
 }
 
 TEST(ReferencePipeline, TrtllmNeedsHiddenMultipleOf64) {

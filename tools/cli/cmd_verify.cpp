@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 #include "core/findings.h"
+#include "core/pipeline_state.h"
 #include "core/rng.h"
 #include "reference/gemm.h"
 #include "reference/reference_pipeline.h"
@@ -41,33 +42,6 @@ class Report {
  private:
   bool progress_;
 };
-
-using Snapshot = std::map<std::string, std::pair<const Parameter*, Tensor>>;
-Snapshot snapshot(const Pipeline& p) {
-  Snapshot s;
-  for (const auto& [m, mod] : p.modules())
-    for (const auto& [n, prm] : mod.entries()) s[m + "." + n] = {prm.get(), prm->data.clone()};
-  return s;
-}
-
-// The first difference between two snapshots, or "".
-std::string diff(const Snapshot& a, const Snapshot& b, bool identities) {
-  if (a.size() != b.size()) return "parameter count " + std::to_string(a.size()) + " -> " + std::to_string(b.size());
-  for (const auto& [name, x] : a) {
-    auto it = b.find(name);
-    if (it == b.end()) return name + " disappeared";
-    if (identities && x.first != it->second.first) return name + ": a different Parameter object";
-    const Tensor &u = x.second, &v = it->second.second;
-    if (u.shape() != v.shape() || u.dtype() != v.dtype()) return name + ": " + describe(u) + " -> " + describe(v);
-    for (std::size_t i = 0; i < u.nbytes(); ++i)
-      if (u.data()[i] != v.data()[i]) {
-        char buf[96];
-        std::snprintf(buf, sizeof buf, ": byte %zu 0x%02x -> 0x%02x", i, u.data()[i], v.data()[i]);
-        return name + buf;
-      }
-  }
-  return "";
-}
 
 Tensor random_input(std::int64_t M, std::int64_t K, std::uint64_t seed) {
   Rng r(seed);
@@ -140,15 +114,15 @@ int cmd_verify(const std::vector<std::string>& argv, std::ostream& out) {
   p.load_weights(c);
   r.add("load: every slot and row written exactly once", true);
   p.process_weights_after_loading(b);
-  Snapshot first = snapshot(p);
+  State first = capture(p);
   r.add("process_weights_after_loading (" + backend_name(b) + ")", true, std::to_string(first.size()) + " parameters");
 
   p.process_weights_after_loading(b);
-  std::string d = diff(first, snapshot(p), true);
+  std::string d = first_difference(first, capture(p), true, "first processing", "processed again");
   r.add("re-processing without a reload changes nothing", d.empty(), d);
   for (std::int64_t i = 0; i < reloads; ++i) {
     p.update_weights_from_disk(Checkpoint::open(dir));
-    d = diff(first, snapshot(p), true);
+    d = first_difference(first, capture(p), true, "first load", "reload " + std::to_string(i + 1));
     r.add("reload " + std::to_string(i + 1) + " is bitwise idempotent, identities kept", d.empty(), d);
   }
 

@@ -1,5 +1,6 @@
-// Designed failure output for properties: which parameter, which pipeline state, the first
-// differing element and both values.
+// A pipeline's parameters captured by name (identity and bytes), and the first difference between
+// two captures: which parameter, which state, the element and both values. Used by verify, the
+// properties, the unit tests and the fuzz targets alike.
 #pragma once
 #include <map>
 #include <string>

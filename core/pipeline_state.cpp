@@ -1,4 +1,6 @@
-#include "properties/compare.h"
+#include "core/pipeline_state.h"
+
+#include <algorithm>
 
 #include <cstdio>
 
