@@ -67,6 +67,14 @@ void parse_modelopt(const json& q, const std::string& file, QuantConfig& out) {
       bad_input(file, "", "quant_algo \"" + out.quant_algo + "\" is not supported (only NVFP4)");
   }
   if (body.contains("group_size")) out.group_size = group_size_of(body["group_size"], file);
+  // Newer ModelOpt configs (convert_hf_quant_config_format) describe weights in config_groups.
+  if (body.contains("config_groups") && body["config_groups"].is_object())
+    for (const auto& [name, g] : body["config_groups"].items()) {
+      if (!g.is_object() || !g.contains("weights") || !g["weights"].is_object()) continue;
+      const json& w = g["weights"];
+      if (w.contains("num_bits") && w["num_bits"] != 4) bad_input(file, "", "config group " + name + ": weights are not 4-bit");
+      if (w.contains("group_size")) out.group_size = group_size_of(w["group_size"], file);
+    }
   if (body.contains("exclude_modules")) out.exclude = string_list(body["exclude_modules"], file, "exclude_modules");
   if (body.contains("ignore")) {
     auto more = string_list(body["ignore"], file, "ignore");

@@ -24,7 +24,9 @@ int cmd_gemm(const std::vector<std::string>& argv, std::ostream& out) {
   try {
     y = p->gemm(t, x, mode);
   } catch (const Error& e) {
-    throw Error(e.kind(), e.file().empty() ? in : e.file(), e.tensor(), e.problem());
+    // Problems with x belong to the input file; the rest (module, expert) to the checkpoint.
+    if (!e.file().empty()) throw;
+    throw Error(e.kind(), e.tensor() == "x" ? in : c.dir().string(), e.tensor(), e.problem());
   }
   write_safetensors(file, {{"y", y}}, {{"pipeline", p->name()}, {"mode", gemm_mode_name(mode)}, {"backend", backend_name(b)}});
   out << "y " << describe(y) << " written to " << file << " (" << p->name() << ", " << gemm_mode_name(mode) << ")\n";

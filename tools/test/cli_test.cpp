@@ -1,0 +1,129 @@
+// The nvfp4 command's contract: outputs, exit codes (0 ok, 1 failed check, 2 bad input or usage),
+// one-line errors naming file and tensor, and no partial output file on failure.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "core/checkpoint_writer.h"
+#include "core/codecs.h"
+#include "core/safetensors.h"
+#include "core/test/small_model.h"
+#include "core/test/temp_dir.h"
+#include "tools/cli/cli.h"
+
+namespace nvfp4 {
+namespace {
+namespace fs = std::filesystem;
+
+struct CliRun { int code; std::string out, err; };
+CliRun nvfp4(const std::vector<std::string>& args) {
+  std::ostringstream out, err;
+  int code = cli::run(args, out, err);
+  return {code, out.str(), err.str()};
+}
+
+class Cli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    WriterOptions o = small_model();
+    o.experts = 2;
+    write_checkpoint(dir_.path() / "ckpt", generate_checkpoint(o), 2);
+    o.input_scales = false;
+    write_checkpoint(dir_.path() / "w4a16", generate_checkpoint(o), 1);
+    Tensor x = Tensor::empty(DType::BF16, {3, 64});
+    for (int i = 0; i < 3 * 64; ++i) x.data_as<std::uint16_t>()[i] = f32_to_bf16(0.01f * static_cast<float>(i % 37) - 0.2f);
+    write_safetensors(path("x.safetensors"), {{"x", x}});
+    write_safetensors(path("nox.safetensors"), {{"y", x}});
+  }
+  std::string path(const std::string& f) const { return (dir_.path() / f).string(); }
+  TempDir dir_;
+};
+
+TEST_F(Cli, ProcessWritesEveryParameterName) {
+  CliRun r = nvfp4({"process", path("ckpt"), "--backend", "trtllm", "--out", path("p.safetensors")});
+  ASSERT_EQ(r.code, 0) << r.err;
+  SafetensorsFile f = SafetensorsFile::open(path("p.safetensors"));
+  EXPECT_EQ(f.metadata().at("pipeline"), "reference");
+  EXPECT_EQ(f.metadata().at("backend"), "trtllm");
+  EXPECT_EQ(nlohmann::json::parse(f.metadata().at("aliases")), nlohmann::json::object());  // the reference never aliases
+  for (const char* n : {"model.layers.0.self_attn.qkv_proj.alpha", "model.layers.0.self_attn.qkv_proj.weight_scale_interleaved",
+                        "model.layers.0.mlp.experts.g1_scale_c", "model.layers.0.mlp.experts.w13_blockscale_swizzled",
+                        "model.layers.0.mlp.experts.w13_weight_scale_2"})
+    EXPECT_NE(f.find(n), nullptr) << n;
+}
+
+TEST_F(Cli, FailedProcessLeavesNoFile) {
+  fs::resize_file(dir_.path() / "ckpt" / "model-00002-of-00002.safetensors", 100);
+  CliRun r = nvfp4({"process", path("ckpt"), "--out", path("p.safetensors")});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("model-00002-of-00002.safetensors"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(path("p.safetensors")));
+  for (const auto& e : fs::directory_iterator(dir_.path())) EXPECT_EQ(e.path().string().find(".tmp."), std::string::npos);
+}
+
+TEST_F(Cli, GemmWritesYInTheInputDtype) {
+  CliRun r = nvfp4({"gemm", path("ckpt"), "--module", "model.layers.0.self_attn.qkv_proj", "--input", path("x.safetensors"),
+                 "--out", path("y.safetensors"), "--mode", "w4a4"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  Tensor y = SafetensorsFile::open(path("y.safetensors")).tensor("y");
+  EXPECT_EQ(y.dtype(), DType::BF16);
+  EXPECT_EQ(y.shape(), (Shape{3, 128}));  // q 64 + k 32 + v 32
+  r = nvfp4({"gemm", path("ckpt"), "--module", "model.layers.0.mlp.experts", "--expert", "1", "--proj", "w13", "--input",
+             path("x.safetensors"), "--out", path("y13.safetensors"), "--mode", "w4a16", "--backend", "trtllm"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(SafetensorsFile::open(path("y13.safetensors")).tensor("y").shape(), (Shape{3, 192}));  // [gate; up], 2 * 96
+}
+
+TEST_F(Cli, GemmErrorsNameTheProblem) {
+  struct E { std::vector<std::string> args; std::string message; };
+  const std::vector<E> cases = {
+      {{"--module", "model.layers.0.nope", "--input", path("x.safetensors"), "--mode", "w4a16"}, "ckpt: model.layers.0.nope: no such quantized module"},
+      {{"--module", "model.layers.0.mlp.experts", "--expert", "0", "--proj", "w2", "--input", path("x.safetensors"), "--mode", "w4a16"},
+       "x.safetensors: x: shape [3, 64] does not match K = 96"},
+      {{"--module", "model.layers.0.self_attn.o_proj", "--input", path("nox.safetensors"), "--mode", "w4a16"}, "nox.safetensors: x: input file has no tensor named x"},
+      {{"--module", "model.layers.0.mlp.experts", "--expert", "5", "--proj", "w2", "--input", path("x.safetensors"), "--mode", "w4a16"}, "expert 5 out of range"},
+      {{"--module", "model.layers.0.self_attn.o_proj", "--input", path("x.safetensors"), "--mode", "w8a8"}, "mode must be w4a4 or w4a16"},
+  };
+  for (const auto& c : cases) {
+    std::vector<std::string> args{"gemm", path("ckpt"), "--out", path("bad.safetensors")};
+    args.insert(args.end(), c.args.begin(), c.args.end());
+    CliRun r = nvfp4(args);
+    EXPECT_EQ(r.code, 2) << c.message;
+    EXPECT_NE(r.err.find(c.message), std::string::npos) << r.err;
+    EXPECT_FALSE(fs::exists(path("bad.safetensors")));
+  }
+  CliRun r = nvfp4({"gemm", path("w4a16"), "--module", "model.layers.0.self_attn.o_proj", "--input", path("x.safetensors"),
+                 "--out", path("bad.safetensors"), "--mode", "w4a4"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("w4a4 needs input scales"), std::string::npos) << r.err;
+}
+
+TEST_F(Cli, VerifyPassesAndSpeaksJson) {
+  CliRun r = nvfp4({"verify", path("ckpt"), "--backend", "trtllm", "--reloads", "1", "--json"});
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_TRUE(j["passed"].get<bool>());
+  EXPECT_GE(j["checks"].size(), 8u);
+  r = nvfp4({"verify", path("w4a16")});
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_EQ(r.out.find("GEMM w4a4"), std::string::npos) << "w4a4 needs input scales; a W4A16 checkpoint skips it";
+}
+
+TEST_F(Cli, UsageErrorsExitTwo) {
+  EXPECT_EQ(nvfp4({}).code, 2);
+  EXPECT_EQ(nvfp4({"frobnicate"}).code, 2);
+  CliRun r = nvfp4({"inspect", path("ckpt"), "--colour"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("unknown option --colour"), std::string::npos);
+  r = nvfp4({"process", path("ckpt"), "--out", path("p.safetensors"), "--pipeline", "optimized"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("not part of this build yet"), std::string::npos);
+  EXPECT_EQ(nvfp4({"make-checkpoint", path("m"), "--hidden", "100"}).code, 2);  // not a multiple of 16
+  EXPECT_EQ(nvfp4({"--help"}).code, 0);
+}
+
+}  // namespace
+}  // namespace nvfp4
