@@ -144,7 +144,9 @@ Module experts_process(const Module& src, const ExpertsSpec& s, Backend b, std::
     out.add("w13_weight", permute_rows(w13, p13));
     out.add("w2_weight", permute_rows(w2, p2));
     Tensor swz13 = swizzle_128x4(permute_rows(sc13, p13));  // [E, 2Ip, H/16]: 2Ip % 128 == 0, H/16 % 4 == 0
-    Tensor swz2 = swizzle_128x4(permute_rows(sc2, p2));     // [E, roundup(H, 128), Ip/16]
+    // [E, roundup(H, 128), Ip/16]. FlashInfer's get_shuffle_matrix_sf_a_row_indices asserts
+    // H % 128 == 0 here; DESIGN §5 accepts H % 64 == 0, so the padded rows are kept instead.
+    Tensor swz2 = swizzle_128x4(permute_rows(sc2, p2));
     out.add("w13_weight_scale", swz13.clone());
     out.add("w2_weight_scale", swz2.clone());
     out.add("w13_blockscale_swizzled", swz13);

@@ -15,6 +15,8 @@ Permutation gated_act_reorder(std::int64_t M) {
   return p;
 }
 
+// Follows flashinfer/utils.py get_shuffle_matrix_a_row_indices: for each old row, its block's
+// start plus srcToDstBlk{32,16}RowMap[row in block] is the new row, and row_indices[new] = old.
 Permutation shuffle_a_rows(std::int64_t M, int epilogue_tile_m) {
   // FlashInfer get_shuffle_block_size: 32-row blocks for tiles that are multiples of 128.
   const int bs = epilogue_tile_m % 128 == 0 ? 32 : 16;
