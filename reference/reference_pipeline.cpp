@@ -30,7 +30,7 @@ void require_same_structure(const ModelSpec& a, const ModelSpec& b, const std::s
 
 }  // namespace
 
-ReferencePipeline::Modules ReferencePipeline::load_all(const Checkpoint& c, const ModelSpec& spec) const {
+ReferencePipeline::Modules ReferencePipeline::load_all(const Checkpoint& c, const ModelSpec& spec) {
   Modules out;
   for (const auto& l : spec.linears) {
     Module m = linear_create_weights(l);
@@ -45,11 +45,21 @@ ReferencePipeline::Modules ReferencePipeline::load_all(const Checkpoint& c, cons
   return out;
 }
 
-ReferencePipeline::Processed ReferencePipeline::process_all(const Modules& sources, Backend b) const {
+ReferencePipeline::Processed ReferencePipeline::process_all(const ModelSpec& spec, const Modules& sources, Backend b) {
   Processed p;
-  for (const auto& l : spec_.linears) p.modules.emplace(l.name, linear_process(sources.at(l.name), l, p.rec));
-  for (const auto& x : spec_.experts) p.modules.emplace(x.name, experts_process(sources.at(x.name), x, b, p.rec));
+  for (const auto& l : spec.linears) p.modules.emplace(l.name, linear_process(sources.at(l.name), l, p.rec));
+  for (const auto& x : spec.experts) p.modules.emplace(x.name, experts_process(sources.at(x.name), x, b, p.rec));
   return p;
+}
+
+ReferencePipeline::Modules ReferencePipeline::fresh_copy(const Modules& sources) {
+  Modules out;
+  for (const auto& [name, m] : sources) {
+    Module v;
+    for (const auto& [pname, p] : m.entries()) v.add(pname, p->data.clone());
+    out.emplace(name, std::move(v));
+  }
+  return out;
 }
 
 void ReferencePipeline::commit(Modules& into, Modules&& from) {
@@ -69,12 +79,7 @@ void ReferencePipeline::load_weights(const Checkpoint& c) {
   }
   ModelSpec spec = map_modules(c);
   Modules sources = load_all(c, spec);
-  Modules visible;
-  for (const auto& [name, m] : sources) {
-    Module v;
-    for (const auto& [pname, p] : m.entries()) v.add(pname, p->data.clone());
-    visible.emplace(name, std::move(v));
-  }
+  Modules visible = fresh_copy(sources);
   spec_ = std::move(spec);
   sources_ = std::move(sources);
   modules_ = std::move(visible);
@@ -84,7 +89,7 @@ void ReferencePipeline::load_weights(const Checkpoint& c) {
 
 void ReferencePipeline::process_weights_after_loading(Backend b) {
   if (sources_.empty()) throw Error(ErrorKind::Usage, "", "", "process_weights_after_loading before load_weights");
-  Processed p = process_all(sources_, b);
+  Processed p = process_all(spec_, sources_, b);
   commit(modules_, std::move(p.modules));
   reconciliations_ = std::move(p.rec);
   backend_ = b;
@@ -100,26 +105,15 @@ void ReferencePipeline::update_weights_from_disk(const Checkpoint& c) {
   require_same_structure(spec_, spec, c.dir().string());
   Modules sources = load_all(c, spec);
   Processed p;
-  if (backend_) {
-    std::swap(sources_, sources);
-    try {
-      p = process_all(sources_, *backend_);
-    } catch (...) {
-      std::swap(sources_, sources);
-      throw;
-    }
-    std::swap(sources_, sources);
-  }
   Modules visible;
   if (backend_) {
+    p = process_all(spec, sources, *backend_);
     visible = std::move(p.modules);
   } else {
-    for (const auto& [name, m] : sources) {
-      Module v;
-      for (const auto& [pname, prm] : m.entries()) v.add(pname, prm->data.clone());
-      visible.emplace(name, std::move(v));
-    }
+    visible = fresh_copy(sources);
   }
+  // Only bookkeeping from here on: no I/O, no validation.
+  spec_ = std::move(spec);
   sources_ = std::move(sources);
   commit(modules_, std::move(visible));
   if (backend_) reconciliations_ = std::move(p.rec);

@@ -35,8 +35,9 @@ class ReferencePipeline final : public Pipeline {
  private:
   using Modules = std::map<std::string, Module>;
   struct Processed { Modules modules; std::vector<Reconciliation> rec; };
-  Modules load_all(const Checkpoint& c, const ModelSpec& spec) const;
-  Processed process_all(const Modules& sources, Backend b) const;
+  static Modules load_all(const Checkpoint& c, const ModelSpec& spec);
+  static Processed process_all(const ModelSpec& spec, const Modules& sources, Backend b);
+  static Modules fresh_copy(const Modules& sources);  // engine-visible parameters before processing
   // Rebinds every parameter of `into` to the fresh tensors of `from`, keeping identities.
   static void commit(Modules& into, Modules&& from);
 

@@ -111,6 +111,19 @@ TEST(ReferencePipeline, FailedReloadLeavesEverythingAsItWas) {
   expect_same(before, capture(p));
 }
 
+TEST(ReferencePipeline, ReloadAcrossLayoutsUpdatesTheSpec) {
+  TempDir unfused, fused;
+  WriterOptions o = small();
+  write_checkpoint(unfused.path(), generate_checkpoint(o), 1);
+  o.fused = true;
+  write_checkpoint(fused.path(), generate_checkpoint(o), 1);
+  ReferencePipeline p = loaded(unfused.path());
+  p.update_weights_from_disk(Checkpoint::open(fused.path()));
+  for (const auto& l : p.spec().linears)
+    EXPECT_EQ(l.fused_on_disk, l.name.ends_with("qkv_proj") || l.name.ends_with("gate_up_proj")) << l.name;
+  EXPECT_EQ(first_difference(capture(loaded(fused.path())), capture(p), false, "cold fused", "unfused -> fused"), "");
+}
+
 TEST(ReferencePipeline, TrtllmNeedsHiddenMultipleOf64) {
   TempDir d;
   WriterOptions o = small();
