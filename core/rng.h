@@ -20,7 +20,6 @@ class Rng {
     double u1 = uniform(), u2 = uniform();
     return std::sqrt(-2.0 * std::log(1.0 - u1)) * std::cos(6.283185307179586 * u2);
   }
-  std::uint64_t below(std::uint64_t n) { return next() % n; }
 
  private:
   std::uint64_t s_;

@@ -33,7 +33,6 @@ class Storage {
   std::uint8_t* data() { return data_; }
   const std::uint8_t* data() const { return data_; }
   std::size_t nbytes() const { return nbytes_; }
-  bool owned() const { return owned_; }
 
  private:
   Storage() = default;
