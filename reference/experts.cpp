@@ -70,12 +70,6 @@ void experts_load(Module& m, const ExpertsSpec& s, const Checkpoint& c, CkptForm
 
 namespace {
 
-float max_of(const Tensor& t) {
-  float m = get_f32(t, 0);
-  for (std::int64_t i = 1; i < t.numel(); ++i) m = std::max(m, get_f32(t, i));
-  return m;
-}
-
 Tensor f32_vector(const std::vector<float>& v) {
   Tensor t = Tensor::empty(DType::F32, {static_cast<std::int64_t>(v.size())});
   for (std::size_t i = 0; i < v.size(); ++i) set_f32(t, static_cast<std::int64_t>(i), v[i]);

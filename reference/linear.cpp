@@ -59,8 +59,7 @@ void linear_load(Module& m, const LinearSpec& s, const Checkpoint& c, CkptFormat
 Module linear_process(const Module& src, const LinearSpec& s, std::vector<Reconciliation>& rec) {
   auto p = static_cast<std::int64_t>(s.shard_ids.size());
   const Tensor& s2 = src.tensor("weight_scale_2");
-  float common = get_f32(s2, 0);
-  for (std::int64_t i = 1; i < p; ++i) common = std::max(common, get_f32(s2, i));
+  const float common = max_of(s2);
 
   // Reconcile each shard's block-scale rows onto the common scale.
   Tensor scales = Tensor::empty(DType::F8_E4M3, src.tensor("weight_scale").shape());
@@ -85,8 +84,7 @@ Module linear_process(const Module& src, const LinearSpec& s, std::vector<Reconc
   if (s.has_input_scale) out.add("input_scale", src.tensor("input_scale").clone());
   if (s.has_input_scale) {
     const Tensor& in = src.tensor("input_scale");
-    float in_max = get_f32(in, 0);
-    for (std::int64_t i = 1; i < p; ++i) in_max = std::max(in_max, get_f32(in, i));
+    const float in_max = max_of(in);
     out.add("alpha", Tensor::scalar_f32(in_max * common));
     out.add("input_scale_inv", Tensor::scalar_f32(1.0f / in_max));
   }

@@ -1,5 +1,6 @@
 #include "reference/loading.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -60,5 +61,11 @@ void copy_rows(Tensor& dst, std::int64_t expert, std::int64_t row, const Tensor&
 
 void set_f32(Tensor& t, std::int64_t index, float v) { std::memcpy(t.data() + 4 * index, &v, 4); }
 float get_f32(const Tensor& t, std::int64_t index) { return real_value(t.data() + 4 * index, Real::F32); }
+
+float max_of(const Tensor& t) {
+  float m = get_f32(t, 0);
+  for (std::int64_t i = 1; i < t.numel(); ++i) m = std::max(m, get_f32(t, i));
+  return m;
+}
 
 }  // namespace nvfp4::ref

@@ -33,5 +33,7 @@ Tensor load_block_scales(const Checkpoint& c, const std::string& name);
 void copy_rows(Tensor& dst, std::int64_t expert, std::int64_t row, const Tensor& src, const std::string& what);
 void set_f32(Tensor& t, std::int64_t index, float v);
 float get_f32(const Tensor& t, std::int64_t index);
+// Max over every slot of an F32 tensor (a per-shard scale parameter).
+float max_of(const Tensor& t);
 
 }  // namespace nvfp4::ref
