@@ -250,4 +250,23 @@ ModelSpec map_modules(const Checkpoint& c) {
   return spec;
 }
 
+void require_same_structure(const ModelSpec& a, const ModelSpec& b, const std::string& dir) {
+  auto fail = [&](const std::string& module, const std::string& what) {
+    bad_input(dir, module, what + " (a reload must keep every module's shape)");
+  };
+  if (a.linears.size() != b.linears.size() || a.experts.size() != b.experts.size())
+    fail("", "has a different set of modules than the loaded model");
+  for (std::size_t i = 0; i < a.linears.size(); ++i) {
+    const auto &x = a.linears[i], &y = b.linears[i];
+    if (x.name != y.name) fail(y.name, "module differs from the loaded " + x.name);
+    if (x.shard_rows != y.shard_rows || x.K != y.K) fail(y.name, "shape differs from the loaded module");
+    if (x.has_input_scale != y.has_input_scale) fail(y.name, "input scales present in one checkpoint only");
+  }
+  for (std::size_t i = 0; i < a.experts.size(); ++i) {
+    const auto &x = a.experts[i], &y = b.experts[i];
+    if (x.name != y.name || x.E != y.E || x.H != y.H || x.I != y.I) fail(y.name, "experts differ from the loaded ones");
+    if (x.has_input_scale != y.has_input_scale) fail(y.name, "input scales present in one checkpoint only");
+  }
+}
+
 }  // namespace nvfp4

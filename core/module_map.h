@@ -45,5 +45,8 @@ struct ModelSpec {
 };
 
 ModelSpec map_modules(const Checkpoint& ckpt);
+// A reload may change the layout on disk (fused or not, format, files) but not a module's shape:
+// BadInput naming `dir` and the module otherwise.
+void require_same_structure(const ModelSpec& loaded, const ModelSpec& incoming, const std::string& dir);
 
 }  // namespace nvfp4

@@ -9,7 +9,7 @@ namespace nvfp4 {
 State capture(const Pipeline& p) {
   State s;
   for (const auto& [m, mod] : p.modules())
-    for (const auto& [n, prm] : mod.entries()) s[m + "." + n] = {prm.get(), prm->data.clone()};
+    for (const auto& [n, prm] : mod.entries()) s[m + "." + n] = {prm.get(), prm->data.address(), prm->data.clone()};
   return s;
 }
 
@@ -23,31 +23,50 @@ std::string index_of(const Shape& s, std::size_t flat) {
   }
   return "[" + r;
 }
+
+// Each name's alias class, named by the first name (in name order) bound to the same Parameter.
+std::map<std::string, std::string> alias_classes(const State& s) {
+  std::map<const Parameter*, std::string> first;
+  std::map<std::string, std::string> r;
+  for (const auto& [name, p] : s) r[name] = first.emplace(p.identity, name).first->second;
+  return r;
+}
 }  // namespace
 
-std::string first_difference(const State& a, const State& b, bool compare_identity, const std::string& wa,
-                             const std::string& wb) {
+std::string first_difference(const State& a, const State& b, Same same, const std::string& wa, const std::string& wb) {
+  for (const auto& [name, y] : b)
+    if (!a.count(name)) return name + " exists in " + wb + " but not in " + wa;
+  const auto ca = alias_classes(a), cb = alias_classes(b);
   for (const auto& [name, x] : a) {
     auto it = b.find(name);
     if (it == b.end()) return name + " exists in " + wa + " but not in " + wb;
+    if (ca.at(name) != cb.at(name)) {
+      auto is = [&](const std::string& c) { return c == name ? "its own Parameter" : "an alias of " + c; };
+      return name + ": " + is(ca.at(name)) + " in " + wa + " but " + is(cb.at(name)) + " in " + wb;
+    }
     const Tensor &u = x.bytes, &v = it->second.bytes;
-    if (compare_identity && x.identity != it->second.identity) return name + ": a different Parameter object in " + wb;
+    if (same != Same::Bytes && x.identity != it->second.identity) return name + ": a different Parameter object in " + wb;
+    if (same == Same::Addresses && x.address != it->second.address) return name + ": its storage moved in " + wb;
     if (u.dtype() != v.dtype() || u.shape() != v.shape()) return name + ": " + describe(u) + " in " + wa + " vs " + describe(v) + " in " + wb;
     std::size_t es = std::max<std::size_t>(1, static_cast<std::size_t>(dtype_bits(u.dtype()) / 8));
     for (std::size_t i = 0; i < u.nbytes(); ++i)
       if (u.data()[i] != v.data()[i]) {
-        char buf[64];
-        std::snprintf(buf, sizeof buf, ": 0x%02x (%s) vs 0x%02x (%s)", u.data()[i], wa.c_str(), v.data()[i], wb.c_str());
+        auto hex = [](std::uint8_t b) {
+          char h[8];
+          std::snprintf(h, sizeof h, "0x%02x", b);
+          return std::string(h);
+        };
         std::string val;
-        if (u.dtype() == DType::F32 || u.dtype() == DType::F8_E4M3)
-          val = " = " + std::to_string(u.get_f32(static_cast<std::int64_t>(i / es))) + " vs " +
-                std::to_string(v.get_f32(static_cast<std::int64_t>(i / es)));
-        return name + " " + describe(u) + " byte " + std::to_string(i) + " (element " + index_of(u.shape(), i / es) + ")" +
-               buf + val;
+        if (u.dtype() == DType::F32 || u.dtype() == DType::F8_E4M3) {
+          char f[64];
+          std::snprintf(f, sizeof f, " = %.9g vs %.9g", static_cast<double>(u.get_f32(static_cast<std::int64_t>(i / es))),
+                        static_cast<double>(v.get_f32(static_cast<std::int64_t>(i / es))));
+          val = f;
+        }
+        return name + " " + describe(u) + " byte " + std::to_string(i) + " (element " + index_of(u.shape(), i / es) + "): " +
+               hex(u.data()[i]) + " (" + wa + ") vs " + hex(v.data()[i]) + " (" + wb + ")" + val;
       }
   }
-  for (const auto& [name, y] : b)
-    if (!a.count(name)) return name + " exists in " + wb + " but not in " + wa;
   return "";
 }
 

@@ -86,6 +86,18 @@ Tensor Tensor::view(DType d, Shape shape) const {
   return t;
 }
 
+Tensor Tensor::view_within(DType d, Shape shape) const {
+  for (auto x : shape)
+    if (x < 0) throw std::invalid_argument("negative dimension in " + shape_str(shape));
+  Tensor t = *this;
+  t.dtype_ = d;
+  t.shape_ = std::move(shape);
+  if (!storage_ || offset_ + t.nbytes() > storage_->nbytes())
+    throw std::invalid_argument("view " + describe(t) + " does not fit in the " +
+                                std::to_string(storage_ ? storage_->nbytes() - offset_ : 0) + " bytes of its storage");
+  return t;
+}
+
 Tensor Tensor::narrow0(std::int64_t begin, std::int64_t count) const {
   if (dim() < 1 || begin < 0 || count < 0 || begin + count > shape_[0])
     throw std::out_of_range("narrow0 out of range on " + describe(*this));

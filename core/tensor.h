@@ -72,6 +72,10 @@ class Tensor {
 
   // Same bytes, another dtype/shape; the byte count must match.
   Tensor view(DType d, Shape shape) const;
+  // Same storage and offset, another dtype/shape whose bytes fit in what the storage holds from the
+  // offset on: an in-place reshape into capacity reserved up front (torch's as_strided_), which
+  // keeps the storage address.
+  Tensor view_within(DType d, Shape shape) const;
   // Rows [begin, begin+count) of dimension 0, sharing storage.
   Tensor narrow0(std::int64_t begin, std::int64_t count) const;
   // A fresh tracked copy.

@@ -48,7 +48,7 @@ RC_GTEST_PROP(ReferenceProps, FusedOnDiskEqualsUnfusedBitwise, ()) {
   write_checkpoint(u.path(), generate_checkpoint(o), o.files);
   o.fused = true;
   write_checkpoint(f.path(), generate_checkpoint(o), o.files);
-  std::string d = first_difference(load_processed(u.path(), b), load_processed(f.path(), b), false, "unfused", "fused-on-disk");
+  std::string d = first_difference(load_processed(u.path(), b), load_processed(f.path(), b), Same::Bytes, "unfused", "fused-on-disk");
   if (!d.empty()) RC_FAIL(d);
 }
 
@@ -67,14 +67,14 @@ RC_GTEST_PROP(ReferenceProps, ReloadIsIdempotentAndWarmEqualsCold, ()) {
   State once = capture(p);
   for (int i = 0; i < 2; ++i) {
     p.update_weights_from_disk(Checkpoint::open(da.path()));
-    std::string d = first_difference(once, capture(p), true, "load A", "reload A #" + std::to_string(i + 1));
+    std::string d = first_difference(once, capture(p), Same::Identities, "load A", "reload A #" + std::to_string(i + 1));
     if (!d.empty()) RC_FAIL(d);
   }
   p.update_weights_from_disk(Checkpoint::open(db.path()));
-  std::string d = first_difference(load_processed(db.path(), b), capture(p), false, "cold B", "warm A->B");
+  std::string d = first_difference(load_processed(db.path(), b), capture(p), Same::Bytes, "cold B", "warm A->B");
   if (!d.empty()) RC_FAIL(d);
   p.update_weights_from_disk(Checkpoint::open(da.path()));
-  d = first_difference(once, capture(p), true, "A", "A->B->A");
+  d = first_difference(once, capture(p), Same::Identities, "A", "A->B->A");
   if (!d.empty()) RC_FAIL(d);
 }
 
@@ -122,7 +122,7 @@ RC_GTEST_PROP(ReferenceProps, FailedReloadLeavesModulesByteIdentical, ()) {
     std::filesystem::resize_file(f, std::filesystem::file_size(f) - *rc::gen::inRange<std::uintmax_t>(1, 64));
   }
   RC_ASSERT_THROWS_AS(p.update_weights_from_disk(Checkpoint::open(bad.path())), Error);
-  std::string d = first_difference(before, capture(p), true, "before", "after the failed reload");
+  std::string d = first_difference(before, capture(p), Same::Identities, "before", "after the failed reload");
   if (!d.empty()) RC_FAIL(d);
 }
 

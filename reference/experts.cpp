@@ -118,12 +118,15 @@ Module experts_process(const Module& src, const ExpertsSpec& s, Backend b, std::
     keep("w13_weight");
     keep("w2_weight");
     Tensor swz13 = swizzle_128x4(w13_scale), swz2 = swizzle_128x4(src.tensor("w2_weight_scale"));
-    // Names an engine aliases (same shape and dtype) read the swizzled bytes.
-    out.add("w13_weight_scale", swz13.shape() == w13_scale.shape() ? swz13.clone() : src.tensor("w13_weight_scale").clone());
-    out.add("w2_weight_scale", swz2.shape() == src.tensor("w2_weight_scale").shape() ? swz2.clone()
-                                                                                      : src.tensor("w2_weight_scale").clone());
-    out.add("w13_blockscale_swizzled", swz13);
-    out.add("w2_blockscale_swizzled", swz2);
+    // Where an engine aliases the swizzled scales onto the sources (same shape and dtype), the two
+    // names are one Parameter holding the swizzled bytes; otherwise the sources keep the loaded ones.
+    const bool alias13 = swz13.shape() == w13_scale.shape(), alias2 = swz2.shape() == src.tensor("w2_weight_scale").shape();
+    out.add("w13_weight_scale", alias13 ? swz13 : src.tensor("w13_weight_scale").clone());
+    out.add("w2_weight_scale", alias2 ? swz2 : src.tensor("w2_weight_scale").clone());
+    if (alias13) out.alias("w13_blockscale_swizzled", "w13_weight_scale");
+    else out.add("w13_blockscale_swizzled", swz13);
+    if (alias2) out.alias("w2_blockscale_swizzled", "w2_weight_scale");
+    else out.add("w2_blockscale_swizzled", swz2);
   } else {
     if (H % 64) bad_input("", s.name, "trtllm needs the hidden size H = " + std::to_string(H) + " to be a multiple of 64");
     const std::int64_t Ip = trtllm_padded_intermediate(I);
@@ -141,10 +144,11 @@ Module experts_process(const Module& src, const ExpertsSpec& s, Backend b, std::
     // [E, roundup(H, 128), Ip/16]. FlashInfer's get_shuffle_matrix_sf_a_row_indices asserts
     // H % 128 == 0 here; DESIGN §5 accepts H % 64 == 0, so the padded rows are kept instead.
     Tensor swz2 = swizzle_128x4(permute_rows(sc2, p2));
-    out.add("w13_weight_scale", swz13.clone());
-    out.add("w2_weight_scale", swz2.clone());
-    out.add("w13_blockscale_swizzled", swz13);
-    out.add("w2_blockscale_swizzled", swz2);
+    // sglang binds w13/w2_blockscale_swizzled to the processed scales themselves.
+    out.add("w13_weight_scale", swz13);
+    out.add("w2_weight_scale", swz2);
+    out.alias("w13_blockscale_swizzled", "w13_weight_scale");
+    out.alias("w2_blockscale_swizzled", "w2_weight_scale");
   }
   keep("w13_weight_scale_2");
   keep("w2_weight_scale_2");

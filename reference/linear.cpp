@@ -77,9 +77,11 @@ Module linear_process(const Module& src, const LinearSpec& s, std::vector<Reconc
   Module out;
   out.add("weight", src.tensor("weight").clone());
   Tensor swz = swizzle_128x4(scales);
-  // Where an engine aliases weight_scale_interleaved onto weight_scale (same shape and dtype),
-  // the name weight_scale reads the swizzled bytes; otherwise it keeps the loaded scales.
-  out.add("weight_scale", swz.shape() == scales.shape() ? swz.clone() : src.tensor("weight_scale").clone());
+  // Where an engine aliases weight_scale_interleaved onto weight_scale (same shape and dtype), the
+  // two names are one Parameter holding the swizzled bytes; otherwise weight_scale keeps the loaded
+  // scales and weight_scale_interleaved is its own.
+  const bool aliased = swz.shape() == scales.shape();
+  out.add("weight_scale", aliased ? swz : src.tensor("weight_scale").clone());
   out.add("weight_scale_2", s2.clone());
   if (s.has_input_scale) out.add("input_scale", src.tensor("input_scale").clone());
   if (s.has_input_scale) {
@@ -89,7 +91,8 @@ Module linear_process(const Module& src, const LinearSpec& s, std::vector<Reconc
     out.add("input_scale_inv", Tensor::scalar_f32(1.0f / in_max));
   }
   out.add("weight_global_scale", Tensor::scalar_f32(common));
-  out.add("weight_scale_interleaved", swz);
+  if (aliased) out.alias("weight_scale_interleaved", "weight_scale");
+  else out.add("weight_scale_interleaved", swz);
   return out;
 }
 

@@ -1,34 +1,12 @@
 #include "reference/reference_pipeline.h"
 
 #include "core/error.h"
+#include "core/module_map.h"
 #include "reference/experts.h"
 #include "reference/gemm.h"
 #include "reference/linear.h"
 
 namespace nvfp4::ref {
-namespace {
-
-// Two checkpoints can be reloaded into one another only if they give the same modules.
-void require_same_structure(const ModelSpec& a, const ModelSpec& b, const std::string& dir) {
-  auto fail = [&](const std::string& module, const std::string& what) {
-    bad_input(dir, module, what + " (a reload must keep every module's shape)");
-  };
-  if (a.linears.size() != b.linears.size() || a.experts.size() != b.experts.size())
-    fail("", "has a different set of modules than the loaded model");
-  for (std::size_t i = 0; i < a.linears.size(); ++i) {
-    const auto &x = a.linears[i], &y = b.linears[i];
-    if (x.name != y.name) fail(y.name, "module differs from the loaded " + x.name);
-    if (x.shard_rows != y.shard_rows || x.K != y.K) fail(y.name, "shape differs from the loaded module");
-    if (x.has_input_scale != y.has_input_scale) fail(y.name, "input scales present in one checkpoint only");
-  }
-  for (std::size_t i = 0; i < a.experts.size(); ++i) {
-    const auto &x = a.experts[i], &y = b.experts[i];
-    if (x.name != y.name || x.E != y.E || x.H != y.H || x.I != y.I) fail(y.name, "experts differ from the loaded ones");
-    if (x.has_input_scale != y.has_input_scale) fail(y.name, "input scales present in one checkpoint only");
-  }
-}
-
-}  // namespace
 
 ReferencePipeline::Modules ReferencePipeline::load_all(const Checkpoint& c, const ModelSpec& spec) {
   Modules out;
@@ -65,9 +43,20 @@ ReferencePipeline::Modules ReferencePipeline::fresh_copy(const Modules& sources)
 void ReferencePipeline::commit(Modules& into, Modules&& from) {
   for (auto& [name, fresh] : from) {
     Module& m = into[name];
+    // A fresh Parameter bound under several names (an alias) stays one Parameter in `into`: the
+    // first of its names decides which (the loaded source's, when it has one).
+    std::map<const Parameter*, ParamPtr> kept;
     for (const auto& [pname, param] : fresh.entries()) {
-      if (m.has(pname)) m.param(pname)->data = param->data;  // same Parameter, new storage
-      else m.bind(pname, param);
+      if (auto k = kept.find(param.get()); k != kept.end()) {
+        m.bind(pname, k->second);
+      } else if (m.has(pname)) {
+        ParamPtr p = m.param(pname);
+        p->data = param->data;  // same Parameter, new storage
+        kept.emplace(param.get(), p);
+      } else {
+        m.bind(pname, param);
+        kept.emplace(param.get(), param);
+      }
     }
   }
 }

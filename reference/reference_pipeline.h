@@ -38,7 +38,7 @@ class ReferencePipeline final : public Pipeline {
   static Modules load_all(const Checkpoint& c, const ModelSpec& spec);
   static Processed process_all(const ModelSpec& spec, const Modules& sources, Backend b);
   static Modules fresh_copy(const Modules& sources);  // engine-visible parameters before processing
-  // Rebinds every parameter of `into` to the fresh tensors of `from`, keeping identities.
+  // Rebinds every parameter of `into` to the fresh tensors of `from`, keeping identities and aliases.
   static void commit(Modules& into, Modules&& from);
 
   ModelSpec spec_;

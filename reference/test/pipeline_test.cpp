@@ -85,7 +85,7 @@ TEST(ReferencePipeline, CompressedTensorsLoadIntoModelOptNames) {
 }
 
 void expect_same(const State& a, const State& b) {
-  EXPECT_EQ(first_difference(a, b, true, "before", "after the failed reload"), "");
+  EXPECT_EQ(first_difference(a, b, Same::Identities, "before", "after the failed reload"), "");
 }
 
 TEST(ReferencePipeline, FailedReloadLeavesEverythingAsItWas) {
@@ -121,7 +121,7 @@ TEST(ReferencePipeline, ReloadAcrossLayoutsUpdatesTheSpec) {
   p.update_weights_from_disk(Checkpoint::open(fused.path()));
   for (const auto& l : p.spec().linears)
     EXPECT_EQ(l.fused_on_disk, l.name.ends_with("qkv_proj") || l.name.ends_with("gate_up_proj")) << l.name;
-  EXPECT_EQ(first_difference(capture(loaded(fused.path())), capture(p), false, "cold fused", "unfused -> fused"), "");
+  EXPECT_EQ(first_difference(capture(loaded(fused.path())), capture(p), Same::Bytes, "cold fused", "unfused -> fused"), "");
 }
 
 TEST(ReferencePipeline, TrtllmNeedsHiddenMultipleOf64) {

@@ -2,7 +2,7 @@
 #include "core/safetensors.h"
 #include "tools/cli/args.h"
 #include "tools/cli/cli.h"
-#include "tools/cli/pipelines.h"
+#include "registry/registry.h"
 
 namespace nvfp4::cli {
 
@@ -12,8 +12,8 @@ int cmd_gemm(const std::vector<std::string>& argv, std::ostream& out) {
   GemmTarget t{a.require("module"), static_cast<int>(a.get_int("expert", -1)), a.get("proj", "")};
   std::string in = a.require("input"), file = a.require("out");
   GemmMode mode = parse_gemm_mode(a.require("mode"));
-  auto p = make_pipeline(a.get("pipeline", "reference"));
   Backend b = parse_backend(a.get("backend", "cutlass"));
+  auto p = make_pipeline(a.get("pipeline", "reference"), b);
   SafetensorsFile xf = SafetensorsFile::open(in);
   if (!xf.find("x")) throw Error(ErrorKind::BadInput, in, "x", "input file has no tensor named x");
   Tensor x = xf.tensor("x");

@@ -270,10 +270,15 @@ def gemm(x, w, mode, dtype):
         wf = [[Fraction(float(wv[n, k])) * Fraction(float(ws[n, k])) for k in range(K)] for n in range(N)]
         post = Fraction(float(w["alpha"]))
     y = np.zeros((M, N), dtype=np.float64)
+    mag = np.zeros((M, N), dtype=np.float64)
     for i in range(M):
         for n in range(N):
             y[i, n] = round_once(post * sum(a * b for a, b in zip(xs[i], wf[n])), dtype)
-    return y.astype(NP[dtype])
+            mag[i, n] = float(abs(post) * sum(abs(a * b) for a, b in zip(xs[i], wf[n])))
+    # sum |x w| per element (for rounding bounds), as f32 rounded up.
+    mag32 = mag.astype(F32)
+    mag32 = np.where(mag32.astype(np.float64) < mag, np.nextafter(mag32, F32(np.inf)), mag32).astype(F32)
+    return y.astype(NP[dtype]), mag32
 
 
 def main(out_dir):
@@ -296,6 +301,7 @@ def main(out_dir):
         inputs[name] = x
         save_file({"x": x}, os.path.join(root, "inputs", name + ".safetensors"))
     manifest = {"checkpoints": {}, "gemm": []}
+    posts = {}  # the factor applied after the sum: alpha (w4a4) or the global scale (w4a16)
     for ckpt, ct, files in (("modelopt", False, 1), ("ct", True, 2)):
         write_checkpoint(os.path.join(root, ckpt), src, ct, files)
         dec = decoded(src, ct)
@@ -306,10 +312,13 @@ def main(out_dir):
                 expected[f"{backend}/{k}"] = np.array(v, order="C")  # keeps 0-dim scalars 0-dim
             for name, module, e, proj, mode, dtype in cases:
                 key = module if e < 0 else f"{module}/{e}/{proj}"
-                expected[f"gemm/{backend}/{name}"] = gemm(inputs[name], logical[key], mode, dtype)
+                expected[f"gemm/{backend}/{name}"], expected[f"gemm_abs/{backend}/{name}"] = gemm(inputs[name], logical[key], mode, dtype)
+                w = logical[key]
+                posts[name] = float(w["global_scale"] if mode == "w4a16" else w["alpha"])
         save_file(expected, os.path.join(root, f"expected_{ckpt}.safetensors"))
         manifest["checkpoints"][ckpt] = sorted(expected)
-    manifest["gemm"] = [dict(name=n, module=m, expert=e, proj=p, mode=mo, dtype=d) for n, m, e, p, mo, d in cases]
+    manifest["gemm"] = [dict(name=n, module=m, expert=e, proj=p, mode=mo, dtype=d, K=I if p == "w2" else H, post=posts[n])
+                        for n, m, e, p, mo, d in cases]
     with open(os.path.join(root, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=1)
 

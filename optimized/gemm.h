@@ -1,0 +1,45 @@
+// The optimized pipeline's GEMM, y[M, N] = x[M, K] . W^T in x's dtype, reading the post-processed
+// parameters as an engine's kernel does: packed E2M1 rows (even K in the low nibble), the
+// 128x4-swizzled block scales through their index map, and for trtllm experts the shuffled rows,
+// whose results are written to the output column each stored row stands for.
+//
+// Arithmetic, and the bound it keeps from the exact value t (u = 2^-24, gamma_n = n u / (1 - n u)):
+// - w4a16: acc = sum_k fma(x_k, e2m1_k * S_k, acc) in f32 (each product e2m1 * S is exact: 2 + 4
+//   significant bits), then r = acc * global_scale. Every term passes through at most K roundings
+//   of the sum plus one of the product, in any summation order, so
+//   |r - t| <= gamma_(K+1) * sum_k |x_k w_k| + (K + 1) 2^-150 max(1, global_scale).
+// - w4a4: per 16-block the integer d = sum (2 e2m1(x)) (2 e2m1(w)) is exact in int32 (|d| <= 2304);
+//   d * (Sx Sw / 4) is exact in f32 (12 + 8 significant bits); the K/16 block terms are summed with
+//   fma in f32 and r = acc * alpha, so |r - t| <= gamma_(K/16+1) * sum_k |xq_k wq_k| + (K/16 + 1)
+//   2^-150 max(1, alpha).
+// The result r is then rounded to the output dtype; against the exact oracle (rounded once) add one
+// output ulp at the result's magnitude. gemm_error_bound computes that total.
+#pragma once
+#include <cstdint>
+
+#include "core/pipeline.h"
+#include "core/tensor.h"
+#include "optimized/layout_maps.h"
+
+namespace nvfp4::opt {
+
+struct GemmWeights {
+  const std::uint8_t* packed = nullptr;  // stored rows of row_bytes each
+  std::int64_t rows = 0, row_bytes = 0;
+  const std::uint8_t* scales = nullptr;  // the swizzled batch of these rows
+  const SwizzleMap* swizzle = nullptr;
+  const std::int64_t* out_col = nullptr; // stored row -> output column, -1 for padding; nullptr: identity
+  std::int64_t N = 0, K = 0;             // output columns, reduction length (K <= 2 row_bytes)
+  float global_scale = 1.0f;             // w4a16 dequantization
+  float alpha = 1.0f, input_gs = 1.0f;   // w4a4
+};
+
+// x: [M, K] F32, BF16 or F16, finite for w4a16 (the caller checks).
+Tensor gemm(const Tensor& x, const GemmWeights& w, GemmMode mode);
+
+// The largest |y - y_exact| the arithmetic above allows for one output element, given the exact
+// oracle's rounded result, sum_k |x_k w_k| over the dequantized operands times the post-factor
+// (alpha or global_scale), and that post-factor.
+double gemm_error_bound(GemmMode mode, std::int64_t K, double abs_sum, double post, DType out, double y_exact);
+
+}  // namespace nvfp4::opt

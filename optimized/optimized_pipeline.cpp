@@ -1,0 +1,185 @@
+#include "optimized/optimized_pipeline.h"
+
+#include <cmath>
+#include <cstring>
+#include <set>
+
+#include "core/error.h"
+#include "optimized/source_loader.h"
+
+namespace nvfp4::opt {
+
+namespace {
+
+// Refusals that depend on the backend and the shapes alone, checked before anything is allocated.
+void check_backend_shapes(const ModelSpec& spec, Backend b) {
+  if (b != Backend::Trtllm) return;
+  for (const auto& x : spec.experts)
+    if (x.H % 64) bad_input("", x.name, "trtllm needs the hidden size H = " + std::to_string(x.H) + " to be a multiple of 64");
+}
+
+float f32_at(const Tensor& t, std::int64_t i) {
+  float v;
+  std::memcpy(&v, t.data() + 4 * i, 4);
+  return v;
+}
+
+}  // namespace
+
+void OptimizedPipeline::create_weights(const ModelSpec& spec) {
+  std::map<std::string, Module> modules;
+  std::map<std::string, LinearPlan> linear;
+  std::map<std::string, ExpertsPlan> experts;
+  std::int64_t scratch = 0;
+  std::size_t shards = 0;
+  for (const auto& l : spec.linears) {
+    LinearPlan p = linear_create_weights(l, layouts_, modules[l.name]);
+    scratch = std::max(scratch, p.scratch_bytes);
+    shards += l.shard_ids.size();
+    linear.emplace(l.name, std::move(p));
+  }
+  for (const auto& x : spec.experts) {
+    ExpertsPlan p = experts_create_weights(x, backend_, layouts_, modules[x.name]);
+    scratch = std::max(scratch, p.scratch_bytes);
+    shards += static_cast<std::size_t>(2 * x.E);
+    experts.emplace(x.name, std::move(p));
+  }
+  scratch_ = Tensor::empty(DType::U8, {scratch});
+  modules_ = std::move(modules);
+  linear_ = std::move(linear);
+  experts_ = std::move(experts);
+  reconciliations_.clear();
+  reconciliations_.reserve(shards);
+}
+
+void OptimizedPipeline::load_weights(const Checkpoint& c) {
+  if (loaded_) {
+    update_weights_from_disk(c);
+    return;
+  }
+  ModelSpec spec = map_modules(c);
+  check_backend_shapes(spec, backend_);
+  validate_sources(c, spec);
+  create_weights(spec);
+  copy_sources(c, spec, modules_);
+  spec_ = std::move(spec);
+  loaded_ = true;
+  processed_ = false;
+}
+
+void OptimizedPipeline::update_weights_from_disk(const Checkpoint& c) {
+  if (!loaded_) {
+    load_weights(c);
+    return;
+  }
+  ModelSpec spec = map_modules(c);
+  require_same_structure(spec_, spec, c.dir().string());
+  validate_sources(c, spec);
+  // Every check has passed: from here on nothing throws, so the previous weights are only
+  // overwritten by a load that completes.
+  for (auto& [name, plan] : experts_) experts_restore_loaded_views(modules_.at(name), plan);
+  copy_sources(c, spec, modules_);
+  spec_ = std::move(spec);
+  const bool reprocess = processed_;
+  processed_ = false;
+  if (reprocess) process_weights_after_loading(backend_);
+}
+
+void OptimizedPipeline::process_weights_after_loading(Backend b) {
+  if (!loaded_) throw Error(ErrorKind::Usage, "", "", "process_weights_after_loading before load_weights");
+  if (b != backend_)
+    throw Error(ErrorKind::Usage, "", "",
+                "this optimized pipeline sized its buffers for " + backend_name(backend_) + " at create_weights; it cannot process for " +
+                    backend_name(b));
+  if (processed_) return;  // in-place results cannot be processed twice (a double swizzle)
+  reconciliations_.clear();
+  std::span<std::uint8_t> scratch(scratch_.data(), scratch_.nbytes());
+  for (const auto& l : spec_.linears) linear_process(modules_.at(l.name), linear_.at(l.name), scratch, reconciliations_);
+  for (const auto& x : spec_.experts) experts_process(modules_.at(x.name), experts_.at(x.name), scratch, reconciliations_);
+  processed_ = true;
+}
+
+std::int64_t OptimizedPipeline::resident_bytes() const {
+  std::set<const Storage*> seen;
+  std::int64_t total = 0;
+  auto count = [&](const Tensor& t) {
+    if (t.defined() && seen.insert(t.storage().get()).second) total += static_cast<std::int64_t>(t.storage()->nbytes());
+  };
+  auto count_param = [&](const ParamPtr& p) {
+    if (p) count(p->data);
+  };
+  for (const auto& [n, m] : modules_)
+    for (const auto& [pn, p] : m.entries()) count_param(p);
+  for (const auto& [n, p] : linear_)
+    for (const auto* r : {&p.interleaved, &p.alpha, &p.input_scale_inv, &p.weight_global_scale}) count_param(*r);
+  for (const auto& [n, p] : experts_) {
+    for (const auto* r : {&p.w13_swizzled, &p.w2_swizzled, &p.w13_global, &p.g1_alphas, &p.g2_alphas, &p.w13_quant, &p.w2_quant,
+                          &p.g1_scale_c})
+      count_param(*r);
+    count(p.maps);
+  }
+  layouts_.for_each_tensor(count);
+  count(scratch_);
+  return total;
+}
+
+GemmWeights OptimizedPipeline::weights(const GemmTarget& t) const {
+  GemmWeights w;
+  if (auto it = linear_.find(t.module); it != linear_.end()) {
+    const LinearPlan& p = it->second;
+    const Module& m = modules_.at(t.module);
+    w.packed = m.tensor("weight").data();
+    w.rows = w.N = p.N;
+    w.row_bytes = p.K / 2;
+    w.K = p.K;
+    w.scales = m.tensor("weight_scale_interleaved").data();
+    w.swizzle = p.swizzle.get();
+    w.global_scale = f32_at(m.tensor("weight_global_scale"), 0);
+    if (p.has_input_scale) {
+      w.alpha = f32_at(m.tensor("alpha"), 0);
+      w.input_gs = f32_at(m.tensor("input_scale_inv"), 0);
+    }
+    return w;
+  }
+  auto it = experts_.find(t.module);
+  if (it == experts_.end()) bad_input("", t.module, "no such quantized module");
+  const ExpertsPlan& p = it->second;
+  const Module& m = modules_.at(t.module);
+  if (t.expert < 0 || t.expert >= p.E)
+    bad_input("", p.name, "expert " + std::to_string(t.expert) + " out of range [0, " + std::to_string(p.E) + ")");
+  if (t.proj != "w13" && t.proj != "w2") bad_input("", p.name, "proj must be w13 or w2, not \"" + t.proj + "\"");
+  const bool w13 = t.proj == "w13", trt = p.backend == Backend::Trtllm;
+  const Tensor& packed = m.tensor(t.proj + "_weight");
+  const SwizzleMap& s = w13 ? *p.w13_swizzle : *p.w2_swizzle;
+  w.rows = packed.size(1);
+  w.row_bytes = packed.size(2);
+  w.packed = packed.data() + t.expert * w.rows * w.row_bytes;
+  w.scales = m.tensor(t.proj + "_blockscale_swizzled").data() + t.expert * s.batch_bytes();
+  w.swizzle = &s;
+  if (trt) w.out_col = (w13 ? p.w13_rows : p.w2_rows)->data();
+  w.N = w13 ? 2 * p.I : p.H;
+  w.K = w13 ? p.H : p.I;
+  w.global_scale = f32_at(m.tensor(w13 ? "w13_weight_global_scale" : "w2_weight_scale_2"), t.expert);
+  if (p.has_input_scale) {
+    w.alpha = f32_at(m.tensor(w13 ? "g1_alphas" : "g2_alphas"), t.expert);
+    w.input_gs = f32_at(m.tensor(w13 ? "w13_input_scale_quant" : "w2_input_scale_quant"), 0);
+  }
+  return w;
+}
+
+Tensor OptimizedPipeline::gemm(const GemmTarget& t, const Tensor& x, GemmMode mode) const {
+  if (!processed_) throw Error(ErrorKind::Usage, "", t.module, "GEMM before process_weights_after_loading");
+  const GemmWeights w = weights(t);
+  const bool has_input = linear_.count(t.module) ? linear_.at(t.module).has_input_scale : experts_.at(t.module).has_input_scale;
+  if (mode == GemmMode::W4A4 && !has_input) bad_input("", t.module, "w4a4 needs input scales, and this checkpoint has none (W4A16)");
+  if (x.dim() != 2 || x.size(1) != w.K)
+    throw Error(ErrorKind::BadInput, "", "x", "shape " + shape_str(x.shape()) + " does not match K = " + std::to_string(w.K));
+  if (x.dtype() != DType::F32 && x.dtype() != DType::BF16 && x.dtype() != DType::F16)
+    throw Error(ErrorKind::BadInput, "", "x", "input dtype must be F32, BF16 or F16, not " + std::string(dtype_name(x.dtype())));
+  if (mode == GemmMode::W4A16)
+    for (std::int64_t i = 0; i < x.numel(); ++i)
+      if (!std::isfinite(x.get_f32(i))) throw Error(ErrorKind::BadInput, "", "x", "holds a non-finite value at flat index " + std::to_string(i));
+  return opt::gemm(x, w, mode);
+}
+
+}  // namespace nvfp4::opt

@@ -1,0 +1,119 @@
+// `nvfp4 process` and `nvfp4 gemm` on checkpoints written by safetensors' own Python writer
+// (ModelOpt one file; compressed-tensors two files + index), for every pipeline: post-processing
+// compared bit for bit with tools/golden/pipeline_golden.py (an independent numpy/ml_dtypes
+// implementation), the two pipelines' `process` files byte for byte with each other, and GEMMs with
+// an exact Fraction GEMM rounded once: bitwise for the reference (its oracle is exact), within the
+// optimized kernels' derived bound otherwise.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+#include <iterator>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "core/safetensors.h"
+#include "core/test/golden_dir.h"
+#include "core/test/temp_dir.h"
+#include "optimized/gemm.h"
+#include "tools/cli/cli.h"
+
+namespace nvfp4 {
+namespace {
+
+std::string run(const std::vector<std::string>& args) {
+  std::ostringstream out, err;
+  int code = cli::run(args, out, err);
+  EXPECT_EQ(code, 0) << err.str();
+  return err.str();
+}
+
+std::string first_diff(const Tensor& got, const std::span<const std::uint8_t> want, const TensorInfo& info) {
+  if (got.dtype() != info.dtype || got.shape() != info.shape)
+    return "got " + describe(got) + ", expected " + std::string(dtype_name(info.dtype)) + shape_str(info.shape);
+  for (std::size_t i = 0; i < want.size(); ++i)
+    if (got.data()[i] != want[i]) {
+      char b[96];
+      std::snprintf(b, sizeof b, "byte %zu: got 0x%02x, expected 0x%02x", i, got.data()[i], want[i]);
+      return b;
+    }
+  return "";
+}
+
+std::vector<char> slurp(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+class GoldenPipeline : public ::testing::TestWithParam<std::tuple<std::string, std::string, std::string>> {};
+
+TEST_P(GoldenPipeline, ProcessAndGemmMatchIndependentPython) {
+  auto [ckpt, backend, pipeline] = GetParam();
+  auto root = golden_dir() / "pipeline";
+  std::ifstream mf(root / "manifest.json");
+  auto manifest = nlohmann::json::parse(mf);
+  SafetensorsFile expected = SafetensorsFile::open(root / ("expected_" + ckpt + ".safetensors"));
+  TempDir tmp;
+
+  run({"process", (root / ckpt).string(), "--pipeline", pipeline, "--backend", backend, "--out", (tmp.path() / "p.safetensors").string()});
+  SafetensorsFile got = SafetensorsFile::open(tmp.path() / "p.safetensors");
+  int compared = 0;
+  for (const auto& key : manifest["checkpoints"][ckpt]) {
+    std::string k = key.get<std::string>();
+    if (k.rfind(backend + "/", 0) != 0) continue;  // gemm/ and gemm_abs/ entries are checked below
+    std::string name = k.substr(backend.size() + 1);
+    ASSERT_NE(got.find(name), nullptr) << name << " missing from nvfp4 process output";
+    const TensorInfo* info = expected.find(k);
+    std::string d = first_diff(got.tensor(name), expected.bytes(*info), *info);
+    EXPECT_EQ(d, "") << ckpt << " " << backend << " " << name;
+    ++compared;
+  }
+  EXPECT_GE(compared, backend == "trtllm" ? 16 : 14);
+  if (pipeline != "reference") {
+    run({"process", (root / ckpt).string(), "--pipeline", "reference", "--backend", backend, "--out", (tmp.path() / "r.safetensors").string()});
+    EXPECT_TRUE(slurp(tmp.path() / "p.safetensors") == slurp(tmp.path() / "r.safetensors"))
+        << pipeline << " and reference `process` files differ for " << ckpt << " " << backend;
+  }
+
+  for (const auto& c : manifest["gemm"]) {
+    std::string name = c["name"];
+    std::vector<std::string> args{"gemm", (root / ckpt).string(), "--module", c["module"], "--mode", c["mode"], "--pipeline", pipeline,
+                                  "--backend", backend, "--input", (root / "inputs" / (name + ".safetensors")).string(),
+                                  "--out", (tmp.path() / (name + ".safetensors")).string()};
+    if (c["expert"].get<int>() >= 0) {
+      args.insert(args.end(), {"--expert", std::to_string(c["expert"].get<int>()), "--proj", c["proj"]});
+    }
+    run(args);
+    SafetensorsFile y = SafetensorsFile::open(tmp.path() / (name + ".safetensors"));
+    const TensorInfo* info = expected.find("gemm/" + backend + "/" + name);
+    ASSERT_NE(info, nullptr);
+    if (pipeline == "reference") {
+      EXPECT_EQ(first_diff(y.tensor("y"), expected.bytes(*info), *info), "") << ckpt << " " << backend << " gemm " << name;
+      continue;
+    }
+    // The optimized kernels round in f32 as they go: within their bound of the exact result, whose
+    // sum of |x w| the generator recorded per element.
+    Tensor got = y.tensor("y");
+    SafetensorsFile want_file = SafetensorsFile::open(root / ("expected_" + ckpt + ".safetensors"));
+    Tensor want = want_file.tensor("gemm/" + backend + "/" + name);
+    Tensor mag = want_file.tensor("gemm_abs/" + backend + "/" + name);
+    ASSERT_EQ(got.shape(), want.shape());
+    GemmMode mode = parse_gemm_mode(c["mode"]);
+    std::int64_t K = c["K"].get<std::int64_t>();
+    double post = c["post"].get<double>();
+    for (std::int64_t i = 0; i < got.numel(); ++i) {
+      double g = got.get_f32(i), e = want.get_f32(i);
+      double bound = opt::gemm_error_bound(mode, K, mag.get_f32(i), post, got.dtype(), e);
+      ASSERT_LE(std::fabs(g - e), bound) << ckpt << " " << backend << " gemm " << name << " element " << i << ": optimized " << g
+                                         << ", exact " << e;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Checkpoints, GoldenPipeline,
+                         ::testing::Combine(::testing::Values("modelopt", "ct"), ::testing::Values("cutlass", "trtllm"),
+                                            ::testing::Values("reference", "optimized")),
+                         [](const auto& i) { return std::get<0>(i.param) + "_" + std::get<1>(i.param) + "_" + std::get<2>(i.param); });
+
+}  // namespace
+}  // namespace nvfp4
