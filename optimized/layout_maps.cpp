@@ -8,6 +8,11 @@ std::int64_t round_up(std::int64_t x, std::int64_t m) { return (x + m - 1) / m *
 
 std::int64_t shuffle_row(std::int64_t n) { return 32 * (n / 32) + 4 * (n % 8) + (n % 32) / 8; }
 
+std::int64_t w31_row(std::int64_t n, std::int64_t half) {
+  const std::int64_t r = shuffle_row(n);
+  return r % 2 == 0 ? r / 2 : half + (r - 1) / 2;
+}
+
 namespace {
 
 SwizzleMap make_swizzle(std::int64_t M, std::int64_t K) {
@@ -34,8 +39,7 @@ RowMap trtllm_w13_rows(std::int64_t I) {
   m.source = Tensor::empty(DType::I64, {m.rows_out});
   auto* src = m.source.data_as<std::int64_t>();
   for (std::int64_t n = 0; n < m.rows_out; ++n) {
-    const std::int64_t r = shuffle_row(n);
-    const std::int64_t q = r % 2 == 0 ? r / 2 : Ip + (r - 1) / 2;  // row of [w3; 0; w1; 0]
+    const std::int64_t q = w31_row(n, Ip);  // row of [w3; 0; w1; 0]
     if (q < Ip) src[n] = q < I ? I + q : -1;                        // up (w3) half
     else src[n] = q - Ip < I ? q - Ip : -1;                         // gate (w1) half
   }

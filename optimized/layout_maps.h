@@ -44,6 +44,9 @@ struct RowMap {
 };
 
 std::int64_t shuffle_row(std::int64_t n);  // shuffle_matrix_a, epilogue tile 128
+// Row of the [w3; w1] matrix (halves of `half` rows) that output row n holds after the gated reorder
+// and then the shuffle: r = shuffle(n); r even ? r / 2 : half + (r - 1) / 2.
+std::int64_t w31_row(std::int64_t n, std::int64_t half);
 RowMap trtllm_w13_rows(std::int64_t I);    // [2 * roundup(I, 64)] over a [2I] source
 RowMap trtllm_w2_rows(std::int64_t H);     // [H] over an [H] source (H % 32 == 0)
 
