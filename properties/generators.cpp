@@ -16,6 +16,10 @@ std::ostream& operator<<(std::ostream& os, const WriterOptions& o) {
             << " scalars=" << static_cast<int>(o.scalars) << " seed=" << o.seed << "}";
 }
 
+std::ostream& operator<<(std::ostream& os, const PipelineCase& c) {
+  return os << c.ckpt << " backend=" << backend_name(c.backend);
+}
+
 namespace gen {
 
 rc::Gen<DType> dtype() { return rc::gen::elementOf(std::vector<DType>(std::begin(kAllDTypes), std::end(kAllDTypes))); }
@@ -79,6 +83,48 @@ rc::Gen<WriterOptions> writer_options() {
     o.scalars = *rc::gen::element(ScalarStyle::Dim0F32, ScalarStyle::Dim1F32, ScalarStyle::Dim0BF16);
     o.zero_block_code = *rc::gen::element<std::uint8_t>(0x38, 0x00, 0x08, 0x20);
     o.seed = *rc::gen::inRange<std::uint64_t>(0, 1u << 20);
+    return o;
+  }));
+}
+
+namespace {
+
+// Layout on disk: everything a reload may change.
+void disk_layout(WriterOptions& o) {
+  o.format = *rc::gen::element(CkptFormat::ModelOpt, CkptFormat::CompressedTensors);
+  o.fused = *rc::gen::arbitrary<bool>();
+  o.files = *rc::gen::inRange(1, 4);
+  o.unequal_scales = !o.fused && *rc::gen::weightedElement<bool>({{2, true}, {1, false}});
+  o.scalars = *rc::gen::element(ScalarStyle::Dim0F32, ScalarStyle::Dim1F32, ScalarStyle::Dim0BF16);
+  o.zero_block_code = *rc::gen::element<std::uint8_t>(0x38, 0x00, 0x08, 0x20);
+  o.seed = *rc::gen::inRange<std::uint64_t>(0, 1u << 20);
+}
+
+}  // namespace
+
+rc::Gen<PipelineCase> pipeline_case() {
+  return rc::gen::resize(100, rc::gen::exec([] {
+    PipelineCase c;
+    WriterOptions& o = c.ckpt;
+    o.experts = *rc::gen::weightedElement<int>({{3, 0}, {1, 1}, {1, 2}, {2, *rc::gen::inRange(3, 17)}});
+    c.backend = o.experts && *rc::gen::arbitrary<bool>() ? Backend::Trtllm : Backend::Cutlass;
+    o.head_dim = 16;
+    int heads = c.backend == Backend::Trtllm ? 4 * *rc::gen::inRange(1, 5) : *rc::gen::element(1, 2, 3, 5, 7, 11, 13);
+    o.hidden = o.head_dim * heads;
+    o.kv_heads = *rc::gen::element(0, 1, heads);
+    o.intermediate = 16 * *rc::gen::inRange(1, 21);
+    o.layers = o.experts > 8 ? 1 : *rc::gen::inRange(1, 3);
+    o.input_scales = *rc::gen::weightedElement<bool>({{4, true}, {1, false}});
+    disk_layout(o);
+    return c;
+  }));
+}
+
+rc::Gen<WriterOptions> reload_of(const WriterOptions& c) {
+  return rc::gen::resize(100, rc::gen::exec([c] {
+    WriterOptions o = c;
+    disk_layout(o);
+    o.seed = c.seed + 1 + *rc::gen::inRange<std::uint64_t>(0, 1000);
     return o;
   }));
 }

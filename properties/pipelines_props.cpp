@@ -1,0 +1,171 @@
+// Both pipelines side by side, from the one registry, on generated checkpoints of every layout the
+// writer makes: the same names, aliases and bytes after every step of a reload sequence; a warm
+// reload equal to a cold load; the optimized pipeline's counted memory contract (first load
+// allocates exactly what stays resident, a reload allocates nothing and moves nothing); and a failed
+// reload, at any tensor with any fault, that leaves both pipelines exactly as they were, their
+// reconciliation reports included, with later reloads behaving as if it never happened.
+#include <gtest/gtest.h>
+#include <rapidcheck/gtest.h>
+
+#include <cstdio>
+
+#include "core/allocator.h"
+#include "core/error.h"
+#include "core/pipeline_state.h"
+#include "core/test/temp_dir.h"
+#include "optimized/optimized_pipeline.h"
+#include "properties/faults.h"
+#include "properties/generators.h"
+#include "registry/registry.h"
+
+namespace nvfp4 {
+namespace {
+
+struct Pair {
+  std::unique_ptr<Pipeline> ref, opt;
+  opt::OptimizedPipeline& optimized() { return static_cast<opt::OptimizedPipeline&>(*opt); }
+};
+
+Pair make_pair(Backend b) { return {make_pipeline("reference", b), make_pipeline("optimized", b)}; }
+
+std::string reconciliation_difference(const std::vector<Reconciliation>& a, const std::vector<Reconciliation>& b,
+                                      const std::string& wa, const std::string& wb) {
+  if (a.size() != b.size())
+    return std::to_string(a.size()) + " reconciled shards in " + wa + ", " + std::to_string(b.size()) + " in " + wb;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    const auto &x = a[i], &y = b[i];
+    if (x.module != y.module || x.shard != y.shard || x.own_scale != y.own_scale || x.common_scale != y.common_scale ||
+        x.max_rel_error != y.max_rel_error) {
+      char buf[256];
+      std::snprintf(buf, sizeof buf, "reconciliation %zu: %s/%s %.9g -> %.9g err %.17g in %s vs %s/%s %.9g -> %.9g err %.17g in %s", i,
+                    x.module.c_str(), x.shard.c_str(), static_cast<double>(x.own_scale), static_cast<double>(x.common_scale),
+                    x.max_rel_error, wa.c_str(), y.module.c_str(), y.shard.c_str(), static_cast<double>(y.own_scale),
+                    static_cast<double>(y.common_scale), y.max_rel_error, wb.c_str());
+      return buf;
+    }
+  }
+  return "";
+}
+
+// The two pipelines hold the same names, aliases, bytes and reconciliation reports.
+void require_agreement(Pair& p, const std::string& step) {
+  std::string d = first_difference(capture(*p.ref), capture(*p.opt), Same::Bytes, "reference", "optimized");
+  if (d.empty()) d = reconciliation_difference(p.ref->reconciliations(), p.opt->reconciliations(), "reference", "optimized");
+  if (!d.empty()) RC_FAIL("after " + step + ": " + d);
+}
+
+void require_same(const State& a, const State& b, Same same, const std::string& wa, const std::string& wb) {
+  std::string d = first_difference(a, b, same, wa, wb);
+  if (!d.empty()) RC_FAIL(d);
+}
+
+// A reload of the optimized pipeline, counted: it must allocate nothing.
+void reload_counted(Pair& p, const std::filesystem::path& dir, const std::string& step) {
+  auto& alloc = TrackingAllocator::global();
+  const Checkpoint c = Checkpoint::open(dir);
+  alloc.reset();
+  p.opt->update_weights_from_disk(c);
+  const AllocStats s = alloc.stats();
+  if (s.alloc_count || s.alloc_bytes)
+    RC_FAIL("optimized reload (" + step + ") allocated " + std::to_string(s.alloc_bytes) + " bytes in " +
+            std::to_string(s.alloc_count) + " allocations");
+  p.ref->update_weights_from_disk(c);
+}
+
+// First load + processing of the optimized pipeline, counted: everything it allocates stays
+// resident, and the peak is within resident + one scratch buffer.
+void load_counted(Pair& p, const std::filesystem::path& dir, Backend b) {
+  auto& alloc = TrackingAllocator::global();
+  const Checkpoint c = Checkpoint::open(dir);
+  alloc.reset();
+  const AllocStats start = alloc.stats();
+  p.opt->load_weights(c);
+  p.opt->process_weights_after_loading(b);
+  const AllocStats s = alloc.stats();
+  const std::int64_t resident = p.optimized().resident_bytes(), scratch = p.optimized().scratch_bytes();
+  RC_ASSERT(s.alloc_bytes == resident);
+  RC_ASSERT(s.live_bytes - start.live_bytes == resident);
+  RC_ASSERT(s.peak_bytes - start.live_bytes <= resident + scratch);
+  p.ref->load_weights(c);
+  p.ref->process_weights_after_loading(b);
+}
+
+State cold(const std::string& pipeline, const std::filesystem::path& dir, Backend b) {
+  auto p = make_pipeline(pipeline, b);
+  p->load_weights(Checkpoint::open(dir));
+  p->process_weights_after_loading(b);
+  return capture(*p);
+}
+
+RC_GTEST_PROP(PipelinesProps, AgreeBitwiseThroughReloadSequences, ()) {
+  const PipelineCase c = *gen::pipeline_case();
+  const WriterOptions bo = *gen::reload_of(c.ckpt);
+  RC_TAG(backend_name(c.backend), c.ckpt.experts ? "moe" : "dense");
+  TempDir a, b;
+  write_checkpoint(a.path(), generate_checkpoint(c.ckpt), c.ckpt.files);
+  write_checkpoint(b.path(), generate_checkpoint(bo), bo.files);
+  Pair p = make_pair(c.backend);
+  load_counted(p, a.path(), c.backend);
+  require_agreement(p, "load A");
+  const State ref_a = capture(*p.ref), opt_a = capture(*p.opt);
+
+  reload_counted(p, a.path(), "A -> A");
+  require_agreement(p, "A -> A");
+  require_same(opt_a, capture(*p.opt), Same::Addresses, "optimized: load A", "optimized: A -> A");
+  require_same(ref_a, capture(*p.ref), Same::Identities, "reference: load A", "reference: A -> A");
+
+  reload_counted(p, b.path(), "A -> B");
+  require_agreement(p, "A -> B");
+  require_same(cold("optimized", b.path(), c.backend), capture(*p.opt), Same::Bytes, "optimized: cold B", "optimized: A -> B");
+  require_same(cold("reference", b.path(), c.backend), capture(*p.ref), Same::Bytes, "reference: cold B", "reference: A -> B");
+  for (const auto& [name, s] : capture(*p.opt))
+    if (s.identity != opt_a.at(name).identity || s.address != opt_a.at(name).address)
+      RC_FAIL("optimized " + name + ": a different Parameter or storage after A -> B");
+
+  reload_counted(p, a.path(), "A -> B -> A");
+  require_agreement(p, "A -> B -> A");
+  require_same(opt_a, capture(*p.opt), Same::Addresses, "optimized: A", "optimized: A -> B -> A");
+  require_same(ref_a, capture(*p.ref), Same::Identities, "reference: A", "reference: A -> B -> A");
+}
+
+RC_GTEST_PROP(PipelinesProps, FailedReloadChangesNothingObservable, ()) {
+  const PipelineCase c = *gen::pipeline_case();
+  const WriterOptions bad_opts = *gen::reload_of(c.ckpt), later = *gen::reload_of(c.ckpt);
+  TempDir good, bad, next;
+  write_checkpoint(good.path(), generate_checkpoint(c.ckpt), c.ckpt.files);
+  GeneratedCheckpoint g = generate_checkpoint(bad_opts);
+  const std::string victim = *rc::gen::elementOf(quantized_tensors(g, bad_opts.format));
+  const Fault fault = *rc::gen::elementOf(faults_for(g, bad_opts.format, victim));
+  RC_TAG(fault_name(fault));
+  write_damaged(bad.path(), g, bad_opts.files, victim, fault, *gen::any_u64());
+  write_checkpoint(next.path(), generate_checkpoint(later), later.files);
+
+  Pair p = make_pair(c.backend);
+  load_counted(p, good.path(), c.backend);
+  const State ref_before = capture(*p.ref), opt_before = capture(*p.opt);
+  const auto rec_before = p.ref->reconciliations();
+  for (Pipeline* q : {p.ref.get(), p.opt.get()}) {
+    try {
+      q->update_weights_from_disk(Checkpoint::open(bad.path()));
+      RC_FAIL(q->name() + " accepted " + victim + " (" + fault_name(fault) + ")");
+    } catch (const Error& e) {
+      const std::string w = e.what();
+      if (w.find('\n') != std::string::npos) RC_FAIL("error is not one line: " + w);
+    }
+  }
+  require_same(opt_before, capture(*p.opt), Same::Addresses, "optimized before", "optimized after the failed reload");
+  require_same(ref_before, capture(*p.ref), Same::Identities, "reference before", "reference after the failed reload");
+  const std::string d = reconciliation_difference(rec_before, p.opt->reconciliations(), "before", "after the failed reload");
+  if (!d.empty()) RC_FAIL(d);
+  require_agreement(p, "the failed reload");
+  // What happens next is what would have happened without the failed reload.
+  p.ref->process_weights_after_loading(c.backend);
+  p.opt->process_weights_after_loading(c.backend);
+  require_agreement(p, "processing again after the failed reload");
+  reload_counted(p, next.path(), "a good reload after the failed one");
+  require_agreement(p, "a good reload after the failed one");
+  require_same(cold("reference", next.path(), c.backend), capture(*p.ref), Same::Bytes, "reference: cold", "reference: after");
+}
+
+}  // namespace
+}  // namespace nvfp4
