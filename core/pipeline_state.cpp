@@ -41,7 +41,8 @@ std::string first_difference(const State& a, const State& b, Same same, const st
     auto it = b.find(name);
     if (it == b.end()) return name + " exists in " + wa + " but not in " + wb;
     if (ca.at(name) != cb.at(name)) {
-      auto is = [&](const std::string& c) { return c == name ? "its own Parameter" : "an alias of " + c; };
+      const std::string& self = name;  // clang 14 cannot capture a structured binding
+      auto is = [&self](const std::string& c) { return c == self ? "its own Parameter" : "an alias of " + c; };
       return name + ": " + is(ca.at(name)) + " in " + wa + " but " + is(cb.at(name)) + " in " + wb;
     }
     const Tensor &u = x.bytes, &v = it->second.bytes;

@@ -41,6 +41,7 @@ int main(int argc, char** argv) {
       auto bytes = nvfp4::serialize_safetensors(ts);
       put(out / "checkpoint" / tag("good"), bytes);
       put(out / "reference_pipeline" / tag("good"), bytes);
+      put(out / "pipelines_differential" / tag("good"), bytes);
       auto cut = bytes;
       cut.resize(cut.size() - 7);
       put(out / "checkpoint" / tag("truncated"), cut);
@@ -49,6 +50,7 @@ int main(int argc, char** argv) {
       nan[nan.size() - 2] = 0xFF;
       put(out / "checkpoint" / tag("tail_bytes"), nan);
       put(out / "reference_pipeline" / tag("tail_bytes"), nan);
+      put(out / "pipelines_differential" / tag("tail_bytes"), nan);
       ++n;
     }
   for (const auto& c : nvfp4::testdata::safetensors_cases()) put(out / "checkpoint" / c.name, c.bytes);
@@ -63,9 +65,11 @@ int main(int argc, char** argv) {
     return nvfp4::serialize_safetensors(ts);
   };
   put(out / "reference_pipeline" / "h48_experts", serialize(g));
+  put(out / "pipelines_differential" / "h48_experts", serialize(g));
   auto s = g.tensors.at("model.layers.0.self_attn.q_proj.weight_scale").clone();
   s.data()[0] = 0x7F;
   g.tensors["model.layers.0.self_attn.q_proj.weight_scale"] = s;
   put(out / "reference_pipeline" / "nan_block_scale", serialize(g));
+  put(out / "pipelines_differential" / "nan_block_scale", serialize(g));
   return 0;
 }

@@ -6,28 +6,15 @@
 #include "optimized/block_scales.h"
 #include "optimized/moe_shuffle.h"
 #include "optimized/param_binding.h"
+#include "optimized/scalar_params.h"
 
 namespace nvfp4::opt {
 
 namespace {
 
-ParamPtr reserve(DType d, Shape s) { return std::make_shared<Parameter>(Parameter{Tensor::empty(d, std::move(s))}); }
-
 // A parameter in its loaded shape over storage of `capacity` bytes (its processed shape's).
 Tensor with_capacity(DType d, const Shape& loaded, std::int64_t capacity) {
   return Tensor::empty(DType::U8, {capacity}).view_within(d, loaded);
-}
-
-float f32_at(const Tensor& t, std::int64_t i) {
-  float v;
-  std::memcpy(&v, t.data() + 4 * i, 4);
-  return v;
-}
-
-float max_all(const Tensor& t) {
-  float m = f32_at(t, 0);
-  for (std::int64_t i = 1; i < t.numel(); ++i) m = f32_at(t, i) > m ? f32_at(t, i) : m;
-  return m;
 }
 
 template <class F>
@@ -40,12 +27,12 @@ void set_vector(Module& m, const std::string& name, const ParamPtr& r, std::int6
   });
 }
 
-void set_scalar(Module& m, const std::string& name, const ParamPtr& r, float v) {
-  copy_or_rebind(m, name, DType::F32, {}, r, [&](Tensor& t) { std::memcpy(t.data(), &v, 4); });
-}
-
 }  // namespace
 
+void experts_check_backend(const ExpertsSpec& s, Backend b) {
+  if (b == Backend::Trtllm && s.H % 64)
+    bad_input("", s.name, "trtllm needs the hidden size H = " + std::to_string(s.H) + " to be a multiple of 64");
+}
 
 ExpertsPlan experts_create_weights(const ExpertsSpec& s, Backend b, LayoutCache& layouts, Module& m) {
   ExpertsPlan p;
@@ -56,8 +43,7 @@ ExpertsPlan experts_create_weights(const ExpertsSpec& s, Backend b, LayoutCache&
   p.I = s.I;
   p.has_input_scale = s.has_input_scale;
   const bool trt = b == Backend::Trtllm;
-  if (trt && s.H % 64)
-    bad_input("", s.name, "trtllm needs the hidden size H = " + std::to_string(s.H) + " to be a multiple of 64");
+  experts_check_backend(s, b);
   const std::int64_t E = s.E, H = s.H, I = s.I;
   p.Ip = trt ? round_up(I, 64) : I;
   const std::int64_t Ip = p.Ip, Hp = round_up(H, 128);
@@ -180,7 +166,7 @@ void experts_process(Module& m, ExpertsPlan& p, std::span<std::uint8_t> scratch,
     return u > g ? u : g;
   });
   if (!p.has_input_scale) return;
-  const float in13 = max_all(m.tensor("w13_input_scale")), in2 = max_all(m.tensor("w2_input_scale"));
+  const float in13 = max_f32(m.tensor("w13_input_scale")), in2 = max_f32(m.tensor("w2_input_scale"));
   const Tensor& common = m.tensor("w13_weight_global_scale");
   const Tensor& w2_s2 = m.tensor("w2_weight_scale_2");
   set_vector(m, "g1_alphas", p.g1_alphas, E, [&](std::int64_t e) { return in13 * f32_at(common, e); });

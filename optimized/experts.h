@@ -42,10 +42,11 @@ struct ExpertsPlan {
   std::int64_t scratch_bytes = 0;
 };
 
+// trtllm needs H % 64 == 0: BadInput naming the module otherwise (checked before anything is allocated).
+void experts_check_backend(const ExpertsSpec& s, Backend b);
 // Registers w13_weight U8 [E, 2I, H/2], w2_weight U8 [E, H, I/2], their F8_E4M3 scales
 // [E, 2I, H/16] / [E, H, I/16], w13_weight_scale_2 [E, 2], w2_weight_scale_2 [E], w13_input_scale
 // [E, 2], w2_input_scale [E] (F32), each with storage for its processed shape; reserves the rest.
-// trtllm needs H % 64 == 0 (BadInput otherwise).
 ExpertsPlan experts_create_weights(const ExpertsSpec& s, Backend b, LayoutCache& layouts, Module& m);
 // Re-views every source parameter in its loaded shape (a reload writes sources again).
 void experts_restore_loaded_views(Module& m, const ExpertsPlan& p);

@@ -4,31 +4,9 @@
 
 #include "optimized/block_scales.h"
 #include "optimized/param_binding.h"
+#include "optimized/scalar_params.h"
 
 namespace nvfp4::opt {
-
-namespace {
-
-ParamPtr reserve(DType d, Shape s) { return std::make_shared<Parameter>(Parameter{Tensor::empty(d, std::move(s))}); }
-
-float slot(const Tensor& t, std::int64_t i) {
-  float v;
-  std::memcpy(&v, t.data() + 4 * i, 4);
-  return v;
-}
-
-float max_slot(const Tensor& t) {
-  float m = slot(t, 0);
-  for (std::int64_t i = 1; i < t.numel(); ++i) m = slot(t, i) > m ? slot(t, i) : m;
-  return m;
-}
-
-// copy_or_rebind of an f32 scalar into its reserve.
-void set_scalar(Module& m, const std::string& name, const ParamPtr& r, float v) {
-  copy_or_rebind(m, name, DType::F32, {}, r, [&](Tensor& t) { std::memcpy(t.data(), &v, 4); });
-}
-
-}  // namespace
 
 LinearPlan linear_create_weights(const LinearSpec& s, LayoutCache& layouts, Module& m) {
   LinearPlan p;
@@ -59,7 +37,7 @@ LinearPlan linear_create_weights(const LinearSpec& s, LayoutCache& layouts, Modu
 
 void linear_process(Module& m, const LinearPlan& p, std::span<std::uint8_t> scratch, std::vector<Reconciliation>& rec) {
   const Tensor& s2 = m.tensor("weight_scale_2");
-  const float common = max_slot(s2);
+  const float common = max_f32(s2);
 
   // One byte map per shard onto the common scale; the reported error comes from the loaded bytes,
   // before an in-place swizzle overwrites them.
@@ -68,7 +46,7 @@ void linear_process(Module& m, const LinearPlan& p, std::span<std::uint8_t> scra
   const Tensor& loaded = m.tensor("weight_scale");
   std::int64_t row = 0;
   for (std::size_t i = 0; i < p.shard_rows.size(); ++i) {
-    const float own = slot(s2, static_cast<std::int64_t>(i));
+    const float own = f32_at(s2, static_cast<std::int64_t>(i));
     maps[i] = reconcile_map(own, common);
     const std::int64_t rows = p.shard_rows[i];
     groups.add(row + rows, &maps[i]);
@@ -80,7 +58,7 @@ void linear_process(Module& m, const LinearPlan& p, std::span<std::uint8_t> scra
   }
 
   if (p.has_input_scale) {
-    const float in = max_slot(m.tensor("input_scale"));
+    const float in = max_f32(m.tensor("input_scale"));
     set_scalar(m, "alpha", p.alpha, in * common);
     set_scalar(m, "input_scale_inv", p.input_scale_inv, 1.0f / in);
   }

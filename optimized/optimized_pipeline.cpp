@@ -5,26 +5,10 @@
 #include <set>
 
 #include "core/error.h"
+#include "optimized/scalar_params.h"
 #include "optimized/source_loader.h"
 
 namespace nvfp4::opt {
-
-namespace {
-
-// Refusals that depend on the backend and the shapes alone, checked before anything is allocated.
-void check_backend_shapes(const ModelSpec& spec, Backend b) {
-  if (b != Backend::Trtllm) return;
-  for (const auto& x : spec.experts)
-    if (x.H % 64) bad_input("", x.name, "trtllm needs the hidden size H = " + std::to_string(x.H) + " to be a multiple of 64");
-}
-
-float f32_at(const Tensor& t, std::int64_t i) {
-  float v;
-  std::memcpy(&v, t.data() + 4 * i, 4);
-  return v;
-}
-
-}  // namespace
 
 void OptimizedPipeline::create_weights(const ModelSpec& spec) {
   std::map<std::string, Module> modules;
@@ -58,7 +42,7 @@ void OptimizedPipeline::load_weights(const Checkpoint& c) {
     return;
   }
   ModelSpec spec = map_modules(c);
-  check_backend_shapes(spec, backend_);
+  for (const auto& x : spec.experts) experts_check_backend(x, backend_);  // before allocating anything
   validate_sources(c, spec);
   create_weights(spec);
   copy_sources(c, spec, modules_);

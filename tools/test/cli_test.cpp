@@ -4,6 +4,9 @@
 
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -61,6 +64,22 @@ TEST_F(Cli, ProcessWritesEveryParameterName) {
     EXPECT_NE(f.find(n), nullptr) << n;
 }
 
+std::string slurp(const std::string& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+TEST_F(Cli, BothPipelinesWriteTheSameProcessFile) {
+  for (const char* b : {"cutlass", "trtllm"}) {
+    CliRun r = nvfp4({"process", path("ckpt"), "--backend", b, "--pipeline", "reference", "--out", path("r.safetensors")});
+    ASSERT_EQ(r.code, 0) << r.err;
+    r = nvfp4({"process", path("ckpt"), "--backend", b, "--pipeline", "optimized", "--out", path("o.safetensors")});
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(r.out.find("(optimized, "), std::string::npos) << r.out;
+    EXPECT_TRUE(slurp(path("r.safetensors")) == slurp(path("o.safetensors"))) << b;
+  }
+}
+
 TEST_F(Cli, FailedProcessLeavesNoFile) {
   fs::resize_file(dir_.path() / "ckpt" / "model-00002-of-00002.safetensors", 100);
   CliRun r = nvfp4({"process", path("ckpt"), "--out", path("p.safetensors")});
@@ -93,18 +112,20 @@ TEST_F(Cli, GemmErrorsNameTheProblem) {
       {{"--module", "model.layers.0.mlp.experts", "--expert", "5", "--proj", "w2", "--input", path("x.safetensors"), "--mode", "w4a16"}, "expert 5 out of range"},
       {{"--module", "model.layers.0.self_attn.o_proj", "--input", path("x.safetensors"), "--mode", "w8a8"}, "mode must be w4a4 or w4a16"},
   };
-  for (const auto& c : cases) {
-    std::vector<std::string> args{"gemm", path("ckpt"), "--out", path("bad.safetensors")};
-    args.insert(args.end(), c.args.begin(), c.args.end());
-    CliRun r = nvfp4(args);
-    EXPECT_EQ(r.code, 2) << c.message;
-    EXPECT_NE(r.err.find(c.message), std::string::npos) << r.err;
-    EXPECT_FALSE(fs::exists(path("bad.safetensors")));
+  for (const char* pipeline : {"reference", "optimized"}) {
+    for (const auto& c : cases) {
+      std::vector<std::string> args{"gemm", path("ckpt"), "--out", path("bad.safetensors"), "--pipeline", pipeline};
+      args.insert(args.end(), c.args.begin(), c.args.end());
+      CliRun r = nvfp4(args);
+      EXPECT_EQ(r.code, 2) << pipeline << ": " << c.message;
+      EXPECT_NE(r.err.find(c.message), std::string::npos) << pipeline << ": " << r.err;
+      EXPECT_FALSE(fs::exists(path("bad.safetensors")));
+    }
+    CliRun r = nvfp4({"gemm", path("w4a16"), "--module", "model.layers.0.self_attn.o_proj", "--input", path("x.safetensors"),
+                      "--out", path("bad.safetensors"), "--mode", "w4a4", "--pipeline", pipeline});
+    EXPECT_EQ(r.code, 2);
+    EXPECT_NE(r.err.find("w4a4 needs input scales"), std::string::npos) << pipeline << ": " << r.err;
   }
-  CliRun r = nvfp4({"gemm", path("w4a16"), "--module", "model.layers.0.self_attn.o_proj", "--input", path("x.safetensors"),
-                 "--out", path("bad.safetensors"), "--mode", "w4a4"});
-  EXPECT_EQ(r.code, 2);
-  EXPECT_NE(r.err.find("w4a4 needs input scales"), std::string::npos) << r.err;
 }
 
 TEST_F(Cli, VerifyPassesAndSpeaksJson) {
@@ -113,6 +134,11 @@ TEST_F(Cli, VerifyPassesAndSpeaksJson) {
   auto j = nlohmann::json::parse(r.out);
   EXPECT_TRUE(j["passed"].get<bool>());
   EXPECT_GE(j["checks"].size(), 8u);
+  std::set<std::string> names;
+  for (const auto& ch : j["checks"]) names.insert(ch["name"].get<std::string>());
+  EXPECT_TRUE(names.count("reference == optimized: every name, alias and byte after processing"));
+  EXPECT_TRUE(names.count("reload 1, optimized: bitwise idempotent, identities and addresses kept, 0 bytes allocated"));
+  EXPECT_TRUE(names.count("GEMM w4a4 model.layers.0.mlp.experts expert 0 w13: optimized kernel vs exact oracle"));
   r = nvfp4({"verify", path("w4a16")});
   EXPECT_EQ(r.code, 0) << r.out << r.err;
   EXPECT_EQ(r.out.find("GEMM w4a4"), std::string::npos) << "w4a4 needs input scales; a W4A16 checkpoint skips it";
