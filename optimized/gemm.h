@@ -5,15 +5,18 @@
 //
 // Arithmetic, and the bound it keeps from the exact value t (u = 2^-24, gamma_n = n u / (1 - n u)):
 // - w4a16: acc = sum_k fma(x_k, e2m1_k * S_k, acc) in f32 (each product e2m1 * S is exact: 2 + 4
-//   significant bits), then r = acc * global_scale. Every term passes through at most K roundings
-//   of the sum plus one of the product, in any summation order, so
+//   significant bits), then r = acc * global_scale. Each term passes through at most K roundings
+//   of the sum, whatever the order (lanes, then a horizontal add), plus one of the product, so
 //   |r - t| <= gamma_(K+1) * sum_k |x_k w_k| + (K + 1) 2^-150 max(1, global_scale).
-// - w4a4: per 16-block the integer d = sum (2 e2m1(x)) (2 e2m1(w)) is exact in int32 (|d| <= 2304);
-//   d * (Sx Sw / 4) is exact in f32 (12 + 8 significant bits); the K/16 block terms are summed with
-//   fma in f32 and r = acc * alpha, so |r - t| <= gamma_(K/16+1) * sum_k |xq_k wq_k| + (K/16 + 1)
+// - w4a4: integer dot products of 2 e2m1(x) and 2 e2m1(w) are exact in int32, over a 16-block
+//   (scalar) or a 4-element quad of one block (the vector kernels); times Sx Sw / 4 each is exact in
+//   f32 (12 + 8 significant bits); these terms, at most K/4 of them, are summed with fma in f32 in
+//   any order and r = acc * alpha, so |r - t| <= gamma_(K/4+1) * sum_k |xq_k wq_k| + (K/4 + 1)
 //   2^-150 max(1, alpha).
 // The result r is then rounded to the output dtype; against the exact oracle (rounded once) add one
 // output ulp at the result's magnitude. gemm_error_bound computes that total.
+//
+// Kernels: one set per instruction set (kernels/), chosen at run time (kernels/dispatch.h).
 #pragma once
 #include <cstdint>
 

@@ -14,6 +14,7 @@
 #include "core/codecs.h"
 #include "core/test/temp_dir.h"
 #include "optimized/gemm.h"
+#include "optimized/kernels/dispatch.h"
 #include "optimized/optimized_pipeline.h"
 #include "optimized/quantize_activation.h"
 #include "properties/generators.h"
@@ -122,18 +123,24 @@ RC_GTEST_PROP(GemmPipelinesProps, OptimizedWithinDerivedBoundOfExactOracle, ()) 
       for (int i = 0; i < 16; ++i) blk[i] = static_cast<float>(*gen::any_in(-100000, 100001) * 1e-5 * spread);
   }
   const Tensor x = as_dtype(v, dt, M, K);
-  const Tensor got = o.gemm(t, x, mode), exact = r.gemm(t, x, mode);
-  RC_ASSERT(got.shape() == exact.shape());
+  const Tensor exact = r.gemm(t, x, mode);
   const std::vector<double> mag = ref::gemm_abs_sum(x, ops.w, mode, ops.s);
   const double post = mode == GemmMode::W4A4 ? ops.s.alpha : ops.w.global_scale;
-  for (std::int64_t i = 0; i < M * N; ++i) {
-    const double g = got.get_f32(i), e = exact.get_f32(i);
-    const double bound = opt::gemm_error_bound(mode, K, mag[static_cast<std::size_t>(i)], post, dt, e);
-    if (!(std::fabs(g - e) <= bound))
-      RC_FAIL(gemm_mode_name(mode) + " " + std::string(dtype_name(dt)) + " " + t.module +
-              (t.expert >= 0 ? " expert " + std::to_string(t.expert) + " " + t.proj : "") + " [" + std::to_string(M) + "x" +
-              std::to_string(K) + "] . [" + std::to_string(N) + "x" + std::to_string(K) + "]^T, element [" + std::to_string(i / N) +
-              ", " + std::to_string(i % N) + "]: optimized " + num(g) + ", exact " + num(e) + ", bound " + num(bound));
+  for (opt::Isa isa : opt::available_isas()) {  // every kernel path this CPU has, each proven to run
+    opt::ScopedIsa forced(isa);
+    const std::uint64_t before = opt::kernel_hits(isa);
+    const Tensor got = o.gemm(t, x, mode);
+    RC_ASSERT(opt::kernel_hits(isa) == before + 1);
+    RC_ASSERT(got.shape() == exact.shape());
+    for (std::int64_t i = 0; i < M * N; ++i) {
+      const double g = got.get_f32(i), e = exact.get_f32(i);
+      const double bound = opt::gemm_error_bound(mode, K, mag[static_cast<std::size_t>(i)], post, dt, e);
+      if (!(std::fabs(g - e) <= bound))
+        RC_FAIL(std::string(opt::isa_name(isa)) + " " + gemm_mode_name(mode) + " " + std::string(dtype_name(dt)) + " " + t.module +
+                (t.expert >= 0 ? " expert " + std::to_string(t.expert) + " " + t.proj : "") + " [" + std::to_string(M) + "x" +
+                std::to_string(K) + "] . [" + std::to_string(N) + "x" + std::to_string(K) + "]^T, element [" + std::to_string(i / N) +
+                ", " + std::to_string(i % N) + "]: optimized " + num(g) + ", exact " + num(e) + ", bound " + num(bound));
+    }
   }
 }
 

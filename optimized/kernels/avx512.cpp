@@ -1,0 +1,209 @@
+// AVX-512 kernels (F, BW, VL, VNNI, VBMI, with FMA and F16C). Compiled with those flags; called
+// only when the CPU has them (dispatch.h).
+//
+// K goes in chunks of 64: the chunk's 32 packed bytes broadcast to both halves of a zmm, the upper
+// half's 16-bit words shifted right by 4, leave the code of k = 2j in byte j and that of k = 2j + 1
+// in byte 32 + j (bits 0..3; vpermb reads 6 index bits, so its tables repeat every 16 entries).
+// Each dword lane then holds 4 codes of one 16-block: lane i covers block (i % 8) / 2 of the chunk.
+// The activations are permuted the same way once per GEMM (prepare), so a dword-lane dot product
+// needs no shuffles.
+//
+// w4a4: weights become u8 = 2 e2m1 + 12 (0..24) and vpdpbusd multiplies them with the s8
+//   activations 2 e2m1(x); the offset adds 12 * (sum of the quad's activations), which prepare
+//   computes once and the accumulator starts from, negated. The exact int32 quad sums are scaled by
+//   Sw * Sx per lane and summed with FMA in f32 (K/4 terms per output, the order gemm.h bounds).
+//   Weight scales decode through F16: an E4M3 byte b (sign clear) shifted left by 7 is the F16
+//   of its value times 2^-8, folded into the final factor with the 4 of the doubled codes.
+// w4a16: codes become s8 2 e2m1 via vpermb, then f32 times S / 2 (exact), one FMA per element.
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "optimized/kernels/dispatch.h"
+#include "optimized/kernels/kernels.h"
+
+namespace nvfp4::opt {
+namespace {
+
+constexpr std::int64_t kChunk = 64;
+
+// A 16-entry byte table repeated to 64 entries for vpermb.
+__m512i table64(const std::int8_t (&t)[16]) {
+  alignas(64) std::int8_t b[64];
+  for (int i = 0; i < 64; ++i) b[i] = t[i % 16];
+  return _mm512_load_si512(b);
+}
+constexpr std::int8_t kOffsetCodes[16] = {12, 13, 14, 15, 16, 18, 20, 24, 12, 11, 10, 9, 8, 6, 4, 0};  // 2 e2m1 + 12
+constexpr std::int8_t kDoubledCodes[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};    // 2 e2m1
+
+// The chunk's codes (see above); bytes past the row's end read as code 0.
+inline __m512i chunk_codes(const std::uint8_t* p, __mmask32 valid) {
+  const __m256i b = _mm256_maskz_loadu_epi8(valid, p);
+  const __m512i v = _mm512_inserti64x4(_mm512_castsi256_si512(b), b, 1);
+  const __m512i shift = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(4), 1);
+  return _mm512_srlv_epi16(v, shift);
+}
+
+inline __mmask32 valid_bytes(std::int64_t K, std::int64_t c) {
+  const std::int64_t n = K / 2 - 32 * c;
+  return n >= 32 ? 0xFFFFFFFFu : static_cast<__mmask32>((1u << n) - 1u);
+}
+
+// 16 f32 lanes: lane i gets the E4M3 value of s[pick[i]] times 2^-8 (the -0 byte reads +0).
+inline __m512 scale_lanes(const std::uint8_t* s, __m256i pick) {
+  std::uint32_t u;
+  std::memcpy(&u, s, 4);
+  u &= 0x7F7F7F7Fu;
+  const __m256i v = _mm256_maskz_permutexvar_epi8(0x55555555u, pick, _mm256_castsi128_si256(_mm_cvtsi32_si128(static_cast<int>(u))));
+  return _mm512_cvtph_ps(_mm256_slli_epi16(v, 7));
+}
+
+// Byte pickers for scale_lanes: the low byte of 16-bit lane i picks s[f(i)].
+__m256i picker(int (*f)(int)) {
+  alignas(32) std::uint8_t b[32];
+  for (int i = 0; i < 16; ++i) {
+    b[2 * i] = static_cast<std::uint8_t>(f(i));
+    b[2 * i + 1] = 0;
+  }
+  return _mm256_load_si256(reinterpret_cast<const __m256i*>(b));
+}
+
+// Tables and byte pickers, built once per GEMM.
+struct Consts {
+  __m512i offset_codes = table64(kOffsetCodes), doubled_codes = table64(kDoubledCodes);
+  __m256i pick_quad = picker([](int i) { return (i % 8) / 2; });  // dword lane i's block in its chunk
+  __m256i pick_a = picker([](int i) { return i / 8; }), pick_b = picker([](int i) { return 2 + i / 8; });
+};
+
+struct Layout {  // byte offsets of the prepared arrays
+  std::size_t corr = 0, sx = 0;
+};
+
+Layout layout(GemmMode mode, const Activations& a) {
+  Layout l;
+  if (mode == GemmMode::W4A4) {
+    l.corr = static_cast<std::size_t>(a.M * a.Kp);
+    l.sx = l.corr + static_cast<std::size_t>(a.M * (a.Kp / kChunk) * 16 * 4);
+  }
+  return l;
+}
+
+void prepare(GemmMode mode, const Activations& a, Prepared& p) {
+  const std::int64_t nch = a.Kp / kChunk;
+  const Layout l = layout(mode, a);
+  if (mode == GemmMode::W4A16) {
+    p.bytes.resize(static_cast<std::size_t>(a.M * a.Kp) * 4);
+    float* xp = p.as<float>();
+    for (std::int64_t m = 0; m < a.M; ++m)
+      for (std::int64_t c = 0; c < nch; ++c)
+        for (std::int64_t j = 0; j < 32; ++j) {
+          xp[m * a.Kp + c * kChunk + j] = a.f[m * a.Kp + c * kChunk + 2 * j];
+          xp[m * a.Kp + c * kChunk + 32 + j] = a.f[m * a.Kp + c * kChunk + 2 * j + 1];
+        }
+    return;
+  }
+  p.bytes.resize(l.sx + static_cast<std::size_t>(a.M * nch * 16 * 4));
+  std::int8_t* xp = p.as<std::int8_t>();
+  std::int32_t* corr = p.as<std::int32_t>(l.corr);
+  float* sx = p.as<float>(l.sx);
+  for (std::int64_t m = 0; m < a.M; ++m)
+    for (std::int64_t c = 0; c < nch; ++c) {
+      std::int8_t* x = xp + m * a.Kp + c * kChunk;
+      for (std::int64_t j = 0; j < 32; ++j) {
+        x[j] = a.q[m * a.Kp + c * kChunk + 2 * j];
+        x[32 + j] = a.q[m * a.Kp + c * kChunk + 2 * j + 1];
+      }
+      for (int i = 0; i < 16; ++i) {
+        corr[(m * nch + c) * 16 + i] = -12 * (x[4 * i] + x[4 * i + 1] + x[4 * i + 2] + x[4 * i + 3]);
+        sx[(m * nch + c) * 16 + i] = a.s[m * (a.Kp / 16) + 4 * c + (i % 8) / 2];
+      }
+    }
+}
+
+template <int MT>
+void w4a4_tile(const Consts& k, const GemmWeights& w, const Activations& a, const Prepared& p, const Layout& l, std::int64_t m0,
+               std::int64_t n, float* out) {
+  const std::int64_t nch = a.Kp / kChunk;
+  const std::uint8_t* row = w.packed + n * w.row_bytes;
+  const std::uint8_t* srow = w.scales + w.swizzle->rows()[n];
+  const std::int8_t* xp = p.as<std::int8_t>() + m0 * a.Kp;
+  const std::int32_t* corr = p.as<std::int32_t>(l.corr) + m0 * nch * 16;
+  const float* sx = p.as<float>(l.sx) + m0 * nch * 16;
+  __m512 acc[MT];
+  for (int j = 0; j < MT; ++j) acc[j] = _mm512_setzero_ps();
+  for (std::int64_t c = 0; c < nch; ++c) {
+    const __m512i wv = _mm512_permutexvar_epi8(chunk_codes(row + 32 * c, valid_bytes(w.K, c)), k.offset_codes);
+    const __m512 sw = scale_lanes(srow + 512 * c, k.pick_quad);
+    for (int j = 0; j < MT; ++j) {
+      const __m512i q = _mm512_dpbusd_epi32(_mm512_loadu_si512(corr + (j * nch + c) * 16), wv,
+                                            _mm512_loadu_si512(xp + j * a.Kp + c * kChunk));
+      acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(q), _mm512_mul_ps(sw, _mm512_loadu_ps(sx + (j * nch + c) * 16)), acc[j]);
+    }
+  }
+  // 4 from the doubled codes, 2^-8 from the scale decode.
+  const float post = w.alpha * 64.0f;
+  const std::int64_t col = w.out_col ? w.out_col[n] : n;
+  for (int j = 0; j < MT; ++j) out[(m0 + j) * w.N + col] = _mm512_reduce_add_ps(acc[j]) * post;
+}
+
+template <int MT>
+void w4a16_tile(const Consts& k, const GemmWeights& w, const Activations& a, const Prepared& p, std::int64_t m0, std::int64_t n,
+                float* out) {
+  const std::int64_t nch = a.Kp / kChunk;
+  const std::uint8_t* row = w.packed + n * w.row_bytes;
+  const std::uint8_t* srow = w.scales + w.swizzle->rows()[n];
+  const float* xp = p.as<float>() + m0 * a.Kp;
+  const __m512 half_s = _mm512_set1_ps(128.0f);  // S * 2^-8 * 128 = S / 2: with the doubled codes, e2m1 * S
+  __m512 acc[MT];
+  for (int j = 0; j < MT; ++j) acc[j] = _mm512_setzero_ps();
+  for (std::int64_t c = 0; c < nch; ++c) {
+    const __m512i d = _mm512_permutexvar_epi8(chunk_codes(row + 32 * c, valid_bytes(w.K, c)), k.doubled_codes);
+    const __m512 sa = _mm512_mul_ps(scale_lanes(srow + 512 * c, k.pick_a), half_s);
+    const __m512 sb = _mm512_mul_ps(scale_lanes(srow + 512 * c, k.pick_b), half_s);
+    // Bytes 0..15: even k of blocks 0, 1; 16..31: even k of blocks 2, 3; 32..47 and 48..63: the odd k.
+    const __m512 w0 = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm512_extracti32x4_epi32(d, 0))), sa);
+    const __m512 w1 = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm512_extracti32x4_epi32(d, 1))), sb);
+    const __m512 w2 = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm512_extracti32x4_epi32(d, 2))), sa);
+    const __m512 w3 = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm512_extracti32x4_epi32(d, 3))), sb);
+    for (int j = 0; j < MT; ++j) {
+      const float* x = xp + j * a.Kp + c * kChunk;
+      acc[j] = _mm512_fmadd_ps(_mm512_loadu_ps(x), w0, acc[j]);
+      acc[j] = _mm512_fmadd_ps(_mm512_loadu_ps(x + 16), w1, acc[j]);
+      acc[j] = _mm512_fmadd_ps(_mm512_loadu_ps(x + 32), w2, acc[j]);
+      acc[j] = _mm512_fmadd_ps(_mm512_loadu_ps(x + 48), w3, acc[j]);
+    }
+  }
+  const std::int64_t col = w.out_col ? w.out_col[n] : n;
+  for (int j = 0; j < MT; ++j) out[(m0 + j) * w.N + col] = _mm512_reduce_add_ps(acc[j]) * w.global_scale;
+}
+
+template <int MT>
+void tile(GemmMode mode, const Consts& k, const GemmWeights& w, const Activations& a, const Prepared& p, const Layout& l,
+          std::int64_t m0, std::int64_t n, float* out) {
+  if (mode == GemmMode::W4A4) w4a4_tile<MT>(k, w, a, p, l, m0, n, out);
+  else w4a16_tile<MT>(k, w, a, p, m0, n, out);
+}
+
+void run(GemmMode mode, const GemmWeights& w, const Activations& a, const Prepared& p, float* out, std::int64_t n0, std::int64_t n1) {
+  const Consts k;
+  const Layout l = layout(mode, a);
+  constexpr int kTile = 8;
+  using TileFn = void (*)(GemmMode, const Consts&, const GemmWeights&, const Activations&, const Prepared&, const Layout&,
+                          std::int64_t, std::int64_t, float*);
+  static constexpr TileFn kTail[kTile] = {nullptr, tile<1>, tile<2>, tile<3>, tile<4>, tile<5>, tile<6>, tile<7>};
+  for (std::int64_t n = n0; n < n1; ++n) {
+    if (w.out_col && w.out_col[n] < 0) continue;
+    std::int64_t m0 = 0;
+    for (; m0 + kTile <= a.M; m0 += kTile) tile<kTile>(mode, k, w, a, p, l, m0, n, out);
+    if (a.M > m0) kTail[a.M - m0](mode, k, w, a, p, l, m0, n, out);
+  }
+}
+
+}  // namespace
+
+const KernelSet& avx512_kernels() {
+  static const KernelSet k{prepare, run};
+  return k;
+}
+
+}  // namespace nvfp4::opt

@@ -1,0 +1,78 @@
+#include "optimized/kernels/dispatch.h"
+
+#include <atomic>
+#include <cstdlib>
+
+#include "core/error.h"
+
+namespace nvfp4::opt {
+
+namespace {
+
+std::optional<Isa>& forced() {
+  static std::optional<Isa> f;
+  return f;
+}
+
+std::atomic<std::uint64_t> hits[3];
+
+bool cpu_has(Isa i) {
+  switch (i) {
+    case Isa::Scalar: return true;
+    case Isa::Avx2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+    case Isa::Avx512:
+      return cpu_has(Isa::Avx2) && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+             __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vbmi");
+  }
+  return false;
+}
+
+}  // namespace
+
+const char* isa_name(Isa i) {
+  switch (i) {
+    case Isa::Scalar: return "scalar";
+    case Isa::Avx2: return "avx2";
+    case Isa::Avx512: return "avx512";
+  }
+  return "?";
+}
+
+std::optional<Isa> parse_isa(const std::string& s) {
+  for (Isa i : {Isa::Scalar, Isa::Avx2, Isa::Avx512})
+    if (s == isa_name(i)) return i;
+  return std::nullopt;
+}
+
+const std::vector<Isa>& available_isas() {
+  static const std::vector<Isa> v = [] {
+    std::vector<Isa> r;
+    for (Isa i : {Isa::Avx512, Isa::Avx2, Isa::Scalar})
+      if (cpu_has(i)) r.push_back(i);
+    return r;
+  }();
+  return v;
+}
+
+Isa active_isa() {
+  std::optional<Isa> want = forced();
+  if (!want) {
+    const char* env = std::getenv("NVFP4_KERNEL");
+    if (env && *env) {
+      want = parse_isa(env);
+      if (!want) throw Error(ErrorKind::Usage, "", "", std::string("NVFP4_KERNEL must be scalar, avx2 or avx512, not \"") + env + "\"");
+    }
+  }
+  if (!want) return available_isas().front();
+  if (!cpu_has(*want))
+    throw Error(ErrorKind::Usage, "", "", std::string("the ") + isa_name(*want) + " kernels need instructions this CPU lacks");
+  return *want;
+}
+
+ScopedIsa::ScopedIsa(Isa i) : previous_(forced()) { forced() = i; }
+ScopedIsa::~ScopedIsa() { forced() = previous_; }
+
+std::uint64_t kernel_hits(Isa i) { return hits[static_cast<int>(i)].load(); }
+void count_kernel_hit(Isa i) { hits[static_cast<int>(i)].fetch_add(1); }
+
+}  // namespace nvfp4::opt

@@ -1,0 +1,42 @@
+// The GEMM kernels behind opt::gemm, one set per instruction set. gemm() prepares the
+// activations once (x as f32; for w4a4 also its quantized codes and block scales, bitwise the
+// reference's), lets the chosen set re-lay them out for its loads (prepare), then runs the set's
+// kernel over ranges of stored weight rows, one range per thread. Each kernel writes
+// out[m * N + col] = post * sum_k x[m, k] w[n, k] in f32 for the rows of its range, where col is the
+// output column of stored row n (trtllm's shuffled rows are un-permuted here, never the weights).
+//
+// Summation orders differ between the sets (and from the scalar one); optimized/gemm.h bounds every
+// order they use against the exact oracle.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "optimized/gemm.h"
+
+namespace nvfp4::opt {
+
+struct Activations {
+  std::int64_t M = 0, K = 0, Kp = 0;  // Kp = roundup(K, 64): every buffer below is zero-padded to it
+  const float* f = nullptr;           // [M][Kp] x as f32 (w4a16)
+  const std::int8_t* q = nullptr;     // [M][Kp] w4a4: 2 * e2m1(code), the integers 0, ±1, ±2, ±3, ±4, ±6, ±8, ±12
+  const float* s = nullptr;           // [M][Kp / 16] w4a4: E4M3 block scales as f32
+};
+
+// Whatever layout a kernel set wants its activations in, built once per GEMM.
+struct Prepared {
+  std::vector<std::uint8_t> bytes;
+  template <class T> T* as(std::size_t byte_offset = 0) { return reinterpret_cast<T*>(bytes.data() + byte_offset); }
+  template <class T> const T* as(std::size_t byte_offset = 0) const { return reinterpret_cast<const T*>(bytes.data() + byte_offset); }
+};
+
+struct KernelSet {
+  void (*prepare)(GemmMode mode, const Activations& a, Prepared& p);
+  void (*run)(GemmMode mode, const GemmWeights& w, const Activations& a, const Prepared& p, float* out, std::int64_t n0,
+              std::int64_t n1);
+};
+
+const KernelSet& scalar_kernels();
+const KernelSet& avx2_kernels();
+const KernelSet& avx512_kernels();
+
+}  // namespace nvfp4::opt

@@ -1,0 +1,109 @@
+#include "optimized/kernels/thread_pool.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <string>
+
+namespace nvfp4::opt {
+
+ThreadPool& ThreadPool::global() {
+  static ThreadPool p;
+  return p;
+}
+
+ThreadPool::ThreadPool() {
+  int n = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (const char* env = std::getenv("NVFP4_THREADS")) {
+    try {
+      n = std::clamp(std::stoi(env), 1, n);
+    } catch (const std::exception&) {
+    }
+  }
+  threads_ = n;
+  start(n - 1);
+}
+
+ThreadPool::~ThreadPool() { stop(); }
+
+void ThreadPool::start(int workers) {
+  quit_ = false;
+  for (int i = 0; i < workers; ++i) workers_.emplace_back([this] { work(); });
+}
+
+void ThreadPool::stop() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    quit_ = true;
+  }
+  wake_.notify_all();
+  for (auto& t : workers_) t.join();
+  workers_.clear();
+}
+
+void ThreadPool::set_threads(int n) {
+  n = std::clamp(n, 1, static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  if (n == threads_) return;
+  stop();
+  threads_ = n;
+  start(n - 1);
+}
+
+void ThreadPool::work() {
+  std::uint64_t seen = 0;
+  for (;;) {
+    const std::function<void(std::int64_t)>* job;
+    {
+      std::unique_lock<std::mutex> l(mu_);
+      wake_.wait(l, [&] { return quit_ || (generation_ != seen && active_ > 0); });
+      if (quit_) return;
+      seen = generation_;
+      --active_;  // one fewer worker still to join this job
+      ++busy_;
+      job = job_;
+    }
+    for (;;) {
+      std::int64_t t;
+      {
+        std::lock_guard<std::mutex> l(mu_);
+        if (next_ >= ntasks_) break;
+        t = next_++;
+      }
+      (*job)(t);
+    }
+    std::lock_guard<std::mutex> l(mu_);
+    if (--busy_ == 0) done_.notify_all();
+  }
+}
+
+void ThreadPool::run(std::int64_t ntasks, const std::function<void(std::int64_t)>& f) {
+  const int helpers = static_cast<int>(std::min<std::int64_t>(threads_ - 1, ntasks - 1));
+  if (helpers <= 0) {
+    for (std::int64_t t = 0; t < ntasks; ++t) f(t);
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    job_ = &f;
+    ntasks_ = ntasks;
+    next_ = 0;
+    active_ = helpers;
+    ++generation_;
+  }
+  wake_.notify_all();
+  for (;;) {
+    std::int64_t t;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      if (next_ >= ntasks_) break;
+      t = next_++;
+    }
+    f(t);
+  }
+  std::unique_lock<std::mutex> l(mu_);
+  // Wait until every helper that joined has finished its last task and no helper is still to join.
+  done_.wait(l, [&] { return busy_ == 0 && (active_ == 0 || next_ >= ntasks_); });
+  active_ = 0;
+  job_ = nullptr;
+}
+
+}  // namespace nvfp4::opt

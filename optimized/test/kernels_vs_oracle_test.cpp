@@ -1,0 +1,142 @@
+// Every kernel path against the reference's exact oracle, on processed pipelines: K with every
+// tail (K % 64 = 16, 32, 48, 0; K = 16 * prime), M = 1, 3, 17, N off every tile, inputs at
+// misaligned addresses, all three activation dtypes, both modes and backends, expert w13 and w2
+// (trtllm's shuffled rows un-permuted); each GEMM is counted on the path that was forced. And
+// NaN/Inf activations: w4a16 refuses them with the reference's error, w4a4 quantizes them as the
+// reference does and stays within the bound.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "core/checkpoint_writer.h"
+#include "core/codecs.h"
+#include "core/error.h"
+#include "core/rng.h"
+#include "core/test/small_model.h"
+#include "core/test/temp_dir.h"
+#include "optimized/kernels/dispatch.h"
+#include "optimized/optimized_pipeline.h"
+#include "reference/gemm.h"
+#include "reference/reference_pipeline.h"
+
+namespace nvfp4 {
+namespace {
+
+// x [M, K] of dtype d at a storage offset that misaligns it by `skew` elements.
+Tensor input(DType d, std::int64_t M, std::int64_t K, std::uint64_t seed, std::int64_t skew) {
+  const std::size_t es = static_cast<std::size_t>(dtype_bits(d) / 8);
+  auto storage = Storage::allocate(static_cast<std::size_t>(M * K + skew) * es);
+  Tensor x = Tensor::external(d, {M, K}, storage, static_cast<std::size_t>(skew) * es);
+  Rng r(seed);
+  for (std::int64_t i = 0; i < M * K; ++i) {
+    const float v = static_cast<float>(r.normal() * (i % 7 == 0 ? 30.0 : 1.0));
+    std::uint8_t* p = x.data() + static_cast<std::size_t>(i) * es;
+    if (d == DType::F32) std::memcpy(p, &v, 4);
+    else {
+      const std::uint16_t h = d == DType::BF16 ? f32_to_bf16(v) : f32_to_f16(v);
+      std::memcpy(p, &h, 2);
+    }
+  }
+  return x;
+}
+
+struct Model { std::int64_t hidden, intermediate; int experts; Backend backend; };
+void PrintTo(const Model& m, std::ostream* os) {
+  *os << "H=" << m.hidden << " I=" << m.intermediate << " E=" << m.experts << " " << backend_name(m.backend);
+}
+
+class KernelsVsOracle : public ::testing::TestWithParam<Model> {};
+
+TEST_P(KernelsVsOracle, EveryPathWithinTheBoundOnEveryProjection) {
+  const Model md = GetParam();
+  TempDir d;
+  WriterOptions o = small_model();
+  o.hidden = md.hidden;
+  o.intermediate = md.intermediate;
+  o.experts = md.experts;
+  o.head_dim = 16;
+  o.kv_heads = 1;
+  o.unequal_scales = true;
+  write_checkpoint(d.path(), generate_checkpoint(o), 1);
+  ref::ReferencePipeline r;
+  opt::OptimizedPipeline p(md.backend);
+  for (Pipeline* q : std::initializer_list<Pipeline*>{&r, &p}) {
+    q->load_weights(Checkpoint::open(d.path()));
+    q->process_weights_after_loading(md.backend);
+  }
+  std::vector<GemmTarget> targets;
+  for (const auto& l : r.spec().linears) targets.push_back({l.name, -1, ""});
+  for (const auto& x : r.spec().experts) targets.insert(targets.end(), {{x.name, 0, "w13"}, {x.name, static_cast<int>(x.E - 1), "w2"}});
+  int checked = 0;
+  for (const GemmTarget& t : targets)
+    for (GemmMode mode : {GemmMode::W4A16, GemmMode::W4A4})
+      for (std::int64_t M : {1, 3, 17}) {
+        const DType dt = M == 1 ? DType::F32 : M == 3 ? DType::BF16 : DType::F16;
+        const auto ops = r.operands(t, mode);
+        const Tensor x = input(dt, M, ops.w.K, static_cast<std::uint64_t>(M * 7919 + ops.w.K), M % 3);
+        const Tensor exact = r.gemm(t, x, mode);
+        const std::vector<double> mag = ref::gemm_abs_sum(x, ops.w, mode, ops.s);
+        const double post = mode == GemmMode::W4A4 ? ops.s.alpha : ops.w.global_scale;
+        for (opt::Isa isa : opt::available_isas()) {
+          SCOPED_TRACE(std::string(opt::isa_name(isa)) + " " + gemm_mode_name(mode) + " " + t.module + " " + t.proj + " M=" +
+                       std::to_string(M) + " K=" + std::to_string(ops.w.K));
+          opt::ScopedIsa forced(isa);
+          const std::uint64_t before = opt::kernel_hits(isa);
+          const Tensor got = p.gemm(t, x, mode);
+          EXPECT_EQ(opt::kernel_hits(isa), before + 1) << "the forced path did not run";
+          for (std::int64_t i = 0; i < exact.numel(); ++i) {
+            const double g = got.get_f32(i), e = exact.get_f32(i);
+            const double bound = opt::gemm_error_bound(mode, ops.w.K, mag[static_cast<std::size_t>(i)], post, dt, e);
+            ASSERT_LE(std::fabs(g - e), bound) << "element " << i << ": got " << g << ", exact " << e;
+          }
+          ++checked;
+        }
+      }
+  EXPECT_GE(checked, static_cast<int>(targets.size() * 6));
+}
+
+// hidden = 16 * prime (cutlass) exercises every K tail; trtllm needs hidden % 64 == 0.
+INSTANTIATE_TEST_SUITE_P(Shapes, KernelsVsOracle,
+                         ::testing::Values(Model{208, 80, 0, Backend::Cutlass}, Model{112, 48, 2, Backend::Cutlass},
+                                           Model{48, 16, 1, Backend::Cutlass}, Model{192, 144, 3, Backend::Trtllm},
+                                           Model{64, 16, 2, Backend::Trtllm}),
+                         [](const auto& i) {
+                           return "H" + std::to_string(i.param.hidden) + "_I" + std::to_string(i.param.intermediate) + "_E" +
+                                  std::to_string(i.param.experts) + "_" + backend_name(i.param.backend);
+                         });
+
+TEST(KernelsVsOracle, NonFiniteActivationsAsTheReferenceTreatsThem) {
+  TempDir d;
+  write_checkpoint(d.path(), generate_checkpoint(small_model()), 1);
+  ref::ReferencePipeline r;
+  opt::OptimizedPipeline p(Backend::Cutlass);
+  for (Pipeline* q : std::initializer_list<Pipeline*>{&r, &p}) {
+    q->load_weights(Checkpoint::open(d.path()));
+    q->process_weights_after_loading(Backend::Cutlass);
+  }
+  const GemmTarget t{"model.layers.0.self_attn.o_proj", -1, ""};
+  Tensor x = input(DType::F32, 2, 64, 5, 0);
+  x.data_as<float>()[3] = std::numeric_limits<float>::quiet_NaN();
+  x.data_as<float>()[40] = INFINITY;
+  x.data_as<float>()[64 + 17] = -INFINITY;
+  for (opt::Isa isa : opt::available_isas()) {
+    opt::ScopedIsa forced(isa);
+    std::string want, got;
+    try { r.gemm(t, x, GemmMode::W4A16); } catch (const Error& e) { want = e.what(); }
+    try { p.gemm(t, x, GemmMode::W4A16); } catch (const Error& e) { got = e.what(); }
+    EXPECT_FALSE(want.empty());
+    EXPECT_EQ(got, want) << opt::isa_name(isa);
+    const auto ops = r.operands(t, GemmMode::W4A4);
+    const Tensor exact = r.gemm(t, x, GemmMode::W4A4), fast = p.gemm(t, x, GemmMode::W4A4);
+    const std::vector<double> mag = ref::gemm_abs_sum(x, ops.w, GemmMode::W4A4, ops.s);
+    for (std::int64_t i = 0; i < exact.numel(); ++i)
+      EXPECT_LE(std::fabs(fast.get_f32(i) - exact.get_f32(i)),
+                opt::gemm_error_bound(GemmMode::W4A4, 64, mag[static_cast<std::size_t>(i)], ops.s.alpha, DType::F32, exact.get_f32(i)))
+          << opt::isa_name(isa) << " element " << i;
+  }
+}
+
+}  // namespace
+}  // namespace nvfp4
