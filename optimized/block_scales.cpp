@@ -51,12 +51,18 @@ void scatter_rows(const std::uint8_t* src, std::int64_t first, std::int64_t last
   const std::int64_t* co = s.cols();
   int gi = 0;
   while (gi + 1 < g.count && g.end[static_cast<std::size_t>(gi)] <= first) ++gi;
+  // Four consecutive columns (from a multiple of 4) stay together in the layout: co[k + j] = co[k] + j.
+  const std::int64_t K4 = K / 4 * 4;
   for (std::int64_t m = first; m < last; ++m) {
     while (gi + 1 < g.count && g.end[static_cast<std::size_t>(gi)] <= m) ++gi;
     const ByteMap& map = *g.map[static_cast<std::size_t>(gi)];
     const std::uint8_t* row = src + (m - first) * K;
     std::uint8_t* out = dst + ro[m];
-    for (std::int64_t k = 0; k < K; ++k) out[co[k]] = map[row[k]];
+    for (std::int64_t k = 0; k < K4; k += 4) {
+      const std::uint8_t v[4] = {map[row[k]], map[row[k + 1]], map[row[k + 2]], map[row[k + 3]]};
+      std::memcpy(out + co[k], v, 4);
+    }
+    for (std::int64_t k = K4; k < K; ++k) out[co[k]] = map[row[k]];
   }
 }
 

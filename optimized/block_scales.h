@@ -27,10 +27,17 @@ struct RowGroups {
   static constexpr int kMax = 4;
   std::array<std::int64_t, kMax> end{};
   std::array<const ByteMap*, kMax> map{};
+  std::array<bool, kMax> identity{};  // the map is the identity (the shard needed no reconciling)
   int count = 0;
-  void add(std::int64_t end_row, const ByteMap* m) {
+  void add(std::int64_t end_row, const ByteMap* m, bool is_identity = false) {
     end[static_cast<std::size_t>(count)] = end_row;
+    identity[static_cast<std::size_t>(count)] = is_identity;
     map[static_cast<std::size_t>(count++)] = m;
+  }
+  bool all_identity() const {
+    for (int i = 0; i < count; ++i)
+      if (!identity[static_cast<std::size_t>(i)]) return false;
+    return true;
   }
 };
 

@@ -94,22 +94,30 @@ ExpertsPlan experts_create_weights(const ExpertsSpec& s, Backend b, LayoutCache&
     g13.add(2 * I, gate + 1);
     p.w13_groups.push_back(g13);
     RowGroups g2;
-    g2.add(H, &identity_map());
+    g2.add(H, &identity_map(), true);
     p.w2_groups.push_back(g2);
   }
   return p;
 }
 
-void experts_restore_loaded_views(Module& m, const ExpertsPlan& p) {
+Placements experts_direct_rows(const ExpertsPlan& p) {
+  if (p.backend != Backend::Trtllm) return {};
+  return {{{p.name, "w13_weight"}, {p.w13_rows->destinations(), 2 * p.Ip, p.H / 2}},
+          {{p.name, "w2_weight"}, {p.w2_rows->destinations(), p.H, p.Ip / 2}}};
+}
+
+void experts_restore_loaded_views(Module& m, const ExpertsPlan& p, bool keep_weights) {
   const std::int64_t E = p.E, H = p.H, I = p.I;
   auto restore = [&](const std::string& n, DType d, Shape s) { m.param(n)->data = m.tensor(n).view_within(d, std::move(s)); };
-  restore("w13_weight", DType::U8, {E, 2 * I, H / 2});
-  restore("w2_weight", DType::U8, {E, H, I / 2});
+  if (!keep_weights) {
+    restore("w13_weight", DType::U8, {E, 2 * I, H / 2});
+    restore("w2_weight", DType::U8, {E, H, I / 2});
+  }
   restore("w13_weight_scale", DType::F8_E4M3, {E, 2 * I, H / 16});
   restore("w2_weight_scale", DType::F8_E4M3, {E, H, I / 16});
 }
 
-void experts_process(Module& m, ExpertsPlan& p, std::span<std::uint8_t> scratch, std::vector<Reconciliation>& rec) {
+void experts_process(Module& m, ExpertsPlan& p, std::span<std::uint8_t> scratch, std::vector<Reconciliation>& rec, bool weights_placed) {
   const std::int64_t E = p.E, H = p.H, I = p.I, Ip = p.Ip;
   const Tensor& s2 = m.tensor("w13_weight_scale_2");
 
@@ -121,6 +129,7 @@ void experts_process(Module& m, ExpertsPlan& p, std::span<std::uint8_t> scratch,
       const float own = half ? u : g;
       ByteMap map = reconcile_map(own, c);
       std::memcpy(p.maps.data() + (2 * e + half) * 256, map.data(), 256);
+      p.w13_groups[static_cast<std::size_t>(e)].identity[static_cast<std::size_t>(half)] = own == c;
       if (own != c) {
         std::span<const std::uint8_t> bytes(loaded13.data() + (2 * e + half) * I * (H / 16), static_cast<std::size_t>(I * (H / 16)));
         rec.push_back({p.name + "." + std::to_string(e), half ? "w3" : "w1", own, c, reconcile_error(bytes, map, own, c)});
@@ -147,10 +156,12 @@ void experts_process(Module& m, ExpertsPlan& p, std::span<std::uint8_t> scratch,
     swizzle_all("w13_weight_scale", "w13_blockscale_swizzled", swz13, p.w13_groups, p.w13_swizzled);
     swizzle_all("w2_weight_scale", "w2_blockscale_swizzled", swz2, p.w2_groups, p.w2_swizzled);
   } else {
-    copy_or_rebind(m, "w13_weight", DType::U8, {E, 2 * Ip, H / 2}, nullptr,
-                   [&](Tensor& t) { gather_weight_rows_in_place(t.data(), E, 2 * I, H / 2, *p.w13_rows, H / 2, scratch); });
-    copy_or_rebind(m, "w2_weight", DType::U8, {E, H, Ip / 2}, nullptr,
-                   [&](Tensor& t) { gather_weight_rows_in_place(t.data(), E, H, I / 2, *p.w2_rows, Ip / 2, scratch); });
+    if (!weights_placed) {
+      copy_or_rebind(m, "w13_weight", DType::U8, {E, 2 * Ip, H / 2}, nullptr,
+                     [&](Tensor& t) { gather_weight_rows_in_place(t.data(), E, 2 * I, H / 2, *p.w13_rows, H / 2, scratch); });
+      copy_or_rebind(m, "w2_weight", DType::U8, {E, H, Ip / 2}, nullptr,
+                     [&](Tensor& t) { gather_weight_rows_in_place(t.data(), E, H, I / 2, *p.w2_rows, Ip / 2, scratch); });
+    }
     copy_or_rebind(m, "w13_weight_scale", DType::F8_E4M3, {E, swz13.Mp, swz13.Kp}, nullptr, [&](Tensor& t) {
       gather_scale_rows_in_place(t.data(), E, 2 * I, H / 16, *p.w13_rows, swz13, p.w13_groups, scratch);
     });

@@ -22,6 +22,7 @@
 #include "core/pipeline.h"
 #include "optimized/block_scales.h"
 #include "optimized/layout_maps.h"
+#include "optimized/source_loader.h"
 
 namespace nvfp4::opt {
 
@@ -48,8 +49,13 @@ void experts_check_backend(const ExpertsSpec& s, Backend b);
 // [E, 2I, H/16] / [E, H, I/16], w13_weight_scale_2 [E, 2], w2_weight_scale_2 [E], w13_input_scale
 // [E, 2], w2_input_scale [E] (F32), each with storage for its processed shape; reserves the rest.
 ExpertsPlan experts_create_weights(const ExpertsSpec& s, Backend b, LayoutCache& layouts, Module& m);
-// Re-views every source parameter in its loaded shape (a reload writes sources again).
-void experts_restore_loaded_views(Module& m, const ExpertsPlan& p);
-void experts_process(Module& m, ExpertsPlan& p, std::span<std::uint8_t> scratch, std::vector<Reconciliation>& rec);
+// Re-views every source parameter in its loaded shape (a reload writes sources again); with
+// keep_weights, w13/w2_weight stay in their processed (trtllm) shape: a reload writes them there.
+void experts_restore_loaded_views(Module& m, const ExpertsPlan& p, bool keep_weights = false);
+// weights_placed: trtllm's w13/w2_weight already hold their processed rows (a reload put them there).
+void experts_process(Module& m, ExpertsPlan& p, std::span<std::uint8_t> scratch, std::vector<Reconciliation>& rec,
+                     bool weights_placed = false);
+// Where a reload writes each expert weight row directly (trtllm), empty on cutlass.
+Placements experts_direct_rows(const ExpertsPlan& p);
 
 }  // namespace nvfp4::opt

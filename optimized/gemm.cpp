@@ -10,7 +10,6 @@
 #include "optimized/kernels/dispatch.h"
 #include "optimized/kernels/kernels.h"
 #include "optimized/kernels/thread_pool.h"
-#include "optimized/quantize_activation.h"
 
 namespace nvfp4::opt {
 
@@ -69,12 +68,7 @@ Tensor gemm(const Tensor& x, const GemmWeights& w, GemmMode mode) {
   if (mode == GemmMode::W4A4) {
     xq.assign(static_cast<std::size_t>(M * Kp), 0);
     xs.assign(static_cast<std::size_t>(M * (Kp / 16)), 0.0f);
-    std::vector<std::uint8_t> codes(static_cast<std::size_t>(K)), scales(static_cast<std::size_t>(K / 16));
-    for (std::int64_t m = 0; m < M; ++m) {
-      quantize_activation_row(xf.data() + m * Kp, K, w.input_gs, codes.data(), scales.data());
-      for (std::int64_t k = 0; k < K; ++k) xq[static_cast<std::size_t>(m * Kp + k)] = kE2M1Doubled[codes[static_cast<std::size_t>(k)]];
-      for (std::int64_t b = 0; b < K / 16; ++b) xs[static_cast<std::size_t>(m * (Kp / 16) + b)] = e4m3_value(scales[static_cast<std::size_t>(b)]);
-    }
+    for (std::int64_t m = 0; m < M; ++m) kernels.quantize(xf.data() + m * Kp, K, w.input_gs, xq.data() + m * Kp, xs.data() + m * (Kp / 16));
     a.q = xq.data();
     a.s = xs.data();
   }
@@ -86,7 +80,8 @@ Tensor gemm(const Tensor& x, const GemmWeights& w, GemmMode mode) {
   ThreadPool& pool = ThreadPool::global();
   const double work = static_cast<double>(M) * static_cast<double>(w.rows) * static_cast<double>(K);
   const std::int64_t tasks = work < 4e5 ? 1 : std::min<std::int64_t>(w.rows, 4 * pool.threads());
-  const std::int64_t per = (w.rows + tasks - 1) / tasks;
+  // Whole multiples of 32 rows per task: the panel kernels pack 32 rows at a time.
+  const std::int64_t per = ((w.rows + tasks - 1) / tasks + 31) / 32 * 32;
   pool.run(tasks, [&](std::int64_t t) {
     const std::int64_t n0 = t * per, n1 = std::min(w.rows, n0 + per);
     if (n0 < n1) kernels.run(mode, w, a, prepared, out.data(), n0, n1);

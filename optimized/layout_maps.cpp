@@ -15,6 +15,14 @@ std::int64_t w31_row(std::int64_t n, std::int64_t half) {
 
 namespace {
 
+void set_inverse(RowMap& m, std::int64_t source_rows) {
+  m.inverse = Tensor::empty(DType::I64, {source_rows});
+  auto* inv = m.inverse.data_as<std::int64_t>();
+  const auto* src = m.data();
+  for (std::int64_t n = 0; n < m.rows_out; ++n)
+    if (src[n] >= 0) inv[src[n]] = n;
+}
+
 SwizzleMap make_swizzle(std::int64_t M, std::int64_t K) {
   SwizzleMap s;
   s.M = M;
@@ -43,6 +51,7 @@ RowMap trtllm_w13_rows(std::int64_t I) {
     if (q < Ip) src[n] = q < I ? I + q : -1;                        // up (w3) half
     else src[n] = q - Ip < I ? q - Ip : -1;                         // gate (w1) half
   }
+  set_inverse(m, 2 * I);
   return m;
 }
 
@@ -53,6 +62,7 @@ RowMap trtllm_w2_rows(std::int64_t H) {
   m.source = Tensor::empty(DType::I64, {H});
   auto* src = m.source.data_as<std::int64_t>();
   for (std::int64_t n = 0; n < H; ++n) src[n] = shuffle_row(n);
+  set_inverse(m, H);
   return m;
 }
 

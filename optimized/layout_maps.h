@@ -39,8 +39,10 @@ struct SwizzleMap {
 // Source row of every output row of one trtllm expert (see above).
 struct RowMap {
   std::int64_t rows_out = 0;
-  Tensor source;  // I64 [rows_out], -1 for padding rows
+  Tensor source;   // I64 [rows_out], -1 for padding rows
+  Tensor inverse;  // I64 [source rows]: the output row each source row goes to
   const std::int64_t* data() const { return source.data_as<std::int64_t>(); }
+  const std::int64_t* destinations() const { return inverse.data_as<std::int64_t>(); }
 };
 
 std::int64_t shuffle_row(std::int64_t n);  // shuffle_matrix_a, epilogue tile 128
@@ -63,7 +65,10 @@ class LayoutCache {
       f(s->col_offset);
     }
     for (const auto* rows : {&w13_, &w2_})
-      for (const auto& [k, r] : *rows) f(r->source);
+      for (const auto& [k, r] : *rows) {
+        f(r->source);
+        f(r->inverse);
+      }
   }
 
  private:

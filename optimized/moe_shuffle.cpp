@@ -46,19 +46,26 @@ void gather_scale_rows_in_place(std::uint8_t* storage, std::int64_t E, std::int6
     // The input rows through their byte maps into scratch, then scattered to their output places.
     const RowGroups& g = groups[static_cast<std::size_t>(e)];
     const std::uint8_t* in = storage + e * in_bytes;
-    int gi = 0;
-    for (std::int64_t r = 0; r < rows_in; ++r) {
-      while (gi + 1 < g.count && g.end[static_cast<std::size_t>(gi)] <= r) ++gi;
-      const ByteMap& m = *g.map[static_cast<std::size_t>(gi)];
-      for (std::int64_t k = 0; k < cols_in; ++k) scratch[static_cast<std::size_t>(r * cols_in + k)] = m[in[r * cols_in + k]];
+    if (g.all_identity()) {
+      std::memcpy(scratch.data(), in, static_cast<std::size_t>(in_bytes));
+    } else {
+      int gi = 0;
+      for (std::int64_t r = 0; r < rows_in; ++r) {
+        while (gi + 1 < g.count && g.end[static_cast<std::size_t>(gi)] <= r) ++gi;
+        const ByteMap& m = *g.map[static_cast<std::size_t>(gi)];
+        for (std::int64_t k = 0; k < cols_in; ++k) scratch[static_cast<std::size_t>(r * cols_in + k)] = m[in[r * cols_in + k]];
+      }
     }
     std::uint8_t* out = storage + e * out_bytes;
     std::memset(out, 0, static_cast<std::size_t>(out_bytes));
+    // Four consecutive columns (from a multiple of 4) stay together in the 128x4 layout.
+    const std::int64_t k4 = cols_in / 4 * 4;
     for (std::int64_t n = 0; n < map.rows_out; ++n) {
       if (src[n] < 0) continue;
       const std::uint8_t* row = scratch.data() + src[n] * cols_in;
       std::uint8_t* o = out + ro[n];
-      for (std::int64_t k = 0; k < cols_in; ++k) o[co[k]] = row[k];
+      for (std::int64_t k = 0; k < k4; k += 4) std::memcpy(o + co[k], row + k, 4);
+      for (std::int64_t k = k4; k < cols_in; ++k) o[co[k]] = row[k];
     }
   }
 }

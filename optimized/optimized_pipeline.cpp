@@ -60,13 +60,29 @@ void OptimizedPipeline::update_weights_from_disk(const Checkpoint& c) {
   require_same_structure(spec_, spec, c.dir().string());
   validate_sources(c, spec);
   // Every check has passed: from here on nothing throws, so the previous weights are only
-  // overwritten by a load that completes.
-  for (auto& [name, plan] : experts_) experts_restore_loaded_views(modules_.at(name), plan);
-  copy_sources(c, spec, modules_);
+  // overwritten by a load that completes. On a processed trtllm model the expert weights go straight
+  // to their shuffled rows (the loaded layout would only be shuffled again, two more passes over the
+  // largest tensors); everything else is loaded as on a first load and processed again.
+  const bool direct = processed_ && backend_ == Backend::Trtllm;
+  Placements placements;
+  for (auto& [name, plan] : experts_) {
+    experts_restore_loaded_views(modules_.at(name), plan, direct);
+    if (direct) placements.merge(experts_direct_rows(plan));
+  }
+  copy_sources(c, spec, modules_, placements);
   spec_ = std::move(spec);
   const bool reprocess = processed_;
   processed_ = false;
-  if (reprocess) process_weights_after_loading(backend_);
+  if (reprocess) process(direct);
+}
+
+void OptimizedPipeline::process(bool weights_placed) {
+  reconciliations_.clear();
+  std::span<std::uint8_t> scratch(scratch_.data(), scratch_.nbytes());
+  for (const auto& l : spec_.linears) linear_process(modules_.at(l.name), linear_.at(l.name), scratch, reconciliations_);
+  for (const auto& x : spec_.experts)
+    experts_process(modules_.at(x.name), experts_.at(x.name), scratch, reconciliations_, weights_placed);
+  processed_ = true;
 }
 
 void OptimizedPipeline::process_weights_after_loading(Backend b) {
@@ -76,11 +92,7 @@ void OptimizedPipeline::process_weights_after_loading(Backend b) {
                 "this optimized pipeline sized its buffers for " + backend_name(backend_) + " at create_weights; it cannot process for " +
                     backend_name(b));
   if (processed_) return;  // in-place results cannot be processed twice (a double swizzle)
-  reconciliations_.clear();
-  std::span<std::uint8_t> scratch(scratch_.data(), scratch_.nbytes());
-  for (const auto& l : spec_.linears) linear_process(modules_.at(l.name), linear_.at(l.name), scratch, reconciliations_);
-  for (const auto& x : spec_.experts) experts_process(modules_.at(x.name), experts_.at(x.name), scratch, reconciliations_);
-  processed_ = true;
+  process(false);
 }
 
 std::int64_t OptimizedPipeline::resident_bytes() const {

@@ -51,7 +51,7 @@ class OptimizedPipeline final : public Pipeline {
 
  private:
   void create_weights(const ModelSpec& spec);
-  void copy_and_reprocess(const Checkpoint& c, ModelSpec&& spec);
+  void process(bool weights_placed);
 
   Backend backend_;
   bool loaded_ = false, processed_ = false;

@@ -81,11 +81,24 @@ void validate_rows(const Checkpoint& c, const Source& s) {
   Tensor t = c.tensor(s.tensor);
   const std::uint8_t* b = t.data();
   const std::int64_t n = t.numel();
-  // NaN is S.1111.111; any other set sign bit but -0 is a negative scale.
+  // NaN is S.1111.111; any other set sign bit but -0 is a negative scale. Reloads read every scale
+  // of the model, so one pass with no early exit, 8 bytes at a time, then the place only on
+  // failure. Per byte, with t = v & 0x7F: t + 1 reaches bit 7 iff t == 0x7F (NaN), t + 0x7F iff
+  // t != 0 (negative when the sign is set); neither carries out of the byte.
+  auto bad = [](std::uint8_t v) { return ((v & 0x7F) == 0x7F) || v > 0x80; };
+  constexpr std::uint64_t k01 = 0x0101010101010101ull, k7F = 0x7F7F7F7F7F7F7F7Full, k80 = 0x8080808080808080ull;
+  std::uint64_t any = 0;
   std::int64_t i = 0;
-  for (; i < n; ++i)
-    if ((b[i] & 0x7F) == 0x7F || b[i] > 0x80) break;
-  if (i == n) return;
+  for (; i + 8 <= n; i += 8) {
+    std::uint64_t v;
+    std::memcpy(&v, b + i, 8);
+    const std::uint64_t t = v & k7F;
+    any |= ((t + k01) | ((t + k7F) & v)) & k80;
+  }
+  for (; i < n; ++i) any |= bad(b[i]);
+  if (!any) return;
+  i = 0;
+  while (!bad(b[i])) ++i;
   const std::string at = "[" + std::to_string(i / s.cols) + ", " + std::to_string(i % s.cols) + "]";
   bad_input(c.file_of(s.tensor), s.tensor, ((b[i] & 0x7F) == 0x7F ? "NaN block scale at " : "negative block scale at ") + at);
 }
@@ -105,7 +118,7 @@ void validate_sources(const Checkpoint& c, const ModelSpec& spec) {
   });
 }
 
-void copy_sources(const Checkpoint& c, const ModelSpec& spec, std::map<std::string, Module>& modules) {
+void copy_sources(const Checkpoint& c, const ModelSpec& spec, std::map<std::string, Module>& modules, const Placements& direct) {
   for_each_source(spec, [&](const std::string& module, const Source& s) {
     Tensor& dst = modules.at(module).tensor(s.param);
     if (s.kind == Source::Kind::GlobalScale) {
@@ -116,6 +129,13 @@ void copy_sources(const Checkpoint& c, const ModelSpec& spec, std::map<std::stri
     }
     Tensor t = c.tensor(s.tensor);
     const std::int64_t batch = s.expert < 0 ? 0 : s.expert;
+    if (auto it = direct.find({module, s.param}); it != direct.end()) {
+      const RowPlacement& r = it->second;
+      for (std::int64_t i = 0; i < t.size(0); ++i)
+        std::memcpy(dst.data() + (batch * r.rows_out + r.destinations[s.row + i]) * r.row_bytes, t.data() + i * s.cols,
+                    static_cast<std::size_t>(s.cols));
+      return;
+    }
     std::memcpy(dst.data() + (batch * s.rows + s.row) * s.cols, t.data(), t.nbytes());
   });
 }

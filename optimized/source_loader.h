@@ -38,8 +38,18 @@ void for_each_source(const ModelSpec& spec, const std::function<void(const std::
 
 // Throws BadInput naming the file and tensor of the first source that cannot be loaded.
 void validate_sources(const Checkpoint& c, const ModelSpec& spec);
+// Where a reload writes the rows of a parameter already in a processed layout that permutes rows
+// (trtllm's weights): an expert's source row s goes to row destinations[s] of rows_out, each
+// row_bytes wide (a source row may be narrower: the rest of the row keeps its zero padding).
+struct RowPlacement {
+  const std::int64_t* destinations = nullptr;
+  std::int64_t rows_out = 0, row_bytes = 0;
+};
+using Placements = std::map<std::pair<std::string, std::string>, RowPlacement>;  // (module, parameter)
+
 // Writes every source into `modules`, whose source parameters must be viewed in their loaded
-// shapes. Only after validate_sources succeeded on the same checkpoint.
-void copy_sources(const Checkpoint& c, const ModelSpec& spec, std::map<std::string, Module>& modules);
+// shapes, except those named in `direct`, written row by row to their processed places. Only after
+// validate_sources succeeded on the same checkpoint.
+void copy_sources(const Checkpoint& c, const ModelSpec& spec, std::map<std::string, Module>& modules, const Placements& direct = {});
 
 }  // namespace nvfp4::opt

@@ -57,12 +57,6 @@ opt::ByteMap random_map() {
   return m;
 }
 
-Bytes through(const Bytes& in, const opt::ByteMap& m) {
-  Bytes r(in.size());
-  for (std::size_t i = 0; i < in.size(); ++i) r[i] = m[in[i]];
-  return r;
-}
-
 RC_GTEST_PROP(OptimizedLayoutProps, SwizzleInPlaceAndIntoEqualThePlainPermutation, ()) {
   const std::int64_t B = *gen::any_in(1, 4);
   const bool in_place = *rc::gen::arbitrary<bool>();

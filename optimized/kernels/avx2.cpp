@@ -51,7 +51,7 @@ Layout layout(GemmMode mode, const Activations& a) {
 void prepare(GemmMode mode, const Activations& a, Prepared& p) {
   const std::int64_t nch = a.Kp / kChunk;
   if (mode == GemmMode::W4A16) {
-    p.bytes.resize(static_cast<std::size_t>(a.M * a.Kp) * 4);
+    p.resize(static_cast<std::size_t>(a.M * a.Kp) * 4);
     float* xp = p.as<float>();
     for (std::int64_t m = 0; m < a.M; ++m)
       for (std::int64_t c = 0; c < nch; ++c)
@@ -62,7 +62,7 @@ void prepare(GemmMode mode, const Activations& a, Prepared& p) {
     return;
   }
   const Layout l = layout(mode, a);
-  p.bytes.resize(l.sx + static_cast<std::size_t>(a.M * nch * 8 * 4));
+  p.resize(l.sx + static_cast<std::size_t>(a.M * nch * 8 * 4));
   std::int8_t* xp = p.as<std::int8_t>();
   std::int32_t* corr = p.as<std::int32_t>(l.corr);
   float* sx = p.as<float>(l.sx);
@@ -178,7 +178,7 @@ void run(GemmMode mode, const GemmWeights& w, const Activations& a, const Prepar
 }  // namespace
 
 const KernelSet& avx2_kernels() {
-  static const KernelSet k{prepare, run};
+  static const KernelSet k{quantize_row_scalar, prepare, run};
   return k;
 }
 

@@ -19,6 +19,9 @@
 
 #include <cstring>
 
+#include "optimized/kernels/avx512_panel.h"
+#include "optimized/kernels/avx512_quantize.h"
+#include "optimized/kernels/avx512_rows.h"
 #include "optimized/kernels/dispatch.h"
 #include "optimized/kernels/kernels.h"
 
@@ -88,11 +91,26 @@ Layout layout(GemmMode mode, const Activations& a) {
   return l;
 }
 
+// From this many activation rows on, packing a panel per 32 weight rows pays for itself; below,
+// w4a4 runs lanes along blocks (avx512_rows.cpp) and w4a16 lanes along K (here).
+constexpr std::int64_t kPanelMinRows = 16;
+constexpr std::int64_t kW4a16PanelMinRows = 4;
+
+bool use_panels(GemmMode mode, std::int64_t M) { return M >= (mode == GemmMode::W4A4 ? kPanelMinRows : kW4a16PanelMinRows); }
+
 void prepare(GemmMode mode, const Activations& a, Prepared& p) {
+  if (use_panels(mode, a.M)) {
+    avx512::PanelActivations::prepare(mode, a, p);
+    return;
+  }
+  if (mode == GemmMode::W4A4) {
+    avx512::RowsActivations::prepare(a, p);
+    return;
+  }
   const std::int64_t nch = a.Kp / kChunk;
   const Layout l = layout(mode, a);
   if (mode == GemmMode::W4A16) {
-    p.bytes.resize(static_cast<std::size_t>(a.M * a.Kp) * 4);
+    p.resize(static_cast<std::size_t>(a.M * a.Kp) * 4);
     float* xp = p.as<float>();
     for (std::int64_t m = 0; m < a.M; ++m)
       for (std::int64_t c = 0; c < nch; ++c)
@@ -102,7 +120,7 @@ void prepare(GemmMode mode, const Activations& a, Prepared& p) {
         }
     return;
   }
-  p.bytes.resize(l.sx + static_cast<std::size_t>(a.M * nch * 16 * 4));
+  p.resize(l.sx + static_cast<std::size_t>(a.M * nch * 16 * 4));
   std::int8_t* xp = p.as<std::int8_t>();
   std::int32_t* corr = p.as<std::int32_t>(l.corr);
   float* sx = p.as<float>(l.sx);
@@ -185,6 +203,14 @@ void tile(GemmMode mode, const Consts& k, const GemmWeights& w, const Activation
 }
 
 void run(GemmMode mode, const GemmWeights& w, const Activations& a, const Prepared& p, float* out, std::int64_t n0, std::int64_t n1) {
+  if (use_panels(mode, a.M)) {
+    avx512::run_panels(mode, w, a, p, out, n0, n1);
+    return;
+  }
+  if (mode == GemmMode::W4A4) {
+    avx512::run_rows(w, a, p, out, n0, n1);
+    return;
+  }
   const Consts k;
   const Layout l = layout(mode, a);
   constexpr int kTile = 8;
@@ -202,7 +228,7 @@ void run(GemmMode mode, const GemmWeights& w, const Activations& a, const Prepar
 }  // namespace
 
 const KernelSet& avx512_kernels() {
-  static const KernelSet k{prepare, run};
+  static const KernelSet k{avx512::quantize_row, prepare, run};
   return k;
 }
 

@@ -9,6 +9,7 @@
 // order they use against the exact oracle.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "optimized/gemm.h"
@@ -22,20 +23,30 @@ struct Activations {
   const float* s = nullptr;           // [M][Kp / 16] w4a4: E4M3 block scales as f32
 };
 
-// Whatever layout a kernel set wants its activations in, built once per GEMM.
+// Whatever layout a kernel set wants its activations in, built once per GEMM (64-byte aligned, not
+// zero-filled: a prepare writes every byte it later reads).
 struct Prepared {
-  std::vector<std::uint8_t> bytes;
-  template <class T> T* as(std::size_t byte_offset = 0) { return reinterpret_cast<T*>(bytes.data() + byte_offset); }
-  template <class T> const T* as(std::size_t byte_offset = 0) const { return reinterpret_cast<const T*>(bytes.data() + byte_offset); }
+  std::unique_ptr<std::uint8_t[]> storage;
+  std::uint8_t* data = nullptr;
+  void resize(std::size_t n) {
+    storage.reset(new std::uint8_t[n + 64]);
+    data = storage.get() + (64 - reinterpret_cast<std::uintptr_t>(storage.get()) % 64) % 64;
+  }
+  template <class T> T* as(std::size_t byte_offset = 0) { return reinterpret_cast<T*>(data + byte_offset); }
+  template <class T> const T* as(std::size_t byte_offset = 0) const { return reinterpret_cast<const T*>(data + byte_offset); }
 };
 
 struct KernelSet {
+  // One activation row of K (K % 16 == 0) quantized for w4a4, bitwise the reference's codes: as the
+  // integers 2 e2m1 (0, ±1, .., ±12) and the block scales as f32.
+  void (*quantize)(const float* x, std::int64_t K, float gs, std::int8_t* doubled, float* scales);
   void (*prepare)(GemmMode mode, const Activations& a, Prepared& p);
   void (*run)(GemmMode mode, const GemmWeights& w, const Activations& a, const Prepared& p, float* out, std::int64_t n0,
               std::int64_t n1);
 };
 
 const KernelSet& scalar_kernels();
+void quantize_row_scalar(const float* x, std::int64_t K, float gs, std::int8_t* doubled, float* scales);
 const KernelSet& avx2_kernels();
 const KernelSet& avx512_kernels();
 

@@ -5,6 +5,7 @@
 
 #include "optimized/codecs.h"
 #include "optimized/kernels/kernels.h"
+#include "optimized/quantize_activation.h"
 
 namespace nvfp4::opt {
 namespace {
@@ -52,8 +53,15 @@ void run(GemmMode mode, const GemmWeights& w, const Activations& a, const Prepar
 
 }  // namespace
 
+void quantize_row_scalar(const float* x, std::int64_t K, float gs, std::int8_t* doubled, float* scales) {
+  std::vector<std::uint8_t> codes(static_cast<std::size_t>(K)), s(static_cast<std::size_t>(K / 16));
+  quantize_activation_row(x, K, gs, codes.data(), s.data());
+  for (std::int64_t k = 0; k < K; ++k) doubled[k] = kE2M1Doubled[codes[static_cast<std::size_t>(k)]];
+  for (std::int64_t b = 0; b < K / 16; ++b) scales[b] = e4m3_value(s[static_cast<std::size_t>(b)]);
+}
+
 const KernelSet& scalar_kernels() {
-  static const KernelSet k{prepare, run};
+  static const KernelSet k{quantize_row_scalar, prepare, run};
   return k;
 }
 

@@ -1,0 +1,224 @@
+// GEMM y[M, N] = x[M, K] . W^T side by side, in one binary and one run:
+//   nvfp4_<isa>     the optimized kernels on NVFP4 weights (w4a4 and w4a16, f32 activations)
+//   reference_exact the reference's exact oracle (small shapes only: it is the oracle, not a kernel)
+//   openblas_sgemm  OpenBLAS sgemm on the same matrix already dequantized to f32
+//   onednn_u8s8s32  oneDNN's int8 matmul on the same codes as int8 (no per-block scaling): the 8-bit
+//                   engine baseline; its weights reordered once into the layout it prefers
+// over the shapes and M, with 1 and 2 threads, hot (one weight copy) and cold (copies
+// rotated so every iteration reads its weights from DRAM: >= 16 copies and >= 150 MB for NVFP4 and
+// int8; >= 150 MB, at least 2 copies, for f32, whose single copy is already tens of MB).
+// Counters: GFLOP/s (2 M N K per second) and the weight bytes read per second.
+#include <benchmark/benchmark.h>
+#include <omp.h>
+
+#include <map>
+#include <memory>
+#include <oneapi/dnnl/dnnl.hpp>
+#include <string>
+
+#include "bench/synthetic_weights.h"
+#include "core/rng.h"
+#include "optimized/kernels/dispatch.h"
+#include "optimized/kernels/thread_pool.h"
+#include "reference/gemm.h"
+
+extern "C" {
+#include <cblas.h>
+void openblas_set_num_threads(int);
+}
+
+namespace nvfp4::bench {
+namespace {
+
+struct Shape { std::int64_t N, K; };
+constexpr Shape kShapes[] = {{4096, 4096}, {14336, 4096}, {4096, 14336}, {2048, 2048}, {768, 2048}, {4100, 4112}};
+constexpr std::int64_t kMs[] = {1, 2, 4, 8, 16, 32, 128, 512};
+
+std::string shape_name(Shape s) { return std::to_string(s.N) + "x" + std::to_string(s.K); }
+
+// The data of one shape. Benchmarks run in registration order, one shape after another, so only the
+// current shape's data is kept.
+class ShapeData {
+ public:
+  static ShapeData& get(Shape s) {
+    static std::unique_ptr<ShapeData> cur;
+    if (!cur || cur->shape_.N != s.N || cur->shape_.K != s.K) {
+      cur.reset();
+      cur.reset(new ShapeData(s));
+    }
+    return *cur;
+  }
+
+  const std::vector<std::unique_ptr<SyntheticWeights>>& nvfp4(bool cold) {
+    auto& v = cold ? nvfp4_cold_ : nvfp4_hot_;
+    if (v.empty()) {
+      v.push_back(make_weights(cache_, shape_.N, shape_.K, 1));
+      const int n = cold ? copies_for(v[0]->bytes(), 16) : 1;
+      for (int i = 1; i < n; ++i) v.push_back(make_weights(cache_, shape_.N, shape_.K, static_cast<std::uint64_t>(i + 1)));
+    }
+    return v;
+  }
+  const std::vector<std::vector<float>>& f32(bool cold) {
+    auto& v = cold ? f32_cold_ : f32_hot_;
+    if (v.empty()) {
+      const std::size_t bytes = static_cast<std::size_t>(shape_.N * shape_.K) * 4;
+      const int n = cold ? copies_for(bytes, 2) : 1;
+      for (int i = 0; i < n; ++i) v.push_back(dequantized(*make_weights(cache_, shape_.N, shape_.K, static_cast<std::uint64_t>(100 + i))));
+    }
+    return v;
+  }
+  const std::vector<std::vector<std::int8_t>>& int8(bool cold) {
+    auto& v = cold ? int8_cold_ : int8_hot_;
+    if (v.empty()) {
+      const std::size_t bytes = static_cast<std::size_t>(shape_.N * shape_.K);
+      const int n = cold ? copies_for(bytes, 16) : 1;
+      for (int i = 0; i < n; ++i) v.push_back(doubled_codes(*make_weights(cache_, shape_.N, shape_.K, static_cast<std::uint64_t>(200 + i))));
+    }
+    return v;
+  }
+
+ private:
+  explicit ShapeData(Shape s) : shape_(s) {}
+  Shape shape_;
+  opt::LayoutCache cache_;
+  std::vector<std::unique_ptr<SyntheticWeights>> nvfp4_hot_, nvfp4_cold_;
+  std::vector<std::vector<float>> f32_hot_, f32_cold_;
+  std::vector<std::vector<std::int8_t>> int8_hot_, int8_cold_;
+};
+
+Tensor activations(std::int64_t M, std::int64_t K) {
+  Tensor x = Tensor::empty(DType::F32, {M, K});
+  Rng r(static_cast<std::uint64_t>(M * 131 + K));
+  for (std::int64_t i = 0; i < M * K; ++i) x.data_as<float>()[i] = static_cast<float>(r.normal());
+  return x;
+}
+
+void set_threads(int t) {
+  opt::ThreadPool::global().set_threads(t);
+  openblas_set_num_threads(t);
+  omp_set_num_threads(t);
+}
+
+void counters(benchmark::State& st, Shape s, std::int64_t M, double weight_bytes) {
+  st.counters["GFLOP"] = benchmark::Counter(2.0 * static_cast<double>(M * s.N * s.K) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  st.counters["weight_GB"] = benchmark::Counter(weight_bytes * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void nvfp4_gemm(benchmark::State& st, Shape s, GemmMode mode, opt::Isa isa, std::int64_t M, int threads, bool cold) {
+  auto& copies = ShapeData::get(s).nvfp4(cold);
+  set_threads(threads);
+  opt::ScopedIsa forced(isa);
+  const Tensor x = activations(M, s.K);
+  std::size_t i = 0;
+  for (auto _ : st) {
+    Tensor y = opt::gemm(x, copies[i++ % copies.size()]->w, mode);
+    benchmark::DoNotOptimize(y.data());
+  }
+  counters(st, s, M, static_cast<double>(copies[0]->bytes()));
+}
+
+void openblas_sgemm(benchmark::State& st, Shape s, std::int64_t M, int threads, bool cold) {
+  auto& copies = ShapeData::get(s).f32(cold);
+  set_threads(threads);
+  const Tensor x = activations(M, s.K);
+  std::vector<float> y(static_cast<std::size_t>(M * s.N));
+  std::size_t i = 0;
+  for (auto _ : st) {
+    const float* w = copies[i++ % copies.size()].data();
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(M), static_cast<int>(s.N), static_cast<int>(s.K), 1.0f,
+                x.data_as<float>(), static_cast<int>(s.K), w, static_cast<int>(s.K), 0.0f, y.data(), static_cast<int>(s.N));
+    benchmark::DoNotOptimize(y.data());
+  }
+  counters(st, s, M, static_cast<double>(s.N * s.K) * 4);
+}
+
+void onednn_int8(benchmark::State& st, Shape s, std::int64_t M, int threads, bool cold) {
+  using namespace dnnl;
+  using dt = memory::data_type;
+  using tag = memory::format_tag;
+  auto& copies = ShapeData::get(s).int8(cold);
+  set_threads(threads);
+  static engine eng(engine::kind::cpu, 0);
+  stream strm(eng);
+  const memory::desc src_md({M, s.K}, dt::u8, tag::ab), user_w({s.K, s.N}, dt::s8, tag::ba), dst_md({M, s.N}, dt::s32, tag::ab);
+  const matmul::primitive_desc pd(matmul::desc(src_md, memory::desc({s.K, s.N}, dt::s8, tag::any), dst_md), eng);
+  const matmul mm(pd);
+  // Weights reordered once, outside the timing, into oneDNN's preferred layout (an engine does this at load).
+  std::vector<memory> weights;
+  for (const auto& c : copies) {
+    memory user(user_w, eng, const_cast<std::int8_t*>(c.data())), packed(pd.weights_desc(), eng);
+    reorder(user, packed).execute(strm, user, packed);
+    weights.push_back(packed);
+  }
+  strm.wait();
+  std::vector<std::uint8_t> xs(static_cast<std::size_t>(M * s.K));
+  Rng r(7);
+  for (auto& v : xs) v = static_cast<std::uint8_t>(r.next() % 25);
+  memory src(src_md, eng, xs.data()), dst(dst_md, eng);
+  std::size_t i = 0;
+  for (auto _ : st) {
+    mm.execute(strm, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights[i++ % weights.size()]}, {DNNL_ARG_DST, dst}});
+    strm.wait();
+  }
+  counters(st, s, M, static_cast<double>(s.N * s.K));
+}
+
+void reference_exact(benchmark::State& st, Shape s, GemmMode mode, std::int64_t M) {
+  auto& w = *ShapeData::get(s).nvfp4(false)[0];
+  ref::LogicalWeight lw;
+  lw.N = s.N;
+  lw.K = s.K;
+  for (std::int64_t n = 0; n < s.N; ++n) {
+    for (std::int64_t k = 0; k < s.K; ++k) lw.codes.push_back((w.packed[static_cast<std::size_t>(n * s.K / 2 + k / 2)] >> (4 * (k % 2))) & 0xF);
+    for (std::int64_t b = 0; b < s.K / 16; ++b) lw.scales.push_back(w.scales[static_cast<std::size_t>(w.swizzle->rows()[n] + w.swizzle->cols()[b])]);
+  }
+  lw.global_scale = w.w.global_scale;
+  const ref::GemmScalars sc{w.w.alpha, w.w.input_gs};
+  const Tensor x = activations(M, s.K);
+  for (auto _ : st) {
+    Tensor y = ref::gemm_exact(x, lw, mode, sc);
+    benchmark::DoNotOptimize(y.data());
+  }
+  counters(st, s, M, static_cast<double>(w.bytes()));
+}
+
+// Registered in this order: per shape, everything that uses it.
+const bool registered = [] {
+  using benchmark::RegisterBenchmark;
+  const opt::Isa best = opt::available_isas().front();
+  for (Shape s : kShapes) {
+    const std::string sn = shape_name(s);
+    for (bool cold : {false, true})
+      for (int t : {1, 2})
+        for (std::int64_t M : kMs) {
+          const std::string tail = "/" + sn + "/M:" + std::to_string(M) + "/threads:" + std::to_string(t) + (cold ? "/cold" : "/hot");
+          for (GemmMode mode : {GemmMode::W4A4, GemmMode::W4A16})
+            RegisterBenchmark(("gemm/" + gemm_mode_name(mode) + "/nvfp4_" + opt::isa_name(best) + tail).c_str(),
+                              [=](benchmark::State& st) { nvfp4_gemm(st, s, mode, best, M, t, cold); })
+                ->UseRealTime()->Unit(benchmark::kMicrosecond);
+          RegisterBenchmark(("gemm/f32/openblas_sgemm" + tail).c_str(), [=](benchmark::State& st) { openblas_sgemm(st, s, M, t, cold); })
+              ->UseRealTime()->Unit(benchmark::kMicrosecond);
+          RegisterBenchmark(("gemm/int8/onednn_u8s8s32" + tail).c_str(), [=](benchmark::State& st) { onednn_int8(st, s, M, t, cold); })
+              ->UseRealTime()->Unit(benchmark::kMicrosecond);
+        }
+    if (s.N == 4096 && s.K == 4096)  // every other dispatch path, on one shape
+      for (opt::Isa isa : opt::available_isas())
+        for (std::int64_t M : {std::int64_t{1}, std::int64_t{16}})
+          for (GemmMode mode : {GemmMode::W4A4, GemmMode::W4A16})
+            if (isa != best)
+              RegisterBenchmark(("gemm/" + gemm_mode_name(mode) + "/nvfp4_" + opt::isa_name(isa) + "/" + sn + "/M:" + std::to_string(M) +
+                                 "/threads:1/hot").c_str(),
+                                [=](benchmark::State& st) { nvfp4_gemm(st, s, mode, isa, M, 1, false); })
+                  ->UseRealTime()->Unit(benchmark::kMicrosecond);
+    if (s.N == 768)  // the oracle costs a multiprecision sum per element: small shape, few rows
+      for (std::int64_t M : {std::int64_t{1}, std::int64_t{16}})
+        for (GemmMode mode : {GemmMode::W4A4, GemmMode::W4A16})
+          RegisterBenchmark(("gemm/" + gemm_mode_name(mode) + "/reference_exact/" + sn + "/M:" + std::to_string(M) + "/threads:1/hot").c_str(),
+                            [=](benchmark::State& st) { reference_exact(st, s, mode, M); })
+              ->UseRealTime()->Unit(benchmark::kMillisecond)->Iterations(1);
+  }
+  return true;
+}();
+
+}  // namespace
+}  // namespace nvfp4::bench

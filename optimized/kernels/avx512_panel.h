@@ -1,0 +1,79 @@
+// The AVX-512 panel kernels, for more than a few activation rows: weights packed once per GEMM into
+// a panel per 32 stored rows where each dword lane is one row (lanes along N), so that one
+// activation dword broadcast to all lanes feeds 16 rows at once. Declared here for avx512.cpp and
+// the unit tests of the packing; compiled with the AVX-512 flags, called only on such CPUs.
+//
+// Packing a 16-row group, 128 K at a time: the 16 rows' 64 packed bytes are transposed as 16x16
+// dwords, so that vector t holds, in lane r, row r's packed bytes 4t .. 4t + 3: the codes of
+// k = 8t .. 8t + 7. One vpermb (its 6 index bits read a byte's low nibble; after a 4-bit shift,
+// its high one) gives their values for the even k (8t + 0, 2, 4, 6) and another for the odd k: four
+// codes of one 16-block per dword lane. Block b of the chunk is then the four vectors even(2b),
+// even(2b + 1), odd(2b), odd(2b + 1), whose activations are, per block, x[0, 2, .., 14] then
+// x[1, 3, .., 15] ("panel order").
+//
+// Panel codes are the signed 2 e2m1 for both modes. w4a4 multiplies them (s8) with the activations
+// offset to u8, 2 e2m1(x) + 12, in vpdpbusd; the offset adds 12 * (block sum of the row's codes),
+// which the panel keeps per row and block, negated, to start the accumulators from.
+#pragma once
+#include <immintrin.h>
+
+#include <cstdint>
+
+#include "optimized/kernels/kernels.h"
+
+namespace nvfp4::opt::avx512 {
+
+// r[i] := the 16 dwords of column i of the 16x16 dword matrix whose rows are r[0..15].
+__attribute__((always_inline)) inline void transpose16x16(__m512i r[16]) {
+  __m512i t[16];
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4) {
+    r[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]);
+    r[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]);
+    r[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]);
+    r[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]);
+  }
+  // Each 128-bit lane now holds a transposed 4x4 tile; move the tiles into place.
+  for (int i = 0; i < 4; ++i) {
+    t[i] = _mm512_shuffle_i32x4(r[i], r[i + 4], 0x88);
+    t[i + 4] = _mm512_shuffle_i32x4(r[i], r[i + 4], 0xDD);
+    t[i + 8] = _mm512_shuffle_i32x4(r[i + 8], r[i + 12], 0x88);
+    t[i + 12] = _mm512_shuffle_i32x4(r[i + 8], r[i + 12], 0xDD);
+  }
+  for (int i = 0; i < 4; ++i) {
+    r[i] = _mm512_shuffle_i32x4(t[i], t[i + 8], 0x88);
+    r[i + 8] = _mm512_shuffle_i32x4(t[i], t[i + 8], 0xDD);
+    r[i + 4] = _mm512_shuffle_i32x4(t[i + 4], t[i + 12], 0x88);
+    r[i + 12] = _mm512_shuffle_i32x4(t[i + 4], t[i + 12], 0xDD);
+  }
+}
+
+// Rows [n0, n0 + 32) of w as a panel: per 16-block of K and per 16-row group, 4 zmm of codes
+// (s8 2 e2m1), -12 * the row's block sum of them (int32, w4a4 only) and the 16 block scales times
+// 2^-8 (f32). Rows past w.rows hold code 0 and scale 0.
+struct Panel {
+  static constexpr int kRows = 32;
+  static constexpr std::size_t kBlockBytes = 6 * 64;  // per block and group
+  std::int64_t blocks = 0;       // K / 16 rounded up to whole 128-K chunks
+  std::uint8_t* data = nullptr;  // blocks * 2 groups * kBlockBytes, 64-aligned
+  static std::size_t bytes(std::int64_t K) { return static_cast<std::size_t>((K + 127) / 128 * 8) * 2 * kBlockBytes; }
+  std::uint8_t* at(std::int64_t b, int group) const { return data + (b * 2 + group) * static_cast<std::int64_t>(kBlockBytes); }
+  const __m512i* codes(std::int64_t b, int group) const { return reinterpret_cast<const __m512i*>(at(b, group)); }
+  const __m512i* corr(std::int64_t b, int group) const { return reinterpret_cast<const __m512i*>(at(b, group) + 256); }
+  const float* scales(std::int64_t b, int group) const { return reinterpret_cast<const float*>(at(b, group) + 320); }
+};
+void pack_panel(GemmMode mode, const GemmWeights& w, std::int64_t n0, Panel& p);
+
+// The activation side of the panel kernels, prepared once per GEMM.
+struct PanelActivations {
+  // w4a4: per row, the u8 codes 2 e2m1(x) + 12 in panel order, and per block Sx.
+  // w4a16: per row, x in panel order (f32).
+  static void prepare(GemmMode mode, const Activations& a, Prepared& p);
+};
+void run_panels(GemmMode mode, const GemmWeights& w, const Activations& a, const Prepared& p, float* out, std::int64_t n0,
+                std::int64_t n1);
+
+}  // namespace nvfp4::opt::avx512

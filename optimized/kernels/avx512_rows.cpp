@@ -1,0 +1,174 @@
+// AVX-512 w4a4 kernel for few activation rows (GEMV-like): lanes along blocks, no packing pass.
+//
+// For one weight row and 256 K (16 blocks), vector q holds quad q (codes 4q .. 4q + 3) of every
+// block, lane b = block b: one vpermt2b picks, from the row's 128 packed bytes, the byte of each
+// code (8b + 2q + t / 2), a 4-bit shift blended into the odd bytes brings up the high nibbles,
+// and vpermb maps codes to u8 2 e2m1 + 12. Four vpdpbusd against the s8 activations laid out the
+// same way (prepared once per GEMM) leave the exact int32 block sums in the 16 lanes, starting from
+// -12 * (block sum of x), which the offset adds back. Then one convert, one multiply by Sw * Sx and
+// one FMA per 16 lanes (K/16 terms per output; gemm.h bounds K/4). The weight scales come as 4
+// dwords of the 128x4 layout, widened through F16 (value * 2^-8, folded into the final factor).
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "optimized/kernels/avx512_rows.h"
+
+namespace nvfp4::opt::avx512 {
+namespace {
+
+constexpr std::int64_t kChunk = 256;  // K per step: 16 blocks
+constexpr std::int8_t kOffsetCodes[16] = {12, 13, 14, 15, 16, 18, 20, 24, 12, 11, 10, 9, 8, 6, 4, 0};  // 2 e2m1 + 12
+
+struct Tables {
+  __m512i lut, pick[4];
+  Tables() {
+    alignas(64) std::int8_t t[64];
+    for (int i = 0; i < 64; ++i) t[i] = kOffsetCodes[i % 16];
+    lut = _mm512_load_si512(t);
+    for (int q = 0; q < 4; ++q) {
+      alignas(64) std::uint8_t idx[64];
+      for (int b = 0; b < 16; ++b)
+        for (int u = 0; u < 4; ++u) idx[4 * b + u] = static_cast<std::uint8_t>(8 * b + 2 * q + u / 2);
+      pick[q] = _mm512_load_si512(idx);
+    }
+  }
+};
+
+// The 4 quad vectors of one row's chunk c (bytes past valid read as code 0).
+inline void decode(const Tables& T, const std::uint8_t* p, std::int64_t valid, __m512i w[4]) {
+  __m512i a, b;
+  if (valid >= 128) {
+    a = _mm512_loadu_si512(p);
+    b = _mm512_loadu_si512(p + 64);
+  } else {
+    a = _mm512_maskz_loadu_epi8(valid >= 64 ? ~__mmask64{0} : (__mmask64{1} << valid) - 1, p);
+    b = valid > 64 ? _mm512_maskz_loadu_epi8((__mmask64{1} << (valid - 64)) - 1, p + 64) : _mm512_setzero_si512();
+  }
+  for (int q = 0; q < 4; ++q) {
+    const __m512i r = _mm512_permutex2var_epi8(a, T.pick[q], b);
+    const __m512i v = _mm512_mask_blend_epi8(0xAAAAAAAAAAAAAAAAull, r, _mm512_srli_epi16(r, 4));
+    w[q] = _mm512_permutexvar_epi8(v, T.lut);
+  }
+}
+
+// Scales of blocks 16c .. 16c + 15 of a row: 4 groups of 4 at 512-byte steps. Times 2^-8; -0 reads +0.
+inline __m512 scales(const std::uint8_t* s) {
+  std::uint32_t u[4];
+  for (int j = 0; j < 4; ++j) std::memcpy(&u[j], s + 512 * j, 4);
+  const __m128i v = _mm_and_si128(_mm_set_epi32(static_cast<int>(u[3]), static_cast<int>(u[2]), static_cast<int>(u[1]), static_cast<int>(u[0])),
+                                  _mm_set1_epi8(0x7F));
+  return _mm512_cvtph_ps(_mm256_slli_epi16(_mm256_cvtepu8_epi16(v), 7));
+}
+
+struct Layout {
+  std::int64_t chunks;
+  std::size_t corr, sx;  // byte offsets
+};
+Layout layout(const Activations& a) {
+  Layout l;
+  l.chunks = (a.K + kChunk - 1) / kChunk;
+  l.corr = static_cast<std::size_t>(a.M * l.chunks * kChunk);
+  l.sx = l.corr + static_cast<std::size_t>(a.M * l.chunks) * 64;
+  return l;
+}
+
+template <int R, int MT>
+void tile(const Tables& T, const GemmWeights& w, const Prepared& p, const Layout& l, std::int64_t n0, std::int64_t m0, float* out) {
+  const std::int8_t* x = p.as<std::int8_t>() + m0 * l.chunks * kChunk;
+  const std::int32_t* corr = p.as<std::int32_t>(l.corr) + m0 * l.chunks * 16;
+  const float* sx = p.as<float>(l.sx) + m0 * l.chunks * 16;
+  __m512 f[R][MT];
+  for (int r = 0; r < R; ++r)
+    for (int m = 0; m < MT; ++m) f[r][m] = _mm512_setzero_ps();
+  const std::int64_t* ro = w.swizzle->rows();
+  for (std::int64_t c = 0; c < l.chunks; ++c) {
+    const std::int64_t valid = std::min<std::int64_t>(128, w.K / 2 - 128 * c);
+    // Weights read once stream from DRAM; their scales sit 512 bytes apart (the 128x4 layout), which
+    // no hardware prefetcher follows. Fetch the chunk of the rows after the next R while this one computes.
+    if (n0 + 3 * R <= w.rows)
+      for (int r = 0; r < R; ++r) {
+        const char* nw = reinterpret_cast<const char*>(w.packed + (n0 + 2 * R + r) * w.row_bytes + 128 * c);
+        _mm_prefetch(nw, _MM_HINT_T0);
+        _mm_prefetch(nw + 64, _MM_HINT_T0);
+        const char* ns = reinterpret_cast<const char*>(w.scales + ro[n0 + 2 * R + r] + 2048 * c);
+        for (int j = 0; j < 4; ++j) _mm_prefetch(ns + 512 * j, _MM_HINT_T0);
+      }
+    __m512i wq[R][4];
+    __m512 sw[R];
+    for (int r = 0; r < R; ++r) {
+      decode(T, w.packed + (n0 + r) * w.row_bytes + 128 * c, valid, wq[r]);
+      sw[r] = scales(w.scales + ro[n0 + r] + 2048 * c);
+    }
+    for (int m = 0; m < MT; ++m) {
+      const std::int8_t* xm = x + (m * l.chunks + c) * kChunk;
+      const __m512i cm = _mm512_load_si512(corr + (m * l.chunks + c) * 16);
+      const __m512 sxm = _mm512_load_ps(sx + (m * l.chunks + c) * 16);
+      for (int r = 0; r < R; ++r) {
+        // Two chains of two dot products instead of one of four: half the latency to the FMA.
+        __m512i acc0 = _mm512_dpbusd_epi32(cm, wq[r][0], _mm512_load_si512(xm));
+        __m512i acc1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wq[r][1], _mm512_load_si512(xm + 64));
+        acc0 = _mm512_dpbusd_epi32(acc0, wq[r][2], _mm512_load_si512(xm + 128));
+        acc1 = _mm512_dpbusd_epi32(acc1, wq[r][3], _mm512_load_si512(xm + 192));
+        f[r][m] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(acc0, acc1)), _mm512_mul_ps(sw[r], sxm), f[r][m]);
+      }
+    }
+  }
+  const float post = w.alpha * 64.0f;  // 4 from the doubled codes, 2^-8 from the scale decode
+  for (int r = 0; r < R; ++r) {
+    const std::int64_t col = w.out_col ? w.out_col[n0 + r] : n0 + r;
+    if (col < 0) continue;
+    for (int m = 0; m < MT; ++m) out[(m0 + m) * w.N + col] = _mm512_reduce_add_ps(f[r][m]) * post;
+  }
+}
+
+template <int R>
+void rows(const Tables& T, const GemmWeights& w, const Activations& a, const Prepared& p, const Layout& l, std::int64_t n0,
+          float* out) {
+  using Fn = void (*)(const Tables&, const GemmWeights&, const Prepared&, const Layout&, std::int64_t, std::int64_t, float*);
+  constexpr int kMaxM = R > 2 ? 2 : 8;  // registers: 5 per row, R per activation row
+  static constexpr Fn kTiles[9] = {nullptr, tile<R, 1>, tile<R, 2>, tile<R, std::min(3, kMaxM)>, tile<R, std::min(4, kMaxM)>,
+                                   tile<R, std::min(5, kMaxM)>, tile<R, std::min(6, kMaxM)>, tile<R, std::min(7, kMaxM)>,
+                                   tile<R, std::min(8, kMaxM)>};
+  for (std::int64_t m0 = 0; m0 < a.M; m0 += kMaxM) kTiles[std::min<std::int64_t>(kMaxM, a.M - m0)](T, w, p, l, n0, m0, out);
+}
+
+}  // namespace
+
+void RowsActivations::prepare(const Activations& a, Prepared& p) {
+  const Layout l = layout(a);
+  p.resize(l.sx + static_cast<std::size_t>(a.M * l.chunks) * 64);
+  std::int8_t* x = p.as<std::int8_t>();
+  std::int32_t* corr = p.as<std::int32_t>(l.corr);
+  float* sx = p.as<float>(l.sx);
+  const std::int64_t nb = a.K / 16;
+  for (std::int64_t m = 0; m < a.M; ++m)
+    for (std::int64_t c = 0; c < l.chunks; ++c)
+      for (int b = 0; b < 16; ++b) {
+        const std::int64_t block = 16 * c + b;
+        std::int32_t sum = 0;
+        for (int q = 0; q < 4; ++q)
+          for (int t = 0; t < 4; ++t) {
+            const std::int8_t v = block < nb ? a.q[m * a.Kp + 16 * block + 4 * q + t] : 0;
+            x[(m * l.chunks + c) * kChunk + 64 * q + 4 * b + t] = v;
+            sum += v;
+          }
+        corr[(m * l.chunks + c) * 16 + b] = -12 * sum;
+        sx[(m * l.chunks + c) * 16 + b] = block < nb ? a.s[m * (a.Kp / 16) + block] : 0.0f;
+      }
+}
+
+void run_rows(const GemmWeights& w, const Activations& a, const Prepared& p, float* out, std::int64_t n0, std::int64_t n1) {
+  static const Tables T;
+  const Layout l = layout(a);
+  std::int64_t n = n0;
+  // More rows at once where few activation rows leave registers free: more independent chains
+  // and more weight streams in flight.
+  if (a.M <= 2)
+    for (; n + 4 <= n1; n += 4) rows<4>(T, w, a, p, l, n, out);
+  for (; n + 2 <= n1; n += 2) rows<2>(T, w, a, p, l, n, out);
+  if (n < n1) rows<1>(T, w, a, p, l, n, out);
+}
+
+}  // namespace nvfp4::opt::avx512
