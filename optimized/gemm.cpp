@@ -31,6 +31,36 @@ const KernelSet& kernels_for(Isa i) {
   }
 }
 
+// Per-thread buffers that keep their pages between calls: a GEMM in a loop (a bench, a decode
+// step) would otherwise map, fault in and zero megabytes of fresh memory every call.
+struct Scratch {
+  std::vector<float> xf, xs, out;
+  std::vector<std::int8_t> xq;
+  Prepared prepared;
+};
+
+template <class T>
+T* sized(std::vector<T>& v, std::int64_t n) {
+  if (v.size() < static_cast<std::size_t>(n)) v.resize(static_cast<std::size_t>(n));
+  return v.data();
+}
+
+// Row m of x as f32, zero-padded to Kp.
+void load_row(const Tensor& x, std::int64_t m, std::int64_t K, std::int64_t Kp, float* r) {
+  if (x.dtype() == DType::F32) {
+    std::memcpy(r, x.data() + 4 * m * K, static_cast<std::size_t>(K) * 4);
+  } else {
+    const std::uint8_t* h = x.data() + 2 * m * K;  // any alignment: read through memcpy
+    const bool bf = x.dtype() == DType::BF16;
+    for (std::int64_t k = 0; k < K; ++k) {
+      std::uint16_t v;
+      std::memcpy(&v, h + 2 * k, 2);
+      r[k] = bf ? bf16_value(v) : f16_value(v);
+    }
+  }
+  std::fill(r + K, r + Kp, 0.0f);
+}
+
 }  // namespace
 
 Tensor gemm(const Tensor& x, const GemmWeights& w, GemmMode mode) {
@@ -38,58 +68,58 @@ Tensor gemm(const Tensor& x, const GemmWeights& w, GemmMode mode) {
     throw std::invalid_argument("gemm: x must be F32, BF16 or F16");
   const Isa isa = active_isa();
   const KernelSet& kernels = kernels_for(isa);
+  thread_local Scratch mine;
+  Scratch& s = mine;  // the lambdas below run on pool threads: they must see this thread's buffers
   Activations a;
   a.M = x.size(0);
   a.K = w.K;
   a.Kp = (w.K + 63) / 64 * 64;
-  const std::int64_t M = a.M, K = a.K, Kp = a.Kp;
+  const std::int64_t M = a.M, K = a.K, Kp = a.Kp, nb = Kp / 16;
+  a.f = sized(s.xf, M * Kp);
+  if (mode == GemmMode::W4A4) {
+    a.q = sized(s.xq, M * Kp);
+    a.s = sized(s.xs, M * nb);
+  }
+  s.prepared.resize(kernels.prepared_bytes(mode, a));
+  ThreadPool& pool = ThreadPool::global();
 
-  // x as f32, zero-padded to Kp.
-  std::vector<float> xf(static_cast<std::size_t>(M * Kp), 0.0f);
-  for (std::int64_t m = 0; m < M; ++m) {
-    float* r = xf.data() + m * Kp;
-    if (x.dtype() == DType::F32) {
-      std::memcpy(r, x.data() + 4 * m * K, static_cast<std::size_t>(K) * 4);
-    } else {
-      const std::uint8_t* h = x.data() + 2 * m * K;  // any alignment: read through memcpy
-      const bool bf = x.dtype() == DType::BF16;
-      for (std::int64_t k = 0; k < K; ++k) {
-        std::uint16_t v;
-        std::memcpy(&v, h + 2 * k, 2);
-        r[k] = bf ? bf16_value(v) : f16_value(v);
+  // Every activation row once, rows in parallel: as f32; for w4a4 quantized (codes bitwise the
+  // reference's, as doubled E2M1 integers and f32 block scales; the padding blocks past K hold code
+  // 0 and scale 0); then laid out for the kernels.
+  const std::int64_t row_tasks = M * Kp < (std::int64_t{1} << 16) ? 1 : std::min<std::int64_t>(M, pool.threads());
+  const std::int64_t rows_per = (M + row_tasks - 1) / row_tasks;
+  pool.run(row_tasks, [&](std::int64_t t) {
+    const std::int64_t m0 = t * rows_per, m1 = std::min(M, m0 + rows_per);
+    for (std::int64_t m = m0; m < m1; ++m) {
+      float* f = const_cast<float*>(a.f) + m * Kp;
+      load_row(x, m, K, Kp, f);
+      if (mode == GemmMode::W4A4) {
+        auto* q = const_cast<std::int8_t*>(a.q) + m * Kp;
+        auto* sc = const_cast<float*>(a.s) + m * nb;
+        kernels.quantize(f, K, w.input_gs, q, sc);
+        std::fill(q + K, q + Kp, std::int8_t{0});
+        std::fill(sc + K / 16, sc + nb, 0.0f);
       }
     }
-  }
-  a.f = xf.data();
-  // w4a4: every activation row quantized once (codes bitwise the reference's), as doubled E2M1
-  // integers and f32 block scales.
-  std::vector<std::int8_t> xq;
-  std::vector<float> xs;
-  if (mode == GemmMode::W4A4) {
-    xq.assign(static_cast<std::size_t>(M * Kp), 0);
-    xs.assign(static_cast<std::size_t>(M * (Kp / 16)), 0.0f);
-    for (std::int64_t m = 0; m < M; ++m) kernels.quantize(xf.data() + m * Kp, K, w.input_gs, xq.data() + m * Kp, xs.data() + m * (Kp / 16));
-    a.q = xq.data();
-    a.s = xs.data();
-  }
+    if (m0 < m1) kernels.prepare(mode, a, s.prepared, m0, m1);
+  });
 
-  Prepared prepared;
-  kernels.prepare(mode, a, prepared);
-  std::vector<float> out(static_cast<std::size_t>(M * w.N), 0.0f);
+  // The kernels write every output column (a test build poisons fresh tensors, so one left out
+  // shows); F32 results go straight into y.
+  Tensor y = Tensor::empty(x.dtype(), {M, w.N});
+  float* out = x.dtype() == DType::F32 ? y.data_as<float>() : sized(s.out, M * w.N);
   // Split the stored rows: a few tasks per thread for balance, none for a problem too small to share.
-  ThreadPool& pool = ThreadPool::global();
   const double work = static_cast<double>(M) * static_cast<double>(w.rows) * static_cast<double>(K);
   const std::int64_t tasks = work < 4e5 ? 1 : std::min<std::int64_t>(w.rows, 4 * pool.threads());
   // Whole multiples of 32 rows per task: the panel kernels pack 32 rows at a time.
   const std::int64_t per = ((w.rows + tasks - 1) / tasks + 31) / 32 * 32;
   pool.run(tasks, [&](std::int64_t t) {
     const std::int64_t n0 = t * per, n1 = std::min(w.rows, n0 + per);
-    if (n0 < n1) kernels.run(mode, w, a, prepared, out.data(), n0, n1);
+    if (n0 < n1) kernels.run(mode, w, a, s.prepared, out, n0, n1);
   });
   count_kernel_hit(isa);
-
-  Tensor y = Tensor::empty(x.dtype(), {M, w.N});
-  for (std::int64_t i = 0; i < M * w.N; ++i) store(y, i, out[static_cast<std::size_t>(i)]);
+  if (x.dtype() != DType::F32)
+    for (std::int64_t i = 0; i < M * w.N; ++i) store(y, i, out[static_cast<std::size_t>(i)]);
   return y;
 }
 

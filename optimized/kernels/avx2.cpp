@@ -48,12 +48,16 @@ Layout layout(GemmMode mode, const Activations& a) {
   return l;
 }
 
-void prepare(GemmMode mode, const Activations& a, Prepared& p) {
+std::size_t prepared_bytes(GemmMode mode, const Activations& a) {
+  if (mode == GemmMode::W4A16) return static_cast<std::size_t>(a.M * a.Kp) * 4;
+  return layout(mode, a).sx + static_cast<std::size_t>(a.M * (a.Kp / kChunk) * 8 * 4);
+}
+
+void prepare(GemmMode mode, const Activations& a, Prepared& p, std::int64_t m0, std::int64_t m1) {
   const std::int64_t nch = a.Kp / kChunk;
   if (mode == GemmMode::W4A16) {
-    p.resize(static_cast<std::size_t>(a.M * a.Kp) * 4);
     float* xp = p.as<float>();
-    for (std::int64_t m = 0; m < a.M; ++m)
+    for (std::int64_t m = m0; m < m1; ++m)
       for (std::int64_t c = 0; c < nch; ++c)
         for (std::int64_t j = 0; j < 16; ++j) {
           xp[m * a.Kp + c * kChunk + j] = a.f[m * a.Kp + c * kChunk + 2 * j];
@@ -62,11 +66,10 @@ void prepare(GemmMode mode, const Activations& a, Prepared& p) {
     return;
   }
   const Layout l = layout(mode, a);
-  p.resize(l.sx + static_cast<std::size_t>(a.M * nch * 8 * 4));
   std::int8_t* xp = p.as<std::int8_t>();
   std::int32_t* corr = p.as<std::int32_t>(l.corr);
   float* sx = p.as<float>(l.sx);
-  for (std::int64_t m = 0; m < a.M; ++m)
+  for (std::int64_t m = m0; m < m1; ++m)
     for (std::int64_t c = 0; c < nch; ++c) {
       std::int8_t* x = xp + m * a.Kp + c * kChunk;
       for (std::int64_t j = 0; j < 16; ++j) {
@@ -178,7 +181,7 @@ void run(GemmMode mode, const GemmWeights& w, const Activations& a, const Prepar
 }  // namespace
 
 const KernelSet& avx2_kernels() {
-  static const KernelSet k{quantize_row_scalar, prepare, run};
+  static const KernelSet k{quantize_row_scalar, prepared_bytes, prepare, run};
   return k;
 }
 

@@ -1,20 +1,17 @@
 // AVX-512 kernels (F, BW, VL, VNNI, VBMI, with FMA and F16C). Compiled with those flags; called
 // only when the CPU has them (dispatch.h).
 //
-// K goes in chunks of 64: the chunk's 32 packed bytes broadcast to both halves of a zmm, the upper
-// half's 16-bit words shifted right by 4, leave the code of k = 2j in byte j and that of k = 2j + 1
-// in byte 32 + j (bits 0..3; vpermb reads 6 index bits, so its tables repeat every 16 entries).
-// Each dword lane then holds 4 codes of one 16-block: lane i covers block (i % 8) / 2 of the chunk.
-// The activations are permuted the same way once per GEMM (prepare), so a dword-lane dot product
-// needs no shuffles.
+// Which kernel runs: w4a4 with fewer than kPanelMinRows activation rows runs lanes along blocks
+// (avx512_rows.cpp), w4a16 with fewer than kW4a16PanelMinRows lanes along K (here), and everything
+// larger the panel kernels (avx512_panel.cpp), whose packing pass pays for itself from there on.
 //
-// w4a4: weights become u8 = 2 e2m1 + 12 (0..24) and vpdpbusd multiplies them with the s8
-//   activations 2 e2m1(x); the offset adds 12 * (sum of the quad's activations), which prepare
-//   computes once and the accumulator starts from, negated. The exact int32 quad sums are scaled by
-//   Sw * Sx per lane and summed with FMA in f32 (K/4 terms per output, the order gemm.h bounds).
-//   Weight scales decode through F16: an E4M3 byte b (sign clear) shifted left by 7 is the F16
-//   of its value times 2^-8, folded into the final factor with the 4 of the doubled codes.
-// w4a16: codes become s8 2 e2m1 via vpermb, then f32 times S / 2 (exact), one FMA per element.
+// Lanes along K (w4a16, M < 4): K goes in chunks of 64: the chunk's 32 packed bytes broadcast to
+// both halves of a zmm, the upper half's 16-bit words shifted right by 4, leave the code of k = 2j
+// in byte j and that of k = 2j + 1 in byte 32 + j (bits 0..3; vpermb reads 6 index bits, so its
+// tables repeat every 16 entries). Codes become s8 2 e2m1 via vpermb, then f32 times S / 2 (exact),
+// one FMA per element; the activations are permuted the same way once per GEMM (prepare). Weight
+// scales decode through F16: an E4M3 byte b (sign clear) shifted left by 7 is the F16 of its value
+// times 2^-8.
 #include <immintrin.h>
 
 #include <cstring>
@@ -36,7 +33,6 @@ __m512i table64(const std::int8_t (&t)[16]) {
   for (int i = 0; i < 64; ++i) b[i] = t[i % 16];
   return _mm512_load_si512(b);
 }
-constexpr std::int8_t kOffsetCodes[16] = {12, 13, 14, 15, 16, 18, 20, 24, 12, 11, 10, 9, 8, 6, 4, 0};  // 2 e2m1 + 12
 constexpr std::int8_t kDoubledCodes[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};    // 2 e2m1
 
 // The chunk's codes (see above); bytes past the row's end read as code 0.
@@ -73,23 +69,9 @@ __m256i picker(int (*f)(int)) {
 
 // Tables and byte pickers, built once per GEMM.
 struct Consts {
-  __m512i offset_codes = table64(kOffsetCodes), doubled_codes = table64(kDoubledCodes);
-  __m256i pick_quad = picker([](int i) { return (i % 8) / 2; });  // dword lane i's block in its chunk
+  __m512i doubled_codes = table64(kDoubledCodes);
   __m256i pick_a = picker([](int i) { return i / 8; }), pick_b = picker([](int i) { return 2 + i / 8; });
 };
-
-struct Layout {  // byte offsets of the prepared arrays
-  std::size_t corr = 0, sx = 0;
-};
-
-Layout layout(GemmMode mode, const Activations& a) {
-  Layout l;
-  if (mode == GemmMode::W4A4) {
-    l.corr = static_cast<std::size_t>(a.M * a.Kp);
-    l.sx = l.corr + static_cast<std::size_t>(a.M * (a.Kp / kChunk) * 16 * 4);
-  }
-  return l;
-}
 
 // From this many activation rows on, packing a panel per 32 weight rows pays for itself; below,
 // w4a4 runs lanes along blocks (avx512_rows.cpp) and w4a16 lanes along K (here).
@@ -98,70 +80,23 @@ constexpr std::int64_t kW4a16PanelMinRows = 4;
 
 bool use_panels(GemmMode mode, std::int64_t M) { return M >= (mode == GemmMode::W4A4 ? kPanelMinRows : kW4a16PanelMinRows); }
 
-void prepare(GemmMode mode, const Activations& a, Prepared& p) {
-  if (use_panels(mode, a.M)) {
-    avx512::PanelActivations::prepare(mode, a, p);
-    return;
-  }
-  if (mode == GemmMode::W4A4) {
-    avx512::RowsActivations::prepare(a, p);
-    return;
-  }
-  const std::int64_t nch = a.Kp / kChunk;
-  const Layout l = layout(mode, a);
-  if (mode == GemmMode::W4A16) {
-    p.resize(static_cast<std::size_t>(a.M * a.Kp) * 4);
-    float* xp = p.as<float>();
-    for (std::int64_t m = 0; m < a.M; ++m)
-      for (std::int64_t c = 0; c < nch; ++c)
-        for (std::int64_t j = 0; j < 32; ++j) {
-          xp[m * a.Kp + c * kChunk + j] = a.f[m * a.Kp + c * kChunk + 2 * j];
-          xp[m * a.Kp + c * kChunk + 32 + j] = a.f[m * a.Kp + c * kChunk + 2 * j + 1];
-        }
-    return;
-  }
-  p.resize(l.sx + static_cast<std::size_t>(a.M * nch * 16 * 4));
-  std::int8_t* xp = p.as<std::int8_t>();
-  std::int32_t* corr = p.as<std::int32_t>(l.corr);
-  float* sx = p.as<float>(l.sx);
-  for (std::int64_t m = 0; m < a.M; ++m)
-    for (std::int64_t c = 0; c < nch; ++c) {
-      std::int8_t* x = xp + m * a.Kp + c * kChunk;
-      for (std::int64_t j = 0; j < 32; ++j) {
-        x[j] = a.q[m * a.Kp + c * kChunk + 2 * j];
-        x[32 + j] = a.q[m * a.Kp + c * kChunk + 2 * j + 1];
-      }
-      for (int i = 0; i < 16; ++i) {
-        corr[(m * nch + c) * 16 + i] = -12 * (x[4 * i] + x[4 * i + 1] + x[4 * i + 2] + x[4 * i + 3]);
-        sx[(m * nch + c) * 16 + i] = a.s[m * (a.Kp / 16) + 4 * c + (i % 8) / 2];
-      }
-    }
+std::size_t prepared_bytes(GemmMode mode, const Activations& a) {
+  if (use_panels(mode, a.M)) return avx512::PanelActivations::bytes(mode, a);
+  if (mode == GemmMode::W4A4) return avx512::RowsActivations::bytes(a);
+  return static_cast<std::size_t>(a.M * a.Kp) * 4;
 }
 
-template <int MT>
-void w4a4_tile(const Consts& k, const GemmWeights& w, const Activations& a, const Prepared& p, const Layout& l, std::int64_t m0,
-               std::int64_t n, float* out) {
+void prepare(GemmMode mode, const Activations& a, Prepared& p, std::int64_t m0, std::int64_t m1) {
+  if (use_panels(mode, a.M)) return avx512::PanelActivations::prepare(mode, a, p, m0, m1);
+  if (mode == GemmMode::W4A4) return avx512::RowsActivations::prepare(a, p, m0, m1);
   const std::int64_t nch = a.Kp / kChunk;
-  const std::uint8_t* row = w.packed + n * w.row_bytes;
-  const std::uint8_t* srow = w.scales + w.swizzle->rows()[n];
-  const std::int8_t* xp = p.as<std::int8_t>() + m0 * a.Kp;
-  const std::int32_t* corr = p.as<std::int32_t>(l.corr) + m0 * nch * 16;
-  const float* sx = p.as<float>(l.sx) + m0 * nch * 16;
-  __m512 acc[MT];
-  for (int j = 0; j < MT; ++j) acc[j] = _mm512_setzero_ps();
-  for (std::int64_t c = 0; c < nch; ++c) {
-    const __m512i wv = _mm512_permutexvar_epi8(chunk_codes(row + 32 * c, valid_bytes(w.K, c)), k.offset_codes);
-    const __m512 sw = scale_lanes(srow + 512 * c, k.pick_quad);
-    for (int j = 0; j < MT; ++j) {
-      const __m512i q = _mm512_dpbusd_epi32(_mm512_loadu_si512(corr + (j * nch + c) * 16), wv,
-                                            _mm512_loadu_si512(xp + j * a.Kp + c * kChunk));
-      acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(q), _mm512_mul_ps(sw, _mm512_loadu_ps(sx + (j * nch + c) * 16)), acc[j]);
-    }
-  }
-  // 4 from the doubled codes, 2^-8 from the scale decode.
-  const float post = w.alpha * 64.0f;
-  const std::int64_t col = w.out_col ? w.out_col[n] : n;
-  for (int j = 0; j < MT; ++j) out[(m0 + j) * w.N + col] = _mm512_reduce_add_ps(acc[j]) * post;
+  float* xp = p.as<float>();
+  for (std::int64_t m = m0; m < m1; ++m)
+    for (std::int64_t c = 0; c < nch; ++c)
+      for (std::int64_t j = 0; j < 32; ++j) {
+        xp[m * a.Kp + c * kChunk + j] = a.f[m * a.Kp + c * kChunk + 2 * j];
+        xp[m * a.Kp + c * kChunk + 32 + j] = a.f[m * a.Kp + c * kChunk + 2 * j + 1];
+      }
 }
 
 template <int MT>
@@ -195,13 +130,6 @@ void w4a16_tile(const Consts& k, const GemmWeights& w, const Activations& a, con
   for (int j = 0; j < MT; ++j) out[(m0 + j) * w.N + col] = _mm512_reduce_add_ps(acc[j]) * w.global_scale;
 }
 
-template <int MT>
-void tile(GemmMode mode, const Consts& k, const GemmWeights& w, const Activations& a, const Prepared& p, const Layout& l,
-          std::int64_t m0, std::int64_t n, float* out) {
-  if (mode == GemmMode::W4A4) w4a4_tile<MT>(k, w, a, p, l, m0, n, out);
-  else w4a16_tile<MT>(k, w, a, p, m0, n, out);
-}
-
 void run(GemmMode mode, const GemmWeights& w, const Activations& a, const Prepared& p, float* out, std::int64_t n0, std::int64_t n1) {
   if (use_panels(mode, a.M)) {
     avx512::run_panels(mode, w, a, p, out, n0, n1);
@@ -211,24 +139,17 @@ void run(GemmMode mode, const GemmWeights& w, const Activations& a, const Prepar
     avx512::run_rows(w, a, p, out, n0, n1);
     return;
   }
-  const Consts k;
-  const Layout l = layout(mode, a);
-  constexpr int kTile = 8;
-  using TileFn = void (*)(GemmMode, const Consts&, const GemmWeights&, const Activations&, const Prepared&, const Layout&,
-                          std::int64_t, std::int64_t, float*);
-  static constexpr TileFn kTail[kTile] = {nullptr, tile<1>, tile<2>, tile<3>, tile<4>, tile<5>, tile<6>, tile<7>};
-  for (std::int64_t n = n0; n < n1; ++n) {
-    if (w.out_col && w.out_col[n] < 0) continue;
-    std::int64_t m0 = 0;
-    for (; m0 + kTile <= a.M; m0 += kTile) tile<kTile>(mode, k, w, a, p, l, m0, n, out);
-    if (a.M > m0) kTail[a.M - m0](mode, k, w, a, p, l, m0, n, out);
-  }
+  const Consts k;  // here M < kW4a16PanelMinRows
+  using TileFn = void (*)(const Consts&, const GemmWeights&, const Activations&, const Prepared&, std::int64_t, std::int64_t, float*);
+  static constexpr TileFn kTiles[kW4a16PanelMinRows] = {nullptr, w4a16_tile<1>, w4a16_tile<2>, w4a16_tile<3>};
+  for (std::int64_t n = n0; n < n1; ++n)
+    if (!w.out_col || w.out_col[n] >= 0) kTiles[a.M](k, w, a, p, 0, n, out);
 }
 
 }  // namespace
 
 const KernelSet& avx512_kernels() {
-  static const KernelSet k{avx512::quantize_row, prepare, run};
+  static const KernelSet k{avx512::quantize_row, prepared_bytes, prepare, run};
   return k;
 }
 

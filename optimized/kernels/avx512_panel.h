@@ -1,7 +1,9 @@
-// The AVX-512 panel kernels, for more than a few activation rows: weights packed once per GEMM into
-// a panel per 32 stored rows where each dword lane is one row (lanes along N), so that one
-// activation dword broadcast to all lanes feeds 16 rows at once. Declared here for avx512.cpp and
-// the unit tests of the packing; compiled with the AVX-512 flags, called only on such CPUs.
+// The AVX-512 panel kernels, for more than a few activation rows: weights packed per GEMM into a
+// panel per 32 stored rows where each dword lane is one row (lanes along N), so that one
+// activation dword broadcast to all lanes feeds 16 rows at once. A panel is packed 512 K at a time
+// (20 KiB, read from L1 by every activation tile before the next 512 K are packed). Declared here
+// for avx512.cpp and the unit tests of the packing; compiled with the AVX-512 flags, called only on
+// such CPUs.
 //
 // Packing a 16-row group, 128 K at a time: the 16 rows' 64 packed bytes are transposed as 16x16
 // dwords, so that vector t holds, in lane r, row r's packed bytes 4t .. 4t + 3: the codes of
@@ -11,9 +13,12 @@
 // even(2b + 1), odd(2b), odd(2b + 1), whose activations are, per block, x[0, 2, .., 14] then
 // x[1, 3, .., 15] ("panel order").
 //
-// Panel codes are the signed 2 e2m1 for both modes. w4a4 multiplies them (s8) with the activations
-// offset to u8, 2 e2m1(x) + 12, in vpdpbusd; the offset adds 12 * (block sum of the row's codes),
-// which the panel keeps per row and block, negated, to start the accumulators from.
+// Panel codes: w4a16, the signed 2 e2m1; w4a4, 2 e2m1 + 12 (u8, 0 .. 24), which vpdpbusd multiplies
+// with the activations' s8 2 e2m1(x). The offset adds 12 * (block sum of the activation row's codes),
+// which the prepared activations keep per row and block, negated, to start the accumulators from:
+// a broadcast load per accumulator, no ALU work (the reverse, an offset on the activations, would
+// need a per-lane correction vector of the weights' block sums, loaded and copied into every
+// accumulator: a register move each, and measured slower).
 #pragma once
 #include <immintrin.h>
 
@@ -56,22 +61,23 @@ __attribute__((always_inline)) inline void transpose16x16(__m512i r[16]) {
 // 2^-8 (f32). Rows past w.rows hold code 0 and scale 0.
 struct Panel {
   static constexpr int kRows = 32;
-  static constexpr std::size_t kBlockBytes = 6 * 64;  // per block and group
+  static constexpr std::size_t kBlockBytes = 5 * 64;  // per block and group
   std::int64_t blocks = 0;       // K / 16 rounded up to whole 128-K chunks
   std::uint8_t* data = nullptr;  // blocks * 2 groups * kBlockBytes, 64-aligned
   static std::size_t bytes(std::int64_t K) { return static_cast<std::size_t>((K + 127) / 128 * 8) * 2 * kBlockBytes; }
   std::uint8_t* at(std::int64_t b, int group) const { return data + (b * 2 + group) * static_cast<std::int64_t>(kBlockBytes); }
   const __m512i* codes(std::int64_t b, int group) const { return reinterpret_cast<const __m512i*>(at(b, group)); }
-  const __m512i* corr(std::int64_t b, int group) const { return reinterpret_cast<const __m512i*>(at(b, group) + 256); }
-  const float* scales(std::int64_t b, int group) const { return reinterpret_cast<const float*>(at(b, group) + 320); }
+  const float* scales(std::int64_t b, int group) const { return reinterpret_cast<const float*>(at(b, group) + 256); }
 };
-void pack_panel(GemmMode mode, const GemmWeights& w, std::int64_t n0, Panel& p);
+// Packs the 128-K chunks [cc0, cc1) of the rows into p (its block 0 is block 8 * cc0 of the rows).
+void pack_panel(GemmMode mode, const GemmWeights& w, std::int64_t n0, std::int64_t cc0, std::int64_t cc1, Panel& p);
 
 // The activation side of the panel kernels, prepared once per GEMM.
 struct PanelActivations {
   // w4a4: per row, the u8 codes 2 e2m1(x) + 12 in panel order, and per block Sx.
   // w4a16: per row, x in panel order (f32).
-  static void prepare(GemmMode mode, const Activations& a, Prepared& p);
+  static std::size_t bytes(GemmMode mode, const Activations& a);
+  static void prepare(GemmMode mode, const Activations& a, Prepared& p, std::int64_t m0, std::int64_t m1);
 };
 void run_panels(GemmMode mode, const GemmWeights& w, const Activations& a, const Prepared& p, float* out, std::int64_t n0,
                 std::int64_t n1);

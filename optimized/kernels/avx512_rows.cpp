@@ -136,14 +136,18 @@ void rows(const Tables& T, const GemmWeights& w, const Activations& a, const Pre
 
 }  // namespace
 
-void RowsActivations::prepare(const Activations& a, Prepared& p) {
+std::size_t RowsActivations::bytes(const Activations& a) {
   const Layout l = layout(a);
-  p.resize(l.sx + static_cast<std::size_t>(a.M * l.chunks) * 64);
+  return l.sx + static_cast<std::size_t>(a.M * l.chunks) * 64;
+}
+
+void RowsActivations::prepare(const Activations& a, Prepared& p, std::int64_t m0, std::int64_t m1) {
+  const Layout l = layout(a);
   std::int8_t* x = p.as<std::int8_t>();
   std::int32_t* corr = p.as<std::int32_t>(l.corr);
   float* sx = p.as<float>(l.sx);
   const std::int64_t nb = a.K / 16;
-  for (std::int64_t m = 0; m < a.M; ++m)
+  for (std::int64_t m = m0; m < m1; ++m)
     for (std::int64_t c = 0; c < l.chunks; ++c)
       for (int b = 0; b < 16; ++b) {
         const std::int64_t block = 16 * c + b;

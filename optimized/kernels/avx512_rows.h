@@ -9,7 +9,8 @@ namespace nvfp4::opt::avx512 {
 struct RowsActivations {
   // Per row and 256-K chunk: 4 vectors of s8 2 e2m1(x) (vector q, lane b: quad q of block b),
   // -12 * each block's sum of them, and each block's Sx.
-  static void prepare(const Activations& a, Prepared& p);
+  static std::size_t bytes(const Activations& a);
+  static void prepare(const Activations& a, Prepared& p, std::int64_t m0, std::int64_t m1);
 };
 void run_rows(const GemmWeights& w, const Activations& a, const Prepared& p, float* out, std::int64_t n0, std::int64_t n1);
 

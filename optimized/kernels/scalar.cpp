@@ -12,7 +12,8 @@ namespace {
 
 std::uint8_t code_at(const std::uint8_t* row, std::int64_t k) { return (row[k / 2] >> (4 * (k % 2))) & 0xF; }
 
-void prepare(GemmMode, const Activations&, Prepared&) {}
+std::size_t prepared_bytes(GemmMode, const Activations&) { return 0; }
+void prepare(GemmMode, const Activations&, Prepared&, std::int64_t, std::int64_t) {}
 
 void run(GemmMode mode, const GemmWeights& w, const Activations& a, const Prepared&, float* out, std::int64_t n0, std::int64_t n1) {
   const std::int64_t K = w.K, nb = K / 16;
@@ -61,7 +62,7 @@ void quantize_row_scalar(const float* x, std::int64_t K, float gs, std::int8_t* 
 }
 
 const KernelSet& scalar_kernels() {
-  static const KernelSet k{quantize_row_scalar, prepare, run};
+  static const KernelSet k{quantize_row_scalar, prepared_bytes, prepare, run};
   return k;
 }
 

@@ -15,6 +15,7 @@
 #include "core/error.h"
 #include "core/rng.h"
 #include "core/test/small_model.h"
+#include "core/module_map.h"
 #include "core/test/temp_dir.h"
 #include "optimized/kernels/dispatch.h"
 #include "optimized/optimized_pipeline.h"
@@ -106,6 +107,49 @@ INSTANTIATE_TEST_SUITE_P(Shapes, KernelsVsOracle,
                            return "H" + std::to_string(i.param.hidden) + "_I" + std::to_string(i.param.intermediate) + "_E" +
                                   std::to_string(i.param.experts) + "_" + backend_name(i.param.backend);
                          });
+
+// The panel kernels block K (512 at a time, packed into L1) and, for w4a4, the activation rows (as
+// many as fit ~1 MiB of L2: 520 rows at K = 1136). K = 1136 = 16 * 71 gives two whole K blocks and
+// a partial one ending mid 128-K chunk; M = 531 gives two row blocks, the second ending in a tile
+// remainder of 3. The narrowest projection of that K keeps the exact oracle cheap.
+TEST(KernelsVsOracle, PanelBlockingBoundaries) {
+  TempDir d;
+  WriterOptions o = small_model();
+  o.hidden = 1136;
+  o.intermediate = 16;
+  o.head_dim = 16;
+  o.kv_heads = 1;
+  write_checkpoint(d.path(), generate_checkpoint(o), 1);
+  ref::ReferencePipeline r;
+  opt::OptimizedPipeline p(Backend::Cutlass);
+  for (Pipeline* q : std::initializer_list<Pipeline*>{&r, &p}) {
+    q->load_weights(Checkpoint::open(d.path()));
+    q->process_weights_after_loading(Backend::Cutlass);
+  }
+  const LinearSpec* narrow = nullptr;
+  for (const auto& l : r.spec().linears)
+    if (l.K == o.hidden && (!narrow || l.N() < narrow->N())) narrow = &l;
+  ASSERT_NE(narrow, nullptr);
+  const GemmTarget t{narrow->name, -1, ""};
+  const std::int64_t M = 531;
+  for (GemmMode mode : {GemmMode::W4A16, GemmMode::W4A4}) {
+    const auto ops = r.operands(t, mode);
+    const Tensor x = input(DType::F32, M, ops.w.K, 71, 1);
+    const Tensor exact = r.gemm(t, x, mode);
+    const std::vector<double> mag = ref::gemm_abs_sum(x, ops.w, mode, ops.s);
+    const double post = mode == GemmMode::W4A4 ? ops.s.alpha : ops.w.global_scale;
+    for (opt::Isa isa : opt::available_isas()) {
+      SCOPED_TRACE(std::string(opt::isa_name(isa)) + " " + gemm_mode_name(mode) + " " + t.module);
+      opt::ScopedIsa forced(isa);
+      const Tensor got = p.gemm(t, x, mode);
+      for (std::int64_t i = 0; i < exact.numel(); ++i) {
+        const double g = got.get_f32(i), e = exact.get_f32(i);
+        ASSERT_LE(std::fabs(g - e), opt::gemm_error_bound(mode, ops.w.K, mag[static_cast<std::size_t>(i)], post, DType::F32, e))
+            << "row " << i / exact.size(1) << " column " << i % exact.size(1) << ": got " << g << ", exact " << e;
+      }
+    }
+  }
+}
 
 TEST(KernelsVsOracle, NonFiniteActivationsAsTheReferenceTreatsThem) {
   TempDir d;
