@@ -1,14 +1,13 @@
 #include "core/checkpoint.h"
 
 #include <fnmatch.h>
+#include <re2/re2.h>
 
 #include <algorithm>
-#include <fstream>
-#include <regex>
 #include <set>
-#include <sstream>
 
 #include "core/error.h"
+#include "core/regular_file.h"
 
 namespace nvfp4 {
 namespace fs = std::filesystem;
@@ -21,12 +20,9 @@ std::string format_name(CkptFormat f) {
 namespace {
 
 json read_json(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) bad_input(p.string(), "", "cannot open");
-  std::stringstream ss;
-  ss << in.rdbuf();
+  const std::string text = read_small_file(p);  // regular files only, size-capped
   try {
-    return json::parse(ss.str());
+    return json::parse(text);
   } catch (const json::exception& e) {
     std::string w = e.what();
     auto k = w.find("] ");
@@ -46,10 +42,11 @@ std::vector<std::string> string_list(const json& j, const std::string& file, con
 }
 
 int group_size_of(const json& j, const std::string& file) {
-  if (!j.is_number_unsigned()) bad_input(file, "", "group_size must be a positive integer");
-  int g = j.get<int>();
+  if (!j.is_number_unsigned()) bad_input(file, "", "group_size must be a positive integer, not " + j.dump());
+  // Compared at full width: 2^32 + 16 narrowed to int would read as a valid 16.
+  const auto g = j.get<std::uint64_t>();
   if (g != 16) bad_input(file, "", "group_size " + std::to_string(g) + " is not NVFP4 (which uses 16)");
-  return g;
+  return 16;
 }
 
 // ModelOpt: hf_quant_config.json {"quantization": {...}} (nested) or config.json
@@ -132,6 +129,16 @@ Checkpoint Checkpoint::open(const fs::path& dir) {
     c.quant_ = hf;
   }
 
+  for (const auto& pat : c.quant_.exclude) {
+    if (pat.rfind("re:", 0) != 0) continue;
+    re2::RE2::Options o;
+    o.set_log_errors(false);
+    o.set_max_mem(8 << 20);  // a pattern whose automaton needs more is refused, not run
+    auto re = std::make_shared<const re2::RE2>(pat.substr(3), o);
+    if (!re->ok()) bad_input(c.quant_.source, "", "invalid regex in ignore list: " + pat + " (" + re->error() + ")");
+    c.exclude_re_.push_back(std::move(re));
+  }
+
   // Which files, and which tensor lives where.
   std::vector<fs::path> paths;
   std::map<std::string, std::string> weight_map;
@@ -201,14 +208,15 @@ Tensor Checkpoint::tensor(const std::string& name) const {
   return files_[it->second.file]->tensor(name);
 }
 
+void Checkpoint::check_intact() const {
+  for (const auto& f : files_) f->check_intact();
+}
+
 bool Checkpoint::excluded(const std::string& prefix) const {
+  std::size_t r = 0;
   for (const auto& pat : quant_.exclude) {
     if (pat.rfind("re:", 0) == 0) {
-      try {
-        if (std::regex_match(prefix, std::regex(pat.substr(3)))) return true;
-      } catch (const std::regex_error&) {
-        bad_input(quant_.source, "", "invalid regex in ignore list: " + pat);
-      }
+      if (re2::RE2::FullMatch(prefix, *exclude_re_[r++])) return true;
     } else if (pat == prefix || fnmatch(pat.c_str(), prefix.c_str(), 0) == 0) {
       return true;
     }

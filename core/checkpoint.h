@@ -11,6 +11,10 @@
 
 #include "core/safetensors.h"
 
+namespace re2 {
+class RE2;
+}
+
 namespace nvfp4 {
 
 enum class CkptFormat { ModelOpt, CompressedTensors };
@@ -40,6 +44,8 @@ class Checkpoint {
   // True when a config excludes the module prefix from quantization.
   bool excluded(const std::string& prefix) const;
   std::size_t file_count() const { return files_.size(); }
+  // Throws a BadInput error naming the first file truncated while mapped (see SafetensorsFile).
+  void check_intact() const;
 
  private:
   struct Entry { std::size_t file; const TensorInfo* info; };
@@ -48,6 +54,9 @@ class Checkpoint {
   nlohmann::json config_ = nlohmann::json::object();
   std::vector<std::shared_ptr<SafetensorsFile>> files_;
   std::map<std::string, Entry> index_;
+  // The "re:" exclusion patterns, compiled once at open. RE2: linear time, bounded memory, no
+  // recursion, whatever the pattern and the name (issue 9).
+  std::vector<std::shared_ptr<const re2::RE2>> exclude_re_;
 };
 
 }  // namespace nvfp4

@@ -1,8 +1,12 @@
 // Typed errors. Every message is one line: "<file>: <tensor>: <what is wrong>", so that a user can
-// act on it without a debugger. The kind decides the command's exit code.
+// act on it without a debugger. The kind decides the command's exit code. what() is escaped
+// (core/printable.h) and long names are shortened, whatever the file held, so a message is always
+// one printable line; file(), tensor() and problem() keep the raw strings for programs.
 #pragma once
 #include <stdexcept>
 #include <string>
+
+#include "core/printable.h"
 
 namespace nvfp4 {
 
@@ -26,9 +30,9 @@ class Error : public std::runtime_error {
  private:
   static std::string compose(const std::string& f, const std::string& t, const std::string& w) {
     std::string s;
-    if (!f.empty()) s += f + ": ";
-    if (!t.empty()) s += t + ": ";
-    return s + w;
+    if (!f.empty()) s += printable_short(f, 240) + ": ";
+    if (!t.empty()) s += printable_short(t, 200) + ": ";
+    return s + printable_short(w, 600);
   }
   ErrorKind kind_;
   std::string file_, tensor_, what_;

@@ -1,5 +1,7 @@
 #include "core/findings.h"
 
+#include "core/printable.h"
+
 #include <cmath>
 #include <cstdio>
 #include <map>
@@ -11,9 +13,9 @@ namespace nvfp4 {
 
 std::string Finding::line() const {
   std::string s = level == Level::Fail ? "FAIL " : "note ";
-  if (!file.empty()) s += file + ": ";
-  if (!tensor.empty()) s += tensor + ": ";
-  return s + what;
+  if (!file.empty()) s += printable_short(file, 240) + ": ";  // one printable line, as Error does
+  if (!tensor.empty()) s += printable_short(tensor, 200) + ": ";
+  return s + printable_short(what, 600);
 }
 
 float read_decode_scale(const Checkpoint& c, const std::string& name, bool encode) {

@@ -4,7 +4,6 @@
 #include <map>
 #include <numeric>
 #include <optional>
-#include <regex>
 #include <set>
 
 #include "core/error.h"
@@ -55,18 +54,45 @@ Quantized check_prefix(const Checkpoint& c, const FormatNames& fn, const std::st
   return {N, K, has_in};
 }
 
-std::int64_t config_int(const nlohmann::json& cfg, const char* key) {
-  if (cfg.contains(key) && cfg[key].is_number_unsigned()) return cfg[key].get<std::int64_t>();
-  return -1;
+// "a.b.c" -> {"a.b", "c"}; no dot -> {"", s}.
+std::pair<std::string_view, std::string_view> split_last(std::string_view s) {
+  const auto dot = s.rfind('.');
+  if (dot == std::string_view::npos) return {std::string_view{}, s};
+  return {s.substr(0, dot), s.substr(dot + 1)};
+}
+
+bool all_digits(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
+}
+
+bool is_expert_leaf(std::string_view leaf) {
+  for (std::string_view n : {"gate_proj", "up_proj", "down_proj", "w1", "w3", "w2"})
+    if (leaf == n) return true;
+  return false;
+}
+
+// A config.json integer, or -1 when absent. Anything present must be an integer in [1, 2^24]:
+// the products below (heads * head_dim, summed three times) then stay far inside int64, and a
+// negative, fractional, string or huge value is refused by name instead of read as "absent" or
+// wrapped to a small valid one (issue 9).
+constexpr std::int64_t kMaxConfigInt = std::int64_t{1} << 24;
+std::int64_t config_int(const Checkpoint& c, const char* key) {
+  const auto& cfg = c.config();
+  if (!cfg.is_object() || !cfg.contains(key) || cfg[key].is_null()) return -1;
+  const auto& v = cfg[key];  // nlohmann parses every non-negative integer as unsigned
+  if (!v.is_number_unsigned() || v.get<std::uint64_t>() < 1 || v.get<std::uint64_t>() > std::uint64_t(kMaxConfigInt))
+    bad_input((c.dir() / "config.json").string(), key,
+              "must be an integer from 1 to " + std::to_string(kMaxConfigInt) + ", not " +
+                  v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  return v.get<std::int64_t>();
 }
 
 // q/k/v row counts of a qkv_proj fused on disk come from the attention shape in config.json.
 std::vector<std::int64_t> qkv_rows(const Checkpoint& c, const std::string& wname, std::int64_t N) {
-  const auto& cfg = c.config();
-  std::int64_t heads = config_int(cfg, "num_attention_heads");
-  std::int64_t kv = config_int(cfg, "num_key_value_heads");
-  std::int64_t hd = config_int(cfg, "head_dim");
-  std::int64_t hidden = config_int(cfg, "hidden_size");
+  std::int64_t heads = config_int(c, "num_attention_heads");
+  std::int64_t kv = config_int(c, "num_key_value_heads");
+  std::int64_t hd = config_int(c, "head_dim");
+  std::int64_t hidden = config_int(c, "hidden_size");
   if (heads <= 0)
     bad_input(c.file_of(wname), wname, "fused on disk, but config.json lacks num_attention_heads to split q/k/v");
   if (kv <= 0) kv = heads;
@@ -117,34 +143,33 @@ ModelSpec map_modules(const Checkpoint& c) {
     }
   }
 
-  static const std::regex kQkv(R"(^(.*\.self_attn)\.(q|k|v)_proj$)");
-  static const std::regex kQkvFused(R"(^(.*\.self_attn)\.qkv_proj$)");
-  static const std::regex kGateUp(R"(^(.*\.mlp)\.(gate|up)_proj$)");
-  static const std::regex kGateUpFused(R"(^(.*\.mlp)\.gate_up_proj$)");
-  static const std::regex kExpert(R"(^(.*\.experts)\.(\d+)\.(gate_proj|up_proj|down_proj|w1|w3|w2)$)");
-
+  // Plain string code, not a regex: names come from the file and can be megabytes long (a
+  // backtracking std::regex recursed per character and overflowed the stack; issue 9).
   struct Group { std::map<std::string, std::string> shards; std::string fused; };
   std::map<std::string, Group> groups;  // module name -> parts
   std::map<std::string, std::map<std::int64_t, std::map<std::string, std::string>>> experts;
   std::vector<std::string> singles;
 
   for (const auto& p : prefixes) {
-    std::smatch m;
-    if (std::regex_match(p, m, kExpert)) {
-      std::string proj = m[3];
+    auto [parent, leaf] = split_last(p);
+    if (auto [owner, index] = split_last(parent);
+        owner.ends_with(".experts") && !index.empty() && all_digits(index) && is_expert_leaf(leaf)) {
+      std::string_view proj = leaf;
       std::string role = (proj == "gate_proj" || proj == "w1") ? "w1" : (proj == "up_proj" || proj == "w3") ? "w3" : "w2";
-      std::int64_t e = std::stoll(m[2]);
+      if (index.size() > 7) bad_input(c.dir().string(), p, "expert index out of range");
+      std::int64_t e = 0;
+      for (char d : index) e = 10 * e + (d - '0');
       if (e > 1'000'000) bad_input(c.dir().string(), p, "expert index out of range");
-      auto& slot = experts[m[1]][e][role];
+      auto& slot = experts[std::string(owner)][e][role];
       if (!slot.empty()) bad_input(c.dir().string(), p, "expert " + std::to_string(e) + " " + role + " also stored as " + slot);
       slot = p;
-    } else if (std::regex_match(p, m, kQkv)) {
-      groups[std::string(m[1]) + ".qkv_proj"].shards[m[2]] = p;
-    } else if (std::regex_match(p, m, kQkvFused)) {
+    } else if ((leaf == "q_proj" || leaf == "k_proj" || leaf == "v_proj") && parent.ends_with(".self_attn")) {
+      groups[std::string(parent) + ".qkv_proj"].shards[std::string(leaf.substr(0, 1))] = p;
+    } else if (leaf == "qkv_proj" && parent.ends_with(".self_attn")) {
       groups[p].fused = p;
-    } else if (std::regex_match(p, m, kGateUp)) {
-      groups[std::string(m[1]) + ".gate_up_proj"].shards[m[2] == "gate" ? "0" : "1"] = p;
-    } else if (std::regex_match(p, m, kGateUpFused)) {
+    } else if ((leaf == "gate_proj" || leaf == "up_proj") && parent.ends_with(".mlp")) {
+      groups[std::string(parent) + ".gate_up_proj"].shards[leaf == "gate_proj" ? "0" : "1"] = p;
+    } else if (leaf == "gate_up_proj" && parent.ends_with(".mlp")) {
       groups[p].fused = p;
     } else {
       singles.push_back(p);

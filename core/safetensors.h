@@ -2,10 +2,11 @@
 // (TESTING-NOTES §3.2) and is stricter where upstream is lax: duplicate keys at any depth,
 // non-integer offsets or dims, unknown dtypes, unknown tensor fields, non-string metadata values
 // and a first significant character other than '{' are errors. Tensors are zero-copy views of a
-// private read-only memory map.
+// private read-only memory map that survives truncation (check_intact says whether it happened).
 #pragma once
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <span>
@@ -16,6 +17,8 @@
 #include "core/tensor.h"
 
 namespace nvfp4 {
+
+class GuardedMapping;
 
 inline constexpr std::uint64_t kMaxHeaderBytes = 100'000'000;  // safetensors MAX_HEADER_SIZE
 
@@ -45,10 +48,17 @@ class SafetensorsFile {
   Tensor tensor(const std::string& name) const;
   std::span<const std::uint8_t> bytes(const TensorInfo& info) const;
   std::uint64_t header_size() const { return header_size_; }
+  // Throws a BadInput error naming the file if it was truncated or rewritten while mapped (bytes
+  // past a new end read as zeros; core/guarded_mapping.h). Call after reading, before committing.
+  void check_intact() const;
+  // Tests only: called with (file label, tensor name) each time tensor() hands out a view, so a
+  // test can truncate the file at a chosen point of a load. Not thread-safe; reset with {}.
+  static void set_view_hook_for_testing(std::function<void(const std::string&, const std::string&)> hook);
 
  private:
   std::string label_;
   std::shared_ptr<Storage> data_;  // the data section
+  std::shared_ptr<const GuardedMapping> map_;  // null for in-memory images
   std::vector<TensorInfo> tensors_;
   std::map<std::string, std::string> metadata_;
   std::uint64_t header_size_ = 0;

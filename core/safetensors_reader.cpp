@@ -4,12 +4,15 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <functional>
 #include <cstdio>
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <set>
 
 #include "core/error.h"
+#include "core/guarded_mapping.h"
+#include "core/regular_file.h"
 #include "core/safetensors.h"
 
 namespace nvfp4 {
@@ -151,13 +154,10 @@ bool mul_overflows(std::uint64_t a, std::uint64_t b, std::uint64_t& out) {
   return __builtin_mul_overflow(a, b, &out);
 }
 
-struct Mapping {
-  void* addr = nullptr;
-  std::size_t len = 0;
-  ~Mapping() {
-    if (addr && addr != MAP_FAILED) munmap(addr, len);
-  }
-};
+std::function<void(const std::string&, const std::string&)>& view_hook() {
+  static std::function<void(const std::string&, const std::string&)> h;
+  return h;
+}
 
 }  // namespace
 
@@ -245,27 +245,29 @@ SafetensorsFile SafetensorsFile::parse(std::vector<std::uint8_t>&& bytes, std::s
 
 SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
   std::string label = path.string();
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw Error(ErrorKind::BadInput, label, "", std::string("cannot open: ") + std::strerror(errno));
-  struct stat st{};
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    throw Error(ErrorKind::BadInput, label, "", "not a regular file");
-  }
-  auto map = std::make_shared<Mapping>();
-  map->len = static_cast<std::size_t>(st.st_size);
+  OpenFile f = open_regular_file(path);
   static const std::uint8_t kEmpty[1] = {0};
-  const std::uint8_t* base = kEmpty;
-  if (map->len > 0) {
-    map->addr = mmap(nullptr, map->len, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (map->addr == MAP_FAILED) {
-      ::close(fd);
-      throw Error(ErrorKind::BadInput, label, "", std::string("cannot map: ") + std::strerror(errno));
-    }
-    base = static_cast<const std::uint8_t*>(map->addr);
+  if (f.size == 0) return parse({kEmpty, 0}, label);
+  std::shared_ptr<GuardedMapping> map;
+  try {
+    map = std::make_shared<GuardedMapping>(f.fd, static_cast<std::size_t>(f.size));
+  } catch (const std::runtime_error& e) {
+    throw Error(ErrorKind::BadInput, label, "", e.what());
   }
-  ::close(fd);
-  return parse({base, map->len}, label, map);
+  SafetensorsFile r = parse({map->data(), map->size()}, label, map);
+  r.map_ = map;
+  r.check_intact();  // truncated while the header was parsed
+  return r;
+}
+
+void SafetensorsFile::check_intact() const {
+  if (map_ && map_->changed())
+    throw Error(ErrorKind::BadInput, label_, "",
+                "changed while being read (truncated or rewritten under its memory map); nothing read from it was used");
+}
+
+void SafetensorsFile::set_view_hook_for_testing(std::function<void(const std::string&, const std::string&)> hook) {
+  view_hook() = std::move(hook);
 }
 
 const TensorInfo* SafetensorsFile::find(const std::string& name) const {
@@ -281,7 +283,9 @@ std::span<const std::uint8_t> SafetensorsFile::bytes(const TensorInfo& info) con
 Tensor SafetensorsFile::tensor(const std::string& name) const {
   const TensorInfo* t = find(name);
   if (!t) throw Error(ErrorKind::BadInput, label_, name, "tensor not found");
-  return Tensor::external(t->dtype, t->shape, data_, t->begin);
+  Tensor v = Tensor::external(t->dtype, t->shape, data_, t->begin);
+  if (view_hook()) view_hook()(label_, name);
+  return v;
 }
 
 }  // namespace nvfp4

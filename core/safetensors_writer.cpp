@@ -8,6 +8,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "core/interrupt_cleanup.h"
 #include "core/safetensors.h"
 
 namespace nvfp4 {
@@ -72,6 +73,7 @@ std::vector<std::uint8_t> serialize_safetensors(const std::vector<TensorToWrite>
 void write_file_atomic(const std::filesystem::path& path, std::span<const std::uint8_t> bytes) {
   std::filesystem::path tmp = path;
   tmp += ".tmp." + std::to_string(::getpid());
+  TempFileGuard interrupted(tmp);  // removed if SIGINT/SIGTERM arrives before the rename
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) throw Error(ErrorKind::Io, path.string(), "", std::string("cannot create: ") + std::strerror(errno));
   std::size_t done = 0;

@@ -43,9 +43,15 @@ void OptimizedPipeline::load_weights(const Checkpoint& c) {
   }
   ModelSpec spec = map_modules(c);
   for (const auto& x : spec.experts) experts_check_backend(x, backend_);  // before allocating anything
-  validate_sources(c, spec);
+  validate_intact(c, spec);  // a shard truncated while validated: refused before anything is allocated
   create_weights(spec);
   copy_sources(c, spec, modules_);
+  try {
+    c.check_intact();
+  } catch (const Error&) {  // truncated during the copy: nothing is loaded, as before the call
+    *this = OptimizedPipeline(backend_);
+    throw;
+  }
   spec_ = std::move(spec);
   loaded_ = true;
   processed_ = false;
@@ -58,7 +64,7 @@ void OptimizedPipeline::update_weights_from_disk(const Checkpoint& c) {
   }
   ModelSpec spec = map_modules(c);
   require_same_structure(spec_, spec, c.dir().string());
-  validate_sources(c, spec);
+  validate_intact(c, spec);  // truncated while validated: refused before any byte of the weights is written
   // Every check has passed: from here on nothing throws, so the previous weights are only
   // overwritten by a load that completes. On a processed trtllm model the expert weights go straight
   // to their shuffled rows (the loaded layout would only be shuffled again, two more passes over the
@@ -74,6 +80,34 @@ void OptimizedPipeline::update_weights_from_disk(const Checkpoint& c) {
   const bool reprocess = processed_;
   processed_ = false;
   if (reprocess) process(direct);
+  // A shard truncated between the checks and the end of the copy (the one window a reload without
+  // a copy aside cannot close): some bytes were read as zeros and the previous weights are gone.
+  // The pipeline stays consistent in structure but refuses every use until a reload succeeds.
+  torn_.clear();
+  try {
+    c.check_intact();
+  } catch (const Error& e) {
+    torn_ = e.file();
+    throw Error(ErrorKind::BadInput, e.file(), "",
+                e.problem() + " during the copy; the weights are incomplete and every use is refused until a reload succeeds");
+  }
+}
+
+// The checks of every source, then whether a shard was truncated under them (bytes past the new
+// end read as zeros, which the checks may have refused for the wrong reason).
+void OptimizedPipeline::validate_intact(const Checkpoint& c, const ModelSpec& spec) {
+  try {
+    validate_sources(c, spec);
+  } catch (const Error&) {
+    c.check_intact();
+    throw;
+  }
+  c.check_intact();
+}
+
+void OptimizedPipeline::require_intact() const {
+  if (!torn_.empty())
+    throw Error(ErrorKind::BadInput, torn_, "", "was truncated during the last reload's copy; reload before using the weights");
 }
 
 void OptimizedPipeline::process(bool weights_placed) {
@@ -91,6 +125,7 @@ void OptimizedPipeline::process_weights_after_loading(Backend b) {
     throw Error(ErrorKind::Usage, "", "",
                 "this optimized pipeline sized its buffers for " + backend_name(backend_) + " at create_weights; it cannot process for " +
                     backend_name(b));
+  require_intact();
   if (processed_) return;  // in-place results cannot be processed twice (a double swizzle)
   process(false);
 }
@@ -165,6 +200,7 @@ GemmWeights OptimizedPipeline::weights(const GemmTarget& t) const {
 
 Tensor OptimizedPipeline::gemm(const GemmTarget& t, const Tensor& x, GemmMode mode) const {
   if (!processed_) throw Error(ErrorKind::Usage, "", t.module, "GEMM before process_weights_after_loading");
+  require_intact();
   const GemmWeights w = weights(t);
   const bool has_input = linear_.count(t.module) ? linear_.at(t.module).has_input_scale : experts_.at(t.module).has_input_scale;
   if (mode == GemmMode::W4A4 && !has_input) bad_input("", t.module, "w4a4 needs input scales, and this checkpoint has none (W4A16)");
@@ -172,9 +208,12 @@ Tensor OptimizedPipeline::gemm(const GemmTarget& t, const Tensor& x, GemmMode mo
     throw Error(ErrorKind::BadInput, "", "x", "shape " + shape_str(x.shape()) + " does not match K = " + std::to_string(w.K));
   if (x.dtype() != DType::F32 && x.dtype() != DType::BF16 && x.dtype() != DType::F16)
     throw Error(ErrorKind::BadInput, "", "x", "input dtype must be F32, BF16 or F16, not " + std::string(dtype_name(x.dtype())));
-  if (mode == GemmMode::W4A16)
-    for (std::int64_t i = 0; i < x.numel(); ++i)
-      if (!std::isfinite(x.get_f32(i))) throw Error(ErrorKind::BadInput, "", "x", "holds a non-finite value at flat index " + std::to_string(i));
+  // Refused in both modes, as the reference does (a saturating w4a4 quantizer would hide them).
+  for (std::int64_t i = 0; i < x.numel(); ++i)
+    if (!std::isfinite(x.get_f32(i)))
+      throw Error(ErrorKind::BadInput, "", "x",
+                  "holds a non-finite value at [" + std::to_string(i / w.K) + ", " + std::to_string(i % w.K) +
+                      "] (NaN and Inf activations are refused in both modes)");
   return opt::gemm(x, w, mode);
 }
 

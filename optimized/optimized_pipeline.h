@@ -10,6 +10,10 @@
 //
 // Transactions without a copy aside: a load or reload first validates every source tensor of the
 // checkpoint (optimized/source_loader.h) and only then writes; processing cannot fail after that.
+// A shard truncated during the checks is refused with the weights untouched; one truncated during
+// the copy (after the checks passed) cannot be undone without the copy aside this design avoids:
+// the reload fails naming the file and the pipeline refuses every use until a reload succeeds
+// (core/guarded_mapping.h turns the truncation into zeros and a flag instead of SIGBUS).
 // Processing runs once per load: calling it again is a no-op, because in-place results (a
 // swizzled scale over its source) cannot be processed twice.
 //
@@ -52,9 +56,12 @@ class OptimizedPipeline final : public Pipeline {
  private:
   void create_weights(const ModelSpec& spec);
   void process(bool weights_placed);
+  void require_intact() const;
+  static void validate_intact(const Checkpoint& c, const ModelSpec& spec);
 
   Backend backend_;
   bool loaded_ = false, processed_ = false;
+  std::string torn_;  // the file truncated during the last reload's copy, until a reload succeeds
   ModelSpec spec_;
   std::map<std::string, Module> modules_;
   std::map<std::string, LinearPlan> linear_;

@@ -98,13 +98,18 @@ Operands operands(const Tensor& x, const LogicalWeight& w, GemmMode mode, const 
   Operands o{x.size(0), w.N, w.K, {}, {}, 1.0};
   o.x.resize(static_cast<std::size_t>(o.M * o.K));
   o.w.resize(static_cast<std::size_t>(o.N * o.K));
+  // NaN and Inf activations are refused in both modes (issue 9): an engine would propagate them,
+  // but w4a4's saturating quantizer would turn them into finite codes and report a plausible,
+  // wrong product; a verification tool refuses instead of choosing a meaning.
+  const std::size_t es = dtype_bits(x.dtype()) / 8;
+  for (std::int64_t i = 0; i < o.M * o.K; ++i)
+    if (!std::isfinite(real_value(x.data() + static_cast<std::size_t>(i) * es, t)))
+      throw Error(ErrorKind::BadInput, "", "x",
+                  "holds a non-finite value at [" + std::to_string(i / o.K) + ", " + std::to_string(i % o.K) +
+                      "] (NaN and Inf activations are refused in both modes)");
   if (mode == GemmMode::W4A16) {
-    const std::size_t es = dtype_bits(x.dtype()) / 8;
-    for (std::int64_t i = 0; i < o.M * o.K; ++i) {
-      float v = real_value(x.data() + static_cast<std::size_t>(i) * es, t);
-      if (!std::isfinite(v)) throw Error(ErrorKind::BadInput, "", "x", "holds a non-finite value at flat index " + std::to_string(i));
-      o.x[static_cast<std::size_t>(i)] = v;
-    }
+    for (std::int64_t i = 0; i < o.M * o.K; ++i)
+      o.x[static_cast<std::size_t>(i)] = real_value(x.data() + static_cast<std::size_t>(i) * es, t);
     for (std::int64_t n = 0; n < o.N; ++n)
       for (std::int64_t k = 0; k < o.K; ++k) {
         std::size_t i = static_cast<std::size_t>(n * o.K + k);

@@ -67,7 +67,14 @@ void ReferencePipeline::load_weights(const Checkpoint& c) {
     return;
   }
   ModelSpec spec = map_modules(c);
-  Modules sources = load_all(c, spec);
+  Modules sources;
+  try {
+    sources = load_all(c, spec);
+  } catch (const Error&) {
+    c.check_intact();  // zeros read from a truncated shard are not the problem to report
+    throw;
+  }
+  c.check_intact();  // a shard truncated while read: refused, nothing committed
   Modules visible = fresh_copy(sources);
   spec_ = std::move(spec);
   sources_ = std::move(sources);
@@ -92,7 +99,14 @@ void ReferencePipeline::update_weights_from_disk(const Checkpoint& c) {
   // Everything new is built aside; only when all of it succeeded is it committed.
   ModelSpec spec = map_modules(c);
   require_same_structure(spec_, spec, c.dir().string());
-  Modules sources = load_all(c, spec);
+  Modules sources;
+  try {
+    sources = load_all(c, spec);
+  } catch (const Error&) {
+    c.check_intact();  // zeros read from a truncated shard are not the problem to report
+    throw;
+  }
+  c.check_intact();  // a shard truncated while read: refused, nothing committed
   Processed p;
   Modules visible;
   if (backend_) {

@@ -151,7 +151,7 @@ TEST(KernelsVsOracle, PanelBlockingBoundaries) {
   }
 }
 
-TEST(KernelsVsOracle, NonFiniteActivationsAsTheReferenceTreatsThem) {
+TEST(KernelsVsOracle, NonFiniteActivationsRefusedInBothModes) {
   TempDir d;
   write_checkpoint(d.path(), generate_checkpoint(small_model()), 1);
   ref::ReferencePipeline r;
@@ -165,20 +165,17 @@ TEST(KernelsVsOracle, NonFiniteActivationsAsTheReferenceTreatsThem) {
   x.data_as<float>()[3] = std::numeric_limits<float>::quiet_NaN();
   x.data_as<float>()[40] = INFINITY;
   x.data_as<float>()[64 + 17] = -INFINITY;
+  // Refused in both modes by both pipelines with the same one-line error, on every path (issue 9:
+  // w4a4's saturating quantizer used to turn them into a finite, plausible product).
   for (opt::Isa isa : opt::available_isas()) {
     opt::ScopedIsa forced(isa);
-    std::string want, got;
-    try { r.gemm(t, x, GemmMode::W4A16); } catch (const Error& e) { want = e.what(); }
-    try { p.gemm(t, x, GemmMode::W4A16); } catch (const Error& e) { got = e.what(); }
-    EXPECT_FALSE(want.empty());
-    EXPECT_EQ(got, want) << opt::isa_name(isa);
-    const auto ops = r.operands(t, GemmMode::W4A4);
-    const Tensor exact = r.gemm(t, x, GemmMode::W4A4), fast = p.gemm(t, x, GemmMode::W4A4);
-    const std::vector<double> mag = ref::gemm_abs_sum(x, ops.w, GemmMode::W4A4, ops.s);
-    for (std::int64_t i = 0; i < exact.numel(); ++i)
-      EXPECT_LE(std::fabs(fast.get_f32(i) - exact.get_f32(i)),
-                opt::gemm_error_bound(GemmMode::W4A4, 64, mag[static_cast<std::size_t>(i)], ops.s.alpha, DType::F32, exact.get_f32(i)))
-          << opt::isa_name(isa) << " element " << i;
+    for (GemmMode mode : {GemmMode::W4A16, GemmMode::W4A4}) {
+      std::string want, got;
+      try { r.gemm(t, x, mode); } catch (const Error& e) { want = e.what(); }
+      try { p.gemm(t, x, mode); } catch (const Error& e) { got = e.what(); }
+      EXPECT_EQ(want, "x: holds a non-finite value at [0, 3] (NaN and Inf activations are refused in both modes)");
+      EXPECT_EQ(got, want) << opt::isa_name(isa) << " " << gemm_mode_name(mode);
+    }
   }
 }
 

@@ -1,5 +1,7 @@
 #include "tools/cli/args.h"
 
+#include <charconv>
+
 #include "core/error.h"
 
 namespace nvfp4::cli {
@@ -50,17 +52,32 @@ std::string Args::require(const std::string& name) const {
   return it->second;
 }
 
-std::int64_t Args::get_int(const std::string& name, std::int64_t dflt) const {
+std::int64_t Args::get_int(const std::string& name, std::int64_t dflt, std::int64_t lo, std::int64_t hi) const {
   auto it = opts_.find(name);
   if (it == opts_.end()) return dflt;
-  try {
-    std::size_t used = 0;
-    long long v = std::stoll(it->second, &used);
-    if (used != it->second.size()) throw std::invalid_argument("");
-    return v;
-  } catch (const std::exception&) {
-    usage("--" + name + " expects an integer, not \"" + it->second + "\"");
-  }
+  const std::string& s = it->second;
+  std::int64_t v = 0;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  const std::string range = " (from " + std::to_string(lo) + " to " + std::to_string(hi) + ")";
+  if (ec == std::errc::result_out_of_range || (ec == std::errc{} && end == s.data() + s.size() && (v < lo || v > hi)))
+    usage("--" + name + " " + s + " is out of range" + range);
+  if (ec != std::errc{} || end != s.data() + s.size() || s.empty())
+    usage("--" + name + " expects an integer" + range + ", not \"" + s + "\"");
+  return v;
+}
+
+std::string Args::output(const std::string& name, const std::filesystem::path& ckpt) const {
+  namespace fs = std::filesystem;
+  const std::string file = require(name);
+  if (file.empty()) usage("--" + name + " must name a file, not \"\"");
+  std::error_code ec;
+  if (fs::is_directory(file, ec)) usage("--" + name + " " + file + " is a directory; name a file");
+  const fs::path parent = fs::weakly_canonical(fs::absolute(file, ec).parent_path(), ec);
+  const fs::path dir = fs::weakly_canonical(fs::absolute(ckpt, ec), ec);
+  if (!ec && parent == dir)
+    usage("--" + name + " " + file + " is inside the checkpoint directory " + ckpt.string() +
+          "; it would be read as part of the checkpoint next time. Write it elsewhere");
+  return file;
 }
 
 std::string Args::choice(const std::string& name, const std::string& dflt, const std::set<std::string>& allowed) const {

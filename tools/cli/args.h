@@ -2,6 +2,7 @@
 // "--flag" switches, each checked against what the command declares so a typo is an error.
 #pragma once
 #include <cstdint>
+#include <filesystem>
 #include <map>
 #include <set>
 #include <string>
@@ -19,7 +20,13 @@ class Args {
   bool flag(const std::string& name) const { return flags_.count(name) != 0; }
   std::string get(const std::string& name, const std::string& dflt) const;
   std::string require(const std::string& name) const;
-  std::int64_t get_int(const std::string& name, std::int64_t dflt) const;
+  // An integer option within [lo, hi] (both inclusive), or dflt when absent. Anything else (not an
+  // integer, trailing text, out of range, past 64 bits) is a usage error naming the option, the
+  // value and the range: never a silent wrap or a negative taken as 0.
+  std::int64_t get_int(const std::string& name, std::int64_t dflt, std::int64_t lo, std::int64_t hi) const;
+  // The required output file option `name`: refused when empty, a directory, or inside the
+  // checkpoint directory `ckpt` (a *.safetensors there would become a shard of the checkpoint).
+  std::string output(const std::string& name, const std::filesystem::path& ckpt) const;
   std::string choice(const std::string& name, const std::string& dflt, const std::set<std::string>& allowed) const;
 
  private:

@@ -4,6 +4,8 @@
 #include <map>
 
 #include "core/error.h"
+#include "core/module_map.h"
+#include "core/printable.h"
 
 namespace nvfp4::cli {
 namespace {
@@ -21,7 +23,26 @@ const char* kUsage =
 
 using Cmd = int (*)(const std::vector<std::string>&, std::ostream&);
 
+std::string subject(const std::vector<std::string>& args) {
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    if (args[i].rfind("--", 0) == 0) {
+      if (args[i].find('=') == std::string::npos) ++i;  // skip the option's value
+      continue;
+    }
+    return printable_short(args[i], 240) + ": ";
+  }
+  return "";
+}
+
 }  // namespace
+
+Checkpoint open_quantized(const std::string& dir) {
+  Checkpoint c = Checkpoint::open(dir);
+  const ModelSpec spec = map_modules(c);
+  if (spec.linears.empty() && spec.experts.empty())
+    throw Error(ErrorKind::BadInput, dir, "", "no quantized modules (no tensor ends in a block-scale name); nothing to do");
+  return c;
+}
 
 int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   static const std::map<std::string, Cmd> kCommands = {
@@ -37,20 +58,24 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
   }
   auto it = kCommands.find(args[0]);
   if (it == kCommands.end()) {
-    err << "nvfp4: unknown command \"" << args[0] << "\"\n" << kUsage;
+    err << "nvfp4: unknown command \"" << printable_short(args[0], 80) << "\"\n" << kUsage;
     return 2;
   }
   try {
     return it->second(std::vector<std::string>(args.begin() + 1, args.end()), out);
   } catch (const Error& e) {
-    err << "nvfp4 " << args[0] << ": " << e.what() << "\n";
+    // An error raised where no file is known (a pipeline's shape refusal, say) is about what the
+    // command was working on: name it.
+    const bool unnamed = e.file().empty() && e.kind() != ErrorKind::Usage;
+    err << "nvfp4 " << args[0] << ": " << (unnamed ? subject(args) : "") << e.what() << "\n";
     if (e.kind() == ErrorKind::Usage) err << kUsage;
     return e.kind() == ErrorKind::CheckFailed ? 1 : 2;
   } catch (const std::bad_alloc&) {
-    err << "nvfp4 " << args[0] << ": out of memory\n";
+    // Name what was being worked on: the command's first positional (its checkpoint or output).
+    err << "nvfp4 " << args[0] << ": " << subject(args) << "out of memory\n";
     return 2;
   } catch (const std::exception& e) {
-    err << "nvfp4 " << args[0] << ": internal error: " << e.what() << "\n";
+    err << "nvfp4 " << args[0] << ": " << subject(args) << "internal error: " << printable_short(e.what(), 400) << "\n";
     return 2;
   }
 }

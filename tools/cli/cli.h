@@ -5,9 +5,15 @@
 #include <string>
 #include <vector>
 
+#include "core/checkpoint.h"
+
 namespace nvfp4::cli {
 
 int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+
+// The checkpoint of process, gemm and verify: refused by name when it holds no quantized module
+// (nothing to process, multiply or verify) instead of failing later on an empty model.
+Checkpoint open_quantized(const std::string& dir);
 
 // One function per subcommand; args exclude the subcommand name.
 int cmd_make_checkpoint(const std::vector<std::string>& args, std::ostream& out);

@@ -8,12 +8,15 @@ namespace nvfp4::cli {
 
 int cmd_gemm(const std::vector<std::string>& argv, std::ostream& out) {
   Args a(argv, {"module", "expert", "proj", "input", "out", "mode", "pipeline", "backend"}, {});
-  Checkpoint c = Checkpoint::open(a.positional_at(0, "checkpoint directory CKPT"));
-  GemmTarget t{a.require("module"), static_cast<int>(a.get_int("expert", -1)), a.get("proj", "")};
-  std::string in = a.require("input"), file = a.require("out");
+  // Every argument is checked before any file is opened: a usage error is reported as one.
+  const std::string dir = a.positional_at(0, "checkpoint directory CKPT");
+  const std::string file = a.output("out", dir);
+  GemmTarget t{a.require("module"), static_cast<int>(a.get_int("expert", -1, 0, 1 << 20)), a.get("proj", "")};
+  std::string in = a.require("input");
   GemmMode mode = parse_gemm_mode(a.require("mode"));
   Backend b = parse_backend(a.get("backend", "cutlass"));
   auto p = make_pipeline(a.get("pipeline", "reference"), b);
+  Checkpoint c = open_quantized(dir);
   SafetensorsFile xf = SafetensorsFile::open(in);
   if (!xf.find("x")) throw Error(ErrorKind::BadInput, in, "x", "input file has no tensor named x");
   Tensor x = xf.tensor("x");

@@ -4,18 +4,25 @@
 #include "core/checkpoint.h"
 #include "core/findings.h"
 #include "core/module_map.h"
+#include "core/printable.h"
 #include "tools/cli/args.h"
 #include "tools/cli/cli.h"
 
 namespace nvfp4::cli {
 
+namespace {
+constexpr std::size_t kNameWidth = 80;  // longer module names are elided in the middle
+}  // namespace
+
 int cmd_inspect(const std::vector<std::string>& argv, std::ostream& out) {
   Args a(argv, {}, {});
   Checkpoint c = Checkpoint::open(a.positional_at(0, "checkpoint directory CKPT"));
   ModelSpec spec = map_modules(c);
-  out << "checkpoint  " << c.dir().string() << "\n"
+  // Every string from the files or the command line goes through printable_short: one line per
+  // row, no control sequences, long names elided in the middle (never cut, so rows cannot merge).
+  out << "checkpoint  " << printable_short(c.dir().string(), 200) << "\n"
       << "format      " << format_name(spec.format)
-      << (c.quant().present ? " (declared in " + c.quant().source + ")" : " (from tensor names; no quantization config)")
+      << (c.quant().present ? " (declared in " + printable_short(c.quant().source, 200) + ")" : " (from tensor names; no quantization config)")
       << "\n"
       << "files       " << c.file_count() << "\n"
       << "tensors     " << c.tensor_names().size() << " (" << spec.passthrough.size() << " unquantized)\n\n";
@@ -27,13 +34,13 @@ int cmd_inspect(const std::vector<std::string>& argv, std::ostream& out) {
     std::string shards;
     for (std::size_t i = 0; i < l.shard_ids.size(); ++i)
       shards += (i ? " " : "") + l.shard_ids[i] + ":" + std::to_string(l.shard_rows[i]);
-    std::snprintf(line, sizeof line, "%-44s %-7s %-8s %-22s N=%lld K=%lld%s\n", l.name.c_str(), "linear",
+    std::snprintf(line, sizeof line, "%-44s %-7s %-8s %-22s N=%lld K=%lld%s\n", printable_short(l.name, kNameWidth).c_str(), "linear",
                   l.fused_on_disk ? "fused" : (l.prefixes.size() > 1 ? "unfused" : "single"), shards.c_str(),
                   static_cast<long long>(l.N()), static_cast<long long>(l.K), l.has_input_scale ? "" : " (w4a16)");
     out << line;
   }
   for (const auto& x : spec.experts) {
-    std::snprintf(line, sizeof line, "%-44s %-7s %-8s %-22s E=%lld H=%lld I=%lld%s\n", x.name.c_str(), "experts",
+    std::snprintf(line, sizeof line, "%-44s %-7s %-8s %-22s E=%lld H=%lld I=%lld%s\n", printable_short(x.name, kNameWidth).c_str(), "experts",
                   "unfused", "w1 w3 w2", static_cast<long long>(x.E), static_cast<long long>(x.H),
                   static_cast<long long>(x.I), x.has_input_scale ? "" : " (w4a16)");
     out << line;

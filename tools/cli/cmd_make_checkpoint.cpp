@@ -1,3 +1,4 @@
+#include <cstdint>
 #include <iostream>
 
 #include "core/checkpoint_writer.h"
@@ -16,14 +17,16 @@ int cmd_make_checkpoint(const std::vector<std::string>& argv, std::ostream& out)
   o.fused = a.choice("layout", "unfused", {"fused", "unfused"}) == "fused";
   o.format = a.choice("format", "modelopt", {"modelopt", "compressed-tensors"}) == "modelopt" ? CkptFormat::ModelOpt
                                                                                              : CkptFormat::CompressedTensors;
-  o.layers = static_cast<int>(a.get_int("layers", o.layers));
-  o.hidden = a.get_int("hidden", o.hidden);
-  o.intermediate = a.get_int("intermediate", o.intermediate);
-  o.experts = static_cast<int>(a.get_int("experts", o.experts));
-  o.files = static_cast<int>(a.get_int("shards", o.files));
-  o.seed = static_cast<std::uint64_t>(a.get_int("seed", 0));
-  o.head_dim = a.get_int("head-dim", o.head_dim);
-  o.kv_heads = a.get_int("kv-heads", o.kv_heads);
+  // Ranges keep every product the writer forms (layers x experts x hidden x intermediate bytes)
+  // inside int64 and refuse nonsense early; the writer checks the divisibility rules itself.
+  o.layers = static_cast<int>(a.get_int("layers", o.layers, 1, 4096));
+  o.hidden = a.get_int("hidden", o.hidden, 16, 1 << 20);
+  o.intermediate = a.get_int("intermediate", o.intermediate, 16, 1 << 20);
+  o.experts = static_cast<int>(a.get_int("experts", o.experts, 0, 4096));
+  o.files = static_cast<int>(a.get_int("shards", o.files, 1, 1000));
+  o.seed = static_cast<std::uint64_t>(a.get_int("seed", 0, 0, INT64_MAX));
+  o.head_dim = a.get_int("head-dim", o.head_dim, 16, 1 << 16);
+  o.kv_heads = a.get_int("kv-heads", o.kv_heads, 0, 1 << 16);
   o.unequal_scales = a.flag("unequal-scales");
   o.input_scales = !a.flag("w4a16");
   std::string sc = a.choice("scalars", "0d", {"0d", "1d", "bf16"});

@@ -9,8 +9,9 @@ namespace nvfp4::cli {
 
 int cmd_process(const std::vector<std::string>& argv, std::ostream& out) {
   Args a(argv, {"pipeline", "backend", "out"}, {});
-  Checkpoint c = Checkpoint::open(a.positional_at(0, "checkpoint directory CKPT"));
-  std::string file = a.require("out");
+  const std::string dir = a.positional_at(0, "checkpoint directory CKPT");
+  const std::string file = a.output("out", dir);
+  Checkpoint c = open_quantized(dir);
   Backend b = parse_backend(a.get("backend", "cutlass"));
   auto p = make_pipeline(a.get("pipeline", "reference"), b);
   p->load_weights(c);

@@ -11,6 +11,8 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "core/printable.h"
+
 #include "core/allocator.h"
 #include "core/error.h"
 #include "core/findings.h"
@@ -35,7 +37,9 @@ class Report {
  public:
   explicit Report(bool progress) : progress_(progress) {}
   void add(std::string name, bool ok, std::string detail = "") {
-    checks.push_back({std::move(name), ok, std::move(detail)});
+    // Names and details carry tensor names from the files: one printable line each, in the
+    // table and in the JSON alike.
+    checks.push_back({printable_short(name, 240), ok, printable_short(detail, 1000)});
     if (progress_) std::cerr << "\r[" << checks.size() << "] " << checks.back().name << "\033[K" << std::flush;
   }
   void done() {
@@ -139,12 +143,12 @@ int cmd_verify(const std::vector<std::string>& argv, std::ostream& out) {
   Args a(argv, {"backend", "reloads"}, {"json"});
   std::string dir = a.positional_at(0, "checkpoint directory CKPT");
   Backend b = parse_backend(a.get("backend", "cutlass"));
-  std::int64_t reloads = a.get_int("reloads", 2);
+  std::int64_t reloads = a.get_int("reloads", 2, 0, 1000);
   bool json = a.flag("json");
   Report r(!json && ::isatty(2));
   auto& alloc = TrackingAllocator::global();
 
-  Checkpoint c = Checkpoint::open(dir);
+  Checkpoint c = open_quantized(dir);
   ModelSpec spec = map_modules(c);
   std::vector<Finding> findings = check_values(c, spec);
   int fails = 0;
@@ -230,7 +234,7 @@ int cmd_verify(const std::vector<std::string>& argv, std::ostream& out) {
   for (const auto& ch : r.checks) failed += !ch.ok;
   if (json) {
     nlohmann::json j;
-    j["checkpoint"] = dir;
+    j["checkpoint"] = printable(dir);  // a path need not be UTF-8; the JSON must be
     j["backend"] = backend_name(b);
     j["passed"] = failed == 0;
     for (const auto& ch : r.checks) j["checks"].push_back({{"name", ch.name}, {"ok", ch.ok}, {"detail", ch.detail}});
