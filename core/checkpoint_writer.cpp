@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <set>
 
 #include "core/codecs.h"
 #include "core/error.h"
@@ -232,6 +233,18 @@ void write_checkpoint(const std::filesystem::path& dir, const GeneratedCheckpoin
   if (!g.hf_quant_config.is_null()) write_file_atomic(dir / "hf_quant_config.json", dump(g.hf_quant_config));
   if (files > 1)
     write_file_atomic(dir / "model.safetensors.index.json", dump(json{{"metadata", json::object()}, {"weight_map", weight_map}}));
+  // Written over an earlier checkpoint, the directory must hold this one only: a stale
+  // hf_quant_config.json (ModelOpt) under a compressed-tensors config, a stale index, or shards of
+  // another split would make it a different, or an invalid, checkpoint.
+  std::set<std::string> ours{"config.json"};
+  for (std::size_t f = 0; f < parts.size(); ++f) ours.insert(name_of(f));
+  if (!g.hf_quant_config.is_null()) ours.insert("hf_quant_config.json");
+  if (files > 1) ours.insert("model.safetensors.index.json");
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string n = e.path().filename().string();
+    const bool checkpoint_file = n == "hf_quant_config.json" || n == "model.safetensors.index.json" || e.path().extension() == ".safetensors";
+    if (checkpoint_file && !ours.count(n)) std::filesystem::remove(e.path(), ec);
+  }
 }
 
 }  // namespace nvfp4

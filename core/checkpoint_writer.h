@@ -41,7 +41,8 @@ struct GeneratedCheckpoint {
 };
 
 GeneratedCheckpoint generate_checkpoint(const WriterOptions& opt);
-// Writes every file atomically (temporary + rename) into dir, creating it if needed.
+// Writes every file atomically (temporary + rename) into dir, creating it if needed, and removes
+// the checkpoint files (sidecars, *.safetensors) of an earlier checkpoint there that it did not write.
 void write_checkpoint(const std::filesystem::path& dir, const GeneratedCheckpoint& g, int files);
 
 }  // namespace nvfp4

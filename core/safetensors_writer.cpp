@@ -31,17 +31,28 @@ std::vector<std::uint8_t> serialize_safetensors(const std::vector<TensorToWrite>
     return aa != ab ? aa > ab : a->name < b->name;
   });
 
+  // JSON strings must be UTF-8: a name or metadata string that is not cannot be written (the
+  // reader, like safetensors' own, would refuse the file).
+  const auto quoted = [](const std::string& s, const std::string& tensor) {
+    try {
+      return nlohmann::json(s).dump();
+    } catch (const nlohmann::json::type_error&) {
+      throw Error(ErrorKind::BadInput, "", tensor, "not valid UTF-8, so it cannot be a safetensors key or value");
+    }
+  };
   std::string h = "{";
   bool first = true;
   if (!metadata.empty()) {
-    h += "\"__metadata__\":" + nlohmann::json(metadata).dump();
+    h += "\"__metadata__\":{";
+    for (const auto& [k, v] : metadata) h += (h.back() == '{' ? "" : ",") + quoted(k, "__metadata__") + ":" + quoted(v, "__metadata__");
+    h += "}";
     first = false;
   }
   std::uint64_t off = 0;
   for (const auto* t : order) {
     std::uint64_t n = t->tensor.nbytes();
     if (!first) h += ',';
-    h += nlohmann::json(t->name).dump();
+    h += quoted(t->name, t->name);
     h += ":{\"dtype\":\"";
     h += dtype_name(t->tensor.dtype());
     h += "\",\"shape\":";

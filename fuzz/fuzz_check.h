@@ -12,3 +12,14 @@
       std::abort();                                                       \
     }                                                                     \
   } while (0)
+
+#include <string>
+
+namespace nvfp4::fuzz {
+// An error message a user sees: non-empty, one line, no control byte (issue 9: nothing from a file
+// reaches the terminal raw).
+inline void check_error_line(const std::string& w) {
+  FUZZ_CHECK(!w.empty(), "empty error message");
+  for (unsigned char ch : w) FUZZ_CHECK(ch >= 0x20 && ch != 0x7f, "error message must be one printable line: %s", w.c_str());
+}
+}  // namespace nvfp4::fuzz

@@ -4,6 +4,9 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <unistd.h>
+#include <algorithm>
 
 #include "core/checkpoint_writer.h"
 #include "core/safetensors.h"
@@ -14,6 +17,59 @@ namespace fs = std::filesystem;
 static void put(const fs::path& p, const std::vector<std::uint8_t>& b) {
   fs::create_directories(p.parent_path());
   std::ofstream(p, std::ios::binary).write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
+}
+
+// The structure-aware targets read options from their bytes: any bytes are a valid input, so
+// seeds are a spread of byte patterns (all zero, all ones, ascending, a few fixed draws), plus, for
+// checkpoint_dir, real checkpoints packed in its archive encoding.
+static void seeds_for_structured_targets(const fs::path& out) {
+  std::vector<std::vector<std::uint8_t>> patterns;
+  for (std::uint8_t fill : {0x00, 0xFF, 0x55, 0x07}) patterns.push_back(std::vector<std::uint8_t>(64, fill));
+  std::vector<std::uint8_t> up(256);
+  for (int i = 0; i < 256; ++i) up[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(i);
+  patterns.push_back(up);
+  std::uint32_t s = 20261203;
+  for (int k = 0; k < 8; ++k) {
+    std::vector<std::uint8_t> r(static_cast<std::size_t>(32 + 32 * k));
+    for (auto& b : r) b = static_cast<std::uint8_t>((s = s * 1664525u + 1013904223u) >> 24);
+    patterns.push_back(r);
+  }
+  int i = 0;
+  for (const auto& p : patterns) {
+    for (const char* t : {"safetensors_roundtrip", "module_names", "quantize", "generated_differential", "reload_transaction",
+                          "gemm_differential"})
+      put(out / t / ("pattern" + std::to_string(i)), std::vector<std::uint8_t>(p.begin(), p.begin() + std::min<std::size_t>(p.size(), 64)));
+    ++i;
+  }
+  // checkpoint_dir: (selector, 2-byte length, content) entries; selectors as in the target.
+  auto entry = [](std::vector<std::uint8_t>& a, std::uint8_t sel, const std::vector<std::uint8_t>& content) {
+    a.push_back(sel);
+    a.push_back(static_cast<std::uint8_t>(content.size() & 0xFF));
+    a.push_back(static_cast<std::uint8_t>(content.size() >> 8));
+    a.insert(a.end(), content.begin(), content.end());
+  };
+  const fs::path tmp = fs::temp_directory_path() / ("nvfp4-seeds-" + std::to_string(::getpid()));
+  int n = 0;
+  for (auto fmt : {nvfp4::CkptFormat::ModelOpt, nvfp4::CkptFormat::CompressedTensors})
+    for (int files : {1, 2}) {
+      nvfp4::WriterOptions o;
+      o.layers = 1; o.hidden = 32; o.intermediate = 32; o.head_dim = 16; o.format = fmt; o.experts = files == 2 ? 2 : 0;
+      fs::remove_all(tmp);
+      nvfp4::write_checkpoint(tmp, nvfp4::generate_checkpoint(o), files);
+      std::vector<std::uint8_t> a;
+      const std::pair<const char*, std::uint8_t> names[] = {{"config.json", 0}, {"hf_quant_config.json", 1}, {"model.safetensors.index.json", 2},
+                                                           {"model-00001-of-00002.safetensors", 3}, {"model-00002-of-00002.safetensors", 4},
+                                                           {"model.safetensors", 5}};
+      for (const auto& [name, sel] : names) {
+        if (!fs::exists(tmp / name)) continue;
+        std::ifstream f(tmp / name, std::ios::binary);
+        std::vector<std::uint8_t> content((std::istreambuf_iterator<char>(f)), {});
+        if (content.size() > 65535) continue;
+        entry(a, sel, content);
+      }
+      put(out / "checkpoint_dir" / ("writer" + std::to_string(n++)), a);
+    }
+  fs::remove_all(tmp);
 }
 
 int main(int argc, char** argv) {
@@ -71,5 +127,6 @@ int main(int argc, char** argv) {
   g.tensors["model.layers.0.self_attn.q_proj.weight_scale"] = s;
   put(out / "reference_pipeline" / "nan_block_scale", serialize(g));
   put(out / "pipelines_differential" / "nan_block_scale", serialize(g));
+  seeds_for_structured_targets(out);
   return 0;
 }

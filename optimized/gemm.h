@@ -37,7 +37,8 @@ struct GemmWeights {
   float alpha = 1.0f, input_gs = 1.0f;   // w4a4
 };
 
-// x: [M, K] F32, BF16 or F16, finite for w4a16 (the caller checks).
+// x: [M, K] F32, BF16 or F16, finite, and for w4a16 |x| < FLT_MAX / (5376 K) so that no f32 partial
+// sum can overflow (|e2m1 * S| <= 2688); OptimizedPipeline::gemm checks both, as the reference does.
 Tensor gemm(const Tensor& x, const GemmWeights& w, GemmMode mode);
 
 // The largest |y - y_exact| the arithmetic above allows for one output element, given the exact

@@ -1,7 +1,9 @@
 #include "optimized/optimized_pipeline.h"
 
 #include <cmath>
+#include <cstdio>
 #include <cstring>
+#include <limits>
 #include <set>
 
 #include "core/error.h"
@@ -214,6 +216,18 @@ Tensor OptimizedPipeline::gemm(const GemmTarget& t, const Tensor& x, GemmMode mo
       throw Error(ErrorKind::BadInput, "", "x",
                   "holds a non-finite value at [" + std::to_string(i / w.K) + ", " + std::to_string(i % w.K) +
                       "] (NaN and Inf activations are refused in both modes)");
+  // w4a16's domain (optimized/gemm.h): every f32 partial sum of x * e2m1 * S (|e2m1 * S| <= 2688)
+  // stays below FLT_MAX / 2 when |x| < FLT_MAX / (5376 K); beyond it the kernels could overflow.
+  if (mode == GemmMode::W4A16) {
+    const double limit = static_cast<double>(std::numeric_limits<float>::max()) / (5376.0 * static_cast<double>(w.K));
+    for (std::int64_t i = 0; i < x.numel(); ++i)
+      if (std::fabs(static_cast<double>(x.get_f32(i))) >= limit) {
+        char b[200];
+        std::snprintf(b, sizeof b, "holds |x| = %.6g at [%lld, %lld], past the w4a16 limit FLT_MAX / (5376 K) = %.6g (f32 accumulation could overflow)",
+                      std::fabs(static_cast<double>(x.get_f32(i))), static_cast<long long>(i / w.K), static_cast<long long>(i % w.K), limit);
+        throw Error(ErrorKind::BadInput, "", "x", b);
+      }
+  }
   return opt::gemm(x, w, mode);
 }
 

@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # The whole test suite: set-up, Release build, every ctest label (unit, properties, exhaustive,
-# golden, fuzz replay, ...). This is the README's test command and what CI runs.
+# golden, fuzz replay, ...), then the fuzz corpus replayed once more under clang with ASan + UBSan
+# (-fno-sanitize-recover=all): an out-of-bounds read that a Release build survives fails here.
+# This is the README's test command and what CI runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 cmake --preset default >/dev/null
 cmake --build --preset default
 ctest --preset default -j "$(nproc)"
+cmake --preset fuzz >/dev/null
+cmake --build --preset fuzz --target $(sed -n 's/^  \([a-z_]*\) .*#.*/\1_fuzzer/p' fuzz/CMakeLists.txt)
+ctest --preset fuzz -j "$(nproc)"

@@ -54,9 +54,12 @@ inline void decode(const Tables& T, const std::uint8_t* p, std::int64_t valid, _
 }
 
 // Scales of blocks 16c .. 16c + 15 of a row: 4 groups of 4 at 512-byte steps. Times 2^-8; -0 reads +0.
-inline __m512 scales(const std::uint8_t* s) {
-  std::uint32_t u[4];
-  for (int j = 0; j < 4; ++j) std::memcpy(&u[j], s + 512 * j, 4);
+// Only the `groups` groups that exist are read: the 128x4 layout pads K/16 to a multiple of 4, not
+// 16, so in a last, partial chunk the groups past it would lie beyond the scale tensor (found by
+// fuzz/gemm_differential under ASan); the missing ones read as 0 (their activations are 0 too).
+inline __m512 scales(const std::uint8_t* s, int groups) {
+  std::uint32_t u[4] = {0, 0, 0, 0};
+  for (int j = 0; j < groups; ++j) std::memcpy(&u[j], s + 512 * j, 4);
   const __m128i v = _mm_and_si128(_mm_set_epi32(static_cast<int>(u[3]), static_cast<int>(u[2]), static_cast<int>(u[1]), static_cast<int>(u[0])),
                                   _mm_set1_epi8(0x7F));
   return _mm512_cvtph_ps(_mm256_slli_epi16(_mm256_cvtepu8_epi16(v), 7));
@@ -85,6 +88,7 @@ void tile(const Tables& T, const GemmWeights& w, const Prepared& p, const Layout
   const std::int64_t* ro = w.swizzle->rows();
   for (std::int64_t c = 0; c < l.chunks; ++c) {
     const std::int64_t valid = std::min<std::int64_t>(128, w.K / 2 - 128 * c);
+    const int groups = static_cast<int>(std::min<std::int64_t>(4, (std::min<std::int64_t>(16, w.K / 16 - 16 * c) + 3) / 4));
     // Weights read once stream from DRAM; their scales sit 512 bytes apart (the 128x4 layout), which
     // no hardware prefetcher follows. Fetch the chunk of the rows after the next R while this one computes.
     if (n0 + 3 * R <= w.rows)
@@ -93,13 +97,13 @@ void tile(const Tables& T, const GemmWeights& w, const Prepared& p, const Layout
         _mm_prefetch(nw, _MM_HINT_T0);
         _mm_prefetch(nw + 64, _MM_HINT_T0);
         const char* ns = reinterpret_cast<const char*>(w.scales + ro[n0 + 2 * R + r] + 2048 * c);
-        for (int j = 0; j < 4; ++j) _mm_prefetch(ns + 512 * j, _MM_HINT_T0);
+        for (int j = 0; j < groups; ++j) _mm_prefetch(ns + 512 * j, _MM_HINT_T0);
       }
     __m512i wq[R][4];
     __m512 sw[R];
     for (int r = 0; r < R; ++r) {
       decode(T, w.packed + (n0 + r) * w.row_bytes + 128 * c, valid, wq[r]);
-      sw[r] = scales(w.scales + ro[n0 + r] + 2048 * c);
+      sw[r] = scales(w.scales + ro[n0 + r] + 2048 * c, groups);
     }
     for (int m = 0; m < MT; ++m) {
       const std::int8_t* xm = x + (m * l.chunks + c) * kChunk;

@@ -505,5 +505,27 @@ TEST_F(Hostile, NonFiniteActivationsAreRefusedInBothModesByBothPipelines) {
   }
 }
 
+TEST_F(Hostile, W4a16RefusesActivationsPastItsF32Domain) {
+  // Found by fuzz/gemm_differential: |x| near FLT_MAX made the f32 accumulation of x * e2m1 * S
+  // overflow to inf where the exact result (after the small global scale) is finite. w4a16 is
+  // defined for |x| < FLT_MAX / (5376 K); here K = 64: 3.40282e38 / 344064 = 9.89009e32.
+  fs::path c = good("big");
+  Tensor x = Tensor::empty(DType::F32, {2, 64});
+  for (int i = 0; i < 128; ++i) x.data_as<float>()[i] = 1.0f;
+  x.data_as<float>()[64 + 9] = 1e33f;
+  write_safetensors(dir("x.safetensors"), {{"x", x}});
+  for (const std::string pipeline : {"reference", "optimized"}) {
+    CliRun r = nvfp4({"gemm", c.string(), "--module", "model.layers.0.self_attn.o_proj", "--input", dir("x.safetensors").string(),
+                      "--out", dir("y.safetensors").string(), "--mode", "w4a16", "--pipeline", pipeline});
+    EXPECT_EQ(r.code, 2) << pipeline;
+    EXPECT_NE(r.err.find("x: holds |x| = 1e+33 at [1, 9], past the w4a16 limit FLT_MAX / (5376 K) = 9.89009e+32"), std::string::npos)
+        << r.err;
+    // w4a4 quantizes per block first, so the same input is in its domain.
+    r = nvfp4({"gemm", c.string(), "--module", "model.layers.0.self_attn.o_proj", "--input", dir("x.safetensors").string(), "--out",
+               dir("y.safetensors").string(), "--mode", "w4a4", "--pipeline", pipeline});
+    EXPECT_EQ(r.code, 0) << pipeline << r.err;
+  }
+}
+
 }  // namespace
 }  // namespace nvfp4

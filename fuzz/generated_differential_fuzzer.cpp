@@ -1,0 +1,47 @@
+// Post-processing (swizzle, reconcile, trtllm reorder and shuffle, aliasing) differential on
+// generated checkpoints of any small shape (fuzz/fuzz_generated.h): for each backend, every
+// registered pipeline refuses (the same typed error) or all hold the same names, aliases, bytes and
+// reconciliation reports. max_len 64 bytes (options only).
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/checkpoint.h"
+#include "core/pipeline_state.h"
+#include "fuzz/fuzz_check.h"
+#include "fuzz/fuzz_checkpoint_dir.h"
+#include "fuzz/fuzz_generated.h"
+#include "registry/registry.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  if (size > 64) return 0;
+  using namespace nvfp4;
+  fuzz::ByteReader in(data, size);
+  const WriterOptions o = fuzz::generated_options(in);
+  const auto dir = fuzz::checkpoint_dir() / "generated";
+  write_checkpoint(dir, generate_checkpoint(o), static_cast<int>(in.in(1, 3)));
+  for (Backend b : {Backend::Cutlass, Backend::Trtllm}) {
+    std::vector<std::unique_ptr<Pipeline>> ok;
+    std::vector<std::string> errors;
+    for (const auto& name : pipeline_names()) {
+      auto p = make_pipeline(name, b);
+      try {
+        p->load_weights(Checkpoint::open(dir));
+        p->process_weights_after_loading(b);
+        ok.push_back(std::move(p));
+      } catch (const Error& e) {
+        fuzz::check_error_line(e.what());
+        errors.push_back(name + ": " + e.what());
+      }
+    }
+    FUZZ_CHECK(ok.empty() || errors.empty(), "pipelines disagree on whether to accept: %s", errors.front().c_str());
+    // A generated checkpoint is valid: the only refusal is trtllm's H % 64 rule.
+    FUZZ_CHECK(errors.empty() || (b == Backend::Trtllm && o.experts > 0 && o.hidden % 64), "refused: %s", errors.front().c_str());
+    for (std::size_t i = 1; i < ok.size(); ++i) {
+      const std::string d = first_difference(capture(*ok[0]), capture(*ok[i]), Same::Bytes, ok[0]->name(), ok[i]->name());
+      FUZZ_CHECK(d.empty(), "H=%lld I=%lld E=%d fused=%d: %s", (long long)o.hidden, (long long)o.intermediate, o.experts, o.fused, d.c_str());
+      FUZZ_CHECK(ok[0]->reconciliations().size() == ok[i]->reconciliations().size(), "reconciliation reports differ");
+    }
+  }
+  return 0;
+}
