@@ -1,6 +1,7 @@
 // The input is the single safetensors file of a checkpoint directory: open, map modules and check
 // values. Bad input must end in a typed one-line error naming the file, never a crash or an
 // untyped exception.
+// max_len 4 MiB (fuzz/max_len.txt): longer inputs return at once.
 #include <cstdint>
 #include <string>
 

@@ -2,6 +2,7 @@
 // pipeline refuses it (a typed, one-line error, at load or at processing) or every one accepts it,
 // and then they hold the same names, aliases, bytes and reconciliation reports after processing and
 // again after a reload of the same file; a pipeline's reload keeps its own identities.
+// max_len 1 MiB (fuzz/max_len.txt): longer inputs return at once.
 #include <cstdint>
 #include <string>
 #include <vector>

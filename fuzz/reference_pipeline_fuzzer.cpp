@@ -1,6 +1,7 @@
 // The reference pipeline stage on any single-file checkpoint: load, post-process on both
 // backends, and reload the same file. Whatever loads must reload bitwise identically with the
 // same parameter identities; whatever is refused must be refused with a typed one-line error.
+// max_len 1 MiB (fuzz/max_len.txt): longer inputs return at once.
 #include <cstdint>
 #include <cstring>
 #include <string>

@@ -1,6 +1,7 @@
 // Any byte string: the strict reader either accepts it, and then every tensor's bytes lie inside
 // the input and re-serializing gives a file that reads back to the same table, or it throws a
 // typed one-line error. Anything else (a crash, a sanitizer report, another exception) is a bug.
+// max_len 8 MiB (fuzz/max_len.txt): longer inputs return at once.
 #include <cstdint>
 #include <cstring>
 #include <string>

@@ -3,6 +3,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "optimized/mutants.h"
+
 namespace nvfp4::opt {
 
 namespace {
@@ -19,7 +21,8 @@ void gather_weight_rows_in_place(std::uint8_t* storage, std::int64_t E, std::int
   need_scratch(scratch, in_bytes);
   const std::int64_t* src = map.data();
   for (std::int64_t e = E; e-- > 0;) {
-    std::memcpy(scratch.data(), storage + e * in_bytes, static_cast<std::size_t>(in_bytes));
+    const std::int64_t from = mutant(5) && e > 0 ? e - 1 : e;  // mutant 5: the previous expert's rows
+    std::memcpy(scratch.data(), storage + from * in_bytes, static_cast<std::size_t>(in_bytes));
     std::uint8_t* out = storage + e * out_bytes;
     for (std::int64_t n = 0; n < map.rows_out; ++n) {
       std::uint8_t* row = out + n * cols_out;

@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "optimized/scalar_params.h"
 #include "optimized/source_loader.h"
+#include "optimized/mutants.h"
 
 namespace nvfp4::opt {
 
@@ -81,7 +82,10 @@ void OptimizedPipeline::update_weights_from_disk(const Checkpoint& c) {
   spec_ = std::move(spec);
   const bool reprocess = processed_;
   processed_ = false;
-  if (reprocess) process(direct);
+  if (reprocess) {
+    if constexpr (mutant(6)) processed_ = true;  // mutant 6: a pure skip flag, nothing re-derived
+    else process(direct);
+  }
   // A shard truncated between the checks and the end of the copy (the one window a reload without
   // a copy aside cannot close): some bytes were read as zeros and the previous weights are gone.
   // The pipeline stays consistent in structure but refuses every use until a reload succeeds.
@@ -119,6 +123,9 @@ void OptimizedPipeline::process(bool weights_placed) {
   for (const auto& x : spec_.experts)
     experts_process(modules_.at(x.name), experts_.at(x.name), scratch, reconciliations_, weights_placed);
   processed_ = true;
+  if constexpr (mutant(1))  // mutant 1: the source scale freed once a separate swizzled copy exists
+    for (const auto& l : spec_.linears)
+      if (!linear_.at(l.name).interleaved_aliases) modules_.at(l.name).erase("weight_scale");
 }
 
 void OptimizedPipeline::process_weights_after_loading(Backend b) {
@@ -128,7 +135,7 @@ void OptimizedPipeline::process_weights_after_loading(Backend b) {
                 "this optimized pipeline sized its buffers for " + backend_name(backend_) + " at create_weights; it cannot process for " +
                     backend_name(b));
   require_intact();
-  if (processed_) return;  // in-place results cannot be processed twice (a double swizzle)
+  if (processed_ && !mutant(7)) return;  // in-place results cannot be processed twice (a double swizzle)
   process(false);
 }
 

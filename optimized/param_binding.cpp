@@ -3,6 +3,8 @@
 #include <cstring>
 #include <vector>
 
+#include "optimized/mutants.h"
+
 namespace nvfp4::opt {
 
 bool broadcastable(const Shape& from, const Shape& to) {
@@ -15,6 +17,7 @@ bool broadcastable(const Shape& from, const Shape& to) {
 }
 
 bool aliases_source(const Tensor& source, DType value_dtype, const Shape& value_shape) {
+  if constexpr (mutant(4)) return source.dtype() == value_dtype;  // mutant 4: no broadcast/shape check
   return source.dtype() == value_dtype && broadcastable(value_shape, source.shape());
 }
 

@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "optimized/codecs.h"
+#include "optimized/mutants.h"
 
 namespace nvfp4::opt {
 
@@ -124,12 +125,14 @@ void copy_sources(const Checkpoint& c, const ModelSpec& spec, std::map<std::stri
     if (s.kind == Source::Kind::GlobalScale) {
       std::string problem;
       const float v = decode_scale(c, s, &problem);
-      for (std::int64_t k = s.slot; k < s.slot + s.slots; ++k) std::memcpy(dst.data() + 4 * k, &v, 4);
+      const std::int64_t slots = mutant(2) ? 1 : s.slots;  // mutant 2: a fused scalar fills slot 0 only
+      for (std::int64_t k = s.slot; k < s.slot + slots; ++k) std::memcpy(dst.data() + 4 * k, &v, 4);
       return;
     }
     Tensor t = c.tensor(s.tensor);
     const std::int64_t batch = s.expert < 0 ? 0 : s.expert;
     if (auto it = direct.find({module, s.param}); it != direct.end()) {
+      if constexpr (mutant(3)) return;  // mutant 3: the shuffled rows keep the previous weights
       const RowPlacement& r = it->second;
       for (std::int64_t i = 0; i < t.size(0); ++i)
         std::memcpy(dst.data() + (batch * r.rows_out + r.destinations[s.row + i]) * r.row_bytes, t.data() + i * s.cols,

@@ -108,6 +108,12 @@ RC_GTEST_PROP(PipelinesProps, AgreeBitwiseThroughReloadSequences, ()) {
   load_counted(p, a.path(), c.backend);
   require_agreement(p, "load A");
   const State ref_a = capture(*p.ref), opt_a = capture(*p.opt);
+  // Processing again, as an engine may call process_weights_after_loading twice: the reference
+  // re-derives from its sources, the optimized pipeline must not swizzle its swizzled scales again.
+  p.ref->process_weights_after_loading(c.backend);
+  p.opt->process_weights_after_loading(c.backend);
+  require_agreement(p, "load A, processed twice");
+  require_same(opt_a, capture(*p.opt), Same::Addresses, "optimized: load A", "optimized: processed twice");
 
   reload_counted(p, a.path(), "A -> A");
   require_agreement(p, "A -> A");

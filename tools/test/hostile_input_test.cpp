@@ -466,6 +466,20 @@ TEST_F(Hostile, EveryFailureIsATypedOneLineError) {
   EXPECT_NE(r.err.find("expert index out of range"), std::string::npos) << r.err;
   EXPECT_EQ(r.err.find("internal error"), std::string::npos);
 
+  // An error raised where no file is known (trtllm's H % 64 rule, inside a pipeline) names the
+  // checkpoint the command was working on.
+  o = small_model();
+  o.hidden = 48;
+  o.experts = 2;
+  write_checkpoint(dir("h48"), generate_checkpoint(o), 1);
+  for (const std::string pipeline : {"reference", "optimized"}) {
+    r = nvfp4({"process", dir("h48").string(), "--backend", "trtllm", "--pipeline", pipeline, "--out", dir("p.safetensors").string()});
+    EXPECT_EQ(r.code, 2) << pipeline;
+    EXPECT_TRUE(one_printable_line(r.err)) << r.err;
+    EXPECT_EQ(r.err.rfind("nvfp4 process: " + dir("h48").string() + ": ", 0), 0u) << r.err;
+    EXPECT_NE(r.err.find("multiple of 64"), std::string::npos) << r.err;
+  }
+
   // Nothing quantized at all: a clear bad-input error for the commands that need modules.
   fs::create_directories(dir("plain"));
   Tensor t = Tensor::empty(DType::F32, {2});
