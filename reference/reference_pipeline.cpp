@@ -61,20 +61,27 @@ void ReferencePipeline::commit(Modules& into, Modules&& from) {
   }
 }
 
+// Every source read and checked, and no shard truncated or rewritten while it was read (its
+// vanished bytes read as zeros: a check that refused them reported the wrong problem).
+ReferencePipeline::Modules ReferencePipeline::load_intact(const Checkpoint& c, const ModelSpec& spec) {
+  Modules sources;
+  try {
+    sources = load_all(c, spec);
+  } catch (const Error&) {
+    c.check_intact();
+    throw;
+  }
+  c.check_intact();
+  return sources;
+}
+
 void ReferencePipeline::load_weights(const Checkpoint& c) {
   if (!sources_.empty()) {
     update_weights_from_disk(c);
     return;
   }
   ModelSpec spec = map_modules(c);
-  Modules sources;
-  try {
-    sources = load_all(c, spec);
-  } catch (const Error&) {
-    c.check_intact();  // zeros read from a truncated shard are not the problem to report
-    throw;
-  }
-  c.check_intact();  // a shard truncated while read: refused, nothing committed
+  Modules sources = load_intact(c, spec);
   Modules visible = fresh_copy(sources);
   spec_ = std::move(spec);
   sources_ = std::move(sources);
@@ -99,14 +106,7 @@ void ReferencePipeline::update_weights_from_disk(const Checkpoint& c) {
   // Everything new is built aside; only when all of it succeeded is it committed.
   ModelSpec spec = map_modules(c);
   require_same_structure(spec_, spec, c.dir().string());
-  Modules sources;
-  try {
-    sources = load_all(c, spec);
-  } catch (const Error&) {
-    c.check_intact();  // zeros read from a truncated shard are not the problem to report
-    throw;
-  }
-  c.check_intact();  // a shard truncated while read: refused, nothing committed
+  Modules sources = load_intact(c, spec);
   Processed p;
   Modules visible;
   if (backend_) {

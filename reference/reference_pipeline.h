@@ -36,6 +36,7 @@ class ReferencePipeline final : public Pipeline {
   using Modules = std::map<std::string, Module>;
   struct Processed { Modules modules; std::vector<Reconciliation> rec; };
   static Modules load_all(const Checkpoint& c, const ModelSpec& spec);
+  static Modules load_intact(const Checkpoint& c, const ModelSpec& spec);
   static Processed process_all(const ModelSpec& spec, const Modules& sources, Backend b);
   static Modules fresh_copy(const Modules& sources);  // engine-visible parameters before processing
   // Rebinds every parameter of `into` to the fresh tensors of `from`, keeping identities and aliases.

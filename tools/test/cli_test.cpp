@@ -16,17 +16,12 @@
 #include "core/test/small_model.h"
 #include "core/test/temp_dir.h"
 #include "tools/cli/cli.h"
+#include "tools/test/cli_run.h"
 
 namespace nvfp4 {
 namespace {
 namespace fs = std::filesystem;
 
-struct CliRun { int code; std::string out, err; };
-CliRun nvfp4(const std::vector<std::string>& args) {
-  std::ostringstream out, err;
-  int code = cli::run(args, out, err);
-  return {code, out.str(), err.str()};
-}
 
 class Cli : public ::testing::Test {
  protected:

@@ -27,18 +27,13 @@
 #include "core/test/temp_dir.h"
 #include "registry/registry.h"
 #include "tools/cli/cli.h"
+#include "tools/test/cli_run.h"
 
 namespace nvfp4 {
 namespace {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
-struct CliRun { int code; std::string out, err; };
-CliRun nvfp4(const std::vector<std::string>& args) {
-  std::ostringstream out, err;
-  int code = cli::run(args, out, err);
-  return {code, out.str(), err.str()};
-}
 
 // Exactly one line, ending in '\n', with no control character before it.
 ::testing::AssertionResult one_printable_line(const std::string& s) {
