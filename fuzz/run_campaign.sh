@@ -10,10 +10,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:?usage: fuzz/run_campaign.sh SECONDS [target ...]}
 shift
-declare -A max_len=(
-  [safetensors_reader]=8388608 [safetensors_roundtrip]=4096 [checkpoint]=4194304 [checkpoint_dir]=1048576
-  [module_names]=16384 [quantize]=8192 [reference_pipeline]=1048576 [pipelines_differential]=1048576
-  [generated_differential]=64 [reload_transaction]=256 [gemm_differential]=4096)
+declare -A max_len=()
+while read -r t n; do
+  [[ -z "$t" || "$t" == \#* ]] || max_len[$t]=$n
+done <fuzz/max_len.txt
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=($(sed -n 's/^  \([a-z_]*\) .*#.*/\1/p' fuzz/CMakeLists.txt))
 for t in "${targets[@]}"; do
