@@ -8,7 +8,8 @@
 //            g1_alphas[e] = in13 * w13_weight_global_scale[e], in13 = max over experts and halves;
 //            g2_alphas[e] = in2 * s2_w2[e], in2 = max over experts;
 //            w13_input_scale_quant = 1 / in13, w2_input_scale_quant = 1 / in2
-// with s = 1 / stored for compressed-tensors (encode scales), every operation in f32, and the
+// and the loaded per-slot scalars (weight_scale_2, input_scale, w13/w2_weight_scale_2) equal to their
+// shard's, expert's and half's own value, with s = 1 / stored for compressed-tensors (encode scales), every operation in f32, and the
 // pipelines' values compared bit for bit.
 #include <gtest/gtest.h>
 #include <rapidcheck/gtest.h>
@@ -64,6 +65,14 @@ RC_GTEST_PROP(DerivedValuesProps, EqualFormulasFromTheRawCheckpointTensors, ()) 
         common = std::max(common, decode(ck, pre + "." + fn.weight_scale_2, fn.encode_scales));
         if (l.has_input_scale) in = std::max(in, decode(ck, pre + "." + fn.input_scale, fn.encode_scales));
       }
+      // Per-slot fill: one slot per shard, each its shard's decode scale; a scalar fused on disk
+      // fills every slot (vLLM #39764 wrote slot 0 only).
+      for (std::size_t i = 0; i < l.shard_ids.size(); ++i) {
+        const std::string& pre = l.prefixes[l.fused_on_disk ? 0 : i];
+        same_bits(*p, l.name, "weight_scale_2", static_cast<std::int64_t>(i), decode(ck, pre + "." + fn.weight_scale_2, fn.encode_scales));
+        if (l.has_input_scale)
+          same_bits(*p, l.name, "input_scale", static_cast<std::int64_t>(i), decode(ck, pre + "." + fn.input_scale, fn.encode_scales));
+      }
       same_bits(*p, l.name, "weight_global_scale", 0, common);
       if (!l.has_input_scale) continue;
       same_bits(*p, l.name, "alpha", 0, in * common);
@@ -74,9 +83,13 @@ RC_GTEST_PROP(DerivedValuesProps, EqualFormulasFromTheRawCheckpointTensors, ()) 
       std::vector<float> common(static_cast<std::size_t>(x.E)), s2_w2(static_cast<std::size_t>(x.E));
       for (std::int64_t e = 0; e < x.E; ++e) {
         const auto& pre = x.prefixes[static_cast<std::size_t>(e)];  // {w1, w3, w2}
-        common[e] = std::max(decode(ck, pre[0] + "." + fn.weight_scale_2, fn.encode_scales),
-                             decode(ck, pre[1] + "." + fn.weight_scale_2, fn.encode_scales));
+        const float g = decode(ck, pre[0] + "." + fn.weight_scale_2, fn.encode_scales),
+                    u = decode(ck, pre[1] + "." + fn.weight_scale_2, fn.encode_scales);
+        common[e] = std::max(g, u);
         s2_w2[e] = decode(ck, pre[2] + "." + fn.weight_scale_2, fn.encode_scales);
+        same_bits(*p, x.name, "w13_weight_scale_2", 2 * e, g);  // [E, 2]: gate (w1), then up (w3)
+        same_bits(*p, x.name, "w13_weight_scale_2", 2 * e + 1, u);
+        same_bits(*p, x.name, "w2_weight_scale_2", e, s2_w2[e]);
         if (!x.has_input_scale) continue;
         in13 = std::max({in13, decode(ck, pre[0] + "." + fn.input_scale, fn.encode_scales),
                          decode(ck, pre[1] + "." + fn.input_scale, fn.encode_scales)});
