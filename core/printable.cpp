@@ -36,45 +36,33 @@ std::size_t utf8_at(std::string_view s, std::size_t i, std::uint32_t& cp) {
 }
 
 // The escaped text of s, one piece per input character (so that it can be shortened on
-// character boundaries).
-std::vector<std::string> pieces(std::string_view s) {
-  std::vector<std::string> out;
+// character boundaries), with the number of input bytes each piece stands for.
+struct Piece {
+  std::string text;
+  std::size_t bytes;
+};
+std::vector<Piece> pieces(std::string_view s) {
+  std::vector<Piece> out;
   out.reserve(s.size());
   char buf[16];
   for (std::size_t i = 0; i < s.size();) {
     const auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x80) {
-      std::uint32_t cp = 0;
-      const std::size_t n = utf8_at(s, i, cp);
-      if (n == 0) {
-        std::snprintf(buf, sizeof buf, "\\x%02x", c);
-        out.emplace_back(buf);
-        ++i;
-      } else {
-        if (hostile_code_point(cp)) {
-          std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(cp));
-          out.emplace_back(buf);
-        } else {
-          out.emplace_back(s.substr(i, n));
-        }
-        i += n;
-      }
-      continue;
+    std::uint32_t cp = 0;
+    const std::size_t n = c >= 0x80 ? utf8_at(s, i, cp) : 1;
+    if (c >= 0x80 && n > 0 && !hostile_code_point(cp)) {
+      out.push_back({std::string(s.substr(i, n)), n});
+    } else if (c >= 0x80 && n > 0) {
+      std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(cp));
+      out.push_back({buf, n});
+    } else if (c == '\\' || c == '\n' || c == '\r' || c == '\t') {
+      out.push_back({c == '\\' ? "\\\\" : c == '\n' ? "\\n" : c == '\r' ? "\\r" : "\\t", 1});
+    } else if (c < 0x20 || c >= 0x7F) {  // C0 controls, DEL, and a byte of invalid UTF-8
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out.push_back({buf, 1});
+    } else {
+      out.push_back({std::string(1, static_cast<char>(c)), 1});
     }
-    switch (c) {
-      case '\\': out.emplace_back("\\\\"); break;
-      case '\n': out.emplace_back("\\n"); break;
-      case '\r': out.emplace_back("\\r"); break;
-      case '\t': out.emplace_back("\\t"); break;
-      default:
-        if (c < 0x20 || c == 0x7F) {
-          std::snprintf(buf, sizeof buf, "\\x%02x", c);
-          out.emplace_back(buf);
-        } else {
-          out.emplace_back(1, static_cast<char>(c));
-        }
-    }
-    ++i;
+    i += n > 0 ? n : 1;
   }
   return out;
 }
@@ -90,46 +78,31 @@ std::size_t chars(const std::string& piece) {  // display characters (code point
 std::string printable(std::string_view s) {
   std::string r;
   r.reserve(s.size());
-  for (const auto& p : pieces(s)) r += p;
+  for (const auto& p : pieces(s)) r += p.text;
   return r;
 }
 
 std::string printable_short(std::string_view s, std::size_t max_chars) {
   const auto ps = pieces(s);
   std::size_t total = 0;
-  for (const auto& p : ps) total += chars(p);
+  for (const auto& p : ps) total += chars(p.text);
+  std::string r;
   if (total <= max_chars) {
-    std::string r;
-    for (const auto& p : ps) r += p;
+    for (const auto& p : ps) r += p.text;
     return r;
   }
   // Keep a head and a tail of about equal length around the marker; the tail is where names
   // differ most (".weight_scale" vs ".weight_scale_2").
   const std::size_t budget = max_chars > 40 ? max_chars - 30 : 10;
   std::size_t head = 0, head_chars = 0;
-  while (head < ps.size() && head_chars + chars(ps[head]) <= budget / 2) head_chars += chars(ps[head++]);
+  while (head < ps.size() && head_chars + chars(ps[head].text) <= budget / 2) head_chars += chars(ps[head++].text);
   std::size_t tail = ps.size(), tail_chars = 0;
-  while (tail > head && tail_chars + chars(ps[tail - 1]) <= budget - budget / 2) tail_chars += chars(ps[--tail]);
+  while (tail > head && tail_chars + chars(ps[tail - 1].text) <= budget - budget / 2) tail_chars += chars(ps[--tail].text);
   std::size_t elided_bytes = 0;
-  {  // bytes of the original string between head and tail
-    std::size_t i = 0, k = 0;
-    for (; i < s.size() && k < head; ++k) {
-      std::uint32_t cp;
-      const std::size_t n = static_cast<unsigned char>(s[i]) >= 0x80 ? utf8_at(s, i, cp) : 1;
-      i += n ? n : 1;
-    }
-    std::size_t j = i;
-    for (; j < s.size() && k < tail; ++k) {
-      std::uint32_t cp;
-      const std::size_t n = static_cast<unsigned char>(s[j]) >= 0x80 ? utf8_at(s, j, cp) : 1;
-      j += n ? n : 1;
-    }
-    elided_bytes = j - i;
-  }
-  std::string r;
-  for (std::size_t k = 0; k < head; ++k) r += ps[k];
+  for (std::size_t k = head; k < tail; ++k) elided_bytes += ps[k].bytes;
+  for (std::size_t k = 0; k < head; ++k) r += ps[k].text;
   r += "...[" + std::to_string(elided_bytes) + " bytes elided]...";
-  for (std::size_t k = tail; k < ps.size(); ++k) r += ps[k];
+  for (std::size_t k = tail; k < ps.size(); ++k) r += ps[k].text;
   return r;
 }
 

@@ -11,6 +11,7 @@
 #include "fuzz/fuzz_check.h"
 #include "fuzz/fuzz_checkpoint_dir.h"
 #include "fuzz/fuzz_generated.h"
+#include "fuzz/fuzz_load_all.h"
 #include "registry/registry.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -21,20 +22,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const auto dir = fuzz::checkpoint_dir() / "generated";
   write_checkpoint(dir, generate_checkpoint(o), static_cast<int>(in.in(1, 3)));
   for (Backend b : {Backend::Cutlass, Backend::Trtllm}) {
-    std::vector<std::unique_ptr<Pipeline>> ok;
-    std::vector<std::string> errors;
-    for (const auto& name : pipeline_names()) {
-      auto p = make_pipeline(name, b);
-      try {
-        p->load_weights(Checkpoint::open(dir));
-        p->process_weights_after_loading(b);
-        ok.push_back(std::move(p));
-      } catch (const Error& e) {
-        fuzz::check_error_line(e.what());
-        errors.push_back(name + ": " + e.what());
-      }
-    }
-    FUZZ_CHECK(ok.empty() || errors.empty(), "pipelines disagree on whether to accept: %s", errors.front().c_str());
+    auto [ok, errors] = fuzz::load_every_pipeline(dir, b);
     // A generated checkpoint is valid: the only refusal is trtllm's H % 64 rule.
     FUZZ_CHECK(errors.empty() || (b == Backend::Trtllm && o.experts > 0 && o.hidden % 64), "refused: %s", errors.front().c_str());
     for (std::size_t i = 1; i < ok.size(); ++i) {

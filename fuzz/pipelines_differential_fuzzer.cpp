@@ -12,6 +12,7 @@
 #include "core/pipeline_state.h"
 #include "fuzz/fuzz_check.h"
 #include "fuzz/fuzz_checkpoint_dir.h"
+#include "fuzz/fuzz_load_all.h"
 #include "registry/registry.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -19,21 +20,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   using namespace nvfp4;
   fuzz::write_model(data, size);
   for (Backend b : {Backend::Cutlass, Backend::Trtllm}) {
-    std::vector<std::unique_ptr<Pipeline>> accepted;
-    std::vector<std::string> refused;
-    for (const auto& name : pipeline_names()) {
-      auto p = make_pipeline(name, b);
-      try {
-        p->load_weights(Checkpoint::open(fuzz::checkpoint_dir()));
-        p->process_weights_after_loading(b);
-        accepted.push_back(std::move(p));
-      } catch (const Error& e) {
-        const std::string w = e.what();
-        fuzz::check_error_line(w);
-        refused.push_back(name + ": " + w);
-      }
-    }
-    FUZZ_CHECK(accepted.empty() || refused.empty(), "pipelines disagree on whether to accept: %s", refused.front().c_str());
+    auto [accepted, refused] = fuzz::load_every_pipeline(fuzz::checkpoint_dir(), b);
     if (accepted.empty()) continue;
     const State first = capture(*accepted[0]);
     std::vector<State> own;

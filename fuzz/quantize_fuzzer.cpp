@@ -4,6 +4,7 @@
 // bits, or small multiples of powers of two, which land on E2M1/E4M3 rounding midpoints far more
 // often than random bits do. Non-finite values are replaced by 0 (GEMMs refuse them before
 // quantizing). max_len 8 KiB.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <vector>
@@ -31,10 +32,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     xs[i] = std::isfinite(v) ? v : 0.0f;
   }
   const ref::QuantizedActivation r = ref::quantize_activation(x, gs);
-  const bool avx512 = [] {
-    for (auto i : opt::available_isas()) if (i == opt::Isa::Avx512) return true;
-    return false;
-  }();
+  const bool avx512 = std::ranges::count(opt::available_isas(), opt::Isa::Avx512) > 0;
   std::vector<std::uint8_t> codes(static_cast<std::size_t>(K)), scales(static_cast<std::size_t>(K / 16));
   std::vector<std::int8_t> doubled(static_cast<std::size_t>(K));
   std::vector<float> fscales(static_cast<std::size_t>(K / 16));

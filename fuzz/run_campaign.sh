@@ -15,7 +15,7 @@ while read -r t n; do
   [[ -z "$t" || "$t" == \#* ]] || max_len[$t]=$n
 done <fuzz/max_len.txt
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=($(sed -n 's/^  \([a-z_]*\) .*#.*/\1/p' fuzz/CMakeLists.txt))
+[ ${#targets[@]} -gt 0 ] || targets=("${!max_len[@]}")
 for t in "${targets[@]}"; do
   [ -n "${max_len[$t]:-}" ] || { echo "run_campaign: unknown target $t" >&2; exit 2; }
   [ -d "corpus/$t" ] || { echo "run_campaign: corpus/$t/ is missing; every target needs its folder" >&2; exit 2; }

@@ -39,6 +39,22 @@ void OptimizedPipeline::create_weights(const ModelSpec& spec) {
   reconciliations_.reserve(shards);
 }
 
+namespace {
+
+// The checks of every source, then whether a shard was truncated under them (bytes past the new
+// end read as zeros, which the checks may have refused for the wrong reason).
+void validate_intact(const Checkpoint& c, const ModelSpec& spec) {
+  try {
+    validate_sources(c, spec);
+  } catch (const Error&) {
+    c.check_intact();
+    throw;
+  }
+  c.check_intact();
+}
+
+}  // namespace
+
 void OptimizedPipeline::load_weights(const Checkpoint& c) {
   if (loaded_) {
     update_weights_from_disk(c);
@@ -97,18 +113,6 @@ void OptimizedPipeline::update_weights_from_disk(const Checkpoint& c) {
     throw Error(ErrorKind::BadInput, e.file(), "",
                 e.problem() + " during the copy; the weights are incomplete and every use is refused until a reload succeeds");
   }
-}
-
-// The checks of every source, then whether a shard was truncated under them (bytes past the new
-// end read as zeros, which the checks may have refused for the wrong reason).
-void OptimizedPipeline::validate_intact(const Checkpoint& c, const ModelSpec& spec) {
-  try {
-    validate_sources(c, spec);
-  } catch (const Error&) {
-    c.check_intact();
-    throw;
-  }
-  c.check_intact();
 }
 
 void OptimizedPipeline::require_intact() const {
@@ -217,23 +221,22 @@ Tensor OptimizedPipeline::gemm(const GemmTarget& t, const Tensor& x, GemmMode mo
     throw Error(ErrorKind::BadInput, "", "x", "shape " + shape_str(x.shape()) + " does not match K = " + std::to_string(w.K));
   if (x.dtype() != DType::F32 && x.dtype() != DType::BF16 && x.dtype() != DType::F16)
     throw Error(ErrorKind::BadInput, "", "x", "input dtype must be F32, BF16 or F16, not " + std::string(dtype_name(x.dtype())));
-  // Refused in both modes, as the reference does (a saturating w4a4 quantizer would hide them).
-  for (std::int64_t i = 0; i < x.numel(); ++i)
-    if (!std::isfinite(x.get_f32(i)))
-      throw Error(ErrorKind::BadInput, "", "x",
-                  "holds a non-finite value at [" + std::to_string(i / w.K) + ", " + std::to_string(i % w.K) +
-                      "] (NaN and Inf activations are refused in both modes)");
-  // w4a16's domain (optimized/gemm.h): every f32 partial sum of x * e2m1 * S (|e2m1 * S| <= 2688)
-  // stays below FLT_MAX / 2 when |x| < FLT_MAX / (5376 K); beyond it the kernels could overflow.
-  if (mode == GemmMode::W4A16) {
-    const double limit = static_cast<double>(std::numeric_limits<float>::max()) / (5376.0 * static_cast<double>(w.K));
-    for (std::int64_t i = 0; i < x.numel(); ++i)
-      if (std::fabs(static_cast<double>(x.get_f32(i))) >= limit) {
-        char b[200];
-        std::snprintf(b, sizeof b, "holds |x| = %.6g at [%lld, %lld], past the w4a16 limit FLT_MAX / (5376 K) = %.6g (f32 accumulation could overflow)",
-                      std::fabs(static_cast<double>(x.get_f32(i))), static_cast<long long>(i / w.K), static_cast<long long>(i % w.K), limit);
-        throw Error(ErrorKind::BadInput, "", "x", b);
-      }
+  // Refused as the reference refuses (one pass over x): NaN/Inf in both modes (a saturating w4a4
+  // quantizer would hide them), and for w4a16 |x| >= FLT_MAX / (5376 K), past which the kernels'
+  // f32 partial sums of x * e2m1 * S (|e2m1 * S| <= 2688) could overflow (optimized/gemm.h).
+  const double limit = mode == GemmMode::W4A16 ? static_cast<double>(std::numeric_limits<float>::max()) / (5376.0 * static_cast<double>(w.K))
+                                               : std::numeric_limits<double>::infinity();
+  for (std::int64_t i = 0; i < x.numel(); ++i) {
+    const float v = x.get_f32(i);
+    if (std::isfinite(v) && std::fabs(static_cast<double>(v)) < limit) continue;
+    char b[200];  // snprintf, not string concatenation: GCC 12 warns falsely on the latter (PR 105651)
+    if (!std::isfinite(v))
+      std::snprintf(b, sizeof b, "holds a non-finite value at [%lld, %lld] (NaN and Inf activations are refused in both modes)",
+                    static_cast<long long>(i / w.K), static_cast<long long>(i % w.K));
+    else
+      std::snprintf(b, sizeof b, "holds |x| = %.6g at [%lld, %lld], past the w4a16 limit FLT_MAX / (5376 K) = %.6g (f32 accumulation could overflow)",
+                    std::fabs(static_cast<double>(v)), static_cast<long long>(i / w.K), static_cast<long long>(i % w.K), limit);
+    throw Error(ErrorKind::BadInput, "", "x", b);
   }
   return opt::gemm(x, w, mode);
 }

@@ -57,7 +57,6 @@ class OptimizedPipeline final : public Pipeline {
   void create_weights(const ModelSpec& spec);
   void process(bool weights_placed);
   void require_intact() const;
-  static void validate_intact(const Checkpoint& c, const ModelSpec& spec);
 
   Backend backend_;
   bool loaded_ = false, processed_ = false;

@@ -99,31 +99,33 @@ Operands operands(const Tensor& x, const LogicalWeight& w, GemmMode mode, const 
   Operands o{x.size(0), w.N, w.K, {}, {}, 1.0};
   o.x.resize(static_cast<std::size_t>(o.M * o.K));
   o.w.resize(static_cast<std::size_t>(o.N * o.K));
-  // NaN and Inf activations are refused in both modes (issue 9): an engine would propagate them,
-  // but w4a4's saturating quantizer would turn them into finite codes and report a plausible,
-  // wrong product; a verification tool refuses instead of choosing a meaning.
+  // Activations outside the GEMM's domain are refused, at the first such element in row-major
+  // order (issue 9):
+  // - NaN and Inf in both modes: an engine would propagate them, but w4a4's saturating quantizer
+  //   would turn them into finite codes and report a plausible, wrong product;
+  // - for w4a16, |x| >= FLT_MAX / (5376 K) (found by fuzz/gemm_differential): a kernel accumulates
+  //   x * e2m1 * S in f32 before the global scale, and |e2m1 * S| <= 6 * 448 = 2688, so every
+  //   partial sum stays below FLT_MAX / 2 only below that bound.
   const std::size_t es = dtype_bits(x.dtype()) / 8;
-  for (std::int64_t i = 0; i < o.M * o.K; ++i)
-    if (!std::isfinite(real_value(x.data() + static_cast<std::size_t>(i) * es, t)))
-      throw Error(ErrorKind::BadInput, "", "x",
-                  "holds a non-finite value at [" + std::to_string(i / o.K) + ", " + std::to_string(i % o.K) +
-                      "] (NaN and Inf activations are refused in both modes)");
-  if (mode == GemmMode::W4A16) {
-    // The domain of w4a16 (issue 9, found by fuzz/gemm_differential): a kernel accumulates
-    // x * e2m1 * S in f32 before the global scale, and |e2m1 * S| <= 6 * 448 = 2688, so every
-    // partial sum stays below FLT_MAX / 2 when |x| < FLT_MAX / (5376 K). Larger activations are
-    // refused, so that no implementation is asked for a result f32 accumulation cannot give.
-    const double limit = static_cast<double>(std::numeric_limits<float>::max()) / (5376.0 * static_cast<double>(o.K));
-    for (std::int64_t i = 0; i < o.M * o.K; ++i) {
-      const float v = real_value(x.data() + static_cast<std::size_t>(i) * es, t);
-      if (std::fabs(static_cast<double>(v)) >= limit) {
-        char b[200];
-        std::snprintf(b, sizeof b, "holds |x| = %.6g at [%lld, %lld], past the w4a16 limit FLT_MAX / (5376 K) = %.6g (f32 accumulation could overflow)",
-                      std::fabs(static_cast<double>(v)), static_cast<long long>(i / o.K), static_cast<long long>(i % o.K), limit);
-        throw Error(ErrorKind::BadInput, "", "x", b);
-      }
-      o.x[static_cast<std::size_t>(i)] = v;
+  const double limit = mode == GemmMode::W4A16 ? static_cast<double>(std::numeric_limits<float>::max()) / (5376.0 * static_cast<double>(o.K))
+                                               : std::numeric_limits<double>::infinity();
+  for (std::int64_t i = 0; i < o.M * o.K; ++i) {
+    const float v = real_value(x.data() + static_cast<std::size_t>(i) * es, t);
+    char b[200];
+    if (!std::isfinite(v)) {
+      std::snprintf(b, sizeof b, "holds a non-finite value at [%lld, %lld] (NaN and Inf activations are refused in both modes)",
+                    static_cast<long long>(i / o.K), static_cast<long long>(i % o.K));
+      throw Error(ErrorKind::BadInput, "", "x", b);
     }
+    if (std::fabs(static_cast<double>(v)) >= limit) {
+      std::snprintf(b, sizeof b, "holds |x| = %.6g at [%lld, %lld], past the w4a16 limit FLT_MAX / (5376 K) = %.6g (f32 accumulation could overflow)",
+                    std::fabs(static_cast<double>(v)), static_cast<long long>(i / o.K), static_cast<long long>(i % o.K), limit);
+      throw Error(ErrorKind::BadInput, "", "x", b);
+    }
+  }
+  if (mode == GemmMode::W4A16) {
+    for (std::int64_t i = 0; i < o.M * o.K; ++i)
+      o.x[static_cast<std::size_t>(i)] = real_value(x.data() + static_cast<std::size_t>(i) * es, t);
     for (std::int64_t n = 0; n < o.N; ++n)
       for (std::int64_t k = 0; k < o.K; ++k) {
         std::size_t i = static_cast<std::size_t>(n * o.K + k);

@@ -10,5 +10,5 @@ cmake --preset default >/dev/null
 cmake --build --preset default
 ctest --preset default -j "$(nproc)"
 cmake --preset fuzz >/dev/null
-cmake --build --preset fuzz --target $(sed -n 's/^  \([a-z_]*\) .*#.*/\1_fuzzer/p' fuzz/CMakeLists.txt)
+cmake --build --preset fuzz --target $(sed -n 's/^\([a-z_]*\) [0-9]*$/\1_fuzzer/p' fuzz/max_len.txt)
 ctest --preset fuzz -j "$(nproc)"

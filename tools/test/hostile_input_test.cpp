@@ -9,7 +9,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -165,10 +164,8 @@ TEST_F(Hostile, MegabyteNamesAndPathologicalPatternsRunInLinearTime) {
     json q = json::parse(std::ifstream(dir("re") / "hf_quant_config.json"));
     q["quantization"]["exclude_modules"] = {pat};
     write_text(dir("re") / "hf_quant_config.json", q.dump());
-    const auto t0 = std::chrono::steady_clock::now();
+    // A backtracking engine takes hours on these (the ctest timeout would end it), RE2 microseconds.
     r = nvfp4({"inspect", dir("re").string()});
-    // Not a speed assertion: a backtracking engine takes hours on these, RE2 microseconds.
-    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(20)) << pat.substr(0, 40);
     EXPECT_EQ(r.code, 0) << pat.substr(0, 40) << ": " << r.err.substr(0, 300);  // matches nothing: every module stays quantized
     EXPECT_NE(r.out.find(std::string(40, 'a') + " "), std::string::npos) << r.out;
   }
@@ -522,6 +519,7 @@ TEST_F(Hostile, W4a16RefusesActivationsPastItsF32Domain) {
   Tensor x = Tensor::empty(DType::F32, {2, 64});
   for (int i = 0; i < 128; ++i) x.data_as<float>()[i] = 1.0f;
   x.data_as<float>()[64 + 9] = 1e33f;
+  x.data_as<float>()[64 + 20] = NAN;  // later in row-major order: the first offending element is named
   write_safetensors(dir("x.safetensors"), {{"x", x}});
   for (const std::string pipeline : {"reference", "optimized"}) {
     CliRun r = nvfp4({"gemm", c.string(), "--module", "model.layers.0.self_attn.o_proj", "--input", dir("x.safetensors").string(),
@@ -529,10 +527,11 @@ TEST_F(Hostile, W4a16RefusesActivationsPastItsF32Domain) {
     EXPECT_EQ(r.code, 2) << pipeline;
     EXPECT_NE(r.err.find("x: holds |x| = 1e+33 at [1, 9], past the w4a16 limit FLT_MAX / (5376 K) = 9.89009e+32"), std::string::npos)
         << r.err;
-    // w4a4 quantizes per block first, so the same input is in its domain.
+    // w4a4 quantizes per block first, so 1e33 is in its domain; the NaN is not.
     r = nvfp4({"gemm", c.string(), "--module", "model.layers.0.self_attn.o_proj", "--input", dir("x.safetensors").string(), "--out",
                dir("y.safetensors").string(), "--mode", "w4a4", "--pipeline", pipeline});
-    EXPECT_EQ(r.code, 0) << pipeline << r.err;
+    EXPECT_EQ(r.code, 2) << pipeline;
+    EXPECT_NE(r.err.find("x: holds a non-finite value at [1, 20]"), std::string::npos) << r.err;
   }
 }
 

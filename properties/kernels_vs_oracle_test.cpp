@@ -2,8 +2,7 @@
 // tail (K % 64 = 16, 32, 48, 0; K = 16 * prime), M = 1, 3, 17, N off every tile, inputs at
 // misaligned addresses, all three activation dtypes, both modes and backends, expert w13 and w2
 // (trtllm's shuffled rows un-permuted); each GEMM is counted on the path that was forced. And
-// NaN/Inf activations: w4a16 refuses them with the reference's error, w4a4 quantizes them as the
-// reference does and stays within the bound.
+// NaN/Inf activations: refused in both modes with the reference's error.
 #include <gtest/gtest.h>
 
 #include <cmath>
