@@ -7,7 +7,9 @@
 //   experts: w13_weight_global_scale[e] = max(s2_w1[e], s2_w3[e]);
 //            g1_alphas[e] = in13 * w13_weight_global_scale[e], in13 = max over experts and halves;
 //            g2_alphas[e] = in2 * s2_w2[e], in2 = max over experts;
-//            w13_input_scale_quant = 1 / in13, w2_input_scale_quant = 1 / in2
+//            w13_input_scale_quant = 1 / in13, w2_input_scale_quant = 1 / in2;
+//            trtllm: g1_scale_c[e] = (1 / in2) * g1_alphas[e] (sglang's _compute_g1_scale_c: the
+//            FC2 input quantization pre-applied to the up half, NVFP4-SPEC §4.5)
 // and the loaded per-slot scalars (weight_scale_2, input_scale, w13/w2_weight_scale_2) equal to their
 // shard's, expert's and half's own value, with s = 1 / stored for compressed-tensors (encode scales), every operation in f32, and the
 // pipelines' values compared bit for bit.
@@ -22,6 +24,7 @@
 #include "core/module_map.h"
 #include "core/test/temp_dir.h"
 #include "properties/generators.h"
+#include "properties/scale_aims.h"
 #include "registry/registry.h"
 
 namespace nvfp4 {
@@ -48,10 +51,12 @@ void same_bits(const Pipeline& p, const std::string& module, const std::string& 
 
 RC_GTEST_PROP(DerivedValuesProps, EqualFormulasFromTheRawCheckpointTensors, ()) {
   PipelineCase c = *gen::pipeline_case();
-  if (!c.ckpt.fused) c.ckpt.unequal_scales = true;  // every shard its own scale
   RC_TAG(format_name(c.ckpt.format), c.ckpt.fused ? "fused" : "unfused");
   TempDir d;
-  write_checkpoint(d.path(), generate_checkpoint(c.ckpt), c.ckpt.files);
+  GeneratedCheckpoint g = generate_checkpoint(c.ckpt);
+  write_checkpoint(d.path(), g, c.ckpt.files);
+  aim_scales(g, map_modules(Checkpoint::open(d.path())));  // every shard, expert and half its own scale, the max anywhere
+  write_checkpoint(d.path(), g, c.ckpt.files);
   const Checkpoint ck = Checkpoint::open(d.path());
   const ModelSpec spec = map_modules(ck);
   const FormatNames& fn = format_names(spec.format);
@@ -100,6 +105,7 @@ RC_GTEST_PROP(DerivedValuesProps, EqualFormulasFromTheRawCheckpointTensors, ()) 
       for (std::int64_t e = 0; e < x.E; ++e) {
         same_bits(*p, x.name, "g1_alphas", e, in13 * common[e]);
         same_bits(*p, x.name, "g2_alphas", e, in2 * s2_w2[e]);
+        if (c.backend == Backend::Trtllm) same_bits(*p, x.name, "g1_scale_c", e, (1.0f / in2) * (in13 * common[e]));
       }
       same_bits(*p, x.name, "w13_input_scale_quant", 0, 1.0f / in13);
       same_bits(*p, x.name, "w2_input_scale_quant", 0, 1.0f / in2);
