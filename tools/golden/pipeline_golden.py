@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
 """End-to-end truth for the reference pipeline, from third-party libraries only.
 
-Writes OUT/pipeline/:
+Writes OUT/pipeline/manifest.json (per set: checkpoints, compared parameters, GEMM cases) and, for
+every set of SETS, OUT/pipeline/<set>/:
   modelopt/      ModelOpt checkpoint, one file (safetensors' own writer)
   ct/            the same weights as compressed-tensors names, two files + index
   expected_<ckpt>.safetensors   "<backend>/<module>.<param>" -> expected post-processed bytes,
-                                "gemm/<case>" -> expected GEMM output
+                                "gemm/<backend>/<case>" -> expected GEMM output
   inputs/<case>.safetensors     tensor `x` for each GEMM case
-  manifest.json                 checkpoints, compared parameters and GEMM cases
 
 Everything is computed here independently of the C++ code: block-scale swizzle as vLLM's
 reshape/permute, TRT-LLM shuffles from the closed forms of NVFP4-SPEC section 4, E4M3/E2M1
@@ -26,9 +26,17 @@ from safetensors.numpy import save_file
 F32 = np.float32
 E4M3 = ml_dtypes.float8_e4m3fn
 E2M1 = ml_dtypes.float4_e2m1fn
-H, I, E = 128, 32, 2          # experts: trtllm pads I to 64; w2's Kb = 2 pads to 4 in the swizzle
-Q, KV = 64, 32                # q/k/v rows (GQA), K = H
-GU = 48                       # gate_up_proj (fused on disk) rows per shard: N = 96 is not a multiple of 128
+# Several draws (issue 8: one golden draw lets through a bug its draw happens not to expose): each
+# set has its own seed and shapes. trtllm pads I to 64 per half; w2's Kb = I/16 pads to 4 in the
+# swizzle; gate_up_proj is fused on disk, N = 2 GU rows, off a multiple of 128; "mid" plants
+# power-of-two weights and scales in block 0 so that aimed activations put w4a16 outputs exactly on
+# BF16 and F16 rounding midpoints (uniform random data never lands there).
+SETS = [
+    dict(name="s0", seed=20261122, H=128, I=32, E=2, heads=4, kv_heads=2, GU=48, mid=False),
+    dict(name="s1", seed=7, H=192, I=48, E=3, heads=6, kv_heads=2, GU=80, mid=False),
+    dict(name="mid", seed=99, H=256, I=80, E=2, heads=8, kv_heads=1, GU=144, mid=True),
+]
+HEAD_DIM = 16
 
 
 def e4m3_val(b):
@@ -84,29 +92,48 @@ def rand_pos(rng, lo, hi):
     return F32(rng.uniform(lo, hi))
 
 
-def build(rng):
-    """Logical sources: {prefix: dict(weight, weight_scale, s2, input)}."""
+THREE_CODES = np.array([0, 3, 5, 7, 11, 13, 15], dtype=np.uint8)      # E2M1 0, +-1.5, +-3, +-6: 3 * 2^k
+POW2_SCALES = np.array([0x30, 0x38, 0x40], dtype=np.uint8)             # E4M3 0.5, 1, 2
+
+
+def source(rng, rows, cols, mid):
+    """One projection's packed weight and block scales; in a "mid" set, column 0's codes are 3 * 2^k
+    (or zero) and block 0's scales powers of two, so one activation in column 0 gains exactly one bit."""
+    w = rng.integers(0, 256, (rows, cols // 2), dtype=np.uint8)
+    sc = random_scales(rng, (rows, cols // 16))
+    if mid:
+        w[:, 0] = (w[:, 0] & 0xF0) | rng.choice(THREE_CODES, rows)
+        sc[:, 0] = rng.choice(POW2_SCALES, rows)
+    return w, sc
+
+
+def s2_value(rng, mid):
+    # Powers of two in a "mid" set: reconciling onto the max then keeps block scales powers of two.
+    return F32(2.0 ** -int(rng.integers(11, 14))) if mid else rand_pos(rng, 1e-4, 4e-4)
+
+
+def build(rng, st):
+    """Logical sources: {prefix: dict(weight, weight_scale, s2, input)}; every shard, expert and half
+    has its own weight and input scale, so the max of each reduction sits where the draw puts it."""
+    H, I, mid = st["H"], st["I"], st["mid"]
+    Q, KV = st["heads"] * HEAD_DIM, st["kv_heads"] * HEAD_DIM
     src = {}
     a = "model.layers.0.self_attn."
     for p, rows in (("q_proj", Q), ("k_proj", KV), ("v_proj", KV)):
-        src[a + p] = dict(weight=rng.integers(0, 256, (rows, H // 2), dtype=np.uint8),
-                          weight_scale=random_scales(rng, (rows, H // 16)),
-                          s2=rand_pos(rng, 1e-4, 4e-4), input=rand_pos(rng, 1e-3, 4e-3))
-    src["model.layers.0.mlp.gate_up_proj"] = dict(
-        weight=rng.integers(0, 256, (2 * GU, H // 2), dtype=np.uint8), weight_scale=random_scales(rng, (2 * GU, H // 16)),
-        s2=rand_pos(rng, 1e-4, 4e-4), input=rand_pos(rng, 1e-3, 4e-3))
-    for e in range(E):
+        w, sc = source(rng, rows, H, mid)
+        src[a + p] = dict(weight=w, weight_scale=sc, s2=s2_value(rng, mid), input=rand_pos(rng, 1e-3, 4e-3))
+    w, sc = source(rng, 2 * st["GU"], H, mid)
+    src["model.layers.0.mlp.gate_up_proj"] = dict(weight=w, weight_scale=sc, s2=s2_value(rng, mid), input=rand_pos(rng, 1e-3, 4e-3))
+    for e in range(st["E"]):
         x = f"model.layers.1.mlp.experts.{e}."
-        shared_in = rand_pos(rng, 1e-3, 4e-3)
         for p, (rows, cols) in (("gate_proj", (I, H)), ("up_proj", (I, H)), ("down_proj", (H, I))):
-            src[x + p] = dict(weight=rng.integers(0, 256, (rows, cols // 2), dtype=np.uint8),
-                              weight_scale=random_scales(rng, (rows, cols // 16)),
-                              s2=rand_pos(rng, 1e-4, 4e-4),
-                              input=shared_in if p != "down_proj" else rand_pos(rng, 1e-3, 4e-3))
+            w, sc = source(rng, rows, cols, mid)
+            src[x + p] = dict(weight=w, weight_scale=sc, s2=s2_value(rng, mid), input=rand_pos(rng, 1e-3, 4e-3))
     return src
 
 
-def write_checkpoint(d, src, ct, files):
+def write_checkpoint(d, src, ct, files, st):
+    H = st["H"]
     os.makedirs(d, exist_ok=True)
     tensors = {"model.embed_tokens.weight": np.ones((8, H), dtype=ml_dtypes.bfloat16)}
     for p, t in src.items():
@@ -120,7 +147,7 @@ def write_checkpoint(d, src, ct, files):
             tensors[p + ".weight_scale"] = t["weight_scale"].view(E4M3)
             tensors[p + ".weight_scale_2"] = np.array(t["s2"], dtype=F32)
             tensors[p + ".input_scale"] = np.array(t["input"], dtype=F32)
-    cfg = {"hidden_size": H, "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 16}
+    cfg = {"hidden_size": H, "num_attention_heads": st["heads"], "num_key_value_heads": st["kv_heads"], "head_dim": HEAD_DIM}
     if ct:
         cfg["quantization_config"] = {"quant_method": "compressed-tensors", "format": "nvfp4-pack-quantized",
                                       "config_groups": {"group_0": {"weights": {"num_bits": 4, "type": "float", "group_size": 16},
@@ -158,8 +185,9 @@ def decoded(src, ct):
     return out
 
 
-def process(src, backend):
+def process(src, backend, st):
     """Expected post-processed parameters {module.param: ndarray} and logical GEMM operands."""
+    H, I, E = st["H"], st["I"], st["E"]
     exp, logical = {}, {}
     # Linear modules (cutlass whatever the backend).
     a = "model.layers.0.self_attn."
@@ -252,73 +280,135 @@ def quantize_activation(x32, gs):
     return codes, S
 
 
+SHIFT = 160  # every product x * w below is a multiple of 2^-160: f32 x (2^-149) times E2M1 * E4M3 (2^-1 * 2^-9)
+
+
 def gemm(x, w, mode, dtype):
+    """Exact GEMM, rounded once: the products x_k * w_k are exact in float64 (at most 24 + 6
+    significant bits), and scaled by 2^SHIFT they are integers, so Python ints sum them exactly;
+    the factor after the sum (the global scale for w4a16, alpha for w4a4) is applied as a Fraction."""
     x32 = x.astype(F32)
-    M, K = x32.shape
-    N = w["codes"].shape[0]
-    wv = e2m1_val(w["codes"]).astype(np.float64)
-    ws = np.repeat(e4m3_val(w["scales"]), 16, axis=1).astype(np.float64)
+    wv = e2m1_val(w["codes"]).astype(np.float64) * np.repeat(e4m3_val(w["scales"]), 16, axis=1).astype(np.float64)
     if mode == "w4a16":
-        xs = [[Fraction(float(v)) for v in row] for row in x32]
-        wf = [[Fraction(float(wv[n, k])) * Fraction(float(ws[n, k])) * Fraction(float(w["global_scale"])) for k in range(K)]
-              for n in range(N)]
-        post = Fraction(1)
+        xv = x32.astype(np.float64)
+        post = Fraction(float(w["global_scale"]))
     else:
         codes, S = quantize_activation(x32, w["gs"])
-        xv = e2m1_val(codes) * np.repeat(e4m3_val(S), 16, axis=1)
-        xs = [[Fraction(float(v)) for v in row] for row in xv]
-        wf = [[Fraction(float(wv[n, k])) * Fraction(float(ws[n, k])) for k in range(K)] for n in range(N)]
+        xv = e2m1_val(codes).astype(np.float64) * np.repeat(e4m3_val(S), 16, axis=1).astype(np.float64)
         post = Fraction(float(w["alpha"]))
+    M, N = xv.shape[0], wv.shape[0]
     y = np.zeros((M, N), dtype=np.float64)
     mag = np.zeros((M, N), dtype=np.float64)
+    exact = [[None] * N for _ in range(M)]
+    unit = Fraction(1, 2 ** SHIFT)
     for i in range(M):
-        for n in range(N):
-            y[i, n] = round_once(post * sum(a * b for a, b in zip(xs[i], wf[n])), dtype)
-            mag[i, n] = float(abs(post) * sum(abs(a * b) for a, b in zip(xs[i], wf[n])))
+        prods = np.ldexp(xv[i][None, :] * wv, SHIFT)  # exact: a power-of-two scaling of exact products
+        for n, row in enumerate(prods.tolist()):
+            ints = [int(v) for v in row]
+            exact[i][n] = post * sum(ints) * unit
+            y[i, n] = round_once(exact[i][n], dtype)
+            mag[i, n] = float(abs(post) * sum(abs(v) for v in ints) * unit)
     # sum |x w| per element (for rounding bounds), as f32 rounded up.
     mag32 = mag.astype(F32)
     mag32 = np.where(mag32.astype(np.float64) < mag, np.nextafter(mag32, F32(np.inf)), mag32).astype(F32)
-    return y.astype(NP[dtype]), mag32
+    return y.astype(NP[dtype]), mag32, exact
 
 
-def main(out_dir):
-    rng = np.random.default_rng(20261122)
-    root = os.path.join(out_dir, "pipeline")
+def is_midpoint(fr, fmt):
+    """fr lies exactly halfway between two neighbours of fmt (the grid step q as in round_once)."""
+    p, emin, _ = FORMATS[fmt]
+    a = abs(fr)
+    e = a.numerator.bit_length() - a.denominator.bit_length()
+    if Fraction(2) ** e > a:
+        e -= 1
+    return (a / Fraction(2) ** (max(e, emin) - (p - 1))).denominator == 2
+
+
+def midpoint_row(rng, K, dtype, w):
+    """An activation row, zero but column 0, whose w4a16 outputs all sit exactly on a rounding
+    midpoint of dtype. In a "mid" set column 0's weights are 3 * 2^k and its block and global scales
+    powers of two, so an output is 3 m 2^j for x0 = m 2^j' with m odd of p significant bits (x0 fits
+    the input dtype); with 3 m < 2^(p + 1) that is p + 1 bits ending in 1: a midpoint of a p-bit
+    format, to be rounded to even."""
+    p = {"BF16": 8, "F16": 11}[dtype]
+    lo, hi = 2 ** (p - 1) + 1, (2 ** (p + 1) - 1) // 3  # m odd in [lo, hi]: 3 m has p + 1 bits
+    m = 2 * int(rng.integers(lo // 2, (hi + 1) // 2)) + 1
+    scale = float(np.max(np.abs(e2m1_val(w["codes"][:, 0]) * e4m3_val(w["scales"][:, 0])))) * float(w["global_scale"])
+    e = -int(np.round(np.log2(scale))) - (p - 1)  # outputs of magnitude ~1, far from F16's subnormals
+    row = np.zeros(K, dtype=F32)
+    row[0] = F32(m * 2.0 ** e)
+    assert float(row[0].astype(NP[dtype])) == m * 2.0 ** e
+    return row
+
+
+def cases_for(st):
+    """Every projection in both modes (issue 8), output dtypes rotated; w13 of the last expert, w2 of
+    the first (and the other way round in odd sets)."""
+    m, E = "model.layers.1.mlp.experts", st["E"]
+    e13, e2 = (E - 1, 0) if st["seed"] % 2 == 0 else (0, E - 1)
+    projs = [("qkv", "model.layers.0.self_attn.qkv_proj", -1, ""), ("gate_up", "model.layers.0.mlp.gate_up_proj", -1, ""),
+             (f"expert{e13}_w13", m, e13, "w13"), (f"expert{e2}_w2", m, e2, "w2")]
+    dtypes = ["F32", "BF16", "F16"]
+    out = []
+    for j, (tag, module, e, proj) in enumerate(projs):
+        for mode in ("w4a16", "w4a4"):
+            dtype = dtypes[(j + (mode == "w4a4") + st["seed"]) % 3]
+            if st["mid"] and mode == "w4a16" and dtype == "F32":
+                dtype = "BF16" if j % 2 == 0 else "F16"  # a midpoint row needs a narrower output
+            out.append((f"{tag}_{mode}_{dtype.lower()}", module, e, proj, mode, dtype))
+    return out
+
+
+def make_set(root, st):
+    rng = np.random.default_rng(st["seed"])
     os.makedirs(os.path.join(root, "inputs"), exist_ok=True)
-    src = build(rng)
-    cases = [  # name, module, expert, proj, mode, dtype
-        ("qkv_w4a16_f32", "model.layers.0.self_attn.qkv_proj", -1, "", "w4a16", "F32"),
-        ("qkv_w4a4_bf16", "model.layers.0.self_attn.qkv_proj", -1, "", "w4a4", "BF16"),
-        ("gate_up_w4a4_f16", "model.layers.0.mlp.gate_up_proj", -1, "", "w4a4", "F16"),
-        ("expert1_w13_w4a4_f32", "model.layers.1.mlp.experts", 1, "w13", "w4a4", "F32"),
-        ("expert0_w2_w4a16_bf16", "model.layers.1.mlp.experts", 0, "w2", "w4a16", "BF16"),
-    ]
-    inputs = {}
+    src = build(rng, st)
+    cases = cases_for(st)
+    manifest = {"checkpoints": {}, "gemm": []}
+    inputs, exact_rows, posts = {}, {}, {}
+    logical_plain = process(src, "cutlass", st)[1]  # activations need only the shapes and, for "mid", column 0
     for name, module, e, proj, mode, dtype in cases:
-        K = I if proj == "w2" else H
-        x = (rng.standard_normal((3, K)) * 2).astype(NP[dtype])
+        K = st["I"] if proj == "w2" else st["H"]
+        x = (rng.standard_normal((4, K)) * 2).astype(NP[dtype])
         x[0, :16] = 0  # an all-zero activation block
+        exact_rows[name] = []
+        if st["mid"] and mode == "w4a16":
+            key = module if e < 0 else f"{module}/{e}/{proj}"
+            x[3] = midpoint_row(rng, K, dtype, logical_plain[key]).astype(NP[dtype])
+            exact_rows[name] = [3]
         inputs[name] = x
         save_file({"x": x}, os.path.join(root, "inputs", name + ".safetensors"))
-    manifest = {"checkpoints": {}, "gemm": []}
-    posts = {}  # the factor applied after the sum: alpha (w4a4) or the global scale (w4a16)
     for ckpt, ct, files in (("modelopt", False, 1), ("ct", True, 2)):
-        write_checkpoint(os.path.join(root, ckpt), src, ct, files)
+        write_checkpoint(os.path.join(root, ckpt), src, ct, files, st)
         dec = decoded(src, ct)
         expected = {}
+        gemms = {}
         for backend in ("cutlass", "trtllm"):
-            exp, logical = process(dec, backend)
+            exp, logical = process(dec, backend, st)
             for k, v in exp.items():
                 expected[f"{backend}/{k}"] = np.array(v, order="C")  # keeps 0-dim scalars 0-dim
             for name, module, e, proj, mode, dtype in cases:
                 key = module if e < 0 else f"{module}/{e}/{proj}"
-                expected[f"gemm/{backend}/{name}"], expected[f"gemm_abs/{backend}/{name}"] = gemm(inputs[name], logical[key], mode, dtype)
+                if name not in gemms:  # the logical operands do not depend on the backend
+                    gemms[name] = gemm(inputs[name], logical[key], mode, dtype)
+                    for r in exact_rows[name]:  # the aim holds: every nonzero planted output is a midpoint
+                        vals = [v for v in gemms[name][2][r] if v != 0]
+                        assert len(vals) > len(gemms[name][2][r]) // 2 and all(is_midpoint(v, dtype) for v in vals), (ckpt, name)
+                expected[f"gemm/{backend}/{name}"], expected[f"gemm_abs/{backend}/{name}"] = gemms[name][:2]
                 w = logical[key]
                 posts[name] = float(w["global_scale"] if mode == "w4a16" else w["alpha"])
         save_file(expected, os.path.join(root, f"expected_{ckpt}.safetensors"))
         manifest["checkpoints"][ckpt] = sorted(expected)
-    manifest["gemm"] = [dict(name=n, module=m, expert=e, proj=p, mode=mo, dtype=d, K=I if p == "w2" else H, post=posts[n])
-                        for n, m, e, p, mo, d in cases]
+    manifest["gemm"] = [dict(name=n, module=m, expert=e, proj=p, mode=mo, dtype=d, K=st["I"] if p == "w2" else st["H"],
+                             post=posts[n], exact_rows=exact_rows[n]) for n, m, e, p, mo, d in cases]
+    return manifest
+
+
+def main(out_dir):
+    root = os.path.join(out_dir, "pipeline")
+    manifest = {"sets": {}}
+    for st in SETS:
+        manifest["sets"][st["name"]] = make_set(os.path.join(root, st["name"]), st)
     with open(os.path.join(root, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=1)
 
