@@ -32,6 +32,15 @@ inline std::vector<StCase> safetensors_cases() {
   c.push_back({"valid_empty", st_image("{}", 0), "", ""});
   c.push_back({"valid_scalar_and_zero_sized",
                st_image(R"({"s":{"dtype":"F32","shape":[],"data_offsets":[0,4]},"z":{"dtype":"BF16","shape":[0,3],"data_offsets":[4,4]}})", 4), "", ""});
+  // Valid but unusual: zero-length tensors sharing an offset with each other and with the next
+  // tensor's start; header keys in an order other than their offsets' (safetensors sorts by offset
+  // before checking contiguity: safetensors/src/tensor.rs `validate`).
+  c.push_back({"valid_zero_sized_sharing_an_offset",
+               st_image(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"z1":{"dtype":"U8","shape":[0],"data_offsets":[4,4]},)"
+                        R"("z2":{"dtype":"F32","shape":[2,0],"data_offsets":[4,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", 8), "", ""});
+  c.push_back({"valid_keys_not_in_offset_order",
+               st_image(R"({"c":{"dtype":"U8","shape":[4],"data_offsets":[8,12]},"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},)"
+                        R"("b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", 12), "", ""});
   c.push_back({"valid_whitespace_padding", st_image(" \t\n{" + a2 + "}  \r\n", 8), "", ""});
   c.push_back({"valid_metadata_null", st_image(R"({"__metadata__":null,)" + a2 + "}", 8), "", ""});
   c.push_back({"valid_f4_even_count", st_image(R"({"f":{"dtype":"F4","shape":[2,3],"data_offsets":[0,3]}})", 3), "", ""});
