@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "core/error.h"
+#include "reference/exact_sum.h"
 #include "reference/numerics.h"
 #include "reference/quantize_activation.h"
 
@@ -37,20 +38,6 @@ Dyadic dyadic(double v) {  // v finite; double holds every factor used here exac
   int e;
   double f = std::frexp(v, &e);                         // v = f * 2^e, 0.5 <= |f| < 1
   return {static_cast<std::int64_t>(std::ldexp(f, 53)), e - 53};
-}
-
-Dyadic mul(Dyadic a, Dyadic b) {
-  // Strip trailing zeros first so products of narrow formats stay within 63 bits.
-  auto norm = [](Dyadic d) {
-    if (d.m == 0) return d;
-    while ((d.m & 1) == 0) { d.m /= 2; ++d.e; }
-    return d;
-  };
-  a = norm(a);
-  b = norm(b);
-  std::int64_t p;
-  if (__builtin_mul_overflow(a.m, b.m, &p)) throw std::logic_error("dyadic product overflows");
-  return {p, a.e + b.e};
 }
 
 struct Format { int p, emin, emax; };  // precision (with the implicit bit), min normal exp, max exp
@@ -92,13 +79,13 @@ struct Operands {
   double post = 1.0;         // alpha for w4a4, 1 for w4a16
 };
 
-Operands operands(const Tensor& x, const LogicalWeight& w, GemmMode mode, const GemmScalars& s) {
+Operands operands(const Tensor& x, const LogicalWeight& w, GemmMode mode, const GemmScalars& s, bool with_w = true) {
   if (x.dim() != 2 || x.size(1) != w.K)
     throw Error(ErrorKind::BadInput, "", "x", "shape " + shape_str(x.shape()) + " does not match K = " + std::to_string(w.K));
   Real t = real_of(x.dtype());
   Operands o{x.size(0), w.N, w.K, {}, {}, 1.0};
   o.x.resize(static_cast<std::size_t>(o.M * o.K));
-  o.w.resize(static_cast<std::size_t>(o.N * o.K));
+  if (with_w) o.w.resize(static_cast<std::size_t>(o.N * o.K));
   // Activations outside the GEMM's domain are refused, at the first such element in row-major
   // order (issue 9):
   // - NaN and Inf in both modes: an engine would propagate them, but w4a4's saturating quantizer
@@ -126,7 +113,7 @@ Operands operands(const Tensor& x, const LogicalWeight& w, GemmMode mode, const 
   if (mode == GemmMode::W4A16) {
     for (std::int64_t i = 0; i < o.M * o.K; ++i)
       o.x[static_cast<std::size_t>(i)] = real_value(x.data() + static_cast<std::size_t>(i) * es, t);
-    for (std::int64_t n = 0; n < o.N; ++n)
+    for (std::int64_t n = 0; n < (with_w ? o.N : 0); ++n)
       for (std::int64_t k = 0; k < o.K; ++k) {
         std::size_t i = static_cast<std::size_t>(n * o.K + k);
         // e2m1 * S * s2: at most 2 + 4 + 24 significant bits, exact in double.
@@ -138,7 +125,7 @@ Operands operands(const Tensor& x, const LogicalWeight& w, GemmMode mode, const 
     for (std::int64_t i = 0; i < o.M * o.K; ++i)
       o.x[static_cast<std::size_t>(i)] = static_cast<double>(e2m1_value(q.codes[static_cast<std::size_t>(i)])) *
                                          e4m3_value(q.scales[static_cast<std::size_t>(i / 16)]);
-    for (std::int64_t n = 0; n < o.N; ++n)
+    for (std::int64_t n = 0; n < (with_w ? o.N : 0); ++n)
       for (std::int64_t k = 0; k < o.K; ++k) {
         std::size_t i = static_cast<std::size_t>(n * o.K + k);
         o.w[i] = static_cast<double>(e2m1_value(w.codes[i])) * e4m3_value(w.scales[static_cast<std::size_t>(n * (o.K / 16) + k / 16)]);
@@ -151,27 +138,50 @@ Operands operands(const Tensor& x, const LogicalWeight& w, GemmMode mode, const 
 }  // namespace
 
 Tensor gemm_exact(const Tensor& x, const LogicalWeight& w, GemmMode mode, const GemmScalars& s) {
-  Operands o = operands(x, w, mode, s);
+  Operands o = operands(x, w, mode, s, /*with_w=*/false);
+  if (o.K > ExactSum::kMaxTerms) {
+    char b[96];
+    std::snprintf(b, sizeof b, "K = %lld exceeds the exact oracle's 2^26 terms", static_cast<long long>(o.K));
+    throw Error(ErrorKind::BadInput, "", "x", b);
+  }
   Real t = real_of(x.dtype());
   Format f = format_of(t);
   Tensor y = Tensor::empty(x.dtype(), {o.M, o.N});
   const std::size_t es = dtype_bits(x.dtype()) / 8;
-  Dyadic post = dyadic(o.post);
-  std::vector<Dyadic> terms(static_cast<std::size_t>(o.K));
+  const Dyadic post = dyadic(o.post);
+  // Each operand split once, not once per product; a weight element is one of 16 x 256 values
+  // (E2M1 code, E4M3 block scale; times the global scale for w4a16), split once each.
+  std::vector<SplitValue> xs(o.x.size()), ws(static_cast<std::size_t>(o.N * o.K)), table(16 * 256);
+  for (std::size_t i = 0; i < xs.size(); ++i) xs[i] = split(o.x[i]);
+  for (int c = 0; c < 16; ++c)
+    for (int b = 0; b < 256; ++b) {
+      // e2m1 * S (* s2 for w4a16): at most 2 + 4 + 24 significant bits, exact in double.
+      const double v = static_cast<double>(e2m1_value(static_cast<std::uint8_t>(c))) * e4m3_value(static_cast<std::uint8_t>(b)) *
+                       (mode == GemmMode::W4A16 ? static_cast<double>(w.global_scale) : 1.0);
+      // A NaN block scale (or global scale) has no exact product: marked, refused where used.
+      table[static_cast<std::size_t>(c * 256 + b)] = std::isfinite(v) ? split(v) : SplitValue{0, INT32_MIN};
+    }
+  for (std::int64_t n = 0; n < o.N; ++n)
+    for (std::int64_t k = 0; k < o.K; ++k) {
+      const std::size_t i = static_cast<std::size_t>(n * o.K + k);
+      ws[i] = table[static_cast<std::size_t>(w.codes[i] * 256 + w.scales[static_cast<std::size_t>(n * (o.K / 16) + k / 16)])];
+      if (ws[i].e == INT32_MIN) {
+        char b[128];
+        std::snprintf(b, sizeof b, "weight element [%lld, %lld] has a non-finite scale (NaN block scale or global scale)",
+                      static_cast<long long>(n), static_cast<long long>(k));
+        throw Error(ErrorKind::BadInput, "", "weight", b);
+      }
+    }
+  ExactSum acc;
   for (std::int64_t m = 0; m < o.M; ++m)
     for (std::int64_t n = 0; n < o.N; ++n) {
-      int emin = INT32_MAX;
-      for (std::int64_t k = 0; k < o.K; ++k) {
-        Dyadic d = mul(dyadic(o.x[static_cast<std::size_t>(m * o.K + k)]), dyadic(o.w[static_cast<std::size_t>(n * o.K + k)]));
-        terms[static_cast<std::size_t>(k)] = d;
-        if (d.m != 0) emin = std::min(emin, d.e);
-      }
-      cpp_int sum = 0;
-      if (emin != INT32_MAX)
-        for (const Dyadic& d : terms)
-          if (d.m != 0) sum += cpp_int(d.m) << (d.e - emin);
+      acc.clear();
+      const SplitValue* xr = xs.data() + m * o.K;
+      const SplitValue* wr = ws.data() + n * o.K;
+      for (std::int64_t k = 0; k < o.K; ++k) acc.add_product(xr[k], wr[k]);
       // alpha applied to the exact sum, then one rounding.
-      double r = emin == INT32_MAX ? 0.0 : round_once(sum * post.m, emin + post.e, f);
+      const cpp_int sum = acc.value();
+      double r = sum == 0 ? 0.0 : round_once(sum * post.m, ExactSum::kBase + post.e, f);
       real_store(r, y.data() + static_cast<std::size_t>(m * o.N + n) * es, t);
     }
   return y;

@@ -1,6 +1,7 @@
 // GEMM oracles, y[M, N] = x[M, K] . W^T, on logical (unshuffled, unswizzled) operands:
-// - exact: every product and the whole sum in Boost.Multiprecision integers scaled by a common
-//   power of two, then rounded once (to nearest, ties to even) into the output dtype;
+// - exact: every product and the whole sum exact in a fixed-width integer accumulator
+//   (reference/exact_sum.h, with the proof of its width), then rounded once (to nearest, ties to
+//   even) into the output dtype;
 // - dequantize-then-Eigen: W and x dequantized to double, an Eigen product, one final rounding.
 #pragma once
 #include <cstdint>
