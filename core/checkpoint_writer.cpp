@@ -20,7 +20,13 @@ using json = nlohmann::json;
 // Random [N, K] weights, rounded to BF16 like a real model's, with some all-zero blocks planted.
 std::vector<float> random_weights(Rng& rng, std::int64_t N, std::int64_t K, double gain, double zero_frac) {
   std::vector<float> w(static_cast<std::size_t>(N * K));
-  for (auto& v : w) v = bf16_to_f32(f32_to_bf16(static_cast<float>(rng.normal() * gain)));
+  const float g = static_cast<float>(gain);
+  std::size_t i = 0;
+  for (; i + 4 <= w.size(); i += 4) {
+    const auto z = rng.normal4();
+    for (int j = 0; j < 4; ++j) w[i + static_cast<std::size_t>(j)] = bf16_to_f32(f32_to_bf16(z[static_cast<std::size_t>(j)] * g));
+  }
+  for (; i < w.size(); ++i) w[i] = bf16_to_f32(f32_to_bf16(rng.normal4()[0] * g));
   for (std::int64_t n = 0; n < N; ++n)
     for (std::int64_t b = 0; b < K / 16; ++b)
       if (rng.uniform() < zero_frac) std::fill_n(&w[static_cast<std::size_t>(n * K + 16 * b)], 16, 0.0f);
@@ -115,7 +121,7 @@ class Builder {
   void plain(const std::string& name, Shape shape, Rng& rng) {
     Tensor t = Tensor::empty(DType::BF16, shape);
     auto* h = t.data_as<std::uint16_t>();
-    for (std::int64_t i = 0; i < t.numel(); ++i) h[i] = f32_to_bf16(static_cast<float>(rng.normal() * 0.02));
+    for (std::int64_t i = 0; i < t.numel(); ++i) h[i] = f32_to_bf16(rng.normal4()[0] * 0.02f);
     out.tensors[name] = std::move(t);
   }
 

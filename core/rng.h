@@ -1,6 +1,7 @@
 // A small deterministic generator (splitmix64 + Box-Muller) so that generated checkpoints are the
 // same bytes on every platform and standard library (std::normal_distribution is not).
 #pragma once
+#include <array>
 #include <cmath>
 #include <cstdint>
 
@@ -20,6 +21,15 @@ class Rng {
     double u1 = uniform(), u2 = uniform();
     return std::sqrt(-2.0 * std::log(1.0 - u1)) * std::cos(6.283185307179586 * u2);
   }
+  // Four draws of a normal quantized to 2^16 equiprobable levels (the inverse normal CDF at the
+  // level midpoints), one 64-bit step for all four: ~40x cheaper than normal(), for writing
+  // synthetic weights in bulk (make-checkpoint), where the tails past |x| = 4.5 do not matter.
+  std::array<float, 4> normal4() {
+    const std::uint64_t r = next();
+    const auto& t = normal_levels();
+    return {t[r & 0xFFFF], t[(r >> 16) & 0xFFFF], t[(r >> 32) & 0xFFFF], t[r >> 48]};
+  }
+  static const std::array<float, 65536>& normal_levels();
 
  private:
   std::uint64_t s_;
