@@ -13,6 +13,8 @@
 // With K <= kMaxTerms = 2^26 products a digit receives values from at most 3 * 2^26 of them:
 // |d_j| < 3 * 2^26 * 2^33 < 2^60.6 < 2^63, so no digit overflows before the final carry
 // propagation, and kDigits = 20 digits cover bits [0, 640) >= 532 + 87 + carry room.
+// add_scaled takes a whole block's integer dot product (|v| < 2^60) at an exponent inside the same
+// range: again three digits of < 2^33 each, and at most one add per element, so the bound holds.
 #pragma once
 #include <boost/multiprecision/cpp_int.hpp>
 #include <array>
@@ -44,6 +46,19 @@ class ExactSum {
     const std::uint64_t u = static_cast<std::uint64_t>(p < 0 ? -p : p);
     const std::uint64_t lo = (u & 0xFFFFFFFFu) << r, hi = (u >> 32) << r;
     const std::int64_t s = p < 0 ? -1 : 1;
+    d_[j] += s * static_cast<std::int64_t>(lo & 0xFFFFFFFFu);
+    d_[j + 1] += s * static_cast<std::int64_t>((lo >> 32) + (hi & 0xFFFFFFFFu));
+    d_[j + 2] += s * static_cast<std::int64_t>(hi >> 32);
+  }
+  // Adds v * 2^e for |v| < 2^60 (a whole block's integer dot product) with e in the products'
+  // range: the same three-digit split, the high half now < 2^28 * 2^31.
+  void add_scaled(std::int64_t v, int e) {
+    if (v == 0) return;
+    const int off = e - kBase;
+    const int j = off >> 5, r = off & 31;
+    const std::uint64_t u = static_cast<std::uint64_t>(v < 0 ? -v : v);
+    const std::uint64_t lo = (u & 0xFFFFFFFFu) << r, hi = (u >> 32) << r;
+    const std::int64_t s = v < 0 ? -1 : 1;
     d_[j] += s * static_cast<std::int64_t>(lo & 0xFFFFFFFFu);
     d_[j + 1] += s * static_cast<std::int64_t>((lo >> 32) + (hi & 0xFFFFFFFFu));
     d_[j + 2] += s * static_cast<std::int64_t>(hi >> 32);

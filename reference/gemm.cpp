@@ -137,6 +137,18 @@ Operands operands(const Tensor& x, const LogicalWeight& w, GemmMode mode, const 
 
 }  // namespace
 
+// The exact GEMM, one 16-element block at a time: within a block both operands share a scale, so
+// the block's contribution is an integer dot product times one power of two and one small odd
+// factor, added to the fixed-width accumulator once per block instead of once per element.
+//   weight element  = c_w / 2 * S_w                (c_w = 2 * E2M1 value, an integer in [-12, 12];
+//                     S_w = ms_w * 2^es_w, ms_w odd <= 15; the w4a16 global scale joins alpha as
+//                     the factor applied after the sum)
+//   activation      w4a4: c_x / 2 * S_x            -> a_k = c_x * ms_x, block exponent es_x - 1
+//                   w4a16: x_k = m_k * 2^e_k        -> a_k = m_k * 2^(e_k - e_min), exponent e_min
+//                   (exact only if every |a_k| < 2^48, i.e. the block's exponents span < 24 bits;
+//                   other blocks take the per-element path)
+//   block           (sum_k a_k c_w,k) * ms_w * 2^(e_x + es_w - 1)
+// |sum| < 16 * 12 * 2^48 < 2^55.6, times ms_w <= 15: < 2^59.5 < 2^60 as add_scaled requires.
 Tensor gemm_exact(const Tensor& x, const LogicalWeight& w, GemmMode mode, const GemmScalars& s) {
   Operands o = operands(x, w, mode, s, /*with_w=*/false);
   if (o.K > ExactSum::kMaxTerms) {
@@ -144,44 +156,80 @@ Tensor gemm_exact(const Tensor& x, const LogicalWeight& w, GemmMode mode, const 
     std::snprintf(b, sizeof b, "K = %lld exceeds the exact oracle's 2^26 terms", static_cast<long long>(o.K));
     throw Error(ErrorKind::BadInput, "", "x", b);
   }
-  Real t = real_of(x.dtype());
-  Format f = format_of(t);
+  const Real t = real_of(x.dtype());
+  const Format f = format_of(t);
   Tensor y = Tensor::empty(x.dtype(), {o.M, o.N});
   const std::size_t es = dtype_bits(x.dtype()) / 8;
-  const Dyadic post = dyadic(o.post);
-  // Each operand split once, not once per product; a weight element is one of 16 x 256 values
-  // (E2M1 code, E4M3 block scale; times the global scale for w4a16), split once each.
-  std::vector<SplitValue> xs(o.x.size()), ws(static_cast<std::size_t>(o.N * o.K)), table(16 * 256);
-  for (std::size_t i = 0; i < xs.size(); ++i) xs[i] = split(o.x[i]);
-  for (int c = 0; c < 16; ++c)
-    for (int b = 0; b < 256; ++b) {
-      // e2m1 * S (* s2 for w4a16): at most 2 + 4 + 24 significant bits, exact in double.
-      const double v = static_cast<double>(e2m1_value(static_cast<std::uint8_t>(c))) * e4m3_value(static_cast<std::uint8_t>(b)) *
-                       (mode == GemmMode::W4A16 ? static_cast<double>(w.global_scale) : 1.0);
-      // A NaN block scale (or global scale) has no exact product: marked, refused where used.
-      table[static_cast<std::size_t>(c * 256 + b)] = std::isfinite(v) ? split(v) : SplitValue{0, INT32_MIN};
+  const std::int64_t M = o.M, N = o.N, K = o.K, B = K / 16;
+  const Dyadic post = dyadic(mode == GemmMode::W4A16 ? static_cast<double>(w.global_scale) : o.post);
+
+  // Weights: c_w per element, (ms_w, es_w) per block; a NaN block scale has no exact product.
+  std::int8_t c_of[16];
+  SplitValue s_of[256];
+  for (int c = 0; c < 16; ++c) c_of[c] = static_cast<std::int8_t>(2.0f * e2m1_value(static_cast<std::uint8_t>(c)));
+  for (int b = 0; b < 256; ++b) {
+    const float v = e4m3_value(static_cast<std::uint8_t>(b));
+    s_of[b] = std::isfinite(v) ? split(v) : SplitValue{0, INT32_MIN};
+  }
+  std::vector<std::int8_t> cw(static_cast<std::size_t>(N * K));
+  std::vector<SplitValue> sw(static_cast<std::size_t>(N * B));
+  for (std::int64_t i = 0; i < N * K; ++i) cw[static_cast<std::size_t>(i)] = c_of[w.codes[static_cast<std::size_t>(i)] & 0xF];
+  for (std::int64_t i = 0; i < N * B; ++i) {
+    sw[static_cast<std::size_t>(i)] = s_of[w.scales[static_cast<std::size_t>(i)]];
+    if (sw[static_cast<std::size_t>(i)].e == INT32_MIN) {
+      char b[128];
+      std::snprintf(b, sizeof b, "block [%lld, %lld] has a non-finite E4M3 scale", static_cast<long long>(i / B), static_cast<long long>(i % B));
+      throw Error(ErrorKind::BadInput, "", "weight", b);
     }
-  for (std::int64_t n = 0; n < o.N; ++n)
-    for (std::int64_t k = 0; k < o.K; ++k) {
-      const std::size_t i = static_cast<std::size_t>(n * o.K + k);
-      ws[i] = table[static_cast<std::size_t>(w.codes[i] * 256 + w.scales[static_cast<std::size_t>(n * (o.K / 16) + k / 16)])];
-      if (ws[i].e == INT32_MIN) {
-        char b[128];
-        std::snprintf(b, sizeof b, "weight element [%lld, %lld] has a non-finite scale (NaN block scale or global scale)",
-                      static_cast<long long>(n), static_cast<long long>(k));
-        throw Error(ErrorKind::BadInput, "", "weight", b);
+  }
+  if (mode == GemmMode::W4A16 && !std::isfinite(w.global_scale)) throw Error(ErrorKind::BadInput, "", "weight", "non-finite global scale");
+
+  // Activations: a_k per element and one exponent per block, or a per-element fallback.
+  std::vector<std::int64_t> ax(static_cast<std::size_t>(M * K));
+  std::vector<int> ex(static_cast<std::size_t>(M * B));
+  std::vector<std::uint8_t> per_element(static_cast<std::size_t>(M * B), 0);
+  std::vector<SplitValue> xs(static_cast<std::size_t>(M * K));
+  for (std::int64_t i = 0; i < M * K; ++i) xs[static_cast<std::size_t>(i)] = split(o.x[static_cast<std::size_t>(i)]);
+  for (std::int64_t mb = 0; mb < M * B; ++mb) {
+    const SplitValue* v = &xs[static_cast<std::size_t>(mb * 16)];
+    int emin = INT32_MAX;
+    for (int k = 0; k < 16; ++k)
+      if (v[k].m) emin = std::min(emin, v[k].e);
+    ex[static_cast<std::size_t>(mb)] = emin == INT32_MAX ? 0 : emin;
+    for (int k = 0; k < 16 && emin != INT32_MAX; ++k) {
+      std::int64_t& a = ax[static_cast<std::size_t>(mb * 16 + k)];
+      a = 0;
+      if (!v[k].m) continue;
+      const int sh = v[k].e - emin;
+      if (sh > 24 || (v[k].m < 0 ? -v[k].m : v[k].m) >= (std::int64_t{1} << (48 - sh))) {
+        per_element[static_cast<std::size_t>(mb)] = 1;
+        break;
       }
+      a = v[k].m * (std::int64_t{1} << sh);
     }
+  }
+
   ExactSum acc;
-  for (std::int64_t m = 0; m < o.M; ++m)
-    for (std::int64_t n = 0; n < o.N; ++n) {
+  for (std::int64_t m = 0; m < M; ++m)
+    for (std::int64_t n = 0; n < N; ++n) {
       acc.clear();
-      const SplitValue* xr = xs.data() + m * o.K;
-      const SplitValue* wr = ws.data() + n * o.K;
-      for (std::int64_t k = 0; k < o.K; ++k) acc.add_product(xr[k], wr[k]);
-      // alpha applied to the exact sum, then one rounding.
+      for (std::int64_t b = 0; b < B; ++b) {
+        const std::int64_t mb = m * B + b;
+        const std::int8_t* c = &cw[static_cast<std::size_t>(n * K + b * 16)];
+        const SplitValue S = sw[static_cast<std::size_t>(n * B + b)];
+        if (per_element[static_cast<std::size_t>(mb)]) {
+          for (int k = 0; k < 16; ++k)
+            acc.add_product(xs[static_cast<std::size_t>(mb * 16 + k)], SplitValue{c[k] * S.m, S.e - 1});
+          continue;
+        }
+        const std::int64_t* a = &ax[static_cast<std::size_t>(mb * 16)];
+        std::int64_t dot = 0;
+        for (int k = 0; k < 16; ++k) dot += a[k] * c[k];
+        acc.add_scaled(dot * S.m, ex[static_cast<std::size_t>(mb)] + S.e - 1);
+      }
+      // The factor after the sum (alpha, or the w4a16 global scale), then one rounding.
       const cpp_int sum = acc.value();
-      double r = sum == 0 ? 0.0 : round_once(sum * post.m, ExactSum::kBase + post.e, f);
+      const double r = sum == 0 ? 0.0 : round_once(sum * post.m, ExactSum::kBase + post.e, f);
       real_store(r, y.data() + static_cast<std::size_t>(m * o.N + n) * es, t);
     }
   return y;

@@ -38,6 +38,22 @@ TEST(GemmExact, RoundsTheExactSumOnceIntoBf16) {
   EXPECT_EQ(f32_to_bf16(f32_sum), 0x3F80) << "the double rounding the oracle avoids";
 }
 
+TEST(GemmExact, BlocksTooWideForTheIntegerDotSumPerElement) {
+  // Row 0 spans 64 bits of exponent in one block (2^24, 1, 2^-40), past the block dot product's 24;
+  // row 1 is the same three values spread over three blocks, each narrow. In F32 2^24 + 1 is a tie
+  // between 2^24 and 2^24 + 2; the 2^-40 breaks it upward, so both rows must give 2^24 + 2 (an
+  // accumulator that lost the small term would round the tie to even, 2^24).
+  Tensor x = Tensor::zeros(DType::F32, {2, 48});
+  float* v = x.data_as<float>();
+  v[0] = std::ldexp(1.0f, 24), v[1] = 1.0f, v[2] = std::ldexp(1.0f, -40);
+  v[48 + 0] = std::ldexp(1.0f, 24), v[48 + 16] = 1.0f, v[48 + 32] = std::ldexp(1.0f, -40);
+  for (GemmMode m : {GemmMode::W4A16}) {
+    Tensor y = gemm_exact(x, ones(1, 48), m, {});
+    EXPECT_EQ(y.data_as<float>()[0], 16777218.0f) << "the wide block (per-element path)";
+    EXPECT_EQ(y.data_as<float>()[1], 16777218.0f) << "three narrow blocks (integer dot path)";
+  }
+}
+
 TEST(GemmExact, W4A16DequantizesWithBlockAndGlobalScales) {
   LogicalWeight w = ones(2, 32);
   w.codes[0] = 0xF;        // -6
