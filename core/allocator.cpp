@@ -1,10 +1,18 @@
 #include "core/allocator.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <new>
 
 namespace nvfp4 {
+
+namespace {
+thread_local AllocScope* current_scope = nullptr;
+}
+
+AllocScope::AllocScope() : outer_(current_scope) { current_scope = this; }
+AllocScope::~AllocScope() { current_scope = outer_; }
 
 TrackingAllocator& TrackingAllocator::global() {
   static TrackingAllocator* a = [] {
@@ -28,6 +36,12 @@ void* TrackingAllocator::allocate(std::size_t nbytes) {
   while (live > peak && !peak_.compare_exchange_weak(peak, live)) {}
   ++count_;
   bytes_ += static_cast<std::int64_t>(nbytes);
+  if (AllocScope* sc = current_scope) {
+    sc->live_ += static_cast<std::int64_t>(nbytes);
+    sc->peak_ = std::max(sc->peak_, sc->live_);
+    ++sc->count_;
+    sc->bytes_ += static_cast<std::int64_t>(nbytes);
+  }
   return p;
 }
 
@@ -35,6 +49,7 @@ void TrackingAllocator::deallocate(void* p, std::size_t nbytes) noexcept {
   if (!p) return;
   std::free(p);
   live_ -= static_cast<std::int64_t>(nbytes);
+  if (AllocScope* sc = current_scope) sc->live_ -= static_cast<std::int64_t>(nbytes);
 }
 
 AllocStats TrackingAllocator::stats() const {

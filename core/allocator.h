@@ -35,6 +35,28 @@ class TrackingAllocator {
   bool poison_ = false;
 };
 
+// A measurement of one thread's allocations: while alive, the allocations and frees made on the
+// thread that created it are counted here as well as globally (issue 10: modules verified in
+// parallel each get exact counts). Scopes nest; the innermost one counts. Memory freed here that
+// was allocated before the scope makes live_bytes negative: it is relative to the scope's start.
+class AllocScope {
+ public:
+  AllocScope();
+  ~AllocScope();
+  AllocScope(const AllocScope&) = delete;
+  AllocScope& operator=(const AllocScope&) = delete;
+  AllocStats stats() const { return {live_, peak_, count_, bytes_}; }
+  void reset() {  // peak := live, counts := 0
+    peak_ = live_;
+    count_ = bytes_ = 0;
+  }
+
+ private:
+  friend class TrackingAllocator;
+  AllocScope* outer_;
+  std::int64_t live_ = 0, peak_ = 0, count_ = 0, bytes_ = 0;
+};
+
 // Restores the allocator's poison setting at scope exit.
 class ScopedPoison {
  public:

@@ -212,6 +212,28 @@ void Checkpoint::check_intact() const {
   for (const auto& f : files_) f->check_intact();
 }
 
+void Checkpoint::release(const std::vector<std::string>& names) const {
+  for (const auto& n : names) {
+    auto it = index_.find(n);
+    if (it != index_.end()) files_[it->second.file]->release(*it->second.info);
+  }
+}
+
+Checkpoint Checkpoint::subset(const std::vector<std::string>& names) const {
+  Checkpoint c;
+  c.dir_ = dir_;
+  c.quant_ = quant_;
+  c.config_ = config_;
+  c.files_ = files_;
+  c.exclude_re_ = exclude_re_;
+  for (const auto& n : names) {
+    auto it = index_.find(n);
+    if (it == index_.end()) bad_input(dir_.string(), n, "tensor not found in the checkpoint");
+    c.index_.insert(*it);
+  }
+  return c;
+}
+
 bool Checkpoint::excluded(const std::string& prefix) const {
   std::size_t r = 0;
   for (const auto& pat : quant_.exclude) {

@@ -46,6 +46,12 @@ class Checkpoint {
   std::size_t file_count() const { return files_.size(); }
   // Throws a BadInput error naming the first file truncated while mapped (see SafetensorsFile).
   void check_intact() const;
+  // The same checkpoint seen through only `names` (each must exist): shares the mapped files and
+  // the configs, so a pipeline loads one module of a large checkpoint without touching the rest.
+  Checkpoint subset(const std::vector<std::string>& names) const;
+  // Drops the process's resident pages of these tensors (SafetensorsFile::release); unknown names
+  // are ignored.
+  void release(const std::vector<std::string>& names) const;
 
  private:
   struct Entry { std::size_t file; const TensorInfo* info; };

@@ -87,6 +87,7 @@ std::vector<Finding> check_values(const Checkpoint& c, const ModelSpec& spec) {
     count_zero_block_codes(c, p + "." + fn.weight, p + "." + fn.weight_scale, zero_codes);
     check_global(c, p + "." + fn.weight_scale_2, fn.encode_scales, out);
     if (has_in) check_global(c, p + "." + fn.input_scale, fn.encode_scales, out);
+    c.release({p + "." + fn.weight, p + "." + fn.weight_scale});  // bounded RSS on checkpoints larger than memory
   };
   auto differ = [&](const std::string& module, const std::vector<std::string>& prefixes,
                     const std::vector<std::string>& labels, const std::string& suffix, const char* consequence) {

@@ -275,6 +275,31 @@ ModelSpec map_modules(const Checkpoint& c) {
   return spec;
 }
 
+std::vector<ModuleUnit> module_units(const Checkpoint& c, const ModelSpec& spec) {
+  const FormatNames& fn = format_names(spec.format);
+  std::vector<ModuleUnit> units;
+  auto add_prefix = [&](ModuleUnit& u, const std::string& p) {
+    for (const auto* suffix : {&fn.weight, &fn.weight_scale, &fn.weight_scale_2, &fn.input_scale})
+      if (c.has(p + "." + *suffix)) {
+        u.tensors.push_back(p + "." + *suffix);
+        const TensorInfo& i = c.info(p + "." + *suffix);
+        u.bytes += dtype_nbytes(i.dtype, shape_numel(i.shape));
+      }
+  };
+  for (const auto& l : spec.linears) {
+    ModuleUnit u{l.name, false, {}, 0};
+    for (const auto& p : l.prefixes) add_prefix(u, p);
+    units.push_back(std::move(u));
+  }
+  for (const auto& x : spec.experts) {
+    ModuleUnit u{x.name, true, {}, 0};
+    for (const auto& ps : x.prefixes)
+      for (const auto& p : ps) add_prefix(u, p);
+    units.push_back(std::move(u));
+  }
+  return units;
+}
+
 void require_same_structure(const ModelSpec& a, const ModelSpec& b, const std::string& dir) {
   auto fail = [&](const std::string& module, const std::string& what) {
     bad_input(dir, module, what + " (a reload must keep every module's shape)");

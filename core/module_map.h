@@ -45,6 +45,17 @@ struct ModelSpec {
 };
 
 ModelSpec map_modules(const Checkpoint& ckpt);
+
+// One unit of streaming work (issue 10): a linear module or one experts module, with the names of
+// every checkpoint tensor it reads. map_modules(ckpt.subset(u.tensors)) maps exactly that module.
+struct ModuleUnit {
+  std::string name;
+  bool experts = false;
+  std::vector<std::string> tensors;
+  std::uint64_t bytes = 0;  // on disk
+};
+// In the order of spec.linears, then spec.experts.
+std::vector<ModuleUnit> module_units(const Checkpoint& ckpt, const ModelSpec& spec);
 // A reload may change the layout on disk (fused or not, format, files) but not a module's shape:
 // BadInput naming `dir` and the module otherwise.
 void require_same_structure(const ModelSpec& loaded, const ModelSpec& incoming, const std::string& dir);

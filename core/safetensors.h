@@ -48,6 +48,10 @@ class SafetensorsFile {
   Tensor tensor(const std::string& name) const;
   std::span<const std::uint8_t> bytes(const TensorInfo& info) const;
   std::uint64_t header_size() const { return header_size_; }
+  // Drops this process's resident pages of the tensor's bytes (whole pages inside it only), so that
+  // streaming through a checkpoint larger than memory keeps RSS bounded; a later read faults them
+  // back in from the page cache. Views stay valid. No-op for in-memory images.
+  void release(const TensorInfo& info) const;
   // Throws a BadInput error naming the file if it was truncated or rewritten while mapped (bytes
   // past a new end read as zeros; core/guarded_mapping.h). Call after reading, before committing.
   void check_intact() const;

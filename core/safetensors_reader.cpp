@@ -276,6 +276,14 @@ const TensorInfo* SafetensorsFile::find(const std::string& name) const {
   return it != tensors_.end() && it->name == name ? &*it : nullptr;
 }
 
+void SafetensorsFile::release(const TensorInfo& info) const {
+  if (!map_) return;
+  const std::uintptr_t page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const std::uintptr_t b = reinterpret_cast<std::uintptr_t>(data_->data() + info.begin), e = b + (info.end - info.begin);
+  const std::uintptr_t lo = (b + page - 1) / page * page, hi = e / page * page;
+  if (hi > lo) ::madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED);
+}
+
 std::span<const std::uint8_t> SafetensorsFile::bytes(const TensorInfo& info) const {
   return {data_->data() + info.begin, static_cast<std::size_t>(info.end - info.begin)};
 }

@@ -79,6 +79,16 @@ struct Operands {
   double post = 1.0;         // alpha for w4a4, 1 for w4a16
 };
 
+// e2m1(code) * e4m3(S) * gs for every (code, S), indexed code * 256 + S.
+std::vector<double> weight_values(float gs) {
+  std::vector<double> t(16 * 256);
+  for (int c = 0; c < 16; ++c)
+    for (int b = 0; b < 256; ++b)
+      t[static_cast<std::size_t>(c * 256 + b)] =
+          static_cast<double>(e2m1_value(static_cast<std::uint8_t>(c))) * e4m3_value(static_cast<std::uint8_t>(b)) * gs;
+  return t;
+}
+
 Operands operands(const Tensor& x, const LogicalWeight& w, GemmMode mode, const GemmScalars& s, bool with_w = true) {
   if (x.dim() != 2 || x.size(1) != w.K)
     throw Error(ErrorKind::BadInput, "", "x", "shape " + shape_str(x.shape()) + " does not match K = " + std::to_string(w.K));
@@ -113,22 +123,23 @@ Operands operands(const Tensor& x, const LogicalWeight& w, GemmMode mode, const 
   if (mode == GemmMode::W4A16) {
     for (std::int64_t i = 0; i < o.M * o.K; ++i)
       o.x[static_cast<std::size_t>(i)] = real_value(x.data() + static_cast<std::size_t>(i) * es, t);
+    // e2m1 * S * s2: at most 2 + 4 + 24 significant bits, exact in double; one of 16 x 256 values.
+    const std::vector<double> tw = weight_values(w.global_scale);
     for (std::int64_t n = 0; n < (with_w ? o.N : 0); ++n)
       for (std::int64_t k = 0; k < o.K; ++k) {
         std::size_t i = static_cast<std::size_t>(n * o.K + k);
-        // e2m1 * S * s2: at most 2 + 4 + 24 significant bits, exact in double.
-        o.w[i] = static_cast<double>(e2m1_value(w.codes[i])) * e4m3_value(w.scales[static_cast<std::size_t>(n * (o.K / 16) + k / 16)]) *
-                 w.global_scale;
+        o.w[i] = tw[static_cast<std::size_t>((w.codes[i] & 0xF) * 256 + w.scales[static_cast<std::size_t>(n * (o.K / 16) + k / 16)])];
       }
   } else {
     QuantizedActivation q = quantize_activation(x, s.input_encode_scale);
     for (std::int64_t i = 0; i < o.M * o.K; ++i)
       o.x[static_cast<std::size_t>(i)] = static_cast<double>(e2m1_value(q.codes[static_cast<std::size_t>(i)])) *
                                          e4m3_value(q.scales[static_cast<std::size_t>(i / 16)]);
+    const std::vector<double> tw = weight_values(1.0f);
     for (std::int64_t n = 0; n < (with_w ? o.N : 0); ++n)
       for (std::int64_t k = 0; k < o.K; ++k) {
         std::size_t i = static_cast<std::size_t>(n * o.K + k);
-        o.w[i] = static_cast<double>(e2m1_value(w.codes[i])) * e4m3_value(w.scales[static_cast<std::size_t>(n * (o.K / 16) + k / 16)]);
+        o.w[i] = tw[static_cast<std::size_t>((w.codes[i] & 0xF) * 256 + w.scales[static_cast<std::size_t>(n * (o.K / 16) + k / 16)])];
       }
     o.post = s.alpha;
   }

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <thread>
 
 #include "core/allocator.h"
 #include "core/module.h"
@@ -29,6 +30,35 @@ TEST(Allocator, CountsLiveBytesPeakAndAllocations) {
   a.reset();
   EXPECT_EQ(a.stats().peak_bytes, a.stats().live_bytes);
   EXPECT_EQ(a.stats().alloc_count, 0);
+}
+
+TEST(Allocator, ScopesCountOnlyTheirOwnThread) {
+  // Two threads allocate at once, each in its own scope: each scope sees exactly its own bytes
+  // (100 and 1000), whatever the other thread does; the inner scope shadows the outer one.
+  std::int64_t got[2] = {0, 0}, peak[2] = {0, 0};
+  auto work = [&](int i, std::int64_t n) {
+    AllocScope sc;
+    for (int r = 0; r < 200; ++r) {
+      Tensor t = Tensor::empty(DType::U8, {n});
+      got[i] += sc.stats().live_bytes;
+    }
+    peak[i] = sc.stats().peak_bytes;
+    got[i] = got[i] / 200 + 1000000 * sc.stats().alloc_count + sc.stats().live_bytes;
+  };
+  std::thread a(work, 0, 100), b(work, 1, 1000);
+  a.join();
+  b.join();
+  EXPECT_EQ(got[0], 100 + 200 * 1000000);
+  EXPECT_EQ(got[1], 1000 + 200 * 1000000);
+  EXPECT_EQ(peak[0], 100);
+  EXPECT_EQ(peak[1], 1000);
+  AllocScope outer;
+  {
+    AllocScope inner;
+    Tensor t = Tensor::empty(DType::U8, {5});
+    EXPECT_EQ(inner.stats().alloc_bytes, 5);
+  }
+  EXPECT_EQ(outer.stats().alloc_bytes, 0);
 }
 
 TEST(Allocator, PoisonMakesUninitializedFloatsNaN) {

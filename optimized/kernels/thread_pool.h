@@ -18,7 +18,7 @@ class ThreadPool {
   int threads() const { return threads_; }
   void set_threads(int n);  // 1 .. the number of cores
   // f(task) for every task in [0, ntasks), spread over min(threads, ntasks) threads; returns when all
-  // are done. Not reentrant: one run at a time (the GEMM is the only caller).
+  // are done. Thread-safe: while one call holds the pool, concurrent calls run on their own thread.
   void run(std::int64_t ntasks, const std::function<void(std::int64_t)>& f);
 
  private:
@@ -27,6 +27,7 @@ class ThreadPool {
   void start(int workers);
   void stop();
 
+  std::mutex run_mu_;  // held by the call that owns the pool
   std::mutex mu_;
   std::condition_variable wake_, done_;
   std::vector<std::thread> workers_;

@@ -131,9 +131,20 @@ TEST_F(Cli, VerifyPassesAndSpeaksJson) {
   EXPECT_GE(j["checks"].size(), 8u);
   std::set<std::string> names;
   for (const auto& ch : j["checks"]) names.insert(ch["name"].get<std::string>());
-  EXPECT_TRUE(names.count("reference == optimized: every name, alias and byte after processing"));
-  EXPECT_TRUE(names.count("reload 1, optimized: bitwise idempotent, identities and addresses kept, 0 bytes allocated"));
-  EXPECT_TRUE(names.count("GEMM w4a4 model.layers.0.mlp.experts expert 0 w13: optimized kernel vs exact oracle"));
+  // Per module (verify streams one module at a time), every expert multiplied in both projections.
+  const std::string x = "model.layers.0.mlp.experts: ";
+  EXPECT_TRUE(names.count(x + "reference == optimized after loading and processing (trtllm): every name, alias and byte"));
+  EXPECT_TRUE(names.count(x + "reload 1: bitwise idempotent, identities kept (optimized: addresses kept, 0 bytes allocated)"));
+  EXPECT_TRUE(names.count(x + "GEMM w4a4 expert 0 w13: optimized kernel vs exact oracle"));
+  int experts_multiplied = 0;
+  for (const auto& n : names)
+    if (n.rfind(x + "GEMM w4a16 expert ", 0) == 0 && n.find(" w2: optimized kernel") != std::string::npos) ++experts_multiplied;
+  EXPECT_GE(experts_multiplied, 2) << "every expert's w2, not only the last";
+  bool failed_reload = false;
+  for (const auto& n : names) failed_reload |= n.rfind(x + "a failed reload (", 0) == 0;
+  EXPECT_TRUE(failed_reload);
+  EXPECT_GE(j["modules"].get<int>(), 2);
+  EXPECT_NE(j["sampled"].get<std::string>().find("every output row"), std::string::npos);
   r = nvfp4({"verify", path("w4a16")});
   EXPECT_EQ(r.code, 0) << r.out << r.err;
   EXPECT_EQ(r.out.find("GEMM w4a4"), std::string::npos) << "w4a4 needs input scales; a W4A16 checkpoint skips it";
