@@ -83,4 +83,22 @@ void write_safetensors(const std::filesystem::path& path, const std::vector<Tens
 // Atomic whole-file write (temporary + rename), for JSON sidecars too.
 void write_file_atomic(const std::filesystem::path& path, std::span<const std::uint8_t> bytes);
 
+// The same file as write_safetensors, byte for byte, with memory bounded by one tensor: add()
+// appends each tensor's bytes to a temporary data file as it is produced (in any order); finish()
+// writes the header and the data in the file's order (copy_file_range) to a temporary file and
+// renames it into place. Nothing is left behind if finish() is never reached.
+class StreamingSafetensorsWriter {
+ public:
+  explicit StreamingSafetensorsWriter(const std::filesystem::path& path);
+  ~StreamingSafetensorsWriter();
+  StreamingSafetensorsWriter(const StreamingSafetensorsWriter&) = delete;
+  StreamingSafetensorsWriter& operator=(const StreamingSafetensorsWriter&) = delete;
+  void add(const std::string& name, const Tensor& t);
+  void finish(const std::map<std::string, std::string>& metadata = {});
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> d_;
+};
+
 }  // namespace nvfp4

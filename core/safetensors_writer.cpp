@@ -5,6 +5,8 @@
 #include <cerrno>
 #include <cstring>
 #include <nlohmann/json.hpp>
+#include <map>
+#include <memory>
 #include <set>
 
 #include "core/error.h"
@@ -13,24 +15,31 @@
 
 namespace nvfp4 {
 
-std::vector<std::uint8_t> serialize_safetensors(const std::vector<TensorToWrite>& tensors,
-                                                const std::map<std::string, std::string>& metadata) {
-  std::vector<const TensorToWrite*> order;
+namespace {
+
+struct Entry {
+  std::string name;
+  DType dtype;
+  Shape shape;
+  std::uint64_t nbytes;
+};
+
+// The file's order and header for these entries: the Python writer's prepare() order (alignment
+// descending, then name) and a header padded with spaces so the data starts 8-byte aligned. Shared
+// by the in-memory and the streaming writer, so the two give the same bytes.
+std::string header_for(std::vector<const Entry*>& order, const std::map<std::string, std::string>& metadata) {
   std::set<std::string> seen;
-  for (const auto& t : tensors) {
-    if (t.name == "__metadata__")
-      throw Error(ErrorKind::BadInput, "", t.name, "a tensor may not be named __metadata__ (the file could not be read back)");
-    if (!seen.insert(t.name).second) throw Error(ErrorKind::BadInput, "", t.name, "tensor name given twice");
-    if ((t.tensor.numel() * dtype_bits(t.tensor.dtype())) % 8 != 0)
-      throw Error(ErrorKind::BadInput, "", t.name, "not a whole number of bytes");
-    order.push_back(&t);
+  for (const Entry* t : order) {
+    if (t->name == "__metadata__")
+      throw Error(ErrorKind::BadInput, "", t->name, "a tensor may not be named __metadata__ (the file could not be read back)");
+    if (!seen.insert(t->name).second) throw Error(ErrorKind::BadInput, "", t->name, "tensor name given twice");
+    if ((shape_numel(t->shape) * dtype_bits(t->dtype)) % 8 != 0)
+      throw Error(ErrorKind::BadInput, "", t->name, "not a whole number of bytes");
   }
-  // Same order as the Python writer's prepare(): alignment descending, then name.
-  std::sort(order.begin(), order.end(), [](auto* a, auto* b) {
-    int aa = dtype_alignment(a->tensor.dtype()), ab = dtype_alignment(b->tensor.dtype());
+  std::sort(order.begin(), order.end(), [](const Entry* a, const Entry* b) {
+    int aa = dtype_alignment(a->dtype), ab = dtype_alignment(b->dtype);
     return aa != ab ? aa > ab : a->name < b->name;
   });
-
   // JSON strings must be UTF-8: a name or metadata string that is not cannot be written (the
   // reader, like safetensors' own, would refuse the file).
   const auto quoted = [](const std::string& s, const std::string& tensor) {
@@ -49,36 +58,140 @@ std::vector<std::uint8_t> serialize_safetensors(const std::vector<TensorToWrite>
     first = false;
   }
   std::uint64_t off = 0;
-  for (const auto* t : order) {
-    std::uint64_t n = t->tensor.nbytes();
+  for (const Entry* t : order) {
     if (!first) h += ',';
     h += quoted(t->name, t->name);
     h += ":{\"dtype\":\"";
-    h += dtype_name(t->tensor.dtype());
+    h += dtype_name(t->dtype);
     h += "\",\"shape\":";
-    h += nlohmann::json(t->tensor.shape()).dump();
+    h += nlohmann::json(t->shape).dump();
     h += ",\"data_offsets\":[";
     h += std::to_string(off);
     h += ',';
-    h += std::to_string(off + n);
+    h += std::to_string(off + t->nbytes);
     h += "]}";
     first = false;
-    off += n;
+    off += t->nbytes;
   }
   h += "}";
   h.append((8 - h.size() % 8) % 8, ' ');
   if (h.size() > kMaxHeaderBytes) throw Error(ErrorKind::BadInput, "", "", "header exceeds the 100000000-byte limit");
+  return h;
+}
 
-  std::vector<std::uint8_t> out(8 + h.size() + off);
-  std::uint64_t n = h.size();
-  for (int i = 0; i < 8; ++i) out[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(n >> (8 * i));
+void put_u64(std::uint8_t* p, std::uint64_t n) {
+  for (int i = 0; i < 8; ++i) p[i] = static_cast<std::uint8_t>(n >> (8 * i));
+}
+
+void write_all(int fd, const std::uint8_t* p, std::size_t n, const std::filesystem::path& path) {
+  while (n) {
+    ssize_t w = ::write(fd, p, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) throw Error(ErrorKind::Io, path.string(), "", std::string("write failed: ") + std::strerror(errno));
+    p += w;
+    n -= static_cast<std::size_t>(w);
+  }
+}
+
+}  // namespace
+
+std::vector<std::uint8_t> serialize_safetensors(const std::vector<TensorToWrite>& tensors,
+                                                const std::map<std::string, std::string>& metadata) {
+  std::vector<Entry> entries;
+  std::map<std::string, const Tensor*> data;
+  for (const auto& t : tensors) {
+    entries.push_back({t.name, t.tensor.dtype(), t.tensor.shape(), 0});
+    if ((t.tensor.numel() * dtype_bits(t.tensor.dtype())) % 8 == 0) entries.back().nbytes = t.tensor.nbytes();
+    data[t.name] = &t.tensor;
+  }
+  std::vector<const Entry*> order;
+  for (const auto& e : entries) order.push_back(&e);
+  const std::string h = header_for(order, metadata);
+  std::uint64_t total = 0;
+  for (const Entry* e : order) total += e->nbytes;
+  std::vector<std::uint8_t> out(8 + h.size() + total);
+  put_u64(out.data(), h.size());
   std::memcpy(out.data() + 8, h.data(), h.size());
   std::uint8_t* p = out.data() + 8 + h.size();
-  for (const auto* t : order) {
-    if (t->tensor.nbytes()) std::memcpy(p, t->tensor.data(), t->tensor.nbytes());
-    p += t->tensor.nbytes();
+  for (const Entry* e : order) {
+    if (e->nbytes) std::memcpy(p, data.at(e->name)->data(), e->nbytes);
+    p += e->nbytes;
   }
   return out;
+}
+
+struct StreamingSafetensorsWriter::Impl {
+  std::filesystem::path path, data_tmp;
+  int fd = -1;
+  std::uint64_t size = 0;
+  std::vector<Entry> entries;
+  std::vector<std::uint64_t> at;  // each entry's offset in the data file
+  std::unique_ptr<TempFileGuard> guard;
+};
+
+StreamingSafetensorsWriter::StreamingSafetensorsWriter(const std::filesystem::path& path) : d_(std::make_unique<Impl>()) {
+  d_->path = path;
+  d_->data_tmp = path;
+  d_->data_tmp += ".data.tmp." + std::to_string(::getpid());
+  d_->guard = std::make_unique<TempFileGuard>(d_->data_tmp);
+  d_->fd = ::open(d_->data_tmp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (d_->fd < 0) throw Error(ErrorKind::Io, path.string(), "", std::string("cannot create: ") + std::strerror(errno));
+}
+
+StreamingSafetensorsWriter::~StreamingSafetensorsWriter() {
+  if (d_->fd >= 0) ::close(d_->fd);
+  ::unlink(d_->data_tmp.c_str());
+}
+
+void StreamingSafetensorsWriter::add(const std::string& name, const Tensor& t) {
+  if ((t.numel() * dtype_bits(t.dtype())) % 8 != 0) throw Error(ErrorKind::BadInput, d_->path.string(), name, "not a whole number of bytes");
+  d_->entries.push_back({name, t.dtype(), t.shape(), t.nbytes()});
+  d_->at.push_back(d_->size);
+  write_all(d_->fd, t.data(), t.nbytes(), d_->path);
+  d_->size += t.nbytes();
+}
+
+void StreamingSafetensorsWriter::finish(const std::map<std::string, std::string>& metadata) {
+  std::vector<const Entry*> order;
+  for (const auto& e : d_->entries) order.push_back(&e);
+  std::string h;
+  try {
+    h = header_for(order, metadata);
+  } catch (const Error& e) {
+    throw Error(e.kind(), d_->path.string(), e.tensor(), e.problem());
+  }
+  std::filesystem::path tmp = d_->path;
+  tmp += ".tmp." + std::to_string(::getpid());
+  TempFileGuard interrupted(tmp);
+  const int out = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (out < 0) throw Error(ErrorKind::Io, d_->path.string(), "", std::string("cannot create: ") + std::strerror(errno));
+  try {
+    std::uint8_t len[8];
+    put_u64(len, h.size());
+    write_all(out, len, 8, d_->path);
+    write_all(out, reinterpret_cast<const std::uint8_t*>(h.data()), h.size(), d_->path);
+    // The data in the header's order, copied file to file by the kernel.
+    for (const Entry* e : order) {
+      loff_t from = static_cast<loff_t>(d_->at[static_cast<std::size_t>(e - d_->entries.data())]);
+      std::uint64_t left = e->nbytes;
+      while (left) {
+        const ssize_t c = ::copy_file_range(d_->fd, &from, out, nullptr, left, 0);
+        if (c < 0 && errno == EINTR) continue;
+        if (c <= 0) throw Error(ErrorKind::Io, d_->path.string(), e->name, std::string("copy failed: ") + std::strerror(errno));
+        left -= static_cast<std::uint64_t>(c);
+      }
+    }
+    if (::fsync(out) != 0) throw Error(ErrorKind::Io, d_->path.string(), "", "cannot flush the file");
+  } catch (...) {
+    ::close(out);
+    ::unlink(tmp.c_str());
+    throw;
+  }
+  if (::close(out) != 0 || std::rename(tmp.c_str(), d_->path.c_str()) != 0) {
+    const int e = errno;
+    ::unlink(tmp.c_str());
+    throw Error(ErrorKind::Io, d_->path.string(), "", std::string("cannot rename into place: ") + std::strerror(e));
+  }
 }
 
 void write_file_atomic(const std::filesystem::path& path, std::span<const std::uint8_t> bytes) {

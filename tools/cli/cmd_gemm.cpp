@@ -1,4 +1,5 @@
 #include "core/error.h"
+#include "core/module_map.h"
 #include "core/safetensors.h"
 #include "tools/cli/args.h"
 #include "tools/cli/cli.h"
@@ -21,7 +22,28 @@ int cmd_gemm(const std::vector<std::string>& argv, std::ostream& out) {
   if (!xf.find("x")) throw Error(ErrorKind::BadInput, in, "x", "input file has no tensor named x");
   Tensor x = xf.tensor("x");
   if (x.dim() != 2) throw Error(ErrorKind::BadInput, in, "x", "expected [M, K], found " + describe(x));
-  p->load_weights(c);
+  // Only the module multiplied is loaded (issue 10: independent of the checkpoint's size), after
+  // the module, expert and K are checked against the headers, before any weight byte is read.
+  const ModelSpec spec = map_modules(c);
+  const std::vector<ModuleUnit> units = module_units(c, spec);
+  const ModuleUnit* unit = nullptr;
+  for (const auto& u : units)
+    if (u.name == t.module) unit = &u;
+  if (!unit) throw Error(ErrorKind::BadInput, c.dir().string(), t.module, "no such quantized module");
+  std::int64_t K = -1;
+  for (const auto& l : spec.linears)
+    if (l.name == t.module) K = l.K;
+  for (const auto& xs : spec.experts)
+    if (xs.name == t.module) {
+      if (t.expert < 0 || t.expert >= xs.E)
+        throw Error(ErrorKind::BadInput, c.dir().string(), t.module,
+                    "expert " + std::to_string(t.expert) + " out of range [0, " + std::to_string(xs.E) + ")");
+      K = t.proj == "w13" ? xs.H : t.proj == "w2" ? xs.I : x.size(1);  // a bad --proj: the pipeline names it
+    }
+  if (x.size(1) != K)
+    throw Error(ErrorKind::BadInput, in, "x", "shape " + shape_str(x.shape()) + " does not match K = " + std::to_string(K) + " of " + t.module +
+                                              (t.proj.empty() ? "" : " " + t.proj));
+  p->load_weights(c.subset(unit->tensors));
   p->process_weights_after_loading(b);
   Tensor y;
   try {
