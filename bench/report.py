@@ -200,10 +200,12 @@ def main(results, out_md, out_svg, command):
         L.append(f"| {k.replace('pipeline/', '')} | {f(value(b, 'GB'), 2)} | {f(alloc)} | {f(allocs)} | {f(value(b, 'peak_bytes'))} |")
     L.append("")
 
-    analysis = os.path.join(os.path.dirname(os.path.abspath(__file__)), "analysis.md")
-    if os.path.exists(analysis):
-        with open(analysis) as fa:
-            L.append(fa.read())
+    # Hand-written analysis, then the real-checkpoint measurements of bench/scale.sh (its own run).
+    for extra in ("analysis.md", "scale.md"):
+        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), extra)
+        if os.path.exists(path):
+            with open(path) as fa:
+                L.append(fa.read())
     with open(out_md, "w") as fo:
         fo.write("\n".join(L) + "\n")
     plot(out_svg, W4A4, W4A16, BLAS, DNNL, dram, fma, vnni)

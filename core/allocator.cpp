@@ -29,7 +29,7 @@ void* TrackingAllocator::allocate(std::size_t nbytes) {
   // 64-byte alignment suits any vector width the optimized GEMM uses.
   std::size_t rounded = (nbytes + 63) / 64 * 64;
   void* p = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);
-  if (!p) throw std::bad_alloc();
+  if (!p) throw OutOfMemory(nbytes, live_.load());
   if (poison_) std::memset(p, kPoison, nbytes);
   std::int64_t live = live_ += static_cast<std::int64_t>(nbytes);
   std::int64_t peak = peak_.load();

@@ -4,8 +4,23 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <new>
 
 namespace nvfp4 {
+
+// An allocation the system refused (issue 10: out of memory is its own outcome, exit 3): how much
+// was asked for and how much the process already held through the tracking allocator.
+class OutOfMemory : public std::bad_alloc {
+ public:
+  OutOfMemory(std::size_t requested, std::int64_t live) : requested_(requested), live_(live) {}
+  const char* what() const noexcept override { return "out of memory"; }
+  std::size_t requested() const { return requested_; }
+  std::int64_t live() const { return live_; }
+
+ private:
+  std::size_t requested_;
+  std::int64_t live_;
+};
 
 struct AllocStats {
   std::int64_t live_bytes = 0;

@@ -38,11 +38,16 @@ struct GeneratedCheckpoint {
   std::map<std::string, Tensor> tensors;
   nlohmann::json config;           // config.json
   nlohmann::json hf_quant_config;  // null for compressed-tensors
+  std::map<std::string, int> slots;  // which file a tensor goes to (modulo the file count)
 };
 
 GeneratedCheckpoint generate_checkpoint(const WriterOptions& opt);
 // Writes every file atomically (temporary + rename) into dir, creating it if needed, and removes
 // the checkpoint files (sidecars, *.safetensors) of an earlier checkpoint there that it did not write.
 void write_checkpoint(const std::filesystem::path& dir, const GeneratedCheckpoint& g, int files);
+// generate_checkpoint + write_checkpoint, the same files byte for byte, with bounded memory: the
+// modules are generated on `threads` threads and streamed to disk as they are made (for
+// `nvfp4 make-checkpoint` at real sizes). Returns the number of tensors written.
+std::size_t write_checkpoint_streaming(const std::filesystem::path& dir, const WriterOptions& opt, int threads);
 
 }  // namespace nvfp4

@@ -1,16 +1,19 @@
 // Streaming (issue 10) changes how much is held at once, never what comes out: on generated
 // checkpoints of every layout, `nvfp4 process` (module by module) writes exactly the bytes that
 // processing the whole checkpoint in one pipeline and writing it in one go does, for both
-// pipelines; and `nvfp4 verify` reports the same with one job as with several.
+// pipelines; the writer on threads writes the files of generating in memory first; and
+// `nvfp4 verify` reports the same with one job as with several.
 #include <gtest/gtest.h>
 #include <rapidcheck/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <iterator>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "core/checkpoint.h"
+#include "core/checkpoint_writer.h"
 #include "core/safetensors.h"
 #include "core/test/temp_dir.h"
 #include "properties/generators.h"
@@ -66,6 +69,24 @@ RC_GTEST_PROP(StreamingProps, ProcessWritesTheWholeCheckpointsBytes, ()) {
     RC_FAIL(pipeline + ": streamed file (" + std::to_string(a.size()) + " bytes) and whole-checkpoint file (" + std::to_string(b.size()) +
             " bytes) first differ at byte " + std::to_string(i));
   }
+}
+
+RC_GTEST_PROP(StreamingProps, MakeCheckpointOnThreadsWritesTheSameFiles, ()) {
+  // The writer's jobs run on threads in any order and stream to disk; the files must be those of
+  // generating everything in memory first, byte for byte.
+  const PipelineCase c = *gen::pipeline_case();
+  const int threads = *rc::gen::inRange(1, 5);
+  TempDir d;
+  write_checkpoint(d.path() / "memory", generate_checkpoint(c.ckpt), c.ckpt.files);
+  write_checkpoint_streaming(d.path() / "streamed", c.ckpt, threads);
+  std::vector<std::string> a, b;
+  for (const auto& e : std::filesystem::directory_iterator(d.path() / "memory")) a.push_back(e.path().filename().string());
+  for (const auto& e : std::filesystem::directory_iterator(d.path() / "streamed")) b.push_back(e.path().filename().string());
+  std::sort(a.begin(), a.end());
+  std::sort(b.begin(), b.end());
+  RC_ASSERT(a == b);
+  for (const auto& f : a)
+    if (slurp(d.path() / "memory" / f) != slurp(d.path() / "streamed" / f)) RC_FAIL(f + " differs with " + std::to_string(threads) + " threads");
 }
 
 RC_GTEST_PROP(StreamingProps, VerifyReportsTheSameOnAnyNumberOfJobs, ()) {

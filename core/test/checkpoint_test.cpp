@@ -166,7 +166,15 @@ std::vector<Broken> broken_cases() {
                  rewrite(d / f0, [](std::string& s) { s[s.find("model.")] = '\xff'; });
                }, 2, {f0.string(), "invalid JSON header"}});
   v.push_back({"float_offsets", nullptr, [=](const fs::path& d) {
-                 rewrite(d / f0, [](std::string& s) { auto p = s.find("\"data_offsets\":[0,"); s.replace(p + 16, 1, "0.0"); s.erase(s.find("   ", 8), 2); });
+                 rewrite(d / f0, [](std::string& s) {
+                   // Two more header bytes: the length prefix grows with them, the data follows unchanged.
+                   auto p = s.find("\"data_offsets\":[0,");
+                   s.replace(p + 16, 1, "0.0");
+                   std::uint64_t n = 0;
+                   for (int i = 0; i < 8; ++i) n |= static_cast<std::uint64_t>(static_cast<unsigned char>(s[static_cast<std::size_t>(i)])) << (8 * i);
+                   n += 2;
+                   for (int i = 0; i < 8; ++i) s[static_cast<std::size_t>(i)] = static_cast<char>((n >> (8 * i)) & 0xFF);
+                 });
                }, 2, {f0.string(), "non-integer number 0.0"}});
   v.push_back({"unknown_dtype", nullptr, [=](const fs::path& d) {
                  rewrite(d / f0, [](std::string& s) { auto p = s.find("\"BF16\""); s.replace(p, 6, "\"BF17\""); });

@@ -3,7 +3,10 @@
 // (core/test/nearest_even_sweep.h).
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 #include "core/codecs.h"
+#include "core/modelopt_quantize_rows.h"
 #include "core/test/nearest_even_sweep.h"
 
 namespace nvfp4 {
@@ -16,6 +19,19 @@ struct E2M1 { std::uint8_t operator()(float x) const { return f32_to_e2m1(x); } 
 TEST(ExhaustiveE4M3, SatfiniteMatchesNearestEvenOnAll2p32Floats) { sweep::sweep(sweep::e4m3_format(true), Sat{}); }
 
 TEST(ExhaustiveE4M3, NanOnOverflowMatchesNearestEvenOnAll2p32Floats) { sweep::sweep(sweep::e4m3_format(false), NoSat{}); }
+
+TEST(ExhaustiveE2M1, ThresholdsEqualTheEncoderOnEveryNonNegativeFloat) {
+  // The writer's vectorizable E2M1 (seven comparisons) against core's encoder, all 2^31 patterns
+  // with the sign bit clear (NaN and Inf included).
+  std::uint64_t bad = 0, first = 0;
+  for (std::uint64_t b = 0; b < (std::uint64_t{1} << 31); ++b) {
+    float m;
+    const std::uint32_t u = static_cast<std::uint32_t>(b);
+    std::memcpy(&m, &u, 4);
+    if (quantize_detail::e2m1_magnitude_code(m) != f32_to_e2m1(m) && bad++ == 0) first = b;
+  }
+  EXPECT_EQ(bad, 0u) << "first at 0x" << std::hex << first;
+}
 
 TEST(ExhaustiveE2M1, MatchesNearestEvenOnAll2p32Floats) { sweep::sweep(sweep::e2m1_format(), E2M1{}); }
 

@@ -1,8 +1,10 @@
 #include "tools/cli/cli.h"
 
+#include <cstdio>
 #include <exception>
 #include <map>
 
+#include "core/allocator.h"
 #include "core/error.h"
 #include "core/module_map.h"
 #include "core/printable.h"
@@ -70,10 +72,17 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
     err << "nvfp4 " << args[0] << ": " << (unnamed ? subject(args) : "") << e.what() << "\n";
     if (e.kind() == ErrorKind::Usage) err << kUsage;
     return e.kind() == ErrorKind::CheckFailed ? 1 : 2;
+  } catch (const OutOfMemory& e) {
+    // Its own exit code (3), apart from bad input: the same command may succeed with more memory
+    // or fewer --jobs. Name what was being worked on and how much was needed.
+    char b[200];
+    std::snprintf(b, sizeof b, "out of memory: an allocation of %.1f MiB failed with %.1f MiB already held (try --jobs 1, or more memory)",
+                  static_cast<double>(e.requested()) / (1 << 20), static_cast<double>(e.live()) / (1 << 20));
+    err << "nvfp4 " << args[0] << ": " << subject(args) << b << "\n";
+    return 3;
   } catch (const std::bad_alloc&) {
-    // Name what was being worked on: the command's first positional (its checkpoint or output).
-    err << "nvfp4 " << args[0] << ": " << subject(args) << "out of memory\n";
-    return 2;
+    err << "nvfp4 " << args[0] << ": " << subject(args) << "out of memory (try --jobs 1, or more memory)\n";
+    return 3;
   } catch (const std::exception& e) {
     err << "nvfp4 " << args[0] << ": " << subject(args) << "internal error: " << printable_short(e.what(), 400) << "\n";
     return 2;

@@ -1,5 +1,7 @@
 #include <cstdint>
+#include <algorithm>
 #include <iostream>
+#include <thread>
 
 #include "core/checkpoint_writer.h"
 #include "tools/cli/args.h"
@@ -10,7 +12,7 @@ namespace nvfp4::cli {
 int cmd_make_checkpoint(const std::vector<std::string>& argv, std::ostream& out) {
   Args a(argv,
          {"layout", "format", "layers", "hidden", "intermediate", "experts", "shards", "seed", "head-dim", "kv-heads",
-          "scalars"},
+          "scalars", "jobs"},
          {"unequal-scales", "w4a16"});
   std::string dir = a.positional_at(0, "output directory DIR");
   WriterOptions o;
@@ -31,9 +33,10 @@ int cmd_make_checkpoint(const std::vector<std::string>& argv, std::ostream& out)
   o.input_scales = !a.flag("w4a16");
   std::string sc = a.choice("scalars", "0d", {"0d", "1d", "bf16"});
   o.scalars = sc == "0d" ? ScalarStyle::Dim0F32 : sc == "1d" ? ScalarStyle::Dim1F32 : ScalarStyle::Dim0BF16;
-  GeneratedCheckpoint g = generate_checkpoint(o);
-  write_checkpoint(dir, g, o.files);
-  out << "wrote " << g.tensors.size() << " tensors in " << o.files << " file(s) to " << dir << " ("
+  const unsigned hw = std::max(1u, std::thread::hardware_concurrency());
+  const int jobs = static_cast<int>(a.get_int("jobs", hw, 1, 1024));
+  const std::size_t n = write_checkpoint_streaming(dir, o, jobs);
+  out << "wrote " << n << " tensors in " << o.files << " file(s) to " << dir << " ("
       << format_name(o.format) << ", " << (o.fused ? "fused" : "unfused") << ")\n";
   return 0;
 }

@@ -95,7 +95,7 @@ std::pair<GemmOutcome, GemmOutcome> gemm_checks(const ref::ReferencePipeline& rp
   const double post = mode == GemmMode::W4A4 ? o.s.alpha : o.w.global_scale;
   GemmOutcome e_out, o_out;
   double e_diff = 0, e_bound = 0, o_diff = 0, o_bound = 0;
-  const std::int64_t chunk = std::max<std::int64_t>(1, (std::int64_t{4} << 20) / std::max<std::int64_t>(K, 1));  // 32 MiB of doubles
+  const std::int64_t chunk = std::max<std::int64_t>(1, (std::int64_t{1} << 20) / std::max<std::int64_t>(K, 1));  // 8 MiB of doubles
   for (std::int64_t r0 = 0; r0 < N; r0 += chunk) {
     const std::int64_t n = std::min(chunk, N - r0);
     const ref::LogicalWeight wc = rows_of(o.w, r0, n);
