@@ -7,11 +7,6 @@
 #include "core/modelopt_quantize_rows.h"
 
 namespace nvfp4 {
-namespace quantize_detail {
-// modelopt_quantize_avx2.cpp: quantize_rows compiled for AVX2.
-void quantize_rows_avx2(const float* w, std::int64_t n0, std::int64_t n1, std::int64_t K, float s2, std::uint8_t zero_block_code,
-                        std::uint8_t* packed, std::uint8_t* scales, const float* e4m3_values);
-}  // namespace quantize_detail
 
 float modelopt_scale_2(float amax) { return amax / 2688.0f; }
 

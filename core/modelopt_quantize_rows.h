@@ -41,4 +41,9 @@ inline void quantize_rows(const float* w, std::int64_t n0, std::int64_t n1, std:
   }
 }
 
+// The same rows through AVX2 intrinsics (modelopt_quantize_avx2.cpp); only call where the CPU has
+// AVX2 (modelopt_quantize checks).
+void quantize_rows_avx2(const float* w, std::int64_t n0, std::int64_t n1, std::int64_t K, float s2, std::uint8_t zero_block_code,
+                        std::uint8_t* packed, std::uint8_t* scales, const float* e4m3_values);
+
 }  // namespace nvfp4::quantize_detail

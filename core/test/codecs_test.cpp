@@ -1,11 +1,14 @@
 // Hand-worked codec vectors. Each table row says why the value was chosen; the sources are
 // NVFP4-SPEC §1 and §7 (torchao test_kernels.py, CUDA probes on an H100).
 #include <gtest/gtest.h>
+#include <vector>
 
 #include <cmath>
 #include <limits>
 
 #include "core/codecs.h"
+#include "core/rng.h"
+#include "core/modelopt_quantize_rows.h"
 
 namespace nvfp4 {
 namespace {
@@ -165,6 +168,43 @@ TEST(F16, HandVectors) {
   for (std::uint32_t h = 0; h < 0x10000; ++h) {  // every finite half round-trips
     if ((h & 0x7C00) == 0x7C00) continue;
     ASSERT_EQ(f32_to_f16(f16_to_f32(static_cast<std::uint16_t>(h))), h) << h;
+  }
+}
+
+}  // namespace
+}  // namespace nvfp4
+
+namespace nvfp4 {
+namespace {
+
+TEST(Quantizer, Avx2PathWritesTheScalarPathsBytes) {
+  // The writer's AVX2 quantizer against the scalar body it mirrors, on blocks aimed at every E2M1
+  // threshold (values exactly at t * denom for each tie), zero blocks, NaN and Inf elements, -0.0,
+  // values past the E4M3 range, and random normals.
+  if (!__builtin_cpu_supports("avx2")) GTEST_SKIP() << "no AVX2 here";
+  const std::int64_t N = 64, K = 256;
+  std::vector<float> w(static_cast<std::size_t>(N * K));
+  Rng r(7);
+  const float ties[] = {0.25f, 0.75f, 1.25f, 1.75f, 2.5f, 3.5f, 5.0f, 6.0f};
+  for (std::int64_t i = 0; i < N * K; ++i) {
+    const std::int64_t row = i / K;
+    float v = static_cast<float>(r.normal()) * (row % 5 == 0 ? 1e4f : 0.02f);
+    if (row % 4 == 1) v = (i % 16 == 0 ? 6.0f : ties[i % 8]) * ((i / 8) % 2 ? -1.0f : 1.0f) * 0.01f;  // block max 0.06: ties on the grid
+    if (row == 2) v = 0.0f;
+    if (row == 3 && i % 7 == 0) v = -0.0f;
+    if (row == 6 && i % 31 == 0) v = std::numeric_limits<float>::quiet_NaN();
+    if (row == 7 && i % 29 == 0) v = std::numeric_limits<float>::infinity();
+    w[static_cast<std::size_t>(i)] = v;
+  }
+  float e4m3[256];
+  for (int i = 0; i < 256; ++i) e4m3[i] = e4m3_to_f32(static_cast<std::uint8_t>(i));
+  for (float amax : {0.06f, 1.0f, 3e4f}) {
+    std::vector<std::uint8_t> p1(static_cast<std::size_t>(N * K / 2)), p2(p1.size()), s1(static_cast<std::size_t>(N * K / 16)), s2(s1.size());
+    quantize_detail::quantize_rows(w.data(), 0, N, K, amax / 2688.0f, 0x38, p1.data(), s1.data(), e4m3);
+    quantize_detail::quantize_rows_avx2(w.data(), 0, N, K, amax / 2688.0f, 0x38, p2.data(), s2.data(), e4m3);
+    EXPECT_EQ(s1, s2) << "block scales, amax " << amax;
+    for (std::size_t i = 0; i < p1.size(); ++i)
+      ASSERT_EQ(p1[i], p2[i]) << "amax " << amax << ", packed byte " << i << " (row " << 2 * i / K << ")";
   }
 }
 
