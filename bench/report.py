@@ -201,7 +201,7 @@ def main(results, out_md, out_svg, command):
     L.append("")
 
     # Hand-written analysis, then the real-checkpoint measurements of bench/scale.sh (its own run).
-    for extra in ("analysis.md", "scale.md"):
+    for extra in ("analysis.md", "scale.md", "scale_analysis.md"):
         path = os.path.join(os.path.dirname(os.path.abspath(__file__)), extra)
         if os.path.exists(path):
             with open(path) as fa:

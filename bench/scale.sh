@@ -36,7 +36,8 @@ row() {  # name, make-checkpoint args...
   read -r pr_s pr_rss < <(measure process "$bin" process "$dir" --out "$work/processed.safetensors")
   rm -f "$work/processed.safetensors"
   local module
-  module=$("$bin" inspect "$dir" | awk '/gate_up_proj|mlp.experts/ {print $1; exit}')
+  "$bin" inspect "$dir" >"$work/inspect.txt"
+  module=$(awk '/gate_up_proj|mlp.experts/ {print $1}' "$work/inspect.txt" | head -1)
   local k=4096 extra=()
   [[ "$module" == *experts* ]] && extra=(--expert 0 --proj w13)
   python3 -c "

@@ -35,21 +35,8 @@ class ExactSum {
   static constexpr std::int64_t kMaxTerms = std::int64_t{1} << 26;
 
   void clear() { d_.fill(0); }
-  // Adds a.m * b.m * 2^(a.e + b.e).
-  void add_product(SplitValue a, SplitValue b) {
-    const std::int64_t p = a.m * b.m;  // |p| < 2^56
-    if (p == 0) return;
-    const int off = a.e + b.e - kBase;
-    const int j = off >> 5, r = off & 31;
-    // Magnitude and sign kept apart; |p| in two halves so that no shift leaves 64 bits:
-    // lo << r < 2^63, hi << r < 2^55.
-    const std::uint64_t u = static_cast<std::uint64_t>(p < 0 ? -p : p);
-    const std::uint64_t lo = (u & 0xFFFFFFFFu) << r, hi = (u >> 32) << r;
-    const std::int64_t s = p < 0 ? -1 : 1;
-    d_[j] += s * static_cast<std::int64_t>(lo & 0xFFFFFFFFu);
-    d_[j + 1] += s * static_cast<std::int64_t>((lo >> 32) + (hi & 0xFFFFFFFFu));
-    d_[j + 2] += s * static_cast<std::int64_t>(hi >> 32);
-  }
+  // Adds a.m * b.m * 2^(a.e + b.e): |a.m * b.m| < 2^56, inside add_scaled's 2^60.
+  void add_product(SplitValue a, SplitValue b) { add_scaled(a.m * b.m, a.e + b.e); }
   // Adds v * 2^e for |v| < 2^60 (a whole block's integer dot product) with e in the products'
   // range: the same three-digit split, the high half now < 2^28 * 2^31.
   void add_scaled(std::int64_t v, int e) {

@@ -38,6 +38,11 @@ int verify_limited(const std::filesystem::path& dir, std::uint64_t limit, const 
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+std::string slurp(const std::filesystem::path& p) {
+  std::ifstream e(p);
+  return {std::istreambuf_iterator<char>(e), {}};
+}
+
 std::uint64_t dir_bytes(const std::filesystem::path& d) {
   std::uint64_t n = 0;
   for (const auto& e : std::filesystem::directory_iterator(d)) n += e.file_size();
@@ -57,8 +62,7 @@ TEST(MemoryLimit, VerifyStreamsUnderALimitWellBelowTheCheckpoint) {
   const std::uint64_t limit = size / 2;
   ASSERT_GT(size, 60u << 20) << "a checkpoint big enough for the limit to mean something";
   const int code = verify_limited(d.path() / "ckpt", limit, d.path() / "err.txt");
-  std::ifstream e(d.path() / "err.txt");
-  const std::string err((std::istreambuf_iterator<char>(e)), {});
+  const std::string err = slurp(d.path() / "err.txt");
   EXPECT_EQ(code, 0) << "checkpoint " << size << " bytes, limit " << limit << ": " << err;
 }
 
@@ -70,8 +74,7 @@ TEST(MemoryLimit, TooLittleMemoryIsItsOwnExitCode) {
   o.intermediate = 4096;
   write_checkpoint_streaming(d.path() / "ckpt", o, 1);
   const int code = verify_limited(d.path() / "ckpt", 24u << 20, d.path() / "err.txt");
-  std::ifstream e(d.path() / "err.txt");
-  const std::string err((std::istreambuf_iterator<char>(e)), {});
+  const std::string err = slurp(d.path() / "err.txt");
   EXPECT_EQ(code, 3) << err;
   EXPECT_NE(err.find("out of memory"), std::string::npos) << err;
   EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << "one line: " << err;
