@@ -53,7 +53,7 @@ class TrackingAllocator {
   // again in test builds.
   // Gives every kept block back to the system; false when none was kept.
   bool release_kept() noexcept;
-  static constexpr std::size_t kReuseMin = std::size_t{1} << 20, kReuseMax = std::size_t{512} << 20;
+  static constexpr std::size_t kReuseMin = std::size_t{1} << 20, kReuseMax = std::size_t{256} << 20;
 
  private:
   std::atomic<std::int64_t> live_{0}, peak_{0}, count_{0}, bytes_{0};

@@ -205,7 +205,7 @@ std::string Checkpoint::file_of(const std::string& name) const {
 Tensor Checkpoint::tensor(const std::string& name) const {
   auto it = index_.find(name);
   if (it == index_.end()) bad_input(dir_.string(), name, "tensor not found in the checkpoint");
-  return files_[it->second.file]->tensor(name);
+  return files_[it->second.file]->tensor(it->second.info->name);  // the file's own name (renamed views)
 }
 
 void Checkpoint::check_intact() const {
@@ -217,6 +217,16 @@ void Checkpoint::release(const std::vector<std::string>& names) const {
     auto it = index_.find(n);
     if (it != index_.end()) files_[it->second.file]->release(*it->second.info);
   }
+}
+
+Checkpoint Checkpoint::renamed_subset(const std::vector<std::string>& names, const std::vector<std::string>& rename) const {
+  Checkpoint c = subset({});
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    auto it = index_.find(names[i]);
+    if (it == index_.end()) bad_input(dir_.string(), names[i], "tensor not found in the checkpoint");
+    c.index_.emplace(rename.at(i), it->second);
+  }
+  return c;
 }
 
 Checkpoint Checkpoint::subset(const std::vector<std::string>& names) const {

@@ -49,6 +49,10 @@ class Checkpoint {
   // The same checkpoint seen through only `names` (each must exist): shares the mapped files and
   // the configs, so a pipeline loads one module of a large checkpoint without touching the rest.
   Checkpoint subset(const std::vector<std::string>& names) const;
+  // A view holding `names` under new names (rename[i] for names[i]): a chunk of one layer's
+  // experts renumbered from 0 is itself a valid experts module. Errors and file_of() still name
+  // the tensors as the files do.
+  Checkpoint renamed_subset(const std::vector<std::string>& names, const std::vector<std::string>& rename) const;
   // Drops the process's resident pages of these tensors (SafetensorsFile::release); unknown names
   // are ignored.
   void release(const std::vector<std::string>& names) const;

@@ -53,9 +53,15 @@ struct ModuleUnit {
   bool experts = false;
   std::vector<std::string> tensors;
   std::uint64_t bytes = 0;  // on disk
+  // A chunk of one layer's experts (max_experts_bytes): experts [first_expert, first_expert + n)
+  // seen under `renamed` names, renumbered from 0 (Checkpoint::renamed_subset), so the chunk is an
+  // experts module of its own. Empty for whole modules.
+  std::vector<std::string> renamed;
+  std::int64_t first_expert = 0;
 };
-// In the order of spec.linears, then spec.experts.
-std::vector<ModuleUnit> module_units(const Checkpoint& ckpt, const ModelSpec& spec);
+// In the order of spec.linears, then spec.experts. With max_experts_bytes > 0, a layer's experts
+// larger than that are split into chunks of whole experts (at least one each).
+std::vector<ModuleUnit> module_units(const Checkpoint& ckpt, const ModelSpec& spec, std::uint64_t max_experts_bytes = 0);
 // A reload may change the layout on disk (fused or not, format, files) but not a module's shape:
 // BadInput naming `dir` and the module otherwise.
 void require_same_structure(const ModelSpec& loaded, const ModelSpec& incoming, const std::string& dir);

@@ -150,6 +150,28 @@ TEST_F(Cli, VerifyPassesAndSpeaksJson) {
   EXPECT_EQ(r.out.find("GEMM w4a4"), std::string::npos) << "w4a4 needs input scales; a W4A16 checkpoint skips it";
 }
 
+TEST_F(Cli, VerifyChecksLargeExpertLayersInChunks) {
+  // Six experts of ~0.8 MiB each against a 1 MiB chunk: one expert per unit, each renumbered from 0
+  // in its view, reported under its own index; the same checks pass as for the whole layer.
+  WriterOptions o = small_model();
+  o.hidden = 512;
+  o.intermediate = 1024;
+  o.experts = 6;
+  o.unequal_scales = true;
+  write_checkpoint(path("moe6"), generate_checkpoint(o), 2);
+  CliRun whole = nvfp4({"verify", path("moe6"), "--sample", "1", "--reloads", "1", "--json"});
+  CliRun chunked = nvfp4({"verify", path("moe6"), "--sample", "1", "--reloads", "1", "--json", "--experts-chunk-mib", "1"});
+  ASSERT_EQ(chunked.code, whole.code) << chunked.err;
+  auto j = nlohmann::json::parse(chunked.out);
+  std::set<std::string> names;
+  for (const auto& ch : j["checks"]) names.insert(ch["name"].get<std::string>());
+  EXPECT_TRUE(names.count("model.layers.0.mlp.experts[experts 5..5]: GEMM w4a4 expert 5 w2: optimized kernel vs exact oracle"));
+  EXPECT_TRUE(names.count("model.layers.0.mlp.experts[experts 0..0]: reference == optimized after loading and processing (cutlass): every name, alias and byte"));
+  EXPECT_NE(j["sampled"].get<std::string>().find("derived per chunk"), std::string::npos);
+  EXPECT_LT(j["largest_module_peak_bytes"].get<std::int64_t>(),
+            nlohmann::json::parse(whole.out)["largest_module_peak_bytes"].get<std::int64_t>() / 3);
+}
+
 TEST_F(Cli, UsageErrorsExitTwo) {
   EXPECT_EQ(nvfp4({}).code, 2);
   EXPECT_EQ(nvfp4({"frobnicate"}).code, 2);
