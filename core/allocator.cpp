@@ -1,5 +1,7 @@
 #include "core/allocator.h"
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -17,6 +19,10 @@ AllocScope::~AllocScope() { current_scope = outer_; }
 TrackingAllocator& TrackingAllocator::global() {
   static TrackingAllocator* a = [] {
     auto* t = new TrackingAllocator();
+    // Blocks of kReuseMin and up get their own mappings, so giving a kept block back really
+    // returns it to the system (a freed block inside the heap may stay mapped, and under a memory
+    // limit that is memory we cannot have); without this glibc's threshold drifts up to 32 MiB.
+    ::mallopt(M_MMAP_THRESHOLD, static_cast<int>(kReuseMin));
     // Kept blocks must never be why anything runs out of memory: when operator new fails anywhere
     // (a std::vector under a memory limit, say), they go back to the system and new retries.
     std::set_new_handler([] {
