@@ -220,7 +220,12 @@ void Checkpoint::release(const std::vector<std::string>& names) const {
 }
 
 Checkpoint Checkpoint::renamed_subset(const std::vector<std::string>& names, const std::vector<std::string>& rename) const {
-  Checkpoint c = subset({});
+  Checkpoint c;
+  c.dir_ = dir_;
+  c.quant_ = quant_;
+  c.config_ = config_;
+  c.files_ = files_;
+  c.exclude_re_ = exclude_re_;
   for (std::size_t i = 0; i < names.size(); ++i) {
     auto it = index_.find(names[i]);
     if (it == index_.end()) bad_input(dir_.string(), names[i], "tensor not found in the checkpoint");
@@ -229,20 +234,7 @@ Checkpoint Checkpoint::renamed_subset(const std::vector<std::string>& names, con
   return c;
 }
 
-Checkpoint Checkpoint::subset(const std::vector<std::string>& names) const {
-  Checkpoint c;
-  c.dir_ = dir_;
-  c.quant_ = quant_;
-  c.config_ = config_;
-  c.files_ = files_;
-  c.exclude_re_ = exclude_re_;
-  for (const auto& n : names) {
-    auto it = index_.find(n);
-    if (it == index_.end()) bad_input(dir_.string(), n, "tensor not found in the checkpoint");
-    c.index_.insert(*it);
-  }
-  return c;
-}
+Checkpoint Checkpoint::subset(const std::vector<std::string>& names) const { return renamed_subset(names, names); }
 
 bool Checkpoint::excluded(const std::string& prefix) const {
   std::size_t r = 0;

@@ -266,14 +266,12 @@ class Files {
   // modules and the shards of one module land in different files, as in real sharded checkpoints.
   void add(const GeneratedCheckpoint& part) {
     std::lock_guard<std::mutex> l(mu_);
-    std::size_t i = 0;
     for (const auto& [name, t] : part.tensors) {
       auto it = part.slots.find(name);
       const int f = static_cast<int>((it == part.slots.end() ? next_++ : static_cast<std::size_t>(it->second)) % static_cast<std::size_t>(files_));
       w_[static_cast<std::size_t>(f)]->add(name, t);
       weight_map_[name] = name_of(f);
       ++count_;
-      ++i;
     }
   }
   std::size_t count() const { return count_; }

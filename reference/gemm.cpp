@@ -27,19 +27,6 @@ namespace {
 
 using boost::multiprecision::cpp_int;
 
-// An exact binary value m * 2^e.
-struct Dyadic {
-  std::int64_t m = 0;
-  int e = 0;
-};
-
-Dyadic dyadic(double v) {  // v finite; double holds every factor used here exactly
-  if (v == 0) return {0, 0};
-  int e;
-  double f = std::frexp(v, &e);                         // v = f * 2^e, 0.5 <= |f| < 1
-  return {static_cast<std::int64_t>(std::ldexp(f, 53)), e - 53};
-}
-
 struct Format { int p, emin, emax; };  // precision (with the implicit bit), min normal exp, max exp
 Format format_of(Real t) {
   switch (t) {
@@ -172,7 +159,7 @@ Tensor gemm_exact(const Tensor& x, const LogicalWeight& w, GemmMode mode, const 
   Tensor y = Tensor::empty(x.dtype(), {o.M, o.N});
   const std::size_t es = dtype_bits(x.dtype()) / 8;
   const std::int64_t M = o.M, N = o.N, K = o.K, B = K / 16;
-  const Dyadic post = dyadic(mode == GemmMode::W4A16 ? static_cast<double>(w.global_scale) : o.post);
+  const SplitValue post = split(mode == GemmMode::W4A16 ? static_cast<double>(w.global_scale) : o.post);
 
   // Weights: c_w per element, (ms_w, es_w) per block; a NaN block scale has no exact product.
   std::int8_t c_of[16];
@@ -261,7 +248,7 @@ Tensor gemm_eigen(const Tensor& x, const LogicalWeight& w, GemmMode mode, const 
   Tensor y = Tensor::empty(x.dtype(), {x.size(0), w.N});
   const std::size_t es = dtype_bits(x.dtype()) / 8;
   for (std::size_t i = 0; i < yd.size(); ++i) {
-    Dyadic d = dyadic(yd[i]);
+    const SplitValue d = split(yd[i]);  // yd[i] finite: a double's 53 bits
     real_store(d.m == 0 ? 0.0 : round_once(cpp_int(d.m), d.e, f), y.data() + i * es, t);
   }
   return y;

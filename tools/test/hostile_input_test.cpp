@@ -93,6 +93,24 @@ TEST_F(Hostile, NamesWithControlSequencesStayOneEscapedLine) {
   EXPECT_NE(r.err.find(R"(unknown field "data_offsets\n40],[")"), std::string::npos) << r.err;
 }
 
+TEST_F(Hostile, VerifysReportEscapesModuleNamesOnce) {
+  // A valid checkpoint whose o_proj module name holds a backslash and an ESC: verify's report
+  // (checked module by module, then gathered) shows it escaped exactly once, o\\\x1b_proj, not
+  // o\\\\\\x1b_proj as when both the module's checks and the report escaped it.
+  GeneratedCheckpoint g = generate_checkpoint(small_model());
+  GeneratedCheckpoint h = g;
+  h.tensors.clear();
+  h.slots.clear();
+  const std::string from = "model.layers.0.self_attn.o_proj", to = "model.layers.0.self_attn.o\\\x1b_proj";
+  for (auto& [name, t] : g.tensors) h.tensors[name.rfind(from, 0) == 0 ? to + name.substr(from.size()) : name] = t;
+  write_checkpoint(dir("esc"), h, 1);
+  CliRun r = nvfp4({"verify", dir("esc").string(), "--sample", "1", "--reloads", "1"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find(R"(PASS model.layers.0.self_attn.o\\\x1b_proj: reference == optimized)"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find(R"(o\\\\)"), std::string::npos) << "escaped twice:\n" << r.out;
+  EXPECT_EQ(r.out.find('\x1b'), std::string::npos);
+}
+
 TEST_F(Hostile, ConfigStringsAndFileNamesAreEscaped) {
   fs::path c = good("cfg");
   write_text(c / "hf_quant_config.json", R"({"quantization":{"quant_algo":"NVFP4\u001b[31mX"}})");
