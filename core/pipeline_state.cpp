@@ -15,6 +15,13 @@ State capture(const Pipeline& p) {
   return s;
 }
 
+State peek(const Pipeline& p) {
+  State s;
+  for (const auto& [m, mod] : p.modules())
+    for (const auto& [n, prm] : mod.entries()) s[m + "." + n] = {prm.get(), prm->data.address(), prm->data};
+  return s;
+}
+
 namespace {
 std::string index_of(const Shape& s, std::size_t flat) {
   std::string r = "]";

@@ -18,6 +18,10 @@ struct ParamState {
 };
 using State = std::map<std::string, ParamState>;
 State capture(const Pipeline& p);
+// The same without copying the bytes: each entry shares the parameter's storage, so it reads what
+// the pipeline holds now. Compare it at once and drop it; a copy is only needed for a state the
+// pipeline will overwrite (in place) before the comparison.
+State peek(const Pipeline& p);
 
 // What must be the same besides the names, the bytes and which names are aliases of which (always
 // compared): nothing more, also every Parameter object, or also every storage address (what a

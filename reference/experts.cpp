@@ -176,9 +176,15 @@ Module experts_process(const Module& src, const ExpertsSpec& s, Backend b, std::
   return out;
 }
 
-LogicalWeight experts_logical(const Module& m, const ExpertsSpec& s, Backend b, int e, const std::string& proj) {
+namespace {
+void check_target(const ExpertsSpec& s, int e, const std::string& proj) {
   if (e < 0 || e >= s.E) bad_input("", s.name, "expert " + std::to_string(e) + " out of range [0, " + std::to_string(s.E) + ")");
   if (proj != "w13" && proj != "w2") bad_input("", s.name, "proj must be w13 or w2, not \"" + proj + "\"");
+}
+}  // namespace
+
+LogicalWeight experts_logical(const Module& m, const ExpertsSpec& s, Backend b, int e, const std::string& proj) {
+  check_target(s, e, proj);
   const bool w13 = proj == "w13";
   LogicalWeight w;
   w.N = w13 ? 2 * s.I : s.H;
@@ -216,6 +222,7 @@ LogicalWeight experts_logical(const Module& m, const ExpertsSpec& s, Backend b, 
 }
 
 GemmScalars experts_scalars(const Module& m, const ExpertsSpec& s, int e, const std::string& proj, GemmMode mode) {
+  check_target(s, e, proj);
   GemmScalars g;
   if (mode == GemmMode::W4A4) {
     if (!m.has("g1_alphas")) bad_input("", s.name, "w4a4 needs input scales, and this checkpoint has none (W4A16)");

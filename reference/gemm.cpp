@@ -2,7 +2,9 @@
 
 #include <Eigen/Dense>
 #include <boost/multiprecision/cpp_int.hpp>
+#include <algorithm>
 #include <cmath>
+#include <memory>
 #include <cstdio>
 #include <limits>
 #include <stdexcept>
@@ -59,30 +61,31 @@ double round_once(cpp_int v, int e, Format f) {
   return neg ? -r : r;
 }
 
-// Per-element factors of both operands, so exact and Eigen paths share no arithmetic beyond this.
+// The activations' per-element values (checked, and quantized for w4a4) and the factor after the
+// sum, so exact and Eigen paths share no arithmetic beyond this.
 struct Operands {
   std::int64_t M, N, K;
-  std::vector<double> x, w;  // x [M, K], w [N, K], each element exactly representable
-  double post = 1.0;         // alpha for w4a4, 1 for w4a16
+  std::vector<double> x;  // x [M, K], each element exactly representable
+  double post = 1.0;      // alpha for w4a4, 1 for w4a16
 };
 
-// e2m1(code) * e4m3(S) * gs for every (code, S), indexed code * 256 + S.
+// e2m1(code) * e4m3(S) * gs for every (code, S), indexed S * 16 + code (one block's 16 values
+// together): at most 2 + 4 + 24 significant bits, exact in double.
 std::vector<double> weight_values(float gs) {
   std::vector<double> t(16 * 256);
   for (int c = 0; c < 16; ++c)
     for (int b = 0; b < 256; ++b)
-      t[static_cast<std::size_t>(c * 256 + b)] =
+      t[static_cast<std::size_t>(b * 16 + c)] =
           static_cast<double>(e2m1_value(static_cast<std::uint8_t>(c))) * e4m3_value(static_cast<std::uint8_t>(b)) * gs;
   return t;
 }
 
-Operands operands(const Tensor& x, const LogicalWeight& w, GemmMode mode, const GemmScalars& s, bool with_w = true) {
+Operands operands(const Tensor& x, const LogicalWeight& w, GemmMode mode, const GemmScalars& s) {
   if (x.dim() != 2 || x.size(1) != w.K)
     throw Error(ErrorKind::BadInput, "", "x", "shape " + shape_str(x.shape()) + " does not match K = " + std::to_string(w.K));
   Real t = real_of(x.dtype());
-  Operands o{x.size(0), w.N, w.K, {}, {}, 1.0};
+  Operands o{x.size(0), w.N, w.K, {}, 1.0};
   o.x.resize(static_cast<std::size_t>(o.M * o.K));
-  if (with_w) o.w.resize(static_cast<std::size_t>(o.N * o.K));
   // Activations outside the GEMM's domain are refused, at the first such element in row-major
   // order (issue 9):
   // - NaN and Inf in both modes: an engine would propagate them, but w4a4's saturating quantizer
@@ -110,24 +113,11 @@ Operands operands(const Tensor& x, const LogicalWeight& w, GemmMode mode, const 
   if (mode == GemmMode::W4A16) {
     for (std::int64_t i = 0; i < o.M * o.K; ++i)
       o.x[static_cast<std::size_t>(i)] = real_value(x.data() + static_cast<std::size_t>(i) * es, t);
-    // e2m1 * S * s2: at most 2 + 4 + 24 significant bits, exact in double; one of 16 x 256 values.
-    const std::vector<double> tw = weight_values(w.global_scale);
-    for (std::int64_t n = 0; n < (with_w ? o.N : 0); ++n)
-      for (std::int64_t k = 0; k < o.K; ++k) {
-        std::size_t i = static_cast<std::size_t>(n * o.K + k);
-        o.w[i] = tw[static_cast<std::size_t>((w.codes[i] & 0xF) * 256 + w.scales[static_cast<std::size_t>(n * (o.K / 16) + k / 16)])];
-      }
   } else {
     QuantizedActivation q = quantize_activation(x, s.input_encode_scale);
     for (std::int64_t i = 0; i < o.M * o.K; ++i)
       o.x[static_cast<std::size_t>(i)] = static_cast<double>(e2m1_value(q.codes[static_cast<std::size_t>(i)])) *
                                          e4m3_value(q.scales[static_cast<std::size_t>(i / 16)]);
-    const std::vector<double> tw = weight_values(1.0f);
-    for (std::int64_t n = 0; n < (with_w ? o.N : 0); ++n)
-      for (std::int64_t k = 0; k < o.K; ++k) {
-        std::size_t i = static_cast<std::size_t>(n * o.K + k);
-        o.w[i] = tw[static_cast<std::size_t>((w.codes[i] & 0xF) * 256 + w.scales[static_cast<std::size_t>(n * (o.K / 16) + k / 16)])];
-      }
     o.post = s.alpha;
   }
   return o;
@@ -148,7 +138,7 @@ Operands operands(const Tensor& x, const LogicalWeight& w, GemmMode mode, const 
 //   block           (sum_k a_k c_w,k) * ms_w * 2^(e_x + es_w - 1)
 // |sum| < 16 * 12 * 2^48 < 2^55.6, times ms_w <= 15: < 2^59.5 < 2^60 as add_scaled requires.
 Tensor gemm_exact(const Tensor& x, const LogicalWeight& w, GemmMode mode, const GemmScalars& s) {
-  Operands o = operands(x, w, mode, s, /*with_w=*/false);
+  Operands o = operands(x, w, mode, s);
   if (o.K > ExactSum::kMaxTerms) {
     char b[96];
     std::snprintf(b, sizeof b, "K = %lld exceeds the exact oracle's 2^26 terms", static_cast<long long>(o.K));
@@ -169,9 +159,7 @@ Tensor gemm_exact(const Tensor& x, const LogicalWeight& w, GemmMode mode, const 
     const float v = e4m3_value(static_cast<std::uint8_t>(b));
     s_of[b] = std::isfinite(v) ? split(v) : SplitValue{0, INT32_MIN};
   }
-  std::vector<std::int8_t> cw(static_cast<std::size_t>(N * K));
   std::vector<SplitValue> sw(static_cast<std::size_t>(N * B));
-  for (std::int64_t i = 0; i < N * K; ++i) cw[static_cast<std::size_t>(i)] = c_of[w.codes[static_cast<std::size_t>(i)] & 0xF];
   for (std::int64_t i = 0; i < N * B; ++i) {
     sw[static_cast<std::size_t>(i)] = s_of[w.scales[static_cast<std::size_t>(i)]];
     if (sw[static_cast<std::size_t>(i)].e == INT32_MIN) {
@@ -207,38 +195,87 @@ Tensor gemm_exact(const Tensor& x, const LogicalWeight& w, GemmMode mode, const 
     }
   }
 
-  ExactSum acc;
-  for (std::int64_t m = 0; m < M; ++m)
-    for (std::int64_t n = 0; n < N; ++n) {
-      acc.clear();
-      for (std::int64_t b = 0; b < B; ++b) {
-        const std::int64_t mb = m * B + b;
-        const std::int8_t* c = &cw[static_cast<std::size_t>(n * K + b * 16)];
-        const SplitValue S = sw[static_cast<std::size_t>(n * B + b)];
-        if (per_element[static_cast<std::size_t>(mb)]) {
-          for (int k = 0; k < 16; ++k)
-            acc.add_product(xs[static_cast<std::size_t>(mb * 16 + k)], SplitValue{c[k] * S.m, S.e - 1});
-          continue;
+  // Each weight block is decoded once and used for every activation row.
+  std::vector<ExactSum> acc(static_cast<std::size_t>(M));
+  for (std::int64_t n = 0; n < N; ++n) {
+    for (auto& a : acc) a.clear();
+    for (std::int64_t b = 0; b < B; ++b) {
+      const std::uint8_t* code = &w.codes[static_cast<std::size_t>(n * K + b * 16)];
+      std::int8_t c[16];
+      for (int k = 0; k < 16; ++k) c[k] = c_of[code[k] & 0xF];
+      const SplitValue S = sw[static_cast<std::size_t>(n * B + b)];
+      for (std::int64_t m = 0; m < M; ++m) {
+        const std::size_t mb = static_cast<std::size_t>(m * B + b);
+        ExactSum& am = acc[static_cast<std::size_t>(m)];
+        if (!per_element[mb]) {
+          const std::int64_t* a = &ax[mb * 16];
+          std::int64_t dot = 0;
+          for (int k = 0; k < 16; ++k) dot += a[k] * c[k];
+          am.add_scaled(dot * S.m, ex[mb] + S.e - 1);
+        } else {
+          for (int k = 0; k < 16; ++k) am.add_product(xs[mb * 16 + static_cast<std::size_t>(k)], SplitValue{c[k] * S.m, S.e - 1});
         }
-        const std::int64_t* a = &ax[static_cast<std::size_t>(mb * 16)];
-        std::int64_t dot = 0;
-        for (int k = 0; k < 16; ++k) dot += a[k] * c[k];
-        acc.add_scaled(dot * S.m, ex[static_cast<std::size_t>(mb)] + S.e - 1);
       }
-      // The factor after the sum (alpha, or the w4a16 global scale), then one rounding.
-      const cpp_int sum = acc.value();
+    }
+    // The factor after the sum (alpha, or the w4a16 global scale), then one rounding.
+    for (std::int64_t m = 0; m < M; ++m) {
+      const cpp_int sum = acc[static_cast<std::size_t>(m)].value();
       const double r = sum == 0 ? 0.0 : round_once(sum * post.m, ExactSum::kBase + post.e, f);
       real_store(r, y.data() + static_cast<std::size_t>(m * o.N + n) * es, t);
     }
+  }
   return y;
 }
 
-std::vector<double> gemm_eigen_double(const Tensor& x, const LogicalWeight& w, GemmMode mode, const GemmScalars& s) {
-  Operands o = operands(x, w, mode, s);
+// Rows of the weight go through Eigen in chunks of at most 2^15 doubles (256 KiB) per operand, in
+// two buffers reused from chunk to chunk: memory is bounded by the chunk, not by N x K (a gate_up
+// projection of a real model is ~1 GB of doubles), and each chunk is still in cache when Eigen
+// reads it. Each activation row is a matrix-vector product (no packing of the weight, which
+// dominates a GEMM with a handful of rows).
+EigenProduct gemm_eigen_product(const Tensor& x, const LogicalWeight& w, GemmMode mode, const GemmScalars& s) {
+  const Operands o = operands(x, w, mode, s);
+  const std::vector<double> tw = weight_values(mode == GemmMode::W4A16 ? w.global_scale : 1.0f);
   using Mat = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-  Eigen::Map<const Mat> X(o.x.data(), o.M, o.K), W(o.w.data(), o.N, o.K);
-  Mat Y = (X * W.transpose()) * o.post;
-  return std::vector<double>(Y.data(), Y.data() + Y.size());
+  const Eigen::Map<const Mat> X(o.x.data(), o.M, o.K);
+  const Mat Xa = X.cwiseAbs();
+  const std::int64_t M = o.M, N = o.N, K = o.K, B = K / 16;
+  const std::int64_t rows = std::max<std::int64_t>(1, std::min<std::int64_t>(N, (std::int64_t{1} << 15) / std::max<std::int64_t>(K, 1)));
+  std::unique_ptr<double[]> wc(new double[static_cast<std::size_t>(rows * K)]), wa(new double[static_cast<std::size_t>(rows * K)]);
+  // The computed sum of K non-negative products is within gamma_K = K u / (1 - K u) of the exact
+  // one (u = 2^-53; Higham, Accuracy and Stability, 2nd ed., eq. 3.5), and the two scalings round
+  // once each: multiplying by 1 + 2 (K + 4) u makes it an upper bound for every K <= 2^26.
+  const double up = std::fabs(o.post) * (1.0 + 2.0 * static_cast<double>(K + 4) * std::ldexp(1.0, -53));
+  EigenProduct r;
+  r.y.resize(static_cast<std::size_t>(M * N));
+  r.abs_sum.resize(static_cast<std::size_t>(M * N));
+  Eigen::VectorXd y(rows), a(rows);
+  for (std::int64_t r0 = 0; r0 < N; r0 += rows) {
+    const std::int64_t n = std::min(rows, N - r0);
+    for (std::int64_t i = 0; i < n; ++i)
+      for (std::int64_t b = 0; b < B; ++b) {
+        const double* block = &tw[static_cast<std::size_t>(w.scales[static_cast<std::size_t>((r0 + i) * B + b)]) * 16];
+        const std::uint8_t* code = &w.codes[static_cast<std::size_t>((r0 + i) * K + b * 16)];
+        for (int k = 0; k < 16; ++k) {
+          const std::size_t dst = static_cast<std::size_t>(i * K + b * 16 + k);
+          wc[dst] = block[code[k] & 0xF];
+          wa[dst] = std::fabs(wc[dst]);
+        }
+      }
+    const Eigen::Map<const Mat> W(wc.get(), n, K), Wa(wa.get(), n, K);
+    for (std::int64_t m = 0; m < M; ++m) {
+      y.head(n).noalias() = W * X.row(m).transpose();
+      a.head(n).noalias() = Wa * Xa.row(m).transpose();
+      for (std::int64_t j = 0; j < n; ++j) {
+        r.y[static_cast<std::size_t>(m * N + r0 + j)] = y(j) * o.post;
+        r.abs_sum[static_cast<std::size_t>(m * N + r0 + j)] = a(j) * up;
+      }
+    }
+  }
+  return r;
+}
+
+std::vector<double> gemm_eigen_double(const Tensor& x, const LogicalWeight& w, GemmMode mode, const GemmScalars& s) {
+  return gemm_eigen_product(x, w, mode, s).y;
 }
 
 Tensor gemm_eigen(const Tensor& x, const LogicalWeight& w, GemmMode mode, const GemmScalars& s) {
@@ -259,16 +296,7 @@ double eigen_error_bound(double abs_sum, std::int64_t K) {
 }
 
 std::vector<double> gemm_abs_sum(const Tensor& x, const LogicalWeight& w, GemmMode mode, const GemmScalars& s) {
-  Operands o = operands(x, w, mode, s);
-  std::vector<double> r(static_cast<std::size_t>(o.M * o.N));
-  for (std::int64_t m = 0; m < o.M; ++m)
-    for (std::int64_t n = 0; n < o.N; ++n) {
-      double a = 0;
-      for (std::int64_t k = 0; k < o.K; ++k)
-        a += std::fabs(o.x[static_cast<std::size_t>(m * o.K + k)] * o.w[static_cast<std::size_t>(n * o.K + k)]);
-      r[static_cast<std::size_t>(m * o.N + n)] = a * std::fabs(o.post);
-    }
-  return r;
+  return gemm_eigen_product(x, w, mode, s).abs_sum;
 }
 
 }  // namespace nvfp4::ref

@@ -29,12 +29,18 @@ struct GemmScalars {
 
 Tensor gemm_exact(const Tensor& x, const LogicalWeight& w, GemmMode mode, const GemmScalars& s);
 Tensor gemm_eigen(const Tensor& x, const LogicalWeight& w, GemmMode mode, const GemmScalars& s);
+// The Eigen path's unrounded double results and, for error bounds, an upper bound on
+// sum_k |x_k w_k| (times |alpha| for w4a4) per output element, from one pass over the weight.
+struct EigenProduct {
+  std::vector<double> y, abs_sum;
+};
+EigenProduct gemm_eigen_product(const Tensor& x, const LogicalWeight& w, GemmMode mode, const GemmScalars& s);
 // Same as gemm_eigen but returning the unrounded double results (for error bounds).
 std::vector<double> gemm_eigen_double(const Tensor& x, const LogicalWeight& w, GemmMode mode, const GemmScalars& s);
 // The bound the Eigen path's double results keep from the exact value, per element:
 // (K + 2) * 2^-53 * sum_k |x_k w_k| (K additions and products, +2 for alpha), from gemm_abs_sum.
 double eigen_error_bound(double abs_sum, std::int64_t K);
-// Sum over k of |x_k * w_k| per output element (double), for deriving error bounds.
+// gemm_eigen_product's abs_sum: an upper bound on sum over k of |x_k * w_k| per output element.
 std::vector<double> gemm_abs_sum(const Tensor& x, const LogicalWeight& w, GemmMode mode, const GemmScalars& s);
 
 }  // namespace nvfp4::ref

@@ -102,8 +102,10 @@ LogicalWeight linear_logical(const Module& m, const LinearSpec& s) {
   w.K = s.K;
   const Tensor& packed = m.tensor("weight");
   w.codes.resize(static_cast<std::size_t>(w.N * w.K));
-  for (std::int64_t i = 0; i < w.N * w.K; ++i)
-    w.codes[static_cast<std::size_t>(i)] = (packed.data()[i / 2] >> (4 * (i % 2))) & 0xF;
+  for (std::int64_t j = 0; j < w.N * w.K / 2; ++j) {  // K is a multiple of 16: no byte spans two rows
+    w.codes[static_cast<std::size_t>(2 * j)] = packed.data()[j] & 0xF;
+    w.codes[static_cast<std::size_t>(2 * j + 1)] = packed.data()[j] >> 4;
+  }
   Tensor sc = unswizzle_128x4(m.tensor("weight_scale_interleaved"), w.N, w.K / 16);
   w.scales.assign(sc.data(), sc.data() + sc.nbytes());
   w.global_scale = get_f32(m.tensor("weight_global_scale"), 0);

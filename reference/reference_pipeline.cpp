@@ -122,19 +122,26 @@ void ReferencePipeline::update_weights_from_disk(const Checkpoint& c) {
   if (backend_) reconciliations_ = std::move(p.rec);
 }
 
-ReferencePipeline::Operands ReferencePipeline::operands(const GemmTarget& t, GemmMode mode) const {
+LogicalWeight ReferencePipeline::logical_weight(const GemmTarget& t) const {
   if (!backend_) throw Error(ErrorKind::Usage, "", t.module, "GEMM before process_weights_after_loading");
   for (const auto& l : spec_.linears)
-    if (l.name == t.module) {
-      const Module& m = modules_.at(l.name);
-      return {linear_logical(m, l), linear_scalars(m, l, mode)};
-    }
+    if (l.name == t.module) return linear_logical(modules_.at(l.name), l);
   for (const auto& x : spec_.experts)
-    if (x.name == t.module) {
-      const Module& m = modules_.at(x.name);
-      return {experts_logical(m, x, *backend_, t.expert, t.proj), experts_scalars(m, x, t.expert, t.proj, mode)};
-    }
+    if (x.name == t.module) return experts_logical(modules_.at(x.name), x, *backend_, t.expert, t.proj);
   bad_input("", t.module, "no such quantized module");
+}
+
+GemmScalars ReferencePipeline::scalars(const GemmTarget& t, GemmMode mode) const {
+  if (!backend_) throw Error(ErrorKind::Usage, "", t.module, "GEMM before process_weights_after_loading");
+  for (const auto& l : spec_.linears)
+    if (l.name == t.module) return linear_scalars(modules_.at(l.name), l, mode);
+  for (const auto& x : spec_.experts)
+    if (x.name == t.module) return experts_scalars(modules_.at(x.name), x, t.expert, t.proj, mode);
+  bad_input("", t.module, "no such quantized module");
+}
+
+ReferencePipeline::Operands ReferencePipeline::operands(const GemmTarget& t, GemmMode mode) const {
+  return {logical_weight(t), scalars(t, mode)};
 }
 
 Tensor ReferencePipeline::gemm(const GemmTarget& t, const Tensor& x, GemmMode mode) const {

@@ -31,6 +31,9 @@ class ReferencePipeline final : public Pipeline {
     GemmScalars s;
   };
   Operands operands(const GemmTarget& t, GemmMode mode) const;
+  // Its two halves: the weight (the same in both modes) and the mode's scalars.
+  LogicalWeight logical_weight(const GemmTarget& t) const;
+  GemmScalars scalars(const GemmTarget& t, GemmMode mode) const;
 
  private:
   using Modules = std::map<std::string, Module>;

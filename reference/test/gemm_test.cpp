@@ -93,5 +93,40 @@ TEST(GemmExact, F16OverflowAndCancellation) {
   EXPECT_EQ(y.data_as<std::uint16_t>()[1], 0x0001);
 }
 
+TEST(GemmEigenProduct, ChunkedRowsAndAnUpperBoundOnTheAbsoluteSum) {
+  // N = 37 rows of K = 2048 go through Eigen 16 rows at a time (2^15 doubles): chunks of 16, 16
+  // and 5, so a wrong chunk offset or a stale tail shows. Truth in long double (64-bit
+  // significand) from values decoded here by formula, not by the oracle's tables: the E2M1 magnitudes
+  // by hand, E4M3 normals (bytes 0x20..0x5F, exponent field 4..11) as (8 + m) * 2^(e - 10).
+  const std::int64_t M = 3, N = 37, K = 2048;
+  const long double e2m1[8] = {0, 0.5L, 1, 1.5L, 2, 3, 4, 6};
+  std::uint64_t st = 0x9E3779B97F4A7C15ull;
+  auto next = [&st] { st ^= st << 13, st ^= st >> 7, st ^= st << 17; return st; };
+  LogicalWeight w;
+  w.N = N, w.K = K, w.global_scale = 0.37f;
+  for (std::int64_t i = 0; i < N * K; ++i) w.codes.push_back(static_cast<std::uint8_t>(next() & 0xF));
+  for (std::int64_t i = 0; i < N * K / 16; ++i) w.scales.push_back(static_cast<std::uint8_t>(0x20 + next() % 0x40));
+  Tensor x = Tensor::empty(DType::F32, {M, K});
+  for (std::int64_t i = 0; i < M * K; ++i)
+    x.data_as<float>()[i] = std::ldexp(static_cast<float>(next() % 2001) - 1000.0f, -static_cast<int>(next() % 12));
+  const EigenProduct p = gemm_eigen_product(x, w, GemmMode::W4A16, {});
+  for (std::int64_t m = 0; m < M; ++m)
+    for (std::int64_t n = 0; n < N; ++n) {
+      long double y = 0, a = 0;
+      for (std::int64_t k = 0; k < K; ++k) {
+        const std::uint8_t c = w.codes[static_cast<std::size_t>(n * K + k)], b = w.scales[static_cast<std::size_t>(n * K / 16 + k / 16)];
+        const long double s = std::ldexp(static_cast<long double>(8 + (b & 7)), ((b >> 3) & 0xF) - 10);
+        const long double v = (c & 8 ? -1 : 1) * e2m1[c & 7] * s * static_cast<long double>(w.global_scale);
+        y += static_cast<long double>(x.data_as<float>()[m * K + k]) * v;
+        a += std::fabs(static_cast<long double>(x.data_as<float>()[m * K + k]) * v);
+      }
+      const std::size_t i = static_cast<std::size_t>(m * N + n);
+      const long double slack = static_cast<long double>(K) * std::ldexp(1.0L, -63) * a;  // long double's own error
+      EXPECT_LE(std::fabs(static_cast<long double>(p.y[i]) - y), eigen_error_bound(static_cast<double>(a), K) + slack) << "[" << m << ", " << n << "]";
+      EXPECT_GE(static_cast<long double>(p.abs_sum[i]), a - slack) << "[" << m << ", " << n << "]: not an upper bound";
+      EXPECT_LE(static_cast<long double>(p.abs_sum[i]), a * (1 + 4.0L * (K + 4) * std::ldexp(1.0L, -53))) << "[" << m << ", " << n << "]";
+    }
+}
+
 }  // namespace
 }  // namespace nvfp4::ref

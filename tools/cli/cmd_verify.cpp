@@ -73,52 +73,37 @@ std::string g9(double v) {
 
 struct GemmOutcome { std::string error, detail; };
 
-// Rows [r0, r0 + n) of a logical weight, for the oracles one chunk at a time: the Eigen path holds
-// its chunk as doubles (8 bytes per element), so a chunk bounds its memory, not the projection.
-ref::LogicalWeight rows_of(const ref::LogicalWeight& w, std::int64_t r0, std::int64_t n) {
-  ref::LogicalWeight s;
-  s.N = n;
-  s.K = w.K;
-  s.global_scale = w.global_scale;
-  s.codes.assign(w.codes.begin() + r0 * w.K, w.codes.begin() + (r0 + n) * w.K);
-  s.scales.assign(w.scales.begin() + r0 * (w.K / 16), w.scales.begin() + (r0 + n) * (w.K / 16));
-  return s;
-}
-
 // Every output row of `act_rows` random activation rows against the exact oracle: the reference's
 // Eigen path (double accumulation, its own bound) and the optimized kernel (its derived f32 bound).
-std::pair<GemmOutcome, GemmOutcome> gemm_checks(const ref::ReferencePipeline& rp, const opt::OptimizedPipeline& op,
-                                                const GemmTarget& t, std::int64_t K, GemmMode mode, std::int64_t act_rows) {
+// w: the reference's logical weight of t, the same in both modes.
+std::pair<GemmOutcome, GemmOutcome> gemm_checks(const ref::ReferencePipeline& rp, const opt::OptimizedPipeline& op, const GemmTarget& t,
+                                                const ref::LogicalWeight& w, GemmMode mode, std::int64_t act_rows) {
+  const std::int64_t N = w.N, K = w.K;
   Tensor x = random_input(act_rows, K, 0xC0FFEE + static_cast<std::uint64_t>(K));
-  auto o = rp.operands(t, mode);
-  const std::int64_t N = o.w.N;
+  const ref::GemmScalars sc = rp.scalars(t, mode);
   Tensor fast = op.gemm(t, x, mode);
-  const double post = mode == GemmMode::W4A4 ? o.s.alpha : o.w.global_scale;
+  const double post = mode == GemmMode::W4A4 ? sc.alpha : w.global_scale;
+  const Tensor exact = ref::gemm_exact(x, w, mode, sc);
+  const ref::EigenProduct eig = ref::gemm_eigen_product(x, w, mode, sc);
   GemmOutcome e_out, o_out;
   double e_diff = 0, e_bound = 0, o_diff = 0, o_bound = 0;
-  const std::int64_t chunk = std::max<std::int64_t>(1, (std::int64_t{1} << 20) / std::max<std::int64_t>(K, 1));  // 8 MiB of doubles
-  for (std::int64_t r0 = 0; r0 < N; r0 += chunk) {
-    const std::int64_t n = std::min(chunk, N - r0);
-    const ref::LogicalWeight wc = rows_of(o.w, r0, n);
-    Tensor exact = ref::gemm_exact(x, wc, mode, o.s);
-    std::vector<double> eig = ref::gemm_eigen_double(x, wc, mode, o.s), mag = ref::gemm_abs_sum(x, wc, mode, o.s);
-    for (std::int64_t i = 0; i < exact.numel(); ++i) {
-      const std::int64_t m = i / n, col = r0 + i % n;
-      const double e = exact.data_as<float>()[i], g = eig[static_cast<std::size_t>(i)], f = fast.data_as<float>()[m * N + col];
-      const double half_ulp = std::ldexp(1.0, std::max(e == 0 ? -126 : std::ilogb(e), -126) - 24);
-      const double eb = ref::eigen_error_bound(mag[static_cast<std::size_t>(i)], K) + half_ulp;
-      const double ob = opt::gemm_error_bound(mode, K, mag[static_cast<std::size_t>(i)], post, DType::F32, e);
-      if (e_out.error.empty() && !(std::fabs(g - e) <= eb))
-        e_out.error = "element [" + std::to_string(m) + ", " + std::to_string(col) + "]: exact " + g9(e) + ", Eigen " + g9(g) +
-                      ", |diff| exceeds the bound " + g9(eb);
-      if (o_out.error.empty() && !(std::fabs(f - e) <= ob))
-        o_out.error = "element [" + std::to_string(m) + ", " + std::to_string(col) + "]: exact " + g9(e) + ", optimized " + g9(f) +
-                      ", |diff| exceeds the bound " + g9(ob);
-      e_diff = std::max(e_diff, std::fabs(g - e));
-      e_bound = std::max(e_bound, eb);
-      o_diff = std::max(o_diff, std::fabs(f - e));
-      o_bound = std::max(o_bound, ob);
-    }
+  for (std::int64_t i = 0; i < exact.numel(); ++i) {
+    const std::int64_t m = i / N, col = i % N;
+    const std::size_t u = static_cast<std::size_t>(i);
+    const double e = exact.data_as<float>()[i], g = eig.y[u], f = fast.data_as<float>()[i];
+    const double half_ulp = std::ldexp(1.0, std::max(e == 0 ? -126 : std::ilogb(e), -126) - 24);
+    const double eb = ref::eigen_error_bound(eig.abs_sum[u], K) + half_ulp;
+    const double ob = opt::gemm_error_bound(mode, K, eig.abs_sum[u], post, DType::F32, e);
+    if (e_out.error.empty() && !(std::fabs(g - e) <= eb))
+      e_out.error = "element [" + std::to_string(m) + ", " + std::to_string(col) + "]: exact " + g9(e) + ", Eigen " + g9(g) +
+                    ", |diff| exceeds the bound " + g9(eb);
+    if (o_out.error.empty() && !(std::fabs(f - e) <= ob))
+      o_out.error = "element [" + std::to_string(m) + ", " + std::to_string(col) + "]: exact " + g9(e) + ", optimized " + g9(f) +
+                    ", |diff| exceeds the bound " + g9(ob);
+    e_diff = std::max(e_diff, std::fabs(g - e));
+    e_bound = std::max(e_bound, eb);
+    o_diff = std::max(o_diff, std::fabs(f - e));
+    o_bound = std::max(o_bound, ob);
   }
   const std::string what = "all " + std::to_string(N) + " rows x K=" + std::to_string(K) + ", " + std::to_string(act_rows) + " activation rows";
   e_out.detail = what + ", max |Eigen - exact| = " + g9(e_diff) + " <= bound " + g9(e_bound);
@@ -191,19 +176,19 @@ UnitResult verify_unit(const Checkpoint& ck, const std::vector<Checkpoint>& agai
 
   rp.process_weights_after_loading(b);
   op.process_weights_after_loading(b);
-  d = first_difference(ref_first, capture(rp), Same::Identities, "first processing", "processed again");
-  if (d.empty()) d = first_difference(opt_first, capture(op), Same::Addresses, "first processing", "processed again");
+  d = first_difference(ref_first, peek(rp), Same::Identities, "first processing", "processed again");
+  if (d.empty()) d = first_difference(opt_first, peek(op), Same::Addresses, "first processing", "processed again");
   check(r, M + ": re-processing without a reload changes nothing (both pipelines)", d.empty(), d);
   for (std::size_t i = 0; i < again.size(); ++i) {
     const Checkpoint ci = view(again[i]);
     rp.update_weights_from_disk(ci);
-    d = first_difference(ref_first, capture(rp), Same::Identities, "first load", "reload " + std::to_string(i + 1));
+    d = first_difference(ref_first, peek(rp), Same::Identities, "first load", "reload " + std::to_string(i + 1));
     AllocStats s;
     if (d.empty()) {
       AllocScope mine;
       op.update_weights_from_disk(ci);
       s = mine.stats();
-      d = first_difference(opt_first, capture(op), Same::Addresses, "first load", "reload " + std::to_string(i + 1));
+      d = first_difference(opt_first, peek(op), Same::Addresses, "first load", "reload " + std::to_string(i + 1));
     }
     if (d.empty() && (s.alloc_count || s.alloc_bytes))
       d = "optimized allocated " + std::to_string(s.alloc_bytes) + " bytes in " + std::to_string(s.alloc_count) + " allocations";
@@ -226,8 +211,8 @@ UnitResult verify_unit(const Checkpoint& ck, const std::vector<Checkpoint>& agai
       }
     }
     d = refused;
-    if (d.empty()) d = first_difference(ref_first, capture(rp), Same::Identities, "before", "after the failed reload");
-    if (d.empty()) d = first_difference(opt_first, capture(op), Same::Addresses, "before", "after the failed reload");
+    if (d.empty()) d = first_difference(ref_first, peek(rp), Same::Identities, "before", "after the failed reload");
+    if (d.empty()) d = first_difference(opt_first, peek(op), Same::Addresses, "before", "after the failed reload");
     if (d.empty()) d = reconciliations_differ(rp, op);
     check(r, M + ": a failed reload (" + u.tensors.front() + " missing) changes nothing (both pipelines)", d.empty(), d);
   }
@@ -238,21 +223,22 @@ UnitResult verify_unit(const Checkpoint& ck, const std::vector<Checkpoint>& agai
           g9(rec.own_scale) + " -> " + g9(rec.common_scale) + ", worst relative error " + g9(rec.max_rel_error) + " (bound 2^-4)");
   }
 
-  auto gemms = [&](const GemmTarget& t, std::int64_t K, bool w4a4) {
+  auto gemms = [&](const GemmTarget& t, bool w4a4) {
+    const ref::LogicalWeight w = rp.logical_weight(t);
     for (GemmMode m : {GemmMode::W4A16, GemmMode::W4A4}) {
       if (m == GemmMode::W4A4 && !w4a4) continue;
-      auto [eig, fast] = gemm_checks(rp, op, t, K, m, v.act_rows);
+      auto [eig, fast] = gemm_checks(rp, op, t, w, m, v.act_rows);
       std::string label = M + ": GEMM " + gemm_mode_name(m) + (t.expert >= 0 ? " expert " + std::to_string(t.expert + u.first_expert) + " " + t.proj : "");
       check(r, label + ": reference Eigen path vs exact oracle", eig.error.empty(), eig.error.empty() ? eig.detail : eig.error);
       check(r, label + ": optimized kernel vs exact oracle", fast.error.empty(), fast.error.empty() ? fast.detail : fast.error);
     }
   };
   if (v.act_rows > 0) {
-    for (const auto& l : rp.spec().linears) gemms({l.name, -1, ""}, l.K, l.has_input_scale);
+    for (const auto& l : rp.spec().linears) gemms({l.name, -1, ""}, l.has_input_scale);
     for (const auto& x : rp.spec().experts)
       for (int e = 0; e < static_cast<int>(x.E); ++e) {
-        gemms({x.name, e, "w13"}, x.H, x.has_input_scale);
-        gemms({x.name, e, "w2"}, x.I, x.has_input_scale);
+        gemms({x.name, e, "w13"}, x.has_input_scale);
+        gemms({x.name, e, "w2"}, x.has_input_scale);
       }
   }
   ck.release(u.tensors);  // the pipelines hold copies; the mapped pages can go
