@@ -137,7 +137,7 @@ Operands operands(const Tensor& x, const LogicalWeight& w, GemmMode mode, const 
 //                   other blocks take the per-element path)
 //   block           (sum_k a_k c_w,k) * ms_w * 2^(e_x + es_w - 1)
 // |sum| < 16 * 12 * 2^48 < 2^55.6, times ms_w <= 15: < 2^59.5 < 2^60 as add_scaled requires.
-Tensor gemm_exact(const Tensor& x, const LogicalWeight& w, GemmMode mode, const GemmScalars& s) {
+Tensor gemm_exact(const Tensor& x, const LogicalWeight& w, GemmMode mode, const GemmScalars& s, std::vector<double>* abs_sum) {
   Operands o = operands(x, w, mode, s);
   if (o.K > ExactSum::kMaxTerms) {
     char b[96];
@@ -195,14 +195,21 @@ Tensor gemm_exact(const Tensor& x, const LogicalWeight& w, GemmMode mode, const 
     }
   }
 
+  // |a_k| and |c_w| for the sum of magnitudes: the same block dot products on absolute values, in
+  // a second accumulator, so it is exact too (|a_k| |c_w| obeys the same bounds).
+  std::int64_t c_abs[16];
+  for (int c = 0; c < 16; ++c) c_abs[c] = c_of[c] < 0 ? -c_of[c] : c_of[c];
+  std::vector<std::int64_t> ax_abs(abs_sum ? ax.size() : 0);
+  for (std::size_t i = 0; i < ax_abs.size(); ++i) ax_abs[i] = ax[i] < 0 ? -ax[i] : ax[i];
+  if (abs_sum) abs_sum->assign(static_cast<std::size_t>(M * N), 0.0);
+
   // Each weight block is decoded once and used for every activation row.
-  std::vector<ExactSum> acc(static_cast<std::size_t>(M));
+  std::vector<ExactSum> acc(static_cast<std::size_t>(M)), mag(abs_sum ? static_cast<std::size_t>(M) : 0);
   for (std::int64_t n = 0; n < N; ++n) {
     for (auto& a : acc) a.clear();
+    for (auto& a : mag) a.clear();
     for (std::int64_t b = 0; b < B; ++b) {
       const std::uint8_t* code = &w.codes[static_cast<std::size_t>(n * K + b * 16)];
-      std::int8_t c[16];
-      for (int k = 0; k < 16; ++k) c[k] = c_of[code[k] & 0xF];
       const SplitValue S = sw[static_cast<std::size_t>(n * B + b)];
       for (std::int64_t m = 0; m < M; ++m) {
         const std::size_t mb = static_cast<std::size_t>(m * B + b);
@@ -210,10 +217,22 @@ Tensor gemm_exact(const Tensor& x, const LogicalWeight& w, GemmMode mode, const 
         if (!per_element[mb]) {
           const std::int64_t* a = &ax[mb * 16];
           std::int64_t dot = 0;
-          for (int k = 0; k < 16; ++k) dot += a[k] * c[k];
+          for (int k = 0; k < 16; ++k) dot += a[k] * c_of[code[k] & 0xF];
           am.add_scaled(dot * S.m, ex[mb] + S.e - 1);
+          if (abs_sum) {
+            const std::int64_t* aa = &ax_abs[mb * 16];
+            std::int64_t dot_abs = 0;
+            for (int k = 0; k < 16; ++k) dot_abs += aa[k] * c_abs[code[k] & 0xF];
+            mag[static_cast<std::size_t>(m)].add_scaled(dot_abs * (S.m < 0 ? -S.m : S.m), ex[mb] + S.e - 1);
+          }
         } else {
-          for (int k = 0; k < 16; ++k) am.add_product(xs[mb * 16 + static_cast<std::size_t>(k)], SplitValue{c[k] * S.m, S.e - 1});
+          for (int k = 0; k < 16; ++k) {
+            const SplitValue xk = xs[mb * 16 + static_cast<std::size_t>(k)];
+            am.add_product(xk, SplitValue{c_of[code[k] & 0xF] * S.m, S.e - 1});
+            if (abs_sum)
+              mag[static_cast<std::size_t>(m)].add_product(SplitValue{xk.m < 0 ? -xk.m : xk.m, xk.e},
+                                                           SplitValue{c_abs[code[k] & 0xF] * (S.m < 0 ? -S.m : S.m), S.e - 1});
+          }
         }
       }
     }
@@ -222,6 +241,12 @@ Tensor gemm_exact(const Tensor& x, const LogicalWeight& w, GemmMode mode, const 
       const cpp_int sum = acc[static_cast<std::size_t>(m)].value();
       const double r = sum == 0 ? 0.0 : round_once(sum * post.m, ExactSum::kBase + post.e, f);
       real_store(r, y.data() + static_cast<std::size_t>(m * o.N + n) * es, t);
+      if (abs_sum) {
+        // Rounded once to the nearest double, then one step up: an upper bound on |post| sum |x w|.
+        const cpp_int a = mag[static_cast<std::size_t>(m)].value();
+        const double d = a == 0 ? 0.0 : round_once(a * (post.m < 0 ? -post.m : post.m), ExactSum::kBase + post.e, Format{53, -1022, 1023});
+        (*abs_sum)[static_cast<std::size_t>(m * N + n)] = d == 0 ? 0.0 : std::nextafter(d, std::numeric_limits<double>::infinity());
+      }
     }
   }
   return y;
@@ -255,10 +280,12 @@ EigenProduct gemm_eigen_product(const Tensor& x, const LogicalWeight& w, GemmMod
       for (std::int64_t b = 0; b < B; ++b) {
         const double* block = &tw[static_cast<std::size_t>(w.scales[static_cast<std::size_t>((r0 + i) * B + b)]) * 16];
         const std::uint8_t* code = &w.codes[static_cast<std::size_t>((r0 + i) * K + b * 16)];
+        double* __restrict dc = &wc[static_cast<std::size_t>(i * K + b * 16)];
+        double* __restrict da = &wa[static_cast<std::size_t>(i * K + b * 16)];
         for (int k = 0; k < 16; ++k) {
-          const std::size_t dst = static_cast<std::size_t>(i * K + b * 16 + k);
-          wc[dst] = block[code[k] & 0xF];
-          wa[dst] = std::fabs(wc[dst]);
+          const double v = block[code[k] & 0xF];
+          dc[k] = v;
+          da[k] = std::fabs(v);
         }
       }
     const Eigen::Map<const Mat> W(wc.get(), n, K), Wa(wa.get(), n, K);

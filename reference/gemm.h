@@ -27,7 +27,10 @@ struct GemmScalars {
   float input_encode_scale = 1.0f;
 };
 
-Tensor gemm_exact(const Tensor& x, const LogicalWeight& w, GemmMode mode, const GemmScalars& s);
+// With abs_sum, also an upper bound on |post| * sum_k |x_k w_k| per output element (post: alpha
+// for w4a4, the weight's global scale for w4a16), from the same exact sums on magnitudes rounded
+// up to a double: for error bounds, at the oracle's speed.
+Tensor gemm_exact(const Tensor& x, const LogicalWeight& w, GemmMode mode, const GemmScalars& s, std::vector<double>* abs_sum = nullptr);
 Tensor gemm_eigen(const Tensor& x, const LogicalWeight& w, GemmMode mode, const GemmScalars& s);
 // The Eigen path's unrounded double results and, for error bounds, an upper bound on
 // sum_k |x_k w_k| (times |alpha| for w4a4) per output element, from one pass over the weight.

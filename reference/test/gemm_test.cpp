@@ -30,8 +30,8 @@ TEST(GemmExact, RoundsTheExactSumOnceIntoBf16) {
   h[0] = f32_to_bf16(1.0f);
   h[1] = f32_to_bf16(std::ldexp(1.0f, -8));
   h[2] = f32_to_bf16(std::ldexp(1.0f, -30));
-  for (auto f : {gemm_exact, gemm_eigen}) {
-    Tensor y = f(x, ones(1, 16), GemmMode::W4A16, {});
+  for (bool exact : {true, false}) {
+    Tensor y = exact ? gemm_exact(x, ones(1, 16), GemmMode::W4A16, {}) : gemm_eigen(x, ones(1, 16), GemmMode::W4A16, {});
     EXPECT_EQ(y.data_as<std::uint16_t>()[0], 0x3F81) << "1 + 2^-7";
   }
   float f32_sum = (1.0f + std::ldexp(1.0f, -8)) + std::ldexp(1.0f, -30);
@@ -48,9 +48,13 @@ TEST(GemmExact, BlocksTooWideForTheIntegerDotSumPerElement) {
   v[0] = std::ldexp(1.0f, 24), v[1] = 1.0f, v[2] = std::ldexp(1.0f, -40);
   v[48 + 0] = std::ldexp(1.0f, 24), v[48 + 16] = 1.0f, v[48 + 32] = std::ldexp(1.0f, -40);
   for (GemmMode m : {GemmMode::W4A16}) {
-    Tensor y = gemm_exact(x, ones(1, 48), m, {});
+    std::vector<double> mag;
+    Tensor y = gemm_exact(x, ones(1, 48), m, {}, &mag);
     EXPECT_EQ(y.data_as<float>()[0], 16777218.0f) << "the wide block (per-element path)";
     EXPECT_EQ(y.data_as<float>()[1], 16777218.0f) << "three narrow blocks (integer dot path)";
+    // sum |x w| = 2^24 + 1 + 2^-40: in double 2^-40 is under half an ulp (2^-29) of 2^24 + 1, so
+    // the nearest double is 2^24 + 1, and one step up from it (2^24 + 1 + 2^-28) is the bound.
+    for (int r = 0; r < 2; ++r) EXPECT_EQ(mag[static_cast<std::size_t>(r)], 16777217.0 + std::ldexp(1.0, -28)) << "row " << r;
   }
 }
 
@@ -93,7 +97,7 @@ TEST(GemmExact, F16OverflowAndCancellation) {
   EXPECT_EQ(y.data_as<std::uint16_t>()[1], 0x0001);
 }
 
-TEST(GemmEigenProduct, ChunkedRowsAndAnUpperBoundOnTheAbsoluteSum) {
+TEST(GemmMagnitudes, EigenChunksAndTheExactOracleBoundTheAbsoluteSum) {
   // N = 37 rows of K = 2048 go through Eigen 16 rows at a time (2^15 doubles): chunks of 16, 16
   // and 5, so a wrong chunk offset or a stale tail shows. Truth in long double (64-bit
   // significand) from values decoded here by formula, not by the oracle's tables: the E2M1 magnitudes
@@ -110,6 +114,8 @@ TEST(GemmEigenProduct, ChunkedRowsAndAnUpperBoundOnTheAbsoluteSum) {
   for (std::int64_t i = 0; i < M * K; ++i)
     x.data_as<float>()[i] = std::ldexp(static_cast<float>(next() % 2001) - 1000.0f, -static_cast<int>(next() % 12));
   const EigenProduct p = gemm_eigen_product(x, w, GemmMode::W4A16, {});
+  std::vector<double> exact_mag;
+  gemm_exact(x, w, GemmMode::W4A16, {}, &exact_mag);
   for (std::int64_t m = 0; m < M; ++m)
     for (std::int64_t n = 0; n < N; ++n) {
       long double y = 0, a = 0;
@@ -125,6 +131,9 @@ TEST(GemmEigenProduct, ChunkedRowsAndAnUpperBoundOnTheAbsoluteSum) {
       EXPECT_LE(std::fabs(static_cast<long double>(p.y[i]) - y), eigen_error_bound(static_cast<double>(a), K) + slack) << "[" << m << ", " << n << "]";
       EXPECT_GE(static_cast<long double>(p.abs_sum[i]), a - slack) << "[" << m << ", " << n << "]: not an upper bound";
       EXPECT_LE(static_cast<long double>(p.abs_sum[i]), a * (1 + 4.0L * (K + 4) * std::ldexp(1.0L, -53))) << "[" << m << ", " << n << "]";
+      // The exact oracle's magnitude: rounded once, then one step up; within 2 ulps above.
+      EXPECT_GE(static_cast<long double>(exact_mag[i]), a - slack) << "[" << m << ", " << n << "]: exact magnitude not an upper bound";
+      EXPECT_LE(static_cast<long double>(exact_mag[i]), a * (1 + 4 * std::ldexp(1.0L, -53)) + slack) << "[" << m << ", " << n << "]";
     }
 }
 

@@ -73,41 +73,101 @@ std::string g9(double v) {
 
 struct GemmOutcome { std::string error, detail; };
 
-// Every output row of `act_rows` random activation rows against the exact oracle: the reference's
-// Eigen path (double accumulation, its own bound) and the optimized kernel (its derived f32 bound).
+// Where a module's time went, summed over modules in the report: what a user needs to see why a
+// checkpoint takes as long as it does, and what --sample and --reloads trade.
+struct Phases {
+  double load_process = 0, reloads = 0, exact = 0, eigen = 0, kernels = 0;
+  void operator+=(const Phases& o) {
+    load_process += o.load_process, reloads += o.reloads, exact += o.exact, eigen += o.eigen, kernels += o.kernels;
+  }
+};
+
+class Stopwatch {
+ public:
+  // Seconds since the last lap (or construction).
+  double lap() {
+    const auto now = std::chrono::steady_clock::now();
+    const double s = std::chrono::duration<double>(now - t_).count();
+    t_ = now;
+    return s;
+  }
+
+ private:
+  std::chrono::steady_clock::time_point t_ = std::chrono::steady_clock::now();
+};
+
+// The rows of w the Eigen path is checked on: the first and the last kEigenEdge (all of them when
+// N <= 2 kEigenEdge). The Eigen path is the reference's own second oracle, pinned on every shape by
+// the properties; here it is a cross-check on the user's data, and on every row it would cost more
+// than the exact oracle.
+constexpr std::int64_t kEigenEdge = 64;
+std::vector<std::int64_t> eigen_rows(std::int64_t N) {
+  std::vector<std::int64_t> r;
+  for (std::int64_t n = 0; n < N; ++n)
+    if (n < kEigenEdge || n >= N - kEigenEdge) r.push_back(n);
+  return r;
+}
+
+ref::LogicalWeight select_rows(const ref::LogicalWeight& w, const std::vector<std::int64_t>& rows) {
+  ref::LogicalWeight s;
+  s.N = static_cast<std::int64_t>(rows.size());
+  s.K = w.K;
+  s.global_scale = w.global_scale;
+  for (std::int64_t n : rows) {
+    s.codes.insert(s.codes.end(), w.codes.begin() + n * w.K, w.codes.begin() + (n + 1) * w.K);
+    s.scales.insert(s.scales.end(), w.scales.begin() + n * (w.K / 16), w.scales.begin() + (n + 1) * (w.K / 16));
+  }
+  return s;
+}
+
+// Every output row of `act_rows` random activation rows against the exact oracle: the optimized
+// kernel (its f32 bound, derived from the oracle's exact sum of magnitudes) on every row, the
+// reference's Eigen path (double accumulation, its own bound) on eigen_rows.
 // w: the reference's logical weight of t, the same in both modes.
 std::pair<GemmOutcome, GemmOutcome> gemm_checks(const ref::ReferencePipeline& rp, const opt::OptimizedPipeline& op, const GemmTarget& t,
-                                                const ref::LogicalWeight& w, GemmMode mode, std::int64_t act_rows) {
-  const std::int64_t N = w.N, K = w.K;
-  Tensor x = random_input(act_rows, K, 0xC0FFEE + static_cast<std::uint64_t>(K));
+                                                const ref::LogicalWeight& w, GemmMode mode, std::int64_t act_rows, Phases& ph) {
+  const std::int64_t N = w.N, K = w.K, M = act_rows;
+  Tensor x = random_input(M, K, 0xC0FFEE + static_cast<std::uint64_t>(K));
   const ref::GemmScalars sc = rp.scalars(t, mode);
+  Stopwatch sw;
   Tensor fast = op.gemm(t, x, mode);
+  ph.kernels += sw.lap();
   const double post = mode == GemmMode::W4A4 ? sc.alpha : w.global_scale;
-  const Tensor exact = ref::gemm_exact(x, w, mode, sc);
-  const ref::EigenProduct eig = ref::gemm_eigen_product(x, w, mode, sc);
+  std::vector<double> mag;
+  const Tensor exact = ref::gemm_exact(x, w, mode, sc, &mag);
+  ph.exact += sw.lap();
+  const std::vector<std::int64_t> rows = eigen_rows(N);
+  const ref::EigenProduct eig = ref::gemm_eigen_product(x, select_rows(w, rows), mode, sc);
+  ph.eigen += sw.lap();
+  auto at = [](std::int64_t m, std::int64_t n) { return "element [" + std::to_string(m) + ", " + std::to_string(n) + "]: exact "; };
   GemmOutcome e_out, o_out;
   double e_diff = 0, e_bound = 0, o_diff = 0, o_bound = 0;
-  for (std::int64_t i = 0; i < exact.numel(); ++i) {
-    const std::int64_t m = i / N, col = i % N;
-    const std::size_t u = static_cast<std::size_t>(i);
-    const double e = exact.data_as<float>()[i], g = eig.y[u], f = fast.data_as<float>()[i];
-    const double half_ulp = std::ldexp(1.0, std::max(e == 0 ? -126 : std::ilogb(e), -126) - 24);
-    const double eb = ref::eigen_error_bound(eig.abs_sum[u], K) + half_ulp;
-    const double ob = opt::gemm_error_bound(mode, K, eig.abs_sum[u], post, DType::F32, e);
-    if (e_out.error.empty() && !(std::fabs(g - e) <= eb))
-      e_out.error = "element [" + std::to_string(m) + ", " + std::to_string(col) + "]: exact " + g9(e) + ", Eigen " + g9(g) +
-                    ", |diff| exceeds the bound " + g9(eb);
+  for (std::int64_t i = 0; i < M * N; ++i) {
+    const double e = exact.data_as<float>()[i], f = fast.data_as<float>()[i];
+    const double ob = opt::gemm_error_bound(mode, K, mag[static_cast<std::size_t>(i)], post, DType::F32, e);
     if (o_out.error.empty() && !(std::fabs(f - e) <= ob))
-      o_out.error = "element [" + std::to_string(m) + ", " + std::to_string(col) + "]: exact " + g9(e) + ", optimized " + g9(f) +
-                    ", |diff| exceeds the bound " + g9(ob);
-    e_diff = std::max(e_diff, std::fabs(g - e));
-    e_bound = std::max(e_bound, eb);
+      o_out.error = at(i / N, i % N) + g9(e) + ", optimized " + g9(f) + ", |diff| exceeds the bound " + g9(ob);
     o_diff = std::max(o_diff, std::fabs(f - e));
     o_bound = std::max(o_bound, ob);
   }
-  const std::string what = "all " + std::to_string(N) + " rows x K=" + std::to_string(K) + ", " + std::to_string(act_rows) + " activation rows";
-  e_out.detail = what + ", max |Eigen - exact| = " + g9(e_diff) + " <= bound " + g9(e_bound);
-  o_out.detail = what + ", max |optimized - exact| = " + g9(o_diff) + " <= bound " + g9(o_bound);
+  const std::int64_t R = static_cast<std::int64_t>(rows.size());
+  for (std::int64_t m = 0; m < M; ++m)
+    for (std::int64_t j = 0; j < R; ++j) {
+      const std::size_t i = static_cast<std::size_t>(m * N + rows[static_cast<std::size_t>(j)]);
+      const double e = exact.data_as<float>()[i], g = eig.y[static_cast<std::size_t>(m * R + j)];
+      const double half_ulp = std::ldexp(1.0, std::max(e == 0 ? -126 : std::ilogb(e), -126) - 24);
+      const double eb = ref::eigen_error_bound(mag[i], K) + half_ulp;
+      if (e_out.error.empty() && !(std::fabs(g - e) <= eb))
+        e_out.error = at(m, rows[static_cast<std::size_t>(j)]) + g9(e) + ", Eigen " + g9(g) + ", |diff| exceeds the bound " + g9(eb);
+      e_diff = std::max(e_diff, std::fabs(g - e));
+      e_bound = std::max(e_bound, eb);
+    }
+  const std::string acts = " x K=" + std::to_string(K) + ", " + std::to_string(M) + " activation rows";
+  const std::string eigen_what = R == N ? "all " + std::to_string(N) + " rows" : "rows 0-" + std::to_string(kEigenEdge - 1) + " and " +
+                                                                                   std::to_string(N - kEigenEdge) + "-" + std::to_string(N - 1) + " of " +
+                                                                                   std::to_string(N);
+  e_out.detail = eigen_what + acts + ", max |Eigen - exact| = " + g9(e_diff) + " <= bound " + g9(e_bound);
+  o_out.detail = "all " + std::to_string(N) + " rows" + acts + ", max |optimized - exact| = " + g9(o_diff) + " <= bound " + g9(o_bound);
   return {e_out, o_out};
 }
 
@@ -129,6 +189,7 @@ struct UnitResult {
   std::vector<Check> checks;
   std::int64_t peak_bytes = 0;  // both pipelines together, at the module's worst moment
   double seconds = 0;
+  Phases phases;
 };
 
 struct VerifyOptions {
@@ -141,6 +202,7 @@ void check(UnitResult& r, const std::string& name, bool ok, const std::string& d
 
 UnitResult verify_unit(const Checkpoint& ck, const std::vector<Checkpoint>& again, const ModuleUnit& u, const VerifyOptions& v) {
   const auto t0 = std::chrono::steady_clock::now();
+  Stopwatch sw;
   UnitResult r;
   AllocScope all;  // the module's whole footprint
   const Backend b = v.backend;
@@ -174,6 +236,7 @@ UnitResult verify_unit(const Checkpoint& ck, const std::vector<Checkpoint>& agai
               " <= resident + scratch");
   }
 
+  r.phases.load_process = sw.lap();
   rp.process_weights_after_loading(b);
   op.process_weights_after_loading(b);
   d = first_difference(ref_first, peek(rp), Same::Identities, "first processing", "processed again");
@@ -223,11 +286,12 @@ UnitResult verify_unit(const Checkpoint& ck, const std::vector<Checkpoint>& agai
           g9(rec.own_scale) + " -> " + g9(rec.common_scale) + ", worst relative error " + g9(rec.max_rel_error) + " (bound 2^-4)");
   }
 
+  r.phases.reloads = sw.lap();
   auto gemms = [&](const GemmTarget& t, bool w4a4) {
     const ref::LogicalWeight w = rp.logical_weight(t);
     for (GemmMode m : {GemmMode::W4A16, GemmMode::W4A4}) {
       if (m == GemmMode::W4A4 && !w4a4) continue;
-      auto [eig, fast] = gemm_checks(rp, op, t, w, m, v.act_rows);
+      auto [eig, fast] = gemm_checks(rp, op, t, w, m, v.act_rows, r.phases);
       std::string label = M + ": GEMM " + gemm_mode_name(m) + (t.expert >= 0 ? " expert " + std::to_string(t.expert + u.first_expert) + " " + t.proj : "");
       check(r, label + ": reference Eigen path vs exact oracle", eig.error.empty(), eig.error.empty() ? eig.detail : eig.error);
       check(r, label + ": optimized kernel vs exact oracle", fast.error.empty(), fast.error.empty() ? fast.detail : fast.error);
@@ -296,11 +360,13 @@ int cmd_verify(const std::vector<std::string>& argv, std::ostream& out) {
   for (auto& t : pool) t.join();
   std::int64_t peak = 0;
   double busy = 0;
+  Phases phases;
   for (std::size_t i = 0; i < units.size(); ++i) {
     if (errors[i]) std::rethrow_exception(errors[i]);  // the first module in checkpoint order that could not be checked
     for (auto& ch : results[i].checks) r.add(ch.name, ch.ok, ch.detail);
     peak = std::max(peak, results[i].peak_bytes);
     busy += results[i].seconds;
+    phases += results[i].phases;
   }
   r.done();
   std::int64_t experts = 0;
@@ -310,7 +376,9 @@ int cmd_verify(const std::vector<std::string>& argv, std::ostream& out) {
   std::string sampled =
       v.act_rows == 0 ? "GEMMs not checked (--sample 0)"
                       : "GEMMs: every output row of every linear module and of every expert's w13 and w2 (" + std::to_string(experts) +
-                            " experts), " + std::to_string(v.act_rows) + " random activation rows per projection and mode (--sample)";
+                            " experts), " + std::to_string(v.act_rows) + " random activation rows per projection and mode (--sample), "
+                            "optimized kernels against the exact oracle; the reference's Eigen path on the first and last " +
+                            std::to_string(kEigenEdge) + " rows of each";
   if (chunks)
     sampled += "; experts checked in " + std::to_string(chunks) + " chunks (layers over " + std::to_string(chunk_mib) +
                " MiB, --experts-chunk-mib): values that take a max over a layer's experts (w13/w2 input scales, g1/g2 alphas) were "
@@ -327,6 +395,12 @@ int cmd_verify(const std::vector<std::string>& argv, std::ostream& out) {
     j["jobs"] = jobs;
     j["sampled"] = sampled;
     j["largest_module_peak_bytes"] = peak;
+    j["seconds"] = {{"modules", busy},
+                    {"load_and_process", phases.load_process},
+                    {"reloads", phases.reloads},
+                    {"exact_oracle", phases.exact},
+                    {"eigen_path", phases.eigen},
+                    {"optimized_kernels", phases.kernels}};
     for (const auto& ch : r.checks) j["checks"].push_back({{"name", ch.name}, {"ok", ch.ok}, {"detail", ch.detail}});
     for (const auto& f : findings) j["findings"].push_back(f.line());
     out << j.dump(2) << "\n";
@@ -334,10 +408,14 @@ int cmd_verify(const std::vector<std::string>& argv, std::ostream& out) {
     for (const auto& f : findings) out << "  " << f.line() << "\n";
     for (const auto& ch : r.checks)
       out << (ch.ok ? "PASS " : "FAIL ") << ch.name << (ch.detail.empty() ? "" : ": " + ch.detail) << "\n";
-    char b[160];
+    char b[256];
     std::snprintf(b, sizeof b, "%zu modules streamed one at a time on %lld jobs; largest module's peak %.1f MiB; %.1f s of module work",
                   units.size(), static_cast<long long>(jobs), static_cast<double>(peak) / (1 << 20), busy);
-    out << "\n" << b << "\n" << sampled << "\n";
+    out << "\n" << b << "\n";
+    std::snprintf(b, sizeof b,
+                  "module work by phase: load and process %.1f s, reloads %.1f s, exact oracle %.1f s, Eigen path %.1f s, optimized kernels %.1f s",
+                  phases.load_process, phases.reloads, phases.exact, phases.eigen, phases.kernels);
+    out << b << "\n" << sampled << "\n";
     out << (failed ? std::to_string(failed) + " of " + std::to_string(r.checks.size()) + " checks failed"
                    : "all " + std::to_string(r.checks.size()) + " checks passed")
         << "\n";

@@ -161,8 +161,15 @@ TEST_F(Cli, VerifyChecksLargeExpertLayersInChunks) {
   write_checkpoint(path("moe6"), generate_checkpoint(o), 2);
   CliRun whole = nvfp4({"verify", path("moe6"), "--sample", "1", "--reloads", "1", "--json"});
   CliRun chunked = nvfp4({"verify", path("moe6"), "--sample", "1", "--reloads", "1", "--json", "--experts-chunk-mib", "1"});
+  ASSERT_EQ(whole.code, 0) << whole.out;
   ASSERT_EQ(chunked.code, whole.code) << chunked.err;
   auto j = nlohmann::json::parse(chunked.out);
+  // Past 128 rows the Eigen cross-check takes the first and last 64 (w13 of one expert: 2 I = 2048).
+  bool edges = false;
+  for (const auto& ch : j["checks"])
+    if (ch["name"] == "model.layers.0.mlp.experts[experts 5..5]: GEMM w4a4 expert 5 w13: reference Eigen path vs exact oracle")
+      edges = ch["detail"].get<std::string>().rfind("rows 0-63 and 1984-2047 of 2048 x K=512, 1 activation rows", 0) == 0;
+  EXPECT_TRUE(edges) << chunked.out;
   std::set<std::string> names;
   for (const auto& ch : j["checks"]) names.insert(ch["name"].get<std::string>());
   EXPECT_TRUE(names.count("model.layers.0.mlp.experts[experts 5..5]: GEMM w4a4 expert 5 w2: optimized kernel vs exact oracle"));
