@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 packages=(g++ cmake ninja-build pkg-config python3 python3-venv
           libgtest-dev librapidcheck-dev libeigen3-dev libboost-dev libbenchmark-dev
-          nlohmann-json3-dev libopenblas-dev libdnnl-dev libre2-dev
+          nlohmann-json3-dev libcli11-dev libopenblas-dev libdnnl-dev libre2-dev
           clang libclang-rt-14-dev   # the fuzz preset: libFuzzer, ASan, UBSan
           # libdnnl-dev's CMake config looks for OpenCL (its GPU runtime); Debian only recommends it.
           ocl-icd-opencl-dev)

@@ -1,5 +1,6 @@
 #include "tools/cli/cli.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <exception>
 #include <map>
@@ -12,18 +13,40 @@
 namespace nvfp4::cli {
 namespace {
 
-const char* kUsage =
-    "usage: nvfp4 <command> [args]\n"
-    "  make-checkpoint DIR [--layout fused|unfused] [--format modelopt|compressed-tensors]\n"
-    "                  [--layers N] [--hidden H] [--intermediate I] [--experts E] [--shards S] [--seed N]\n"
-    "                  [--head-dim D] [--kv-heads K] [--unequal-scales] [--w4a16] [--scalars 0d|1d|bf16]\n"
-    "  inspect CKPT      modules, shards, dtypes, layout and findings\n"
-    "  process CKPT --out FILE.safetensors [--pipeline reference] [--backend cutlass|trtllm]\n"
-    "  gemm CKPT --module NAME [--expert E --proj w13|w2] --input X.safetensors --out Y.safetensors\n"
-    "       --mode w4a4|w4a16 [--pipeline reference] [--backend cutlass|trtllm]\n"
-    "  verify CKPT [--backend cutlass|trtllm] [--reloads N] [--json]\n";
+struct Command {
+  const char* name;
+  const char* summary;
+  Runner (*define)(CLI::App&);
+};
+constexpr Command kCommands[] = {
+    {"make-checkpoint", "write a synthetic NVFP4 checkpoint (dense or MoE, ModelOpt or compressed-tensors)", define_make_checkpoint},
+    {"inspect", "modules, shards, shapes, dtypes, layout and findings of a checkpoint", define_inspect},
+    {"process", "post-process every module with one pipeline and write every parameter to a file", define_process},
+    {"gemm", "multiply activations by one module (or one expert's projection) of a checkpoint", define_gemm},
+    {"verify", "both pipelines side by side on a checkpoint, module by module; exit 0 iff every check holds", define_verify},
+};
 
-using Cmd = int (*)(const std::vector<std::string>&, std::ostream&);
+const char* kFooter =
+    "Run 'nvfp4 help COMMAND' or 'nvfp4 COMMAND --help' for a command's options and an example.\n"
+    "Exit codes: 0 all checks hold; 1 a check failed (the full report is still printed); 2 bad input\n"
+    "that cannot be checked, or bad arguments; 3 out of memory.";
+
+// "usage: nvfp4 verify [OPTIONS] CKPT": the usage line of the command's own help.
+std::string usage_line(const CLI::App& sub, const std::string& path) {
+  CLI::Formatter f;
+  std::string u = f.make_usage(&sub, path);
+  u.erase(std::remove(u.begin(), u.end(), '\n'), u.end());
+  if (u.rfind("Usage: ", 0) == 0) u = "usage: " + u.substr(7);
+  return u;
+}
+
+// The names a typo of `word` could have meant on `sub`: its long options.
+std::vector<std::string> option_names(const CLI::App& sub) {
+  std::vector<std::string> r;
+  for (const CLI::Option* o : sub.get_options())
+    for (const auto& l : o->get_lnames()) r.push_back("--" + l);
+  return r;
+}
 
 std::string subject(const std::vector<std::string>& args) {
   for (std::size_t i = 1; i < args.size(); ++i) {
@@ -47,30 +70,100 @@ Checkpoint open_quantized(const std::string& dir) {
 }
 
 int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
-  static const std::map<std::string, Cmd> kCommands = {
-      {"make-checkpoint", cmd_make_checkpoint},
-      {"inspect", cmd_inspect},
-      {"process", cmd_process},
-      {"gemm", cmd_gemm},
-      {"verify", cmd_verify},
-  };
-  if (args.empty() || args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
-    (args.empty() ? err : out) << kUsage;
-    return args.empty() ? 2 : 0;
+  CLI::App app{"nvfp4: checks NVFP4 weight pipelines (loading, post-processing, hot reload, GEMM) on a reference and an\n"
+               "optimized pipeline side by side, bit for bit, on synthetic or real checkpoints.",
+               "nvfp4"};
+  app.set_version_flag("--version", std::string("nvfp4 ") + NVFP4_VERSION);
+  app.set_help_flag("-h,--help", "this help");
+  // An option given twice is refused, not silently decided by its last value.
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::Throw);
+  app.footer(kFooter);
+  std::vector<std::pair<CLI::App*, Runner>> commands;
+  std::vector<std::string> names;
+  for (const Command& c : kCommands) {
+    CLI::App* sub = app.add_subcommand(c.name, c.summary);
+    sub->set_help_flag("-h,--help", "this help");
+    commands.emplace_back(sub, c.define(*sub));
+    names.push_back(c.name);
   }
-  auto it = kCommands.find(args[0]);
-  if (it == kCommands.end()) {
-    err << "nvfp4: unknown command \"" << printable_short(args[0], 80) << "\"\n" << kUsage;
+  app.add_subcommand("help", "a command's options and an example: nvfp4 help verify");
+  names.push_back("help");
+
+  if (args.empty()) {
+    err << app.help();
     return 2;
   }
+  if (args[0].rfind("-", 0) != 0 && std::find(names.begin(), names.end(), args[0]) == names.end()) {
+    const std::string near = nearest(args[0], names);
+    err << "nvfp4: unknown command \"" << printable_short(args[0], 80) << "\"" << (near.empty() ? "" : " (did you mean " + near + "?)")
+        << "\nrun 'nvfp4 --help' for the list of commands\n";
+    return 2;
+  }
+  if (args[0] == "help") {  // by hand: CLI11 would take "help verify" for two commands
+    if (args.size() == 1) {
+      out << app.help();
+      return 0;
+    }
+    for (const auto& [s, r] : commands)
+      if (args.size() == 2 && s->get_name() == args[1]) {
+        out << s->help("nvfp4");
+        return 0;
+      }
+    const std::string near = args.size() == 2 ? nearest(args[1], names) : "";
+    err << "nvfp4 help: " << (args.size() > 2 ? "takes one command" : "unknown command \"" + printable_short(args[1], 80) + "\"")
+        << (near.empty() ? "" : " (did you mean " + near + "?)") << "\nusage: nvfp4 help [COMMAND]\n";
+    return 2;
+  }
+  CLI::App* sub = nullptr;
+  std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 takes them last first
   try {
-    return it->second(std::vector<std::string>(args.begin() + 1, args.end()), out);
+    app.parse(reversed);
+    if (!app.get_subcommands().empty()) sub = app.get_subcommands().front();
+  } catch (const CLI::CallForHelp&) {
+    out << (app.get_subcommands().empty() ? app.help() : app.get_subcommands().front()->help("nvfp4"));
+    return 0;
+  } catch (const CLI::CallForVersion&) {
+    out << "nvfp4 " << NVFP4_VERSION << "\n";
+    return 0;
+  } catch (const CLI::ParseError& e) {
+    // Usage errors: what is wrong, the nearest spelling for a typo, and this command's usage only.
+    CLI::App* where = app.get_subcommands().empty() ? &app : app.get_subcommands().front();
+    const std::string path = where == &app ? "nvfp4" : "nvfp4 " + where->get_name();
+    std::string what = e.what();
+    if (dynamic_cast<const CLI::ArgumentMismatch*>(&e) && what.find("At Most 1 required") != std::string::npos)
+      what = what.substr(0, what.find(':')) + " given more than once; give it once";
+    if (dynamic_cast<const CLI::ExtrasError*>(&e)) {
+      std::vector<std::string> extra = where->remaining();
+      if (extra.empty()) extra = app.remaining();
+      what = "";
+      for (const auto& x : extra) {
+        if (x.rfind("--", 0) == 0) {
+          const std::string flag = x.substr(0, x.find('='));
+          const std::string near = nearest(flag, option_names(*where));
+          what = "unknown option " + printable_short(flag, 80) + (near.empty() ? "" : " (did you mean " + near + "?)");
+          break;
+        }
+        if (what.empty()) what = "unexpected argument \"" + printable_short(x, 80) + "\" (this command takes no more)";
+      }
+    }
+    err << path << ": " << printable_short(what, 400) << "\n" << usage_line(*where, path) << "\nrun '" << path << " --help' for every option\n";
+    return 2;
+  }
+  if (!sub) {  // only options, none of which ran anything
+    err << app.help();
+    return 2;
+  }
+  Runner runner;
+  for (const auto& [s, r] : commands)
+    if (s == sub) runner = r;
+  try {
+    return runner(out);
   } catch (const Error& e) {
     // An error raised where no file is known (a pipeline's shape refusal, say) is about what the
     // command was working on: name it.
     const bool unnamed = e.file().empty() && e.kind() != ErrorKind::Usage;
     err << "nvfp4 " << args[0] << ": " << (unnamed ? subject(args) : "") << e.what() << "\n";
-    if (e.kind() == ErrorKind::Usage) err << kUsage;
+    if (e.kind() == ErrorKind::Usage) err << usage_line(*sub, "nvfp4 " + args[0]) << "\n";
     return e.kind() == ErrorKind::CheckFailed ? 1 : 2;
   } catch (const OutOfMemory& e) {
     // Its own exit code (3), apart from bad input: the same command may succeed with more memory

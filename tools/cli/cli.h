@@ -1,11 +1,13 @@
 // The nvfp4 command as a library, so tests run it in-process with captured output.
-// Exit codes: 0 success, 1 a failed check, 2 bad input or usage.
+// Exit codes: 0 all checks hold; 1 a check failed (the full report still printed); 2 bad input
+// that cannot be checked, or bad arguments; 3 out of memory.
 #pragma once
 #include <ostream>
 #include <string>
 #include <vector>
 
 #include "core/checkpoint.h"
+#include "tools/cli/options.h"
 
 namespace nvfp4::cli {
 
@@ -15,11 +17,12 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
 // (nothing to process, multiply or verify) instead of failing later on an empty model.
 Checkpoint open_quantized(const std::string& dir);
 
-// One function per subcommand; args exclude the subcommand name.
-int cmd_make_checkpoint(const std::vector<std::string>& args, std::ostream& out);
-int cmd_inspect(const std::vector<std::string>& args, std::ostream& out);
-int cmd_process(const std::vector<std::string>& args, std::ostream& out);
-int cmd_gemm(const std::vector<std::string>& args, std::ostream& out);
-int cmd_verify(const std::vector<std::string>& args, std::ostream& out);
+// One per command: defines the command's options, help and example on `sub` and returns what
+// runs it once the command line has parsed.
+Runner define_make_checkpoint(CLI::App& sub);
+Runner define_inspect(CLI::App& sub);
+Runner define_process(CLI::App& sub);
+Runner define_gemm(CLI::App& sub);
+Runner define_verify(CLI::App& sub);
 
 }  // namespace nvfp4::cli

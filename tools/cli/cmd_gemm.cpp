@@ -1,22 +1,25 @@
 #include "core/error.h"
 #include "core/module_map.h"
 #include "core/safetensors.h"
-#include "tools/cli/args.h"
 #include "tools/cli/cli.h"
 #include "registry/registry.h"
 
 namespace nvfp4::cli {
 
-int cmd_gemm(const std::vector<std::string>& argv, std::ostream& out) {
-  Args a(argv, {"module", "expert", "proj", "input", "out", "mode", "pipeline", "backend"}, {});
+namespace {
+struct GemmArgs {
+  std::string dir, module, proj, input, out, mode, pipeline = "reference", backend = "cutlass";
+  std::int64_t expert = -1;
+};
+
+int gemm(const GemmArgs& a, std::ostream& out) {
   // Every argument is checked before any file is opened: a usage error is reported as one.
-  const std::string dir = a.positional_at(0, "checkpoint directory CKPT");
-  const std::string file = a.output("out", dir);
-  GemmTarget t{a.require("module"), static_cast<int>(a.get_int("expert", -1, 0, 1 << 20)), a.get("proj", "")};
-  std::string in = a.require("input");
-  GemmMode mode = parse_gemm_mode(a.require("mode"));
-  Backend b = parse_backend(a.get("backend", "cutlass"));
-  auto p = make_pipeline(a.get("pipeline", "reference"), b);
+  const std::string &dir = a.dir, &file = a.out, &in = a.input;
+  check_output(file, "--out", dir);
+  GemmTarget t{a.module, static_cast<int>(a.expert), a.proj};
+  GemmMode mode = parse_gemm_mode(a.mode);
+  Backend b = parse_backend(a.backend);
+  auto p = make_pipeline(a.pipeline, b);
   Checkpoint c = open_quantized(dir);
   SafetensorsFile xf = SafetensorsFile::open(in);
   if (!xf.find("x")) throw Error(ErrorKind::BadInput, in, "x", "input file has no tensor named x");
@@ -56,6 +59,29 @@ int cmd_gemm(const std::vector<std::string>& argv, std::ostream& out) {
   write_safetensors(file, {{"y", y}}, {{"pipeline", p->name()}, {"mode", gemm_mode_name(mode)}, {"backend", backend_name(b)}});
   out << "y " << describe(y) << " written to " << file << " (" << p->name() << ", " << gemm_mode_name(mode) << ")\n";
   return 0;
+}
+}  // namespace
+
+Runner define_gemm(CLI::App& sub) {
+  auto a = std::make_shared<GemmArgs>();
+  sub.add_option("CKPT", a->dir, "checkpoint directory")->required();
+  sub.add_option("--module", a->module, "quantized module to multiply (as nvfp4 inspect names it)")->required();
+  sub.add_option("--expert", a->expert, "expert index, for an experts module")->check(int_range(0, 1 << 20));
+  sub.add_option("--proj", a->proj, "expert projection, for an experts module")->check(one_of({"w13", "w2"}));
+  sub.add_option("--input", a->input, "safetensors file holding tensor x [M, K] (F32, BF16 or F16)")->required();
+  sub.add_option("--out", a->out, "safetensors file to write tensor y [M, N] to, in x's dtype")->required();
+  sub.add_option("--mode", a->mode, "w4a4: activations quantized to NVFP4 with the input scale; w4a16: activations as given")
+      ->required()
+      ->check(one_of({"w4a4", "w4a16"}));
+  sub.add_option("--pipeline", a->pipeline, "reference: the exact oracle (one rounding); optimized: the kernels, within their bound")
+      ->check(one_of({"reference", "optimized"}))
+      ->capture_default_str();
+  sub.add_option("--backend", a->backend, "MoE backend whose layouts are multiplied")->check(one_of({"cutlass", "trtllm"}))->capture_default_str();
+  sub.footer(
+      "Loads only the module multiplied, after checking the module, expert and K against the headers.\n"
+      "Example:\n"
+      "  nvfp4 gemm /tmp/tiny --module model.layers.0.mlp.down_proj --input x.safetensors --out y.safetensors --mode w4a16");
+  return [a](std::ostream& out) { return gemm(*a, out); };
 }
 
 }  // namespace nvfp4::cli

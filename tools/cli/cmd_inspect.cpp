@@ -5,7 +5,6 @@
 #include "core/findings.h"
 #include "core/module_map.h"
 #include "core/printable.h"
-#include "tools/cli/args.h"
 #include "tools/cli/cli.h"
 
 namespace nvfp4::cli {
@@ -14,9 +13,9 @@ namespace {
 constexpr std::size_t kNameWidth = 80;  // longer module names are elided in the middle
 }  // namespace
 
-int cmd_inspect(const std::vector<std::string>& argv, std::ostream& out) {
-  Args a(argv, {}, {});
-  Checkpoint c = Checkpoint::open(a.positional_at(0, "checkpoint directory CKPT"));
+namespace {
+int inspect(const std::string& dir, std::ostream& out) {
+  Checkpoint c = Checkpoint::open(dir);
   ModelSpec spec = map_modules(c);
   // Every string from the files or the command line goes through printable_short: one line per
   // row, no control sequences, long names elided in the middle (never cut, so rows cannot merge).
@@ -65,6 +64,17 @@ int cmd_inspect(const std::vector<std::string>& argv, std::ostream& out) {
   if (f.empty()) out << "  none\n";
   out << "\n" << (fails ? std::to_string(fails) + " check(s) failed" : std::string("all checks passed")) << "\n";
   return fails ? 1 : 0;
+}
+}  // namespace
+
+Runner define_inspect(CLI::App& sub) {
+  auto dir = std::make_shared<std::string>();
+  sub.add_option("CKPT", *dir, "checkpoint directory (safetensors files and their configs)")->required();
+  sub.footer(
+      "Exit 1 when a finding fails (a NaN or zero scale, say), 2 when the checkpoint cannot be read.\n"
+      "Example:\n"
+      "  nvfp4 inspect /tmp/tiny");
+  return [dir](std::ostream& out) { return inspect(*dir, out); };
 }
 
 }  // namespace nvfp4::cli

@@ -9,19 +9,20 @@
 
 #include "core/safetensors.h"
 #include "registry/registry.h"
-#include "tools/cli/args.h"
 #include "tools/cli/cli.h"
 
 namespace nvfp4::cli {
 
-int cmd_process(const std::vector<std::string>& argv, std::ostream& out) {
-  Args a(argv, {"pipeline", "backend", "out"}, {});
-  const std::string dir = a.positional_at(0, "checkpoint directory CKPT");
-  const std::string file = a.output("out", dir);
+namespace {
+struct ProcessArgs {
+  std::string dir, out, pipeline = "reference", backend = "cutlass";
+};
+
+int process(const ProcessArgs& a, std::ostream& out) {
+  const std::string &dir = a.dir, &file = a.out, &pipeline = a.pipeline;
+  check_output(file, "--out", dir);
   Checkpoint c = open_quantized(dir);
-  Backend b = parse_backend(a.get("backend", "cutlass"));
-  const std::string pipeline = a.get("pipeline", "reference");
-  make_pipeline(pipeline, b);  // an unknown pipeline is a usage error before any work
+  Backend b = parse_backend(a.backend);
   const std::vector<ModuleUnit> units = module_units(c, map_modules(c));
   // Every parameter name after post-processing, aliases included as their own tensors (a
   // safetensors file cannot share bytes between names) and listed in __metadata__. Nothing names
@@ -48,6 +49,22 @@ int cmd_process(const std::vector<std::string>& argv, std::ostream& out) {
   out << "wrote " << params << " parameters of " << units.size() << " modules (" << pipeline << ", " << backend_name(b) << ") to " << file
       << "\n";
   return 0;
+}
+}  // namespace
+
+Runner define_process(CLI::App& sub) {
+  auto a = std::make_shared<ProcessArgs>();
+  sub.add_option("CKPT", a->dir, "checkpoint directory")->required();
+  sub.add_option("--out", a->out, "safetensors file to write (atomically: a temporary file renamed into place)")->required();
+  sub.add_option("--pipeline", a->pipeline, "which pipeline post-processes")->check(one_of({"reference", "optimized"}))->capture_default_str();
+  sub.add_option("--backend", a->backend, "MoE backend whose layouts are produced")->check(one_of({"cutlass", "trtllm"}))->capture_default_str();
+  sub.footer(
+      "Every parameter name after post-processing, aliases written as their own tensors and listed in\n"
+      "__metadata__; nothing names the pipeline, so both pipelines' files compare byte for byte.\n"
+      "Examples:\n"
+      "  nvfp4 process /tmp/tiny --out /tmp/ref.safetensors\n"
+      "  nvfp4 process /tmp/tiny --out /tmp/opt.safetensors --pipeline optimized && cmp /tmp/ref.safetensors /tmp/opt.safetensors");
+  return [a](std::ostream& out) { return process(*a, out); };
 }
 
 }  // namespace nvfp4::cli

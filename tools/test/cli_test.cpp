@@ -105,7 +105,7 @@ TEST_F(Cli, GemmErrorsNameTheProblem) {
        "x.safetensors: x: shape [3, 64] does not match K = 96"},
       {{"--module", "model.layers.0.self_attn.o_proj", "--input", path("nox.safetensors"), "--mode", "w4a16"}, "nox.safetensors: x: input file has no tensor named x"},
       {{"--module", "model.layers.0.mlp.experts", "--expert", "5", "--proj", "w2", "--input", path("x.safetensors"), "--mode", "w4a16"}, "expert 5 out of range"},
-      {{"--module", "model.layers.0.self_attn.o_proj", "--input", path("x.safetensors"), "--mode", "w8a8"}, "mode must be w4a4 or w4a16"},
+      {{"--module", "model.layers.0.self_attn.o_proj", "--input", path("x.safetensors"), "--mode", "w8a8"}, "--mode: must be one of w4a4|w4a16, not \"w8a8\""},
   };
   for (const char* pipeline : {"reference", "optimized"}) {
     for (const auto& c : cases) {
@@ -179,6 +179,51 @@ TEST_F(Cli, VerifyChecksLargeExpertLayersInChunks) {
             nlohmann::json::parse(whole.out)["largest_module_peak_bytes"].get<std::int64_t>() / 3);
 }
 
+// Overwrites bytes of one tensor in a checkpoint's single file, found through its header.
+void patch_tensor(const fs::path& file, const std::string& name, std::size_t at, const std::vector<std::uint8_t>& bytes) {
+  std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
+  std::uint64_t n = 0;
+  f.read(reinterpret_cast<char*>(&n), 8);
+  std::string h(n, '\0');
+  f.read(h.data(), static_cast<std::streamsize>(n));
+  const auto off = nlohmann::json::parse(h)[name]["data_offsets"][0].get<std::uint64_t>();
+  f.seekp(static_cast<std::streamoff>(8 + n + off + at));
+  for (std::uint8_t b : bytes) f.put(static_cast<char>(b));
+}
+
+TEST_F(Cli, VerifyReportsDataProblemsAsFailedChecksWithTheFullReport) {
+  // Exit 1, not 2: the file is a valid checkpoint whose values are wrong, so every other module is
+  // still checked and reported (issue 11). A malformed file stays exit 2 with one line.
+  struct Case { const char* name; const char* tensor; std::vector<std::uint8_t> bytes; const char* why; };
+  const std::vector<Case> cases = {
+      {"nan", "model.layers.0.mlp.experts.1.down_proj.weight_scale", {0x7F}, "NaN block scale"},
+      {"zero", "model.layers.0.self_attn.o_proj.weight_scale_2", {0, 0, 0, 0}, "global scale"},
+  };
+  for (const auto& c : cases) {
+    WriterOptions o = small_model();
+    o.experts = 2;
+    o.layers = 2;
+    write_checkpoint(path(c.name), generate_checkpoint(o), 1);
+    patch_tensor(fs::path(path(c.name)) / "model.safetensors", c.tensor, 0, c.bytes);
+    CliRun r = nvfp4({"verify", path(c.name), "--sample", "1", "--reloads", "1"});
+    EXPECT_EQ(r.code, 1) << c.name << ": " << r.err;
+    EXPECT_TRUE(r.err.empty()) << r.err;
+    EXPECT_NE(r.out.find("FAIL checkpoint findings"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find(": loads and processes (both pipelines): refused: "), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find(c.why), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("PASS model.layers.1.mlp.experts: reference == optimized"), std::string::npos) << "the other modules still run: " << r.out;
+    CliRun j = nvfp4({"verify", path(c.name), "--sample", "0", "--reloads", "0", "--json"});
+    EXPECT_EQ(j.code, 1);
+    EXPECT_FALSE(nlohmann::json::parse(j.out)["passed"].get<bool>());
+  }
+  // Malformed: the header claims more bytes than the file holds.
+  fs::resize_file(fs::path(path("nan")) / "model.safetensors", fs::file_size(fs::path(path("nan")) / "model.safetensors") - 1);
+  CliRun r = nvfp4({"verify", path("nan")});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_TRUE(r.out.empty());
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+}
+
 TEST_F(Cli, UsageErrorsExitTwo) {
   EXPECT_EQ(nvfp4({}).code, 2);
   EXPECT_EQ(nvfp4({"frobnicate"}).code, 2);
@@ -187,7 +232,7 @@ TEST_F(Cli, UsageErrorsExitTwo) {
   EXPECT_NE(r.err.find("unknown option --colour"), std::string::npos);
   r = nvfp4({"process", path("ckpt"), "--out", path("p.safetensors"), "--pipeline", "fast"});
   EXPECT_EQ(r.code, 2);
-  EXPECT_NE(r.err.find("unknown pipeline \"fast\" (reference or optimized)"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("--pipeline: must be one of reference|optimized, not \"fast\""), std::string::npos) << r.err;
   EXPECT_EQ(nvfp4({"make-checkpoint", path("m"), "--hidden", "100"}).code, 2);  // not a multiple of 16
   EXPECT_EQ(nvfp4({"--help"}).code, 0);
 }

@@ -243,14 +243,14 @@ TEST_F(Hostile, CommandLineIntegersAreRangeChecked) {
   struct Case { std::vector<std::string> args; std::string message; };
   const std::string m = dir("m").string();
   const std::vector<Case> cases = {
-      {{"make-checkpoint", m, "--layers", "-1"}, "--layers -1 is out of range (from 1 to 4096)"},
-      {{"make-checkpoint", m, "--layers", "4294967297"}, "--layers 4294967297 is out of range"},  // wrapped to 1 as int
-      {{"make-checkpoint", m, "--experts", "99999999999999999999"}, "--experts 99999999999999999999 is out of range"},
-      {{"make-checkpoint", m, "--hidden", "1e3"}, "--hidden expects an integer (from 16 to 1048576), not \"1e3\""},
-      {{"make-checkpoint", m, "--seed", "-5"}, "--seed -5 is out of range"},
-      {{"verify", m, "--reloads", "-3"}, "--reloads -3 is out of range (from 0 to 1000)"},
+      {{"make-checkpoint", m, "--layers", "-1"}, "--layers: -1 is out of range (from 1 to 4096)"},
+      {{"make-checkpoint", m, "--layers", "4294967297"}, "--layers: 4294967297 is out of range"},  // wrapped to 1 as int
+      {{"make-checkpoint", m, "--experts", "99999999999999999999"}, "--experts: 99999999999999999999 is out of range"},
+      {{"make-checkpoint", m, "--hidden", "1e3"}, "--hidden: expects an integer (from 16 to 1048576), not \"1e3\""},
+      {{"make-checkpoint", m, "--seed", "-5"}, "--seed: -5 is out of range"},
+      {{"verify", m, "--reloads", "-3"}, "--reloads: -3 is out of range (from 0 to 1000)"},
       {{"gemm", m, "--module", "x", "--expert", "-2", "--input", "x", "--out", dir("y").string(), "--mode", "w4a4"},
-       "--expert -2 is out of range"},
+       "--expert: -2 is out of range"},
   };
   for (const auto& k : cases) {
     CliRun r = nvfp4(k.args);
