@@ -19,6 +19,7 @@ struct Command {
   Runner (*define)(CLI::App&);
 };
 constexpr Command kCommands[] = {
+    {"demo", "the main job on built-in synthetic models: both pipelines side by side, reloads, GEMMs, one table", define_demo},
     {"make-checkpoint", "write a synthetic NVFP4 checkpoint (dense or MoE, ModelOpt or compressed-tensors)", define_make_checkpoint},
     {"inspect", "modules, shards, shapes, dtypes, layout and findings of a checkpoint", define_inspect},
     {"process", "post-process every module with one pipeline and write every parameter to a file", define_process},

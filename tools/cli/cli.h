@@ -19,6 +19,7 @@ Checkpoint open_quantized(const std::string& dir);
 
 // One per command: defines the command's options, help and example on `sub` and returns what
 // runs it once the command line has parsed.
+Runner define_demo(CLI::App& sub);
 Runner define_make_checkpoint(CLI::App& sub);
 Runner define_inspect(CLI::App& sub);
 Runner define_process(CLI::App& sub);

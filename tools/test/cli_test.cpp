@@ -224,6 +224,18 @@ TEST_F(Cli, VerifyReportsDataProblemsAsFailedChecksWithTheFullReport) {
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
 }
 
+TEST_F(Cli, DemoPrintsOneRowPerModuleAndHolds) {
+  CliRun r = nvfp4({"demo", "--dir", path("demo")});
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("all 20 modules hold on both pipelines"), std::string::npos) << r.out;
+  for (const char* row : {"dense fused (cutlass)  model.layers.1.self_attn.qkv_proj  linear x3   equal       same         = fresh     unchanged",
+                          "moe unfused (trtllm)   model.layers.0.mlp.experts         experts x8  equal       same         = fresh     unchanged"})
+    EXPECT_NE(r.out.find(row), std::string::npos) << row << "\n" << r.out;
+  EXPECT_NE(r.out.find("allocated by a reload"), std::string::npos);
+  EXPECT_NE(r.out.find(" 0 (0.00 MiB)"), std::string::npos) << "the optimized reload allocates nothing: " << r.out;
+  EXPECT_TRUE(fs::exists(fs::path(path("demo")) / "moe-unfused-trtllm-corrupt")) << "--dir keeps the checkpoints";
+}
+
 TEST_F(Cli, UsageErrorsExitTwo) {
   EXPECT_EQ(nvfp4({}).code, 2);
   EXPECT_EQ(nvfp4({"frobnicate"}).code, 2);

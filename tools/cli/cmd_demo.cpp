@@ -1,0 +1,348 @@
+// `nvfp4 demo`: the main job on built-in synthetic models, in seconds. Writes a dense model (GQA
+// attention, fused q/k/v and gate/up on disk) and an MoE model (unfused shards with unequal
+// scales) to a temporary directory, runs both pipelines side by side, reloads the same weights,
+// different weights and a corrupt file (which must change nothing), multiplies every module in
+// both modes against the exact oracle, and prints one table row per module plus what each
+// pipeline cost. Exit 0 only if every check holds.
+#include <stdlib.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <set>
+
+#include "core/allocator.h"
+#include "core/checkpoint_writer.h"
+#include "core/error.h"
+#include "core/pipeline_state.h"
+#include "core/printable.h"
+#include "core/safetensors.h"
+#include "core/rng.h"
+#include "optimized/gemm.h"
+#include "optimized/optimized_pipeline.h"
+#include "reference/gemm.h"
+#include "reference/reference_pipeline.h"
+#include "tools/cli/cli.h"
+
+namespace nvfp4::cli {
+namespace {
+namespace fs = std::filesystem;
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+std::string mib(std::int64_t b) {
+  char s[32];
+  std::snprintf(s, sizeof s, "%.2f MiB", static_cast<double>(b) / (1 << 20));
+  return s;
+}
+
+// The parameters of one module, from a whole-pipeline state.
+State only(const State& s, const std::string& module) {
+  State r;
+  for (const auto& [k, v] : s)
+    if (k.rfind(module + ".", 0) == 0) r.emplace(k, v);
+  return r;
+}
+
+// A NaN block scale (E4M3 0x7F) in the last block-scale tensor of the file: a valid file whose data
+// both pipelines must refuse on reload, leaving everything as it was.
+void corrupt_one_scale(const fs::path& file) {
+  std::uint64_t at = 0;
+  {
+    const SafetensorsFile f = SafetensorsFile::open(file);
+    for (const auto& t : f.tensors())
+      if (t.dtype == DType::F8_E4M3 && t.end > t.begin) at = 8 + f.header_size() + t.begin;
+  }
+  if (at == 0) throw Error(ErrorKind::Io, file.string(), "", "no block scale to corrupt");
+  std::FILE* f = std::fopen(file.c_str(), "r+b");
+  if (!f || std::fseek(f, static_cast<long>(at), SEEK_SET) != 0 || std::fputc(0x7F, f) == EOF || std::fclose(f) != 0)
+    throw Error(ErrorKind::Io, file.string(), "", "cannot write");
+}
+
+struct Row {
+  std::string model, module, kind;
+  std::vector<std::string> cells;  // one per column after kind
+  std::string failure;             // first failure, for the lines under the table
+};
+
+struct Totals {
+  double load[2] = {0, 0}, reload[2] = {0, 0}, gemm[2] = {0, 0};
+  std::int64_t resident[2] = {0, 0}, peak[2] = {0, 0}, reload_allocs[2] = {0, 0}, reload_bytes[2] = {0, 0};
+};
+
+struct Model {
+  std::string name;
+  WriterOptions w;
+  Backend backend;
+};
+
+class Demo {
+ public:
+  Demo(fs::path dir, std::ostream& out) : dir_(std::move(dir)), out_(out) {}
+
+  void run(const Model& m) {
+    std::string key = m.name + "-" + backend_name(m.backend);
+    std::replace(key.begin(), key.end(), ' ', '-');
+    const fs::path a = dir_ / (key + "-a"), b = dir_ / (key + "-b"), bad = dir_ / (key + "-corrupt");
+    WriterOptions wb = m.w;
+    wb.seed = m.w.seed + 1;  // same shapes, different weights
+    write_checkpoint_streaming(a, m.w, 1);
+    write_checkpoint_streaming(b, wb, 1);
+    fs::copy(a, bad);
+    corrupt_one_scale(bad / "model.safetensors");  // one file: the writer's default
+    const Checkpoint ca = Checkpoint::open(a), cb = Checkpoint::open(b), cbad = Checkpoint::open(bad);
+
+    ref::ReferencePipeline rp;
+    opt::OptimizedPipeline op(m.backend);
+    Pipeline* p[2] = {&rp, &op};
+    for (int i = 0; i < 2; ++i) {
+      AllocScope s;
+      const auto t0 = std::chrono::steady_clock::now();
+      p[i]->load_weights(ca);
+      p[i]->process_weights_after_loading(m.backend);
+      t_.load[i] += seconds_since(t0);
+      t_.peak[i] = std::max(t_.peak[i], s.stats().peak_bytes);
+      t_.resident[i] += s.stats().live_bytes;
+    }
+    const State ref_a = capture(rp), opt_a = capture(op);
+
+    // Reload the same weights: bitwise idempotent, same identities (optimized: same addresses,
+    // nothing allocated).
+    State reload_same[2];
+    for (int i = 0; i < 2; ++i) {
+      AllocScope s;
+      const auto t0 = std::chrono::steady_clock::now();
+      p[i]->update_weights_from_disk(ca);
+      t_.reload[i] += seconds_since(t0);
+      t_.reload_allocs[i] += s.stats().alloc_count;
+      t_.reload_bytes[i] += s.stats().alloc_bytes;
+      reload_same[i] = capture(*p[i]);
+    }
+    // Reload different weights: what a fresh load of them gives, in both pipelines.
+    for (Pipeline* q : p) q->update_weights_from_disk(cb);
+    ref::ReferencePipeline fresh;
+    fresh.load_weights(cb);
+    fresh.process_weights_after_loading(m.backend);
+    const State fresh_b = capture(fresh), ref_b = capture(rp), opt_b = capture(op);
+    // A corrupt file: refused, and both pipelines exactly as they were.
+    std::string refused;
+    for (Pipeline* q : p) {
+      try {
+        q->update_weights_from_disk(cbad);
+        refused += q->name() + " accepted a truncated file; ";
+      } catch (const Error&) {
+      }
+    }
+    const State ref_after = capture(rp), opt_after = capture(op);
+
+    for (const auto& [module, unused] : rp.modules()) {
+      Row r{m.name + " (" + backend_name(m.backend) + ")", module, kind_of(rp.spec(), module), {}, {}};
+      auto cell = [&r](const std::string& what, const std::string& d, const char* ok) {
+        r.cells.push_back(d.empty() ? ok : "FAIL");
+        if (!d.empty() && r.failure.empty()) r.failure = what + ": " + d;
+      };
+      cell("reference == optimized", first_difference(only(ref_a, module), only(opt_a, module), Same::Bytes, "reference", "optimized"), "equal");
+      std::string d = first_difference(only(ref_a, module), only(reload_same[0], module), Same::Identities, "load", "reload");
+      if (d.empty()) d = first_difference(only(opt_a, module), only(reload_same[1], module), Same::Addresses, "load", "reload");
+      cell("reload, same weights", d, "same");
+      d = first_difference(only(fresh_b, module), only(ref_b, module), Same::Bytes, "fresh load", "reference reload");
+      if (d.empty()) d = first_difference(only(fresh_b, module), only(opt_b, module), Same::Bytes, "fresh load", "optimized reload");
+      cell("reload, new weights", d, "= fresh");
+      d = refused;
+      if (d.empty()) d = first_difference(only(ref_b, module), only(ref_after, module), Same::Identities, "before", "after the corrupt reload");
+      if (d.empty()) d = first_difference(only(opt_b, module), only(opt_after, module), Same::Addresses, "before", "after the corrupt reload");
+      cell("corrupt reload", d, "unchanged");
+      gemms(rp, op, module, r);
+      rows_.push_back(r);
+    }
+  }
+
+  int report() {
+    const std::vector<std::string> head = {"model", "module", "kind", "ref == opt", "reload same", "reload new", "corrupt reload",
+                                           "GEMM w4a16", "GEMM w4a4"};
+    std::vector<std::size_t> w(head.size());
+    auto cells = [](const Row& r) {
+      std::vector<std::string> c = {r.model, printable_short(r.module, 40), r.kind};
+      c.insert(c.end(), r.cells.begin(), r.cells.end());
+      return c;
+    };
+    for (std::size_t i = 0; i < head.size(); ++i) w[i] = head[i].size();
+    for (const auto& r : rows_) {
+      const auto c = cells(r);
+      for (std::size_t i = 0; i < c.size(); ++i) w[i] = std::max(w[i], c[i].size());
+    }
+    auto line = [&](const std::vector<std::string>& c) {
+      std::string s;
+      for (std::size_t i = 0; i < c.size(); ++i) s += c[i] + std::string(w[i] - c[i].size() + 2, ' ');
+      while (!s.empty() && s.back() == ' ') s.pop_back();
+      out_ << s << "\n";
+    };
+    line(head);
+    int failed = 0;
+    for (const auto& r : rows_) {
+      line(cells(r));
+      failed += !r.failure.empty();
+    }
+    for (const auto& r : rows_)
+      if (!r.failure.empty()) out_ << "FAIL " << r.model << " " << printable_short(r.module, 200) << ": " << printable_short(r.failure, 1000) << "\n";
+    char b[256];
+    out_ << "\n                          reference          optimized\n";
+    auto both = [&](const char* what, const std::string& x, const std::string& y, const std::string& note) {
+      std::snprintf(b, sizeof b, "%-26s%-19s%-19s%s\n", what, x.c_str(), y.c_str(), note.c_str());
+      out_ << b;
+    };
+    auto ms = [](double s) {
+      char c[32];
+      std::snprintf(c, sizeof c, "%.1f ms", s * 1e3);
+      return std::string(c);
+    };
+    auto ratio = [](double x, double y) {
+      char c[48];
+      std::snprintf(c, sizeof c, "(%.1fx faster)", y > 0 ? x / y : 0.0);
+      return std::string(c);
+    };
+    both("load + process", ms(t_.load[0]), ms(t_.load[1]), ratio(t_.load[0], t_.load[1]));
+    both("reload (same weights)", ms(t_.reload[0]), ms(t_.reload[1]), ratio(t_.reload[0], t_.reload[1]));
+    both("GEMMs (every module)", ms(t_.gemm[0]), ms(t_.gemm[1]), ratio(t_.gemm[0], t_.gemm[1]) + " exact oracle vs kernels");
+    both("held after processing", mib(t_.resident[0]), mib(t_.resident[1]), "(reference: sources and derived copies)");
+    both("peak while loading", mib(t_.peak[0]), mib(t_.peak[1]), "(the largest of the models)");
+    both("allocated by a reload", std::to_string(t_.reload_allocs[0]) + " (" + mib(t_.reload_bytes[0]) + ")",
+         std::to_string(t_.reload_allocs[1]) + " (" + mib(t_.reload_bytes[1]) + ")", "");
+    if (t_.reload_allocs[1] != 0) {
+      out_ << "FAIL the optimized reload allocated memory\n";
+      ++failed;
+    }
+    out_ << "\n" << (failed ? std::to_string(failed) + " row(s) failed" : "all " + std::to_string(rows_.size()) + " modules hold on both pipelines")
+         << "\n";
+    return failed ? 1 : 0;
+  }
+
+ private:
+  static std::string kind_of(const ModelSpec& s, const std::string& module) {
+    for (const auto& l : s.linears)
+      if (l.name == module) return l.prefixes.size() > 1 || l.fused_on_disk ? "linear x" + std::to_string(l.shard_ids.size()) : "linear";
+    for (const auto& x : s.experts)
+      if (x.name == module) return "experts x" + std::to_string(x.E);
+    return "?";
+  }
+
+  // Every output row of 4 activation rows for every projection (every expert's w13 and w2), both
+  // modes where the checkpoint has input scales: the kernels against the exact oracle's bound.
+  void gemms(const ref::ReferencePipeline& rp, const opt::OptimizedPipeline& op, const std::string& module, Row& r) {
+    std::vector<GemmTarget> targets;
+    bool w4a4 = false;
+    for (const auto& l : rp.spec().linears)
+      if (l.name == module) targets.push_back({module, -1, ""}), w4a4 = l.has_input_scale;
+    for (const auto& x : rp.spec().experts)
+      if (x.name == module) {
+        w4a4 = x.has_input_scale;
+        for (int e = 0; e < x.E; ++e) targets.push_back({module, e, "w13"}), targets.push_back({module, e, "w2"});
+      }
+    for (GemmMode mode : {GemmMode::W4A16, GemmMode::W4A4}) {
+      if (mode == GemmMode::W4A4 && !w4a4) {
+        r.cells.push_back("-");
+        continue;
+      }
+      double worst = 0;  // max |optimized - exact| / bound
+      std::string d;
+      for (const auto& t : targets) {
+        const ref::LogicalWeight w = rp.logical_weight(t);
+        const ref::GemmScalars sc = rp.scalars(t, mode);
+        Rng g(0xDE30 + static_cast<std::uint64_t>(w.K));
+        Tensor x = Tensor::empty(DType::F32, {4, w.K});
+        for (std::int64_t i = 0; i < x.numel(); ++i) x.data_as<float>()[i] = static_cast<float>(g.normal());
+        auto t0 = std::chrono::steady_clock::now();
+        std::vector<double> mag;
+        const Tensor exact = ref::gemm_exact(x, w, mode, sc, &mag);
+        t_.gemm[0] += seconds_since(t0);
+        t0 = std::chrono::steady_clock::now();
+        const Tensor fast = op.gemm(t, x, mode);
+        t_.gemm[1] += seconds_since(t0);
+        const double post = mode == GemmMode::W4A4 ? sc.alpha : w.global_scale;
+        for (std::int64_t i = 0; i < exact.numel(); ++i) {
+          const double e = exact.data_as<float>()[i], f = fast.data_as<float>()[i];
+          const double bound = opt::gemm_error_bound(mode, w.K, mag[static_cast<std::size_t>(i)], post, DType::F32, e);
+          if (!(std::fabs(f - e) <= bound) && d.empty()) {
+            char b[200];
+            std::snprintf(b, sizeof b, "%s%s element [%lld, %lld]: exact %.9g, optimized %.9g, bound %.9g", gemm_mode_name(mode).c_str(),
+                          t.expert >= 0 ? (" expert " + std::to_string(t.expert) + " " + t.proj).c_str() : "",
+                          static_cast<long long>(i / w.N), static_cast<long long>(i % w.N), e, f, bound);
+            d = b;
+          }
+          if (bound > 0) worst = std::max(worst, std::fabs(f - e) / bound);
+        }
+      }
+      char c[32];
+      std::snprintf(c, sizeof c, "%.2f of bound", worst);
+      r.cells.push_back(d.empty() ? c : "FAIL");
+      if (!d.empty() && r.failure.empty()) r.failure = d;
+    }
+  }
+
+  fs::path dir_;
+  std::ostream& out_;
+  std::vector<Row> rows_;
+  Totals t_;
+};
+
+struct DemoArgs {
+  std::string dir;
+  bool keep = false;
+};
+
+int demo(const DemoArgs& a, std::ostream& out) {
+  fs::path dir = a.dir;
+  if (dir.empty()) {
+    std::string t = (fs::temp_directory_path() / "nvfp4-demo-XXXXXX").string();
+    if (!::mkdtemp(t.data())) throw Error(ErrorKind::Io, t, "", "cannot create a temporary directory");
+    dir = t;
+  } else {
+    fs::create_directories(dir);
+  }
+  struct Cleanup {
+    fs::path d;
+    bool keep;
+    ~Cleanup() {
+      std::error_code ec;
+      if (!keep) fs::remove_all(d, ec);
+    }
+  } cleanup{dir, a.keep || !a.dir.empty()};
+
+  // GQA: 8 query heads of 64 over 2 key/value heads.
+  WriterOptions dense;
+  dense.layers = 2, dense.hidden = 512, dense.intermediate = 1536, dense.head_dim = 64, dense.kv_heads = 2;
+  dense.fused = true, dense.seed = 11;
+  WriterOptions moe = dense;
+  moe.intermediate = 256, moe.experts = 8, moe.fused = false, moe.unequal_scales = true, moe.seed = 21;
+  const std::vector<Model> models = {{"dense fused", dense, Backend::Cutlass}, {"moe unfused", moe, Backend::Cutlass}, {"moe unfused", moe, Backend::Trtllm}};
+  out << "nvfp4 demo: checkpoints in " << dir.string() << (cleanup.keep ? "" : " (removed at the end; --keep keeps them)") << "\n"
+      << "  dense fused: 2 layers, H=512, I=1536, GQA 8x64 heads over 2 KV heads, q/k/v and gate/up fused on disk, ModelOpt\n"
+      << "  moe unfused: 2 layers, H=512, 8 experts of I=256, every shard its own global scale (reconciled), on cutlass and trtllm\n"
+      << "  per module: load + process on both pipelines, reload the same weights, reload new weights (= a fresh load),\n"
+      << "  reload a file with a NaN block scale (refused, nothing changes), every output row of 4 activation rows in both\n"
+      << "  modes"
+      << " against the exact oracle (the kernels' largest error as a fraction of its bound)\n\n";
+  Demo d(dir, out);
+  for (const auto& m : models) d.run(m);
+  return d.report();
+}
+
+}  // namespace
+
+Runner define_demo(CLI::App& sub) {
+  auto a = std::make_shared<DemoArgs>();
+  sub.add_option("--dir", a->dir, "write the checkpoints here and keep them (default: a temporary directory, removed)");
+  sub.add_flag("--keep", a->keep, "keep the temporary checkpoints");
+  sub.footer(
+      "Example:\n"
+      "  nvfp4 demo");
+  return [a](std::ostream& out) { return demo(*a, out); };
+}
+
+}  // namespace nvfp4::cli
