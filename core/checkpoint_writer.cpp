@@ -331,7 +331,8 @@ void write_checkpoint(const std::filesystem::path& dir, const GeneratedCheckpoin
   out.finish(g);
 }
 
-std::size_t write_checkpoint_streaming(const std::filesystem::path& dir, const WriterOptions& o, int threads) {
+std::size_t write_checkpoint_streaming(const std::filesystem::path& dir, const WriterOptions& o, int threads,
+                                       const std::function<void(std::size_t total)>& on_job_done) {
   check_options(o);
   const auto jobs = jobs_for(o);
   Files out(dir, o.files);
@@ -339,7 +340,10 @@ std::size_t write_checkpoint_streaming(const std::filesystem::path& dir, const W
   std::vector<std::exception_ptr> errors(static_cast<std::size_t>(std::max(threads, 1)));
   auto worker = [&](std::size_t w) {
     try {
-      for (std::size_t i; (i = next++) < jobs.size();) out.add(run_job(o, jobs[i], i));
+      for (std::size_t i; (i = next++) < jobs.size();) {
+        out.add(run_job(o, jobs[i], i));
+        if (on_job_done) on_job_done(jobs.size());
+      }
     } catch (...) {
       errors[w] = std::current_exception();
       next = jobs.size();

@@ -5,6 +5,7 @@
 #pragma once
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -47,7 +48,9 @@ GeneratedCheckpoint generate_checkpoint(const WriterOptions& opt);
 void write_checkpoint(const std::filesystem::path& dir, const GeneratedCheckpoint& g, int files);
 // generate_checkpoint + write_checkpoint, the same files byte for byte, with bounded memory: the
 // modules are generated on `threads` threads and streamed to disk as they are made (for
-// `nvfp4 make-checkpoint` at real sizes). Returns the number of tensors written.
-std::size_t write_checkpoint_streaming(const std::filesystem::path& dir, const WriterOptions& opt, int threads);
+// `nvfp4 make-checkpoint` at real sizes). Returns the number of tensors written. on_job_done, if
+// given, is called (from the writing threads) after each module is written, with the total.
+std::size_t write_checkpoint_streaming(const std::filesystem::path& dir, const WriterOptions& opt, int threads,
+                                       const std::function<void(std::size_t total)>& on_job_done = {});
 
 }  // namespace nvfp4

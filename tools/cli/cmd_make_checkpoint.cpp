@@ -2,10 +2,12 @@
 #include <algorithm>
 #include <iostream>
 #include <memory>
+#include <mutex>
 #include <thread>
 
 #include "core/checkpoint_writer.h"
 #include "tools/cli/cli.h"
+#include "tools/cli/progress.h"
 
 namespace nvfp4::cli {
 
@@ -57,7 +59,14 @@ Runner define_make_checkpoint(CLI::App& sub) {
     w.unequal_scales = o->unequal;
     w.input_scales = !o->w4a16;
     w.scalars = o->scalars == "0d" ? ScalarStyle::Dim0F32 : o->scalars == "1d" ? ScalarStyle::Dim1F32 : ScalarStyle::Dim0BF16;
-    const std::size_t n = write_checkpoint_streaming(o->dir, w, static_cast<int>(o->jobs));
+    std::unique_ptr<Progress> progress;
+    std::mutex mu;
+    const std::size_t n = write_checkpoint_streaming(o->dir, w, static_cast<int>(o->jobs), [&](std::size_t total) {
+      std::lock_guard<std::mutex> l(mu);
+      if (!progress) progress = std::make_unique<Progress>(total, false);
+      progress->step("modules written to " + o->dir);
+    });
+    if (progress) progress->done();
     out << "wrote " << n << " tensors in " << w.files << " file(s) to " << o->dir << " (" << format_name(w.format) << ", "
         << (w.fused ? "fused" : "unfused") << ")\n";
     return 0;

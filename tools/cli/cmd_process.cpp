@@ -10,6 +10,7 @@
 #include "core/safetensors.h"
 #include "registry/registry.h"
 #include "tools/cli/cli.h"
+#include "tools/cli/progress.h"
 
 namespace nvfp4::cli {
 
@@ -30,6 +31,7 @@ int process(const ProcessArgs& a, std::ostream& out) {
   StreamingSafetensorsWriter w(file);
   nlohmann::json aliases = nlohmann::json::object();
   std::size_t params = 0;
+  Progress progress(units.size(), false);
   for (const auto& u : units) {
     auto p = make_pipeline(pipeline, b);
     p->load_weights(c.subset(u.tensors));
@@ -44,7 +46,9 @@ int process(const ProcessArgs& a, std::ostream& out) {
     p.reset();
     c.release(u.tensors);
     ::malloc_trim(0);
+    progress.step(u.name);
   }
+  progress.done();
   w.finish({{"backend", backend_name(b)}, {"aliases", aliases.dump()}});
   out << "wrote " << params << " parameters of " << units.size() << " modules (" << pipeline << ", " << backend_name(b) << ") to " << file
       << "\n";

@@ -30,6 +30,7 @@
 #include "reference/gemm.h"
 #include "reference/reference_pipeline.h"
 #include "tools/cli/cli.h"
+#include "tools/cli/progress.h"
 
 namespace nvfp4::cli {
 namespace {
@@ -42,20 +43,12 @@ struct Check {
 
 class Report {
  public:
-  explicit Report(bool progress) : progress_(progress) {}
   void add(std::string name, bool ok, std::string detail = "") {
     // Names and details carry tensor names from the files: one printable line each, in the
     // table and in the JSON alike.
     checks.push_back({printable_short(name, 240), ok, printable_short(detail, 1000)});
-    if (progress_) std::cerr << "\r[" << checks.size() << "] " << checks.back().name << "\033[K" << std::flush;
-  }
-  void done() {
-    if (progress_) std::cerr << "\r\033[K" << std::flush;
   }
   std::vector<Check> checks;
-
- private:
-  bool progress_;
 };
 
 Tensor random_input(std::int64_t M, std::int64_t K, std::uint64_t seed) {
@@ -323,7 +316,7 @@ int verify(const VerifyArgs& a, std::ostream& out) {
   VerifyOptions v{parse_backend(a.backend), a.reloads, a.sample};
   const std::int64_t jobs = a.jobs;
   const bool json = a.json;
-  Report r(!json && ::isatty(2));
+  Report r;
 
   Checkpoint c = open_quantized(dir);
   ModelSpec spec = map_modules(c);
@@ -347,7 +340,7 @@ int verify(const VerifyArgs& a, std::ostream& out) {
   std::vector<UnitResult> results(units.size());
   std::vector<std::exception_ptr> errors(units.size());
   std::atomic<std::size_t> next{0};
-  std::atomic<std::size_t> finished{0};
+  Progress progress(units.size(), json);
   auto worker = [&] {
     for (std::size_t i; (i = next++) < units.size();) {
       try {
@@ -356,7 +349,7 @@ int verify(const VerifyArgs& a, std::ostream& out) {
         errors[i] = std::current_exception();
       }
       ::malloc_trim(0);  // give the module's freed memory back, so RSS follows the live modules
-      ++finished;
+      progress.step(units[i].name);
     }
   };
   std::vector<std::thread> pool;
@@ -387,7 +380,7 @@ int verify(const VerifyArgs& a, std::ostream& out) {
     busy += results[i].seconds;
     phases += results[i].phases;
   }
-  r.done();
+  progress.done();
   std::int64_t experts = 0;
   for (const auto& x : spec.experts) experts += x.E;
   std::size_t chunks = 0;
