@@ -18,6 +18,10 @@ struct Finding {
 
 std::vector<Finding> check_values(const Checkpoint& c, const ModelSpec& spec);
 
+// An FP8 KV-cache scale (`*.k_scale`, `*.v_scale`): recognised and checked by check_values,
+// counted apart from the other unquantized tensors.
+bool is_kv_scale(const std::string& name);
+
 // A global scale read from disk, converted to ModelOpt's decode meaning (s2, input_scale):
 // compressed-tensors stores encode scales, so they are inverted in f32 (1/x).
 float read_decode_scale(const Checkpoint& c, const std::string& name, bool encode);

@@ -211,6 +211,32 @@ std::vector<Broken> broken_cases() {
   v.push_back({"wrong_weight_dtype", [](GeneratedCheckpoint& g) {
                  Tensor& t = g.tensors.at(kQ + ".weight_scale"); t = t.clone().view(DType::I8, t.shape());
                }, nullptr, 2, {kQ + ".weight_scale", "expected F8_E4M3"}});
+  // Dead data (issue 11): a weight whose scales are all zero outputs exactly 0 and used to pass
+  // every other check; one block zeroed under nonzero codes loses its data the same way.
+  v.push_back({"dead_module", [](GeneratedCheckpoint& g) {
+                 Tensor& t = g.tensors.at(kQ + ".weight_scale");
+                 t = Tensor::zeros(DType::F8_E4M3, t.shape());
+               }, nullptr, 1, {kQ + ".weight_scale", "every block scale is zero: the weight dequantizes to exactly 0"}});
+  v.push_back({"dead_block", [](GeneratedCheckpoint& g) {
+                 const Tensor& w = g.tensors.at(kQ + ".weight");
+                 Tensor& t = g.tensors.at(kQ + ".weight_scale");
+                 t = t.clone();
+                 const std::int64_t kb = t.shape()[1];
+                 for (std::int64_t i = 0; i < t.numel(); ++i) {  // the first block with a nonzero code
+                   const std::uint8_t* p = w.data() + (i / kb) * w.shape()[1] + 8 * (i % kb);
+                   bool nonzero = false;
+                   for (int j = 0; j < 8; ++j) nonzero |= (p[j] & 0x77) != 0;
+                   if (nonzero) {
+                     t.data()[i] = 0x80;  // -0: a zero scale too
+                     break;
+                   }
+                 }
+               }, nullptr, 1, {kQ + ".weight_scale", "1 block(s) with a zero scale but nonzero codes"}});
+  v.push_back({"nan_kv_scale", [](GeneratedCheckpoint& g) {
+                 Tensor k = Tensor::empty(DType::F32, {});
+                 k.data_as<float>()[0] = std::numeric_limits<float>::quiet_NaN();
+                 g.tensors["model.layers.0.self_attn.k_scale"] = k;
+               }, nullptr, 1, {"model.layers.0.self_attn.k_scale", "KV-cache scale nan is not a positive finite value"}});
   v.push_back({"index_points_at_missing_file", nullptr, [=](const fs::path& d) { fs::remove(d / f0); }, 2,
                {"model.safetensors.index.json", "points at missing file " + f0.string()}});
   v.push_back({"config_bad_json", nullptr, [](const fs::path& d) { std::ofstream(d / "config.json") << "{\"a\":"; }, 2,
@@ -237,6 +263,26 @@ TEST(Inspect, BrokenCheckpointsFailCleanlyWithNamedCauses) {
       EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "one line: " << r.err;
     }
   }
+}
+
+TEST(Inspect, KvCacheScalesAreRecognisedAndBlockScalesSummarised) {
+  TempDir d;
+  GeneratedCheckpoint g = generate_checkpoint(small());
+  for (const auto& [name, v] : {std::pair<const char*, float>{"model.layers.0.self_attn.k_scale", 0.5f}, {"model.layers.0.self_attn.v_scale", 2.0f}}) {
+    Tensor t = Tensor::empty(DType::F32, {});
+    t.data_as<float>()[0] = v;
+    g.tensors[name] = t;
+  }
+  write_checkpoint(d.path(), g, 1);
+  CliResult r = inspect(d.path());
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("KV-cache scales: 1 k_scale, 1 v_scale, from 0.5 to 2 "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(" unquantized, 2 KV-cache scales)"), std::string::npos) << r.out;
+  // small(): H = 64, I = 96, 4 heads of 16 over 2 KV heads; N x K / 16 blocks per weight:
+  // q 64x64 + k, v 32x64 + o 64x64 + gate, up 96x64 + down 64x96 = 30720 / 16 = 1920. The blocks
+  // near each fusion group's amax round to 448 (ModelOpt's s2 = amax / (6 * 448)), so some must.
+  EXPECT_NE(r.out.find("note block scales: 1920, "), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("block scales: 1920, 0 at the E4M3 maximum"), std::string::npos) << r.out;
 }
 
 TEST(Inspect, UnequalShardScalesAreNotedNotFailed) {

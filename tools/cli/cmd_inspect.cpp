@@ -17,6 +17,8 @@ namespace {
 int inspect(const std::string& dir, std::ostream& out) {
   Checkpoint c = Checkpoint::open(dir);
   ModelSpec spec = map_modules(c);
+  std::size_t kv = 0;
+  for (const auto& n : spec.passthrough) kv += is_kv_scale(n);
   // Every string from the files or the command line goes through printable_short: one line per
   // row, no control sequences, long names elided in the middle (never cut, so rows cannot merge).
   out << "checkpoint  " << printable_short(c.dir().string(), 200) << "\n"
@@ -24,7 +26,8 @@ int inspect(const std::string& dir, std::ostream& out) {
       << (c.quant().present ? " (declared in " + printable_short(c.quant().source, 200) + ")" : " (from tensor names; no quantization config)")
       << "\n"
       << "files       " << c.file_count() << "\n"
-      << "tensors     " << c.tensor_names().size() << " (" << spec.passthrough.size() << " unquantized)\n\n";
+      << "tensors     " << c.tensor_names().size() << " (" << spec.passthrough.size() - kv << " unquantized" << (kv ? ", " + std::to_string(kv) + " KV-cache scales" : "")
+      << ")\n\n";
 
   char line[512];
   std::snprintf(line, sizeof line, "%-44s %-7s %-8s %-22s %s\n", "module", "kind", "layout", "shards (rows)", "shape");

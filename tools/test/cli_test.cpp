@@ -216,6 +216,18 @@ TEST_F(Cli, VerifyReportsDataProblemsAsFailedChecksWithTheFullReport) {
     EXPECT_EQ(j.code, 1);
     EXPECT_FALSE(nlohmann::json::parse(j.out)["passed"].get<bool>());
   }
+  // A dead module (every block scale zero) loads and multiplies fine, to exactly 0, and used to
+  // pass every check: the findings fail it, and the report still covers everything.
+  WriterOptions o = small_model();
+  o.layers = 2;
+  write_checkpoint(path("dead"), generate_checkpoint(o), 1);
+  const std::string scale = "model.layers.1.mlp.down_proj.weight_scale";
+  const auto numel = SafetensorsFile::open(fs::path(path("dead")) / "model.safetensors").tensor(scale).numel();
+  patch_tensor(fs::path(path("dead")) / "model.safetensors", scale, 0, std::vector<std::uint8_t>(static_cast<std::size_t>(numel), 0));
+  CliRun dead = nvfp4({"verify", path("dead"), "--sample", "1", "--reloads", "1"});
+  EXPECT_EQ(dead.code, 1) << dead.out;
+  EXPECT_NE(dead.out.find("FAIL " + path("dead") + "/model.safetensors: " + scale + ": every block scale is zero"), std::string::npos) << dead.out;
+  EXPECT_NE(dead.out.find("PASS model.layers.1.mlp.down_proj: GEMM w4a4: optimized kernel vs exact oracle"), std::string::npos) << dead.out;
   // Malformed: the header claims more bytes than the file holds.
   fs::resize_file(fs::path(path("nan")) / "model.safetensors", fs::file_size(fs::path(path("nan")) / "model.safetensors") - 1);
   CliRun r = nvfp4({"verify", path("nan")});
