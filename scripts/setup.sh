@@ -22,8 +22,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import ml_dtypes, safetensors, numpy" 2>/dev/null; then
-  echo "setup: creating .venv (tools/golden/requirements.txt)"
-  python3 -m venv .venv
+if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import ml_dtypes, safetensors, numpy, jsonschema" 2>/dev/null; then
+  echo "setup: creating or updating .venv (tools/golden/requirements.txt)"
+  [ -x .venv/bin/python ] || python3 -m venv .venv
   .venv/bin/pip install -q --disable-pip-version-check -r tools/golden/requirements.txt
 fi

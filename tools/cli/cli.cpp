@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/module_map.h"
 #include "core/printable.h"
+#include "tools/cli/report_json.h"
 
 namespace nvfp4::cli {
 namespace {
@@ -154,6 +155,7 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
     err << app.help();
     return 2;
   }
+  set_command_line(args);
   Runner runner;
   for (const auto& [s, r] : commands)
     if (s == sub) runner = r;

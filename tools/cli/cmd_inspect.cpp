@@ -1,11 +1,13 @@
 #include <cstdio>
 #include <map>
+#include <nlohmann/json.hpp>
 
 #include "core/checkpoint.h"
 #include "core/findings.h"
 #include "core/module_map.h"
 #include "core/printable.h"
 #include "tools/cli/cli.h"
+#include "tools/cli/report_json.h"
 
 namespace nvfp4::cli {
 
@@ -14,11 +16,48 @@ constexpr std::size_t kNameWidth = 80;  // longer module names are elided in the
 }  // namespace
 
 namespace {
-int inspect(const std::string& dir, std::ostream& out) {
+// inspect --json (docs/schema/inspect-report.schema.json): the same facts as the table, numbers as
+// numbers.
+int inspect_json(const Checkpoint& c, const ModelSpec& spec, std::size_t kv, std::ostream& out) {
+  const std::vector<Finding> f = check_values(c, spec);
+  int fails = 0;
+  for (const auto& x : f) fails += x.level == Finding::Level::Fail;
+  nlohmann::json j = report_header("inspect");
+  j["checkpoint"] = printable(c.dir().string());
+  j["format"] = format_name(spec.format);
+  j["quantization_declared_in"] = c.quant().present ? nlohmann::json(printable(c.quant().source)) : nlohmann::json(nullptr);
+  j["files"] = c.file_count();
+  j["tensors"] = c.tensor_names().size();
+  j["unquantized_tensors"] = spec.passthrough.size() - kv;
+  j["kv_cache_scales"] = kv;
+  j["modules"] = nlohmann::json::array();
+  for (const auto& l : spec.linears) {
+    nlohmann::json shards = nlohmann::json::array();
+    for (std::size_t i = 0; i < l.shard_ids.size(); ++i) shards.push_back({{"id", printable(l.shard_ids[i])}, {"rows", l.shard_rows[i]}});
+    j["modules"].push_back({{"name", printable(l.name)},
+                            {"kind", "linear"},
+                            {"layout", l.fused_on_disk ? "fused" : (l.prefixes.size() > 1 ? "unfused" : "single")},
+                            {"shards", shards},
+                            {"N", l.N()},
+                            {"K", l.K},
+                            {"w4a16", !l.has_input_scale}});
+  }
+  for (const auto& x : spec.experts)
+    j["modules"].push_back({{"name", printable(x.name)}, {"kind", "experts"}, {"layout", "unfused"}, {"E", x.E}, {"H", x.H}, {"I", x.I},
+                            {"w4a16", !x.has_input_scale}});
+  j["findings"] = findings_json(f);
+  j["checks_failed"] = fails;
+  j["passed"] = fails == 0;
+  out << j.dump(2) << "\n";
+  return fails ? 1 : 0;
+}
+
+int inspect(const std::string& dir, bool json, std::ostream& out) {
   Checkpoint c = Checkpoint::open(dir);
   ModelSpec spec = map_modules(c);
   std::size_t kv = 0;
   for (const auto& n : spec.passthrough) kv += is_kv_scale(n);
+  if (json) return inspect_json(c, spec, kv, out);
   // Every string from the files or the command line goes through printable_short: one line per
   // row, no control sequences, long names elided in the middle (never cut, so rows cannot merge).
   out << "checkpoint  " << printable_short(c.dir().string(), 200) << "\n"
@@ -71,13 +110,19 @@ int inspect(const std::string& dir, std::ostream& out) {
 }  // namespace
 
 Runner define_inspect(CLI::App& sub) {
-  auto dir = std::make_shared<std::string>();
-  sub.add_option("CKPT", *dir, "checkpoint directory (safetensors files and their configs)")->required();
+  struct Opts {
+    std::string dir;
+    bool json = false;
+  };
+  auto o = std::make_shared<Opts>();
+  sub.add_option("CKPT", o->dir, "checkpoint directory (safetensors files and their configs)")->required();
+  sub.add_flag("--json", o->json, "the same facts as JSON on stdout (docs/schema/inspect-report.schema.json)");
   sub.footer(
       "Exit 1 when a finding fails (a NaN or zero scale, say), 2 when the checkpoint cannot be read.\n"
       "Example:\n"
-      "  nvfp4 inspect /tmp/tiny");
-  return [dir](std::ostream& out) { return inspect(*dir, out); };
+      "  nvfp4 inspect /tmp/tiny\n"
+      "  nvfp4 inspect /tmp/tiny --json | jq '.modules[].name'");
+  return [o](std::ostream& out) { return inspect(o->dir, o->json, out); };
 }
 
 }  // namespace nvfp4::cli

@@ -31,22 +31,27 @@
 #include "reference/reference_pipeline.h"
 #include "tools/cli/cli.h"
 #include "tools/cli/progress.h"
+#include "tools/cli/report_json.h"
 
 namespace nvfp4::cli {
 namespace {
 
+// One check: its name (module first), the outcome, a human-readable detail, and the numbers behind
+// it for the JSON report (docs/schema/verify-report.schema.json).
 struct Check {
   std::string name;
   bool ok;
   std::string detail;
+  std::string module;
+  nlohmann::json values = nlohmann::json::object();
 };
 
 class Report {
  public:
-  void add(std::string name, bool ok, std::string detail = "") {
+  void add(std::string name, bool ok, std::string detail = "", const std::string& module = "", nlohmann::json values = nlohmann::json::object()) {
     // Names and details carry tensor names from the files: one printable line each, in the
     // table and in the JSON alike.
-    checks.push_back({printable_short(name, 240), ok, printable_short(detail, 1000)});
+    checks.push_back({printable_short(name, 240), ok, printable_short(detail, 1000), printable_short(module, 240), std::move(values)});
   }
   std::vector<Check> checks;
 };
@@ -64,7 +69,10 @@ std::string g9(double v) {
   return b;
 }
 
-struct GemmOutcome { std::string error, detail; };
+struct GemmOutcome {
+  std::string error, detail;
+  nlohmann::json values;
+};
 
 // Where a module's time went, summed over modules in the report: what a user needs to see why a
 // checkpoint takes as long as it does, and what --sample and --reloads trade.
@@ -161,6 +169,8 @@ std::pair<GemmOutcome, GemmOutcome> gemm_checks(const ref::ReferencePipeline& rp
                                                                                    std::to_string(N);
   e_out.detail = eigen_what + acts + ", max |Eigen - exact| = " + g9(e_diff) + " <= bound " + g9(e_bound);
   o_out.detail = "all " + std::to_string(N) + " rows" + acts + ", max |optimized - exact| = " + g9(o_diff) + " <= bound " + g9(o_bound);
+  e_out.values = {{"rows", R}, {"N", N}, {"K", K}, {"activation_rows", M}, {"max_abs_diff", e_diff}, {"max_bound", e_bound}};
+  o_out.values = {{"rows", N}, {"N", N}, {"K", K}, {"activation_rows", M}, {"max_abs_diff", o_diff}, {"max_bound", o_bound}};
   return {e_out, o_out};
 }
 
@@ -191,7 +201,10 @@ struct VerifyOptions {
 };
 
 // Raw strings: Report::add escapes them once, when the unit's checks join the report.
-void check(UnitResult& r, const std::string& name, bool ok, const std::string& detail = "") { r.checks.push_back({name, ok, detail}); }
+void check(UnitResult& r, const std::string& module, const std::string& name, bool ok, const std::string& detail = "",
+           nlohmann::json values = nlohmann::json::object()) {
+  r.checks.push_back({module + ": " + name, ok, detail, module, std::move(values)});
+}
 
 UnitResult verify_unit(const Checkpoint& ck, const std::vector<Checkpoint>& again, const ModuleUnit& u, const VerifyOptions& v) {
   const auto t0 = std::chrono::steady_clock::now();
@@ -218,15 +231,20 @@ UnitResult verify_unit(const Checkpoint& ck, const std::vector<Checkpoint>& agai
   State opt_first = capture(op);
   std::string d = first_difference(ref_first, opt_first, Same::Bytes, "reference", "optimized");
   if (d.empty()) d = reconciliations_differ(rp, op);
-  check(r, M + ": reference == optimized after loading and processing (" + backend_name(b) + "): every name, alias and byte", d.empty(),
-        d.empty() ? std::to_string(opt_first.size()) + " parameters" : d);
+  check(r, M, "reference == optimized after loading and processing (" + backend_name(b) + "): every name, alias and byte", d.empty(),
+        d.empty() ? std::to_string(opt_first.size()) + " parameters" : d, {{"parameters", opt_first.size()}});
   {
     const std::int64_t resident = op.resident_bytes(), scratch = op.scratch_bytes();
     const bool ok = opt_mem.alloc_bytes == resident && opt_mem.peak_bytes <= resident + scratch;
-    check(r, M + ": optimized memory: load + processing allocate only what stays resident", ok,
+    check(r, M, "optimized memory: load + processing allocate only what stays resident", ok,
           "allocated " + std::to_string(opt_mem.alloc_bytes) + " bytes in " + std::to_string(opt_mem.alloc_count) + " allocations, resident " +
               std::to_string(resident) + " (scratch " + std::to_string(scratch) + "), peak " + std::to_string(opt_mem.peak_bytes) +
-              " <= resident + scratch");
+              " <= resident + scratch",
+          {{"allocated_bytes", opt_mem.alloc_bytes},
+           {"allocations", opt_mem.alloc_count},
+           {"resident_bytes", resident},
+           {"scratch_bytes", scratch},
+           {"peak_bytes", opt_mem.peak_bytes}});
   }
 
   r.phases.load_process = sw.lap();
@@ -234,7 +252,7 @@ UnitResult verify_unit(const Checkpoint& ck, const std::vector<Checkpoint>& agai
   op.process_weights_after_loading(b);
   d = first_difference(ref_first, peek(rp), Same::Identities, "first processing", "processed again");
   if (d.empty()) d = first_difference(opt_first, peek(op), Same::Addresses, "first processing", "processed again");
-  check(r, M + ": re-processing without a reload changes nothing (both pipelines)", d.empty(), d);
+  check(r, M, "re-processing without a reload changes nothing (both pipelines)", d.empty(), d);
   for (std::size_t i = 0; i < again.size(); ++i) {
     const Checkpoint ci = view(again[i]);
     rp.update_weights_from_disk(ci);
@@ -248,8 +266,8 @@ UnitResult verify_unit(const Checkpoint& ck, const std::vector<Checkpoint>& agai
     }
     if (d.empty() && (s.alloc_count || s.alloc_bytes))
       d = "optimized allocated " + std::to_string(s.alloc_bytes) + " bytes in " + std::to_string(s.alloc_count) + " allocations";
-    check(r, M + ": reload " + std::to_string(i + 1) + ": bitwise idempotent, identities kept (optimized: addresses kept, 0 bytes allocated)",
-          d.empty(), d);
+    check(r, M, "reload " + std::to_string(i + 1) + ": bitwise idempotent, identities kept (optimized: addresses kept, 0 bytes allocated)",
+          d.empty(), d, {{"optimized_allocated_bytes", s.alloc_bytes}, {"optimized_allocations", s.alloc_count}});
   }
   // A reload that fails (one tensor of the module missing) must leave both pipelines as they were.
   if (!u.tensors.empty()) {
@@ -270,13 +288,14 @@ UnitResult verify_unit(const Checkpoint& ck, const std::vector<Checkpoint>& agai
     if (d.empty()) d = first_difference(ref_first, peek(rp), Same::Identities, "before", "after the failed reload");
     if (d.empty()) d = first_difference(opt_first, peek(op), Same::Addresses, "before", "after the failed reload");
     if (d.empty()) d = reconciliations_differ(rp, op);
-    check(r, M + ": a failed reload (" + u.tensors.front() + " missing) changes nothing (both pipelines)", d.empty(), d);
+    check(r, M, "a failed reload (" + u.tensors.front() + " missing) changes nothing (both pipelines)", d.empty(), d);
   }
 
   for (const auto& rec : rp.reconciliations()) {
     bool ok = rec.max_rel_error <= 0.0625 + 1e-12;
-    check(r, M + ": reconcile shard " + rec.shard, ok,
-          g9(rec.own_scale) + " -> " + g9(rec.common_scale) + ", worst relative error " + g9(rec.max_rel_error) + " (bound 2^-4)");
+    check(r, M, "reconcile shard " + rec.shard, ok,
+          g9(rec.own_scale) + " -> " + g9(rec.common_scale) + ", worst relative error " + g9(rec.max_rel_error) + " (bound 2^-4)",
+          {{"own_scale", rec.own_scale}, {"common_scale", rec.common_scale}, {"max_rel_error", rec.max_rel_error}, {"bound", 0.0625}});
   }
 
   r.phases.reloads = sw.lap();
@@ -285,9 +304,9 @@ UnitResult verify_unit(const Checkpoint& ck, const std::vector<Checkpoint>& agai
     for (GemmMode m : {GemmMode::W4A16, GemmMode::W4A4}) {
       if (m == GemmMode::W4A4 && !w4a4) continue;
       auto [eig, fast] = gemm_checks(rp, op, t, w, m, v.act_rows, r.phases);
-      std::string label = M + ": GEMM " + gemm_mode_name(m) + (t.expert >= 0 ? " expert " + std::to_string(t.expert + u.first_expert) + " " + t.proj : "");
-      check(r, label + ": reference Eigen path vs exact oracle", eig.error.empty(), eig.error.empty() ? eig.detail : eig.error);
-      check(r, label + ": optimized kernel vs exact oracle", fast.error.empty(), fast.error.empty() ? fast.detail : fast.error);
+      std::string label = "GEMM " + gemm_mode_name(m) + (t.expert >= 0 ? " expert " + std::to_string(t.expert + u.first_expert) + " " + t.proj : "");
+      check(r, M, label + ": reference Eigen path vs exact oracle", eig.error.empty(), eig.error.empty() ? eig.detail : eig.error, eig.values);
+      check(r, M, label + ": optimized kernel vs exact oracle", fast.error.empty(), fast.error.empty() ? fast.detail : fast.error, fast.values);
     }
   };
   if (v.act_rows > 0) {
@@ -323,7 +342,7 @@ int verify(const VerifyArgs& a, std::ostream& out) {
   std::vector<Finding> findings = check_values(c, spec);
   int fails = 0;
   for (const auto& f : findings) fails += f.level == Finding::Level::Fail;
-  r.add("checkpoint findings", fails == 0, fails ? std::to_string(fails) + " failed (run nvfp4 inspect)" : "");
+  r.add("checkpoint findings", fails == 0, fails ? std::to_string(fails) + " failed (run nvfp4 inspect)" : "", "", {{"failed", fails}});
   std::set<std::string> failing;  // tensors with a failing finding
   for (const auto& f : findings)
     if (f.level == Finding::Level::Fail) failing.insert(f.tensor);
@@ -371,11 +390,12 @@ int verify(const VerifyArgs& a, std::ostream& out) {
         std::rethrow_exception(errors[i]);
       } catch (const Error& e) {
         if (!data || e.kind() != ErrorKind::BadInput) throw;
-        r.add(units[i].name + ": loads and processes (both pipelines)", false, std::string("refused: ") + e.what() + " (see the findings)");
+        r.add(units[i].name + ": loads and processes (both pipelines)", false, std::string("refused: ") + e.what() + " (see the findings)",
+              units[i].name);
         continue;
       }
     }
-    for (auto& ch : results[i].checks) r.add(ch.name, ch.ok, ch.detail);
+    for (auto& ch : results[i].checks) r.add(ch.name, ch.ok, ch.detail, ch.module, ch.values);
     peak = std::max(peak, results[i].peak_bytes);
     busy += results[i].seconds;
     phases += results[i].phases;
@@ -399,13 +419,19 @@ int verify(const VerifyArgs& a, std::ostream& out) {
   int failed = 0;
   for (const auto& ch : r.checks) failed += !ch.ok;
   if (json) {
-    nlohmann::json j;
+    nlohmann::json j = report_header("verify");
     j["checkpoint"] = printable(dir);  // a path need not be UTF-8; the JSON must be
     j["backend"] = backend_name(v.backend);
     j["passed"] = failed == 0;
+    j["checks_failed"] = failed;
     j["modules"] = units.size();
     j["jobs"] = jobs;
-    j["sampled"] = sampled;
+    j["sampled"] = {{"activation_rows", v.act_rows},
+                    {"eigen_rows_per_projection", v.act_rows ? 2 * kEigenEdge : 0},
+                    {"experts", experts},
+                    {"expert_chunks", chunks},
+                    {"reloads", v.reloads},
+                    {"description", sampled}};
     j["largest_module_peak_bytes"] = peak;
     j["seconds"] = {{"modules", busy},
                     {"load_and_process", phases.load_process},
@@ -413,8 +439,10 @@ int verify(const VerifyArgs& a, std::ostream& out) {
                     {"exact_oracle", phases.exact},
                     {"eigen_path", phases.eigen},
                     {"optimized_kernels", phases.kernels}};
-    for (const auto& ch : r.checks) j["checks"].push_back({{"name", ch.name}, {"ok", ch.ok}, {"detail", ch.detail}});
-    for (const auto& f : findings) j["findings"].push_back(f.line());
+    j["checks"] = nlohmann::json::array();
+    for (const auto& ch : r.checks)
+      j["checks"].push_back({{"module", ch.module}, {"name", ch.name}, {"ok", ch.ok}, {"detail", ch.detail}, {"values", ch.values}});
+    j["findings"] = findings_json(findings);
     out << j.dump(2) << "\n";
   } else {
     for (const auto& f : findings) out << "  " << f.line() << "\n";
