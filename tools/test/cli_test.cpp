@@ -8,6 +8,7 @@
 #include <iterator>
 #include <set>
 #include <nlohmann/json.hpp>
+#include <regex>
 #include <sstream>
 
 #include "core/checkpoint_writer.h"
@@ -212,6 +213,12 @@ TEST_F(Cli, VerifyReportsDataProblemsAsFailedChecksWithTheFullReport) {
     EXPECT_NE(r.out.find(": loads and processes (both pipelines): refused: "), std::string::npos) << r.out;
     EXPECT_NE(r.out.find(c.why), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("PASS model.layers.1.mlp.experts: reference == optimized"), std::string::npos) << "the other modules still run: " << r.out;
+    // The per-module table: the refused module fails on its one check, the others pass.
+    const std::string refused = c.name == std::string("nan") ? "model\\.layers\\.0\\.mlp\\.experts +experts x2 +1 +FAIL"
+                                                             : "model\\.layers\\.0\\.self_attn\\.o_proj +linear +1 +FAIL";
+    EXPECT_TRUE(std::regex_search(r.out, std::regex(refused))) << refused << "\n" << r.out;
+    EXPECT_TRUE(std::regex_search(r.out, std::regex("model\\.layers\\.1\\.mlp\\.experts +experts x2 +[0-9]+ +PASS +[0-9.e-]+ "))) << r.out;
+    EXPECT_NE(r.out.find("not checked:\n  - activations other than 1 random normal rows"), std::string::npos) << r.out;
     CliRun j = nvfp4({"verify", path(c.name), "--sample", "0", "--reloads", "0", "--json"});
     EXPECT_EQ(j.code, 1);
     EXPECT_FALSE(nlohmann::json::parse(j.out)["passed"].get<bool>());
