@@ -63,7 +63,7 @@ row "MoE 64 experts, 4 layers" --layers 4 --hidden 4096 --intermediate 1536 --ex
   echo
   echo "Command: \`bench/scale.sh\` on $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'))," \
        "$(free -g | awk '/Mem:/ {print $2}') GiB, $(date -u +%Y-%m-%d). Wall time and peak RSS from \`/usr/bin/time -v\`;" \
-       "verify with its defaults (every core, every output row of every module and expert for 2 activation rows in both modes," \
+       "verify with its defaults (every core, every output row of every module and expert for 2 activation rows in both modes against the exact oracle, the Eigen cross-check on 128 rows of each," \
        "2 reloads and a failed one per module); gemm is one w4a4 GEMM of 4 rows on the gate_up (or expert 0 w13) module."
   echo
   echo "| checkpoint | GB | make-checkpoint | verify (cutlass) | verify (trtllm) | process | gemm | verify result |"
