@@ -5,7 +5,7 @@
 # file), GEMMs in both modes against the exact oracle, one table. Exit 0 only if all hold.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
+scripts/setup.sh --packages-only
 cmake --preset default >/dev/null
 cmake --build --preset default --target nvfp4 >/dev/null
 build/default/tools/nvfp4 demo "$@"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what the build and the tests need on Debian 12, then creates .venv for the golden
-# data generators. Safe to re-run: it installs only what is missing.
+# Installs what the build and the tests need on Debian 12, then creates .venv for the Python tools
+# (golden data, JSON schema checks). Safe to re-run: it installs only what is missing.
+#   scripts/setup.sh [--packages-only]   (the demo needs no .venv)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,6 +22,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+
+[ "${1:-}" = "--packages-only" ] && exit 0
 
 if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import ml_dtypes, safetensors, numpy, jsonschema" 2>/dev/null; then
   echo "setup: creating or updating .venv (tools/golden/requirements.txt)"

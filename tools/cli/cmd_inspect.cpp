@@ -6,6 +6,7 @@
 #include "core/findings.h"
 #include "core/module_map.h"
 #include "core/printable.h"
+#include "core/scale_summary.h"
 #include "tools/cli/cli.h"
 #include "tools/cli/report_json.h"
 
@@ -45,6 +46,9 @@ int inspect_json(const Checkpoint& c, const ModelSpec& spec, std::size_t kv, std
   for (const auto& x : spec.experts)
     j["modules"].push_back({{"name", printable(x.name)}, {"kind", "experts"}, {"layout", "unfused"}, {"E", x.E}, {"H", x.H}, {"I", x.I},
                             {"w4a16", !x.has_input_scale}});
+  j["scales"] = nlohmann::json::array();
+  for (const auto& m : scale_summaries(c, spec))
+    j["scales"].push_back({{"module", printable(m.module)}, {"amax", m.amax}, {"blocks", m.blocks}, {"exponent_histogram", m.exponents}});
   j["findings"] = findings_json(f);
   j["checks_failed"] = fails;
   j["passed"] = fails == 0;
@@ -95,7 +99,16 @@ int inspect(const std::string& dir, bool json, std::ostream& out) {
       ++scalar_kinds[std::string(dtype_name(t.dtype)) + shape_str(t.shape)];
     }
   for (const auto& [k, n] : scalar_kinds) out << k << " x" << n << " ";
-  out << (fn.encode_scales ? "(encode scales)" : "(decode scales)") << "\n\nfindings\n";
+  out << (fn.encode_scales ? "(encode scales)" : "(decode scales)") << "\n\n";
+
+  // What the scales say per module: amax, and block scales by exponent, one glyph per binade.
+  std::snprintf(line, sizeof line, "%-44s %-12s %s\n", "scales of", "amax", "block scales by binade: [below 2^-6, 2^-6, ..., 2^8]");
+  out << line;
+  for (const auto& m : scale_summaries(c, spec)) {
+    std::snprintf(line, sizeof line, "%-44s %-12.6g [%s]\n", printable_short(m.module, kNameWidth).c_str(), m.amax, histogram_glyphs(m.exponents).c_str());
+    out << line;
+  }
+  out << "\nfindings\n";
 
   std::vector<Finding> f = check_values(c, spec);
   int fails = 0;

@@ -152,7 +152,7 @@ TEST_F(Hostile, LongNamesAreElidedInTheMiddleOfTheirRow) {
       EXPECT_TRUE(line.find("_proj ") != std::string::npos) << line;  // the distinguishing tail is kept
     }
   }
-  EXPECT_EQ(rows, 4);  // qkv_proj, o_proj, gate_up_proj, down_proj
+  EXPECT_EQ(rows, 8);  // qkv_proj, o_proj, gate_up_proj, down_proj: in the module table and the scales table
 }
 
 // --- Recursive regex matching ------------------------------------------------------------------
