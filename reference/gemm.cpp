@@ -252,57 +252,37 @@ Tensor gemm_exact(const Tensor& x, const LogicalWeight& w, GemmMode mode, const 
   return y;
 }
 
-// Rows of the weight go through Eigen in chunks of at most 2^15 doubles (256 KiB) per operand, in
-// two buffers reused from chunk to chunk: memory is bounded by the chunk, not by N x K (a gate_up
-// projection of a real model is ~1 GB of doubles), and each chunk is still in cache when Eigen
-// reads it. Each activation row is a matrix-vector product (no packing of the weight, which
-// dominates a GEMM with a handful of rows).
-EigenProduct gemm_eigen_product(const Tensor& x, const LogicalWeight& w, GemmMode mode, const GemmScalars& s) {
+// Rows of the weight go through Eigen in chunks of at most 2^15 doubles (256 KiB), in one buffer
+// reused from chunk to chunk: memory is bounded by the chunk, not by N x K (a gate_up projection of
+// a real model is ~1 GB of doubles), and each chunk is still in cache when Eigen reads it. Each
+// activation row is a matrix-vector product (no packing of the weight, which dominates a GEMM with
+// a handful of rows).
+std::vector<double> gemm_eigen_double(const Tensor& x, const LogicalWeight& w, GemmMode mode, const GemmScalars& s) {
   const Operands o = operands(x, w, mode, s);
   const std::vector<double> tw = weight_values(mode == GemmMode::W4A16 ? w.global_scale : 1.0f);
   using Mat = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
   const Eigen::Map<const Mat> X(o.x.data(), o.M, o.K);
-  const Mat Xa = X.cwiseAbs();
   const std::int64_t M = o.M, N = o.N, K = o.K, B = K / 16;
   const std::int64_t rows = std::max<std::int64_t>(1, std::min<std::int64_t>(N, (std::int64_t{1} << 15) / std::max<std::int64_t>(K, 1)));
-  std::unique_ptr<double[]> wc(new double[static_cast<std::size_t>(rows * K)]), wa(new double[static_cast<std::size_t>(rows * K)]);
-  // The computed sum of K non-negative products is within gamma_K = K u / (1 - K u) of the exact
-  // one (u = 2^-53; Higham, Accuracy and Stability, 2nd ed., eq. 3.5), and the two scalings round
-  // once each: multiplying by 1 + 2 (K + 4) u makes it an upper bound for every K <= 2^26.
-  const double up = std::fabs(o.post) * (1.0 + 2.0 * static_cast<double>(K + 4) * std::ldexp(1.0, -53));
-  EigenProduct r;
-  r.y.resize(static_cast<std::size_t>(M * N));
-  r.abs_sum.resize(static_cast<std::size_t>(M * N));
-  Eigen::VectorXd y(rows), a(rows);
+  std::unique_ptr<double[]> wc(new double[static_cast<std::size_t>(rows * K)]);
+  std::vector<double> r(static_cast<std::size_t>(M * N));
+  Eigen::VectorXd y(rows);
   for (std::int64_t r0 = 0; r0 < N; r0 += rows) {
     const std::int64_t n = std::min(rows, N - r0);
     for (std::int64_t i = 0; i < n; ++i)
       for (std::int64_t b = 0; b < B; ++b) {
         const double* block = &tw[static_cast<std::size_t>(w.scales[static_cast<std::size_t>((r0 + i) * B + b)]) * 16];
         const std::uint8_t* code = &w.codes[static_cast<std::size_t>((r0 + i) * K + b * 16)];
-        double* __restrict dc = &wc[static_cast<std::size_t>(i * K + b * 16)];
-        double* __restrict da = &wa[static_cast<std::size_t>(i * K + b * 16)];
-        for (int k = 0; k < 16; ++k) {
-          const double v = block[code[k] & 0xF];
-          dc[k] = v;
-          da[k] = std::fabs(v);
-        }
+        double* dc = &wc[static_cast<std::size_t>(i * K + b * 16)];
+        for (int k = 0; k < 16; ++k) dc[k] = block[code[k] & 0xF];
       }
-    const Eigen::Map<const Mat> W(wc.get(), n, K), Wa(wa.get(), n, K);
+    const Eigen::Map<const Mat> W(wc.get(), n, K);
     for (std::int64_t m = 0; m < M; ++m) {
       y.head(n).noalias() = W * X.row(m).transpose();
-      a.head(n).noalias() = Wa * Xa.row(m).transpose();
-      for (std::int64_t j = 0; j < n; ++j) {
-        r.y[static_cast<std::size_t>(m * N + r0 + j)] = y(j) * o.post;
-        r.abs_sum[static_cast<std::size_t>(m * N + r0 + j)] = a(j) * up;
-      }
+      for (std::int64_t j = 0; j < n; ++j) r[static_cast<std::size_t>(m * N + r0 + j)] = y(j) * o.post;
     }
   }
   return r;
-}
-
-std::vector<double> gemm_eigen_double(const Tensor& x, const LogicalWeight& w, GemmMode mode, const GemmScalars& s) {
-  return gemm_eigen_product(x, w, mode, s).y;
 }
 
 Tensor gemm_eigen(const Tensor& x, const LogicalWeight& w, GemmMode mode, const GemmScalars& s) {
@@ -323,7 +303,9 @@ double eigen_error_bound(double abs_sum, std::int64_t K) {
 }
 
 std::vector<double> gemm_abs_sum(const Tensor& x, const LogicalWeight& w, GemmMode mode, const GemmScalars& s) {
-  return gemm_eigen_product(x, w, mode, s).abs_sum;
+  std::vector<double> m;
+  gemm_exact(x, w, mode, s, &m);
+  return m;
 }
 
 }  // namespace nvfp4::ref

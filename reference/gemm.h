@@ -32,18 +32,13 @@ struct GemmScalars {
 // up to a double: for error bounds, at the oracle's speed.
 Tensor gemm_exact(const Tensor& x, const LogicalWeight& w, GemmMode mode, const GemmScalars& s, std::vector<double>* abs_sum = nullptr);
 Tensor gemm_eigen(const Tensor& x, const LogicalWeight& w, GemmMode mode, const GemmScalars& s);
-// The Eigen path's unrounded double results and, for error bounds, an upper bound on
-// sum_k |x_k w_k| (times |alpha| for w4a4) per output element, from one pass over the weight.
-struct EigenProduct {
-  std::vector<double> y, abs_sum;
-};
-EigenProduct gemm_eigen_product(const Tensor& x, const LogicalWeight& w, GemmMode mode, const GemmScalars& s);
 // Same as gemm_eigen but returning the unrounded double results (for error bounds).
 std::vector<double> gemm_eigen_double(const Tensor& x, const LogicalWeight& w, GemmMode mode, const GemmScalars& s);
 // The bound the Eigen path's double results keep from the exact value, per element:
 // (K + 2) * 2^-53 * sum_k |x_k w_k| (K additions and products, +2 for alpha), from gemm_abs_sum.
 double eigen_error_bound(double abs_sum, std::int64_t K);
-// gemm_eigen_product's abs_sum: an upper bound on sum over k of |x_k * w_k| per output element.
+// gemm_exact's abs_sum alone, for callers that take the exact product elsewhere (a pipeline's
+// gemm); one who calls gemm_exact should ask it for both at once.
 std::vector<double> gemm_abs_sum(const Tensor& x, const LogicalWeight& w, GemmMode mode, const GemmScalars& s);
 
 }  // namespace nvfp4::ref

@@ -14,9 +14,7 @@ namespace nvfp4::cli {
 
 namespace {
 constexpr std::size_t kNameWidth = 80;  // longer module names are elided in the middle
-}  // namespace
 
-namespace {
 // inspect --json (docs/schema/inspect-report.schema.json): the same facts as the table, numbers as
 // numbers.
 int inspect_json(const Checkpoint& c, const ModelSpec& spec, std::size_t kv, std::ostream& out) {

@@ -139,7 +139,7 @@ std::pair<GemmOutcome, GemmOutcome> gemm_checks(const ref::ReferencePipeline& rp
   const Tensor exact = ref::gemm_exact(x, w, mode, sc, &mag);
   ph.exact += sw.lap();
   const std::vector<std::int64_t> rows = eigen_rows(N);
-  const ref::EigenProduct eig = ref::gemm_eigen_product(x, select_rows(w, rows), mode, sc);
+  const std::vector<double> eig = ref::gemm_eigen_double(x, select_rows(w, rows), mode, sc);
   ph.eigen += sw.lap();
   auto at = [](std::int64_t m, std::int64_t n) { return "element [" + std::to_string(m) + ", " + std::to_string(n) + "]: exact "; };
   GemmOutcome e_out, o_out;
@@ -156,7 +156,7 @@ std::pair<GemmOutcome, GemmOutcome> gemm_checks(const ref::ReferencePipeline& rp
   for (std::int64_t m = 0; m < M; ++m)
     for (std::int64_t j = 0; j < R; ++j) {
       const std::size_t i = static_cast<std::size_t>(m * N + rows[static_cast<std::size_t>(j)]);
-      const double e = exact.data_as<float>()[i], g = eig.y[static_cast<std::size_t>(m * R + j)];
+      const double e = exact.data_as<float>()[i], g = eig[static_cast<std::size_t>(m * R + j)];
       const double half_ulp = std::ldexp(1.0, std::max(e == 0 ? -126 : std::ilogb(e), -126) - 24);
       const double eb = ref::eigen_error_bound(mag[i], K) + half_ulp;
       if (e_out.error.empty() && !(std::fabs(g - e) <= eb))
