@@ -8,12 +8,9 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <functional>
 #include <memory>
-#include <set>
 
 #include "core/allocator.h"
 #include "core/checkpoint_writer.h"
@@ -22,11 +19,11 @@
 #include "core/printable.h"
 #include "core/safetensors.h"
 #include "core/rng.h"
-#include "optimized/gemm.h"
 #include "optimized/optimized_pipeline.h"
 #include "reference/gemm.h"
 #include "reference/reference_pipeline.h"
 #include "tools/cli/cli.h"
+#include "tools/cli/kernel_check.h"
 
 namespace nvfp4::cli {
 namespace {
@@ -264,19 +261,10 @@ class Demo {
         t0 = std::chrono::steady_clock::now();
         const Tensor fast = op.gemm(t, x, mode);
         t_.gemm[1] += seconds_since(t0);
-        const double post = mode == GemmMode::W4A4 ? sc.alpha : w.global_scale;
-        for (std::int64_t i = 0; i < exact.numel(); ++i) {
-          const double e = exact.data_as<float>()[i], f = fast.data_as<float>()[i];
-          const double bound = opt::gemm_error_bound(mode, w.K, mag[static_cast<std::size_t>(i)], post, DType::F32, e);
-          if (!(std::fabs(f - e) <= bound) && d.empty()) {
-            char b[200];
-            std::snprintf(b, sizeof b, "%s%s element [%lld, %lld]: exact %.9g, optimized %.9g, bound %.9g", gemm_mode_name(mode).c_str(),
-                          t.expert >= 0 ? (" expert " + std::to_string(t.expert) + " " + t.proj).c_str() : "",
-                          static_cast<long long>(i / w.N), static_cast<long long>(i % w.N), e, f, bound);
-            d = b;
-          }
-          if (bound > 0) worst = std::max(worst, std::fabs(f - e) / bound);
-        }
+        const KernelCheck kc = check_kernel(exact, fast, mag, mode, w.K, mode == GemmMode::W4A4 ? sc.alpha : w.global_scale);
+        if (d.empty() && kc.first_bad >= 0)
+          d = gemm_mode_name(mode) + (t.expert >= 0 ? " expert " + std::to_string(t.expert) + " " + t.proj : "") + " " + kc.failure(w.N);
+        worst = std::max(worst, kc.worst_fraction);
       }
       char c[32];
       std::snprintf(c, sizeof c, "%.2f of bound", worst);
