@@ -26,6 +26,7 @@ constexpr Command kCommands[] = {
     {"process", "post-process every module with one pipeline and write every parameter to a file", define_process},
     {"gemm", "multiply activations by one module (or one expert's projection) of a checkpoint", define_gemm},
     {"verify", "both pipelines side by side on a checkpoint, module by module; exit 0 iff every check holds", define_verify},
+    {"diff", "an engine's own post-processed weights (a dump) against the checkpoint: semantic and layout verdicts per module", define_diff},
 };
 
 const char* kFooter =

@@ -25,5 +25,6 @@ Runner define_inspect(CLI::App& sub);
 Runner define_process(CLI::App& sub);
 Runner define_gemm(CLI::App& sub);
 Runner define_verify(CLI::App& sub);
+Runner define_diff(CLI::App& sub);
 
 }  // namespace nvfp4::cli

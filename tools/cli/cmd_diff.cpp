@@ -1,0 +1,166 @@
+// nvfp4 diff CKPT DUMP (issue 12): an engine's own post-processed weights against the checkpoint,
+// module by module, with a semantic and a layout verdict each (tools/diff/).
+#include <iomanip>
+#include <memory>
+#include <set>
+
+#include "core/error.h"
+#include "core/module_map.h"
+#include "core/printable.h"
+#include "tools/cli/cli.h"
+#include "tools/cli/progress.h"
+#include "tools/cli/report_json.h"
+#include "tools/diff/engine_dump.h"
+#include "tools/diff/linear_diff.h"
+
+namespace nvfp4::cli {
+
+namespace {
+using namespace nvfp4::diff;
+
+struct DiffArgs {
+  std::string ckpt, dump, engine, backend;
+  bool json = false;
+};
+
+std::string status(const ModuleDiff& m, Verdict v) {
+  if (m.absent) return "-";
+  return m.ok(v) ? "ok" : "FAIL";
+}
+
+nlohmann::json to_json(const ModuleDiff& m) {
+  nlohmann::json j = {{"module", printable(m.module)}, {"kind", m.kind}, {"in_dump", !m.absent},
+                      {"semantic", m.absent ? "absent" : m.ok(Verdict::Semantic) ? "ok" : "fail"},
+                      {"layout", m.absent ? "absent" : m.ok(Verdict::Layout) ? "ok" : "fail"}};
+  j["params"] = nlohmann::json::array();
+  for (const auto& p : m.params) j["params"].push_back(printable(p));
+  j["mismatches"] = nlohmann::json::array();
+  for (const auto& x : m.mismatches)
+    j["mismatches"].push_back({{"param", printable(x.param)}, {"verdict", verdict_name(x.verdict)}, {"index", x.index},
+                               {"source", printable(x.source)}, {"expected", x.expected}, {"found", x.found}, {"count", x.count}});
+  j["unreconciled"] = nlohmann::json::array();
+  for (const auto& u : m.unreconciled)
+    j["unreconciled"].push_back({{"shard", printable(u.shard)}, {"source", printable(u.source)}, {"own_scale", u.own},
+                                 {"common_scale", u.common}, {"factor", u.factor}, {"blocks", u.blocks}});
+  return j;
+}
+
+int diff_cmd(const DiffArgs& a, std::ostream& out) {
+  Checkpoint c = open_quantized(a.ckpt);
+  EngineDump d = EngineDump::open(a.dump);
+  std::string how;
+  const Engine e = resolve_engine(d, a.engine, &how);
+  const ModelSpec spec = map_modules(c);
+  const std::vector<ModuleUnit> units = module_units(c, spec);
+
+  std::vector<ModuleDiff> results;
+  std::vector<std::string> not_checked;
+  Progress progress(units.size(), a.json);
+  for (const ModuleUnit& u : units) {
+    Checkpoint sub = c.subset(u.tensors);
+    ModelSpec s = map_modules(sub);
+    if (u.experts) {
+      not_checked.push_back(u.name + " (experts: diff checks linear modules only so far)");
+    } else {
+      results.push_back(diff_linear(s.linears.at(0), sub, d, e));
+    }
+    c.release(u.tensors);
+    progress.step(u.name);
+  }
+  progress.done();
+
+  std::size_t present = 0, failed = 0, unrec = 0;
+  std::set<std::string> read;
+  for (const auto& m : results) {
+    if (m.absent) continue;
+    ++present;
+    failed += !m.ok(Verdict::Semantic) || !m.ok(Verdict::Layout);
+    unrec += m.unreconciled.size();
+    for (const auto& p : m.params) read.insert(m.module + "." + p);
+  }
+  if (present == 0)
+    throw Error(ErrorKind::BadInput, d.label(), "",
+                "holds none of the " + std::to_string(results.size()) + " linear modules of " + c.dir().string() + ": not a dump of this checkpoint");
+  std::vector<std::string> unread;
+  for (const auto& n : d.names())
+    if (!read.count(n)) unread.push_back(n);
+
+  if (a.json) {
+    nlohmann::json j = report_header("diff");
+    j["checkpoint"] = printable(c.dir().string());
+    j["dump"] = printable(d.label());
+    j["engine"] = engine_name(e);
+    j["engine_from"] = how;
+    j["modules"] = nlohmann::json::array();
+    for (const auto& m : results) j["modules"].push_back(to_json(m));
+    j["not_checked"] = nlohmann::json::array();
+    for (const auto& n : not_checked) j["not_checked"].push_back(printable(n));
+    j["unread"] = nlohmann::json::array();
+    for (const auto& n : unread) j["unread"].push_back(printable(n));
+    j["ok"] = failed == 0;
+    out << j.dump(2) << "\n";
+    return failed ? 1 : 0;
+  }
+
+  out << "nvfp4 diff " << printable(c.dir().string()) << " " << printable(d.label()) << "\n";
+  out << "engine " << engine_name(e) << " (from " << how << "), " << format_name(c.quant().format) << " checkpoint\n\n";
+  std::size_t w = 6;
+  for (const auto& m : results) w = std::max(w, printable_short(m.module, 80).size());
+  out << std::left << std::setw(static_cast<int>(w) + 2) << "module" << std::setw(9) << "kind" << std::setw(8) << "params" << std::setw(10) << "semantic"
+      << "layout\n";
+  for (const auto& m : results)
+    out << std::setw(static_cast<int>(w) + 2) << printable_short(m.module, 80) << std::setw(9) << m.kind << std::setw(8)
+        << (m.absent ? std::string("absent") : std::to_string(m.params.size())) << std::setw(10) << status(m, Verdict::Semantic) << status(m, Verdict::Layout)
+        << "\n";
+  out << std::right;
+  if (unrec) {
+    out << "\nunreconciled shards: the engine keeps a shard's block scales under the module's larger common global scale,\n"
+           "so every weight of that shard dequantizes too large by the factor shown:\n";
+    for (const auto& m : results)
+      for (const auto& u : m.unreconciled)
+        out << "  " << printable(m.module) << " shard " << printable(u.shard) << " (" << printable(u.source) << "): global scale " << num(u.own)
+            << ", common " << num(u.common) << ", off by x" << num(u.factor) << " (" << u.blocks << " blocks)\n";
+  }
+  bool any = false;
+  for (const auto& m : results)
+    for (const auto& x : m.mismatches) {
+      if (!any) out << "\nmismatches (the first of each parameter):\n";
+      any = true;
+      out << "  " << printable(m.module) << "." << printable(x.param) << (x.index.empty() ? "" : " " + x.index) << " (" << verdict_name(x.verdict)
+          << "): " << printable(x.source) << ": expected " << x.expected << ", found " << x.found;
+      if (x.count > 1) out << " (" << x.count << " elements differ)";
+      out << "\n";
+    }
+  if (!not_checked.empty() || !unread.empty()) {
+    out << "\nnot checked:\n";
+    for (const auto& n : not_checked) out << "  " << printable(n) << "\n";
+    if (!unread.empty()) {
+      out << "  " << unread.size() << " dump tensor(s) no module here reads, e.g. " << printable_short(unread.front(), 100) << "\n";
+    }
+  }
+  out << "\n" << present << " module(s) compared, " << (present - failed) << " hold, " << failed << " differ";
+  if (results.size() > present) out << ", " << (results.size() - present) << " absent from the dump";
+  out << "\n";
+  return failed ? 1 : 0;
+}
+}  // namespace
+
+Runner define_diff(CLI::App& sub) {
+  auto a = std::make_shared<DiffArgs>();
+  sub.add_option("CKPT", a->ckpt, "checkpoint directory the engine loaded")->required();
+  sub.add_option("DUMP", a->dump, "the engine's parameters after post-processing: a safetensors file or a directory of them (tools/dump_engine_state.py)")
+      ->required();
+  sub.add_option("--engine", a->engine, "engine whose conventions decode the dump (default: the dump's metadata, else its names)")
+      ->check(one_of({"sglang", "vllm"}));
+  sub.add_flag("--json", a->json, "the report as JSON on stdout (no progress line)");
+  sub.footer(
+      "Per module, two verdicts. semantic: the engine's tensors, decoded through its layout, dequantize to the\n"
+      "checkpoint's values and its scalars are the ones the checkpoint implies. layout: every byte equals the\n"
+      "reference's post-processing under the engine's conventions, padding zero.\n"
+      "Exit 0: all hold; 1: a mismatch (full report); 2: bad input (a dump not of this checkpoint).\n"
+      "Example:\n"
+      "  nvfp4 diff /models/llama-nvfp4 /tmp/sglang_dump.safetensors");
+  return [a](std::ostream& out) { return diff_cmd(*a, out); };
+}
+
+}  // namespace nvfp4::cli

@@ -1,0 +1,231 @@
+#include "tools/diff/linear_diff.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "core/codecs.h"
+#include "core/error.h"
+#include "reference/linear.h"
+#include "reference/loading.h"
+#include "reference/swizzle.h"
+#include "tools/diff/locate.h"
+
+namespace nvfp4::diff {
+
+namespace {
+
+struct Truth {  // the checkpoint's module, as the reference's loaders read it
+  Tensor weight, scales;            // [N, K/2] U8, [N, K/16] E4M3
+  std::vector<float> s2, in;        // per shard decode scales (in empty: W4A16)
+  float s2max = 0, inmax = 1;
+};
+
+Truth load_truth(const LinearSpec& s, const Checkpoint& c) {
+  Module m = ref::linear_create_weights(s);
+  ref::linear_load(m, s, c, c.quant().format);
+  Truth t;
+  t.weight = m.tensor("weight");
+  t.scales = m.tensor("weight_scale");
+  for (std::size_t i = 0; i < s.shard_ids.size(); ++i) {
+    t.s2.push_back(ref::get_f32(m.tensor("weight_scale_2"), static_cast<std::int64_t>(i)));
+    if (s.has_input_scale) t.in.push_back(ref::get_f32(m.tensor("input_scale"), static_cast<std::int64_t>(i)));
+  }
+  t.s2max = *std::max_element(t.s2.begin(), t.s2.end());
+  if (!t.in.empty()) t.inmax = *std::max_element(t.in.begin(), t.in.end());
+  return t;
+}
+
+// Which shard a module row belongs to, and the checkpoint tensor and row holding it.
+struct RowSource { std::size_t shard; std::string tensor; std::int64_t row; };
+RowSource row_source(const LinearSpec& s, CkptFormat f, std::int64_t r, bool scales) {
+  const FormatNames& fn = format_names(f);
+  std::int64_t off = 0;
+  for (std::size_t i = 0; i < s.shard_rows.size(); ++i) {
+    if (r < off + s.shard_rows[i]) {
+      const std::string& p = s.fused_on_disk ? s.prefixes[0] : s.prefixes[i];
+      return {i, p + "." + (scales ? fn.weight_scale : fn.weight), s.fused_on_disk ? r : r - off};
+    }
+    off += s.shard_rows[i];
+  }
+  return {0, "", -1};
+}
+
+std::string at2(std::int64_t a, std::int64_t b) { return "[" + std::to_string(a) + ", " + std::to_string(b) + "]"; }
+
+std::string scale_str(std::uint8_t b) {
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "0x%02x", b);
+  return num(e4m3_to_f32(b)) + " (" + buf + ")";
+}
+std::string code_str(std::uint8_t c) {
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "0x%x", c);
+  return std::string("code ") + buf + " (" + num(e2m1_to_f32(c)) + ")";
+}
+
+void require(bool ok, const EngineDump& d, const std::string& name, const std::string& what) {
+  if (!ok) bad_input(d.file_of(name), name, what);
+}
+
+// The reference's post-processing under the engine's convention (no reconcile): the packed weight
+// padded with zero rows and columns to multiples of 32, and the swizzled block scales.
+Tensor padded_weight(const Tensor& w, std::int64_t N, std::int64_t K) {
+  std::int64_t Np = ref::round_up(N, 32), Kp = ref::round_up(K, 32);
+  Tensor out = Tensor::zeros(DType::U8, {Np, Kp / 2});
+  for (std::int64_t r = 0; r < N; ++r) std::memcpy(out.data() + r * (Kp / 2), w.data() + r * (K / 2), static_cast<std::size_t>(K / 2));
+  return out;
+}
+
+}  // namespace
+
+ModuleDiff diff_linear(const LinearSpec& s, const Checkpoint& c, const EngineDump& d, Engine e) {
+  ModuleDiff out;
+  out.module = s.name;
+  out.kind = "linear";
+  const std::string pre = s.name + ".";
+  const bool sgl = e == Engine::Sglang;
+  const std::string wname = "weight", swz_name = sgl ? "weight_scale_interleaved" : "weight_scale";
+  if (!d.has(pre + wname)) {
+    out.absent = true;
+    return out;
+  }
+  MismatchLog log(out);
+  const Truth t = load_truth(s, c);
+  const CkptFormat f = c.quant().format;
+  const std::int64_t N = s.N(), K = s.K, Kb = K / 16;
+
+  // --- the packed weight: codes (semantic), bytes with zero padding (layout)
+  Tensor w = d.tensor(pre + wname);
+  out.params.push_back(wname);
+  require(w.dtype() == DType::U8 && w.dim() == 2 && w.size(0) >= N && w.size(1) >= K / 2, d, pre + wname,
+          "shape " + shape_str(w.shape()) + " " + std::string(dtype_name(w.dtype())) + " cannot hold this module's packed weight U8 " + shape_str({N, K / 2}));
+  const std::int64_t wc = w.size(1);
+  for (std::int64_t r = 0; r < N; ++r) {
+    const std::uint8_t* er = w.data() + r * wc;
+    const std::uint8_t* cr = t.weight.data() + r * (K / 2);
+    if (std::memcmp(er, cr, static_cast<std::size_t>(K / 2)) == 0) continue;
+    for (std::int64_t k = 0; k < K; ++k) {
+      std::uint8_t a = (cr[k / 2] >> (4 * (k % 2))) & 0xF, b = (er[k / 2] >> (4 * (k % 2))) & 0xF;
+      if (a == b) continue;
+      RowSource rs = row_source(s, f, r, false);
+      log.add(wname, Verdict::Semantic, at2(r, k / 2), rs.tensor + " row " + std::to_string(rs.row) + " k " + std::to_string(k), code_str(a), code_str(b));
+    }
+  }
+  {
+    Tensor exp = padded_weight(t.weight, N, K);
+    if (exp.shape() != w.shape()) {
+      log.add(wname, Verdict::Layout, "", "the packed weight padded to multiples of 32", "shape " + shape_str(exp.shape()), "shape " + shape_str(w.shape()));
+    } else {
+      for (std::int64_t i = 0; i < exp.numel(); ++i) {
+        if (exp.data()[i] == w.data()[i]) continue;
+        std::int64_t r = i / wc, cb = i % wc;
+        std::string src = r < N && cb < K / 2 ? row_source(s, f, r, false).tensor + " row " + std::to_string(row_source(s, f, r, false).row) + " byte " + std::to_string(cb)
+                                              : "padding (must be zero)";
+        log.add(wname, Verdict::Layout, at2(r, cb), src, "byte " + std::to_string(exp.data()[i]), "byte " + std::to_string(w.data()[i]));
+      }
+    }
+  }
+
+  // --- the swizzled block scales: decoded (semantic), bytes (layout)
+  require(d.has(pre + swz_name), d, pre + swz_name, "absent: " + engine_name(e) + " holds the swizzled block scales here");
+  Tensor swz = d.tensor(pre + swz_name);
+  out.params.push_back(swz_name);
+  const std::int64_t Mp = ref::round_up(N, 128), Kbp = ref::round_up(Kb, 4);
+  require((swz.dtype() == DType::F8_E4M3 || swz.dtype() == DType::U8) && swz.dim() == 2, d, pre + swz_name,
+          "expected 2-D F8_E4M3 block scales, found " + std::string(dtype_name(swz.dtype())) + " " + shape_str(swz.shape()));
+  if (swz.size(0) != Mp || swz.size(1) != Kbp) {
+    log.add(swz_name, Verdict::Semantic, "", "the 128x4 swizzle of " + std::to_string(N) + " x " + std::to_string(Kb) + " block scales",
+            "shape " + shape_str({Mp, Kbp}), "shape " + shape_str(swz.shape()));
+  } else {
+    Tensor eng = ref::unswizzle_128x4(swz, N, Kb);
+    std::vector<std::int64_t> raw_blocks(s.shard_rows.size(), 0);
+    for (std::int64_t r = 0; r < N; ++r) {
+      RowSource rs = row_source(s, f, r, true);
+      const float own = t.s2[rs.shard], common = t.s2max;
+      // vLLM's reconcile order: the factor in f32, then the f32 product, then E4M3 (reference/reconcile.h).
+      const float factor = own / common;
+      for (std::int64_t kb = 0; kb < Kb; ++kb) {
+        std::uint8_t cb = t.scales.data()[r * Kb + kb], eb = eng.data()[r * Kb + kb];
+        if (own == common ? cb == eb : eb == f32_to_e4m3_satfinite(e4m3_to_f32(cb) * factor)) continue;
+        if (own != common && cb == eb) {
+          ++raw_blocks[rs.shard];
+          continue;
+        }
+        log.add(swz_name, Verdict::Semantic, locate_swizzled(r, kb, Mp, Kbp),
+                rs.tensor + " row " + std::to_string(rs.row) + " k-block " + std::to_string(kb),
+                scale_str(cb) + " x " + num(own) + (own == common ? "" : " (reconciled onto " + num(common) + ")"),
+                scale_str(eb) + " x " + num(common));
+      }
+    }
+    for (std::size_t i = 0; i < raw_blocks.size(); ++i)
+      if (raw_blocks[i] > 0)
+        out.unreconciled.push_back({s.name, s.shard_ids[i], s.fused_on_disk ? s.prefixes[0] : s.prefixes[i], t.s2[i], t.s2max,
+                                    static_cast<double>(t.s2max) / t.s2[i], raw_blocks[i]});
+    Tensor exp = ref::swizzle_128x4(t.scales);
+    for (std::int64_t i = 0; i < exp.numel(); ++i) {
+      if (exp.data()[i] == swz.data()[i]) continue;
+      auto [r, kb] = unlocate_swizzled(i, Mp, Kbp);
+      std::string src = r < N && kb < Kb ? row_source(s, f, r, true).tensor + " row " + std::to_string(row_source(s, f, r, true).row) + " k-block " + std::to_string(kb)
+                                         : "padding (must be zero)";
+      log.add(swz_name, Verdict::Layout, "[" + std::to_string(i / Kbp) + ", " + std::to_string(i % Kbp) + "]", src, scale_str(exp.data()[i]), scale_str(swz.data()[i]));
+    }
+  }
+  // sglang keeps weight_scale: the swizzled bytes where it aliases (same shape), else as loaded.
+  if (sgl && d.has(pre + "weight_scale")) {
+    Tensor ws = d.tensor(pre + "weight_scale");
+    out.params.push_back("weight_scale");
+    Tensor exp = ws.shape() == swz.shape() ? ref::swizzle_128x4(t.scales) : t.scales;
+    if (exp.shape() != ws.shape()) {
+      log.add("weight_scale", Verdict::Layout, "", "the loaded block scales", "shape " + shape_str(exp.shape()), "shape " + shape_str(ws.shape()));
+    } else {
+      for (std::int64_t i = 0; i < exp.numel(); ++i)
+        if (exp.data()[i] != ws.data()[i])
+          log.add("weight_scale", Verdict::Layout, "[" + std::to_string(i / ws.size(1)) + ", " + std::to_string(i % ws.size(1)) + "]",
+                  ws.shape() == swz.shape() ? "the swizzled block scales (aliased)" : "the loaded block scales", scale_str(exp.data()[i]), scale_str(ws.data()[i]));
+    }
+  }
+
+  // --- scalars. Effective ones (what the GEMM multiplies by) are semantic; per-shard copies the
+  // engine keeps for a reload are layout. Expected values are f32 operations on the checkpoint's.
+  struct Scalar { std::string name; std::vector<float> expected; Verdict v; std::string what; };
+  const float alpha = t.inmax * t.s2max, inv = 1.0f / t.inmax;
+  const bool a4 = s.has_input_scale;
+  std::vector<Scalar> scalars;
+  scalars.push_back({"alpha", {alpha}, Verdict::Semantic, "max input scale x max weight_scale_2 (f32)"});
+  if (sgl) {
+    scalars.push_back({"input_scale_inv", {inv}, Verdict::Semantic, "1 / max input scale (f32)"});
+    scalars.push_back({"weight_scale_2", t.s2, Verdict::Layout, "each shard's weight_scale_2"});
+    scalars.push_back({"input_scale", a4 ? t.in : std::vector<float>(s.shard_ids.size(), 1.0f), Verdict::Layout, "each shard's input_scale"});
+  } else {
+    scalars.push_back({"weight_global_scale", {t.s2max}, Verdict::Semantic, "max weight_scale_2"});
+    if (a4) {
+      scalars.push_back({"input_global_scale", {t.inmax}, Verdict::Semantic, "max input scale"});
+      scalars.push_back({"input_global_scale_inv", {inv}, Verdict::Semantic, "1 / max input scale (f32)"});
+    }
+  }
+  for (const Scalar& sc : scalars) {
+    const std::string name = pre + sc.name;
+    if (!d.has(name)) {
+      log.add(sc.name, sc.v, "", sc.what, num(sc.expected[0]), "absent");
+      continue;
+    }
+    Tensor v = d.tensor(name);
+    out.params.push_back(sc.name);
+    if (v.dtype() != DType::F32 || v.numel() != static_cast<std::int64_t>(sc.expected.size())) {
+      log.add(sc.name, sc.v, "", sc.what, "F32 with " + std::to_string(sc.expected.size()) + " element(s)", std::string(dtype_name(v.dtype())) + " " + shape_str(v.shape()));
+      continue;
+    }
+    for (std::size_t i = 0; i < sc.expected.size(); ++i) {
+      float got = v.get_f32(static_cast<std::int64_t>(i));
+      if (std::memcmp(&got, &sc.expected[i], sizeof got) == 0) continue;
+      std::string what = sc.what;
+      if (sc.expected.size() > 1) what += " (" + s.shard_ids[i] + ")";
+      if (std::isfinite(got) && got != 0 && sc.expected[i] != 0) what += ": off by a factor " + num(static_cast<double>(got) / sc.expected[i]);
+      log.add(sc.name, sc.v, sc.expected.size() > 1 ? "[" + std::to_string(i) + "]" : "", what, num(sc.expected[i]), num(got));
+    }
+  }
+  return out;
+}
+
+}  // namespace nvfp4::diff

@@ -1,0 +1,30 @@
+#include "tools/diff/module_diff.h"
+
+#include <cstdio>
+
+namespace nvfp4::diff {
+
+std::string verdict_name(Verdict v) { return v == Verdict::Semantic ? "semantic" : "layout"; }
+
+bool ModuleDiff::ok(Verdict v) const {
+  for (const auto& m : mismatches)
+    if (m.verdict == v) return false;
+  return v == Verdict::Layout || unreconciled.empty();
+}
+
+void MismatchLog::add(const std::string& param, Verdict v, std::string index, std::string source, std::string expected, std::string found) {
+  for (auto& m : d_.mismatches)
+    if (m.param == param && m.verdict == v) {
+      ++m.count;
+      return;
+    }
+  d_.mismatches.push_back({d_.module, param, v, std::move(index), std::move(source), std::move(expected), std::move(found), 1});
+}
+
+std::string num(double v) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%.9g", v);
+  return buf;
+}
+
+}  // namespace nvfp4::diff

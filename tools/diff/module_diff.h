@@ -1,0 +1,54 @@
+// What `nvfp4 diff` finds in one module (issue 12): the two verdicts and, for each parameter that
+// fails one, its first differing element with both values and where it comes from in the
+// checkpoint. Collected per module so the command can stream.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace nvfp4::diff {
+
+enum class Verdict { Semantic, Layout };
+std::string verdict_name(Verdict v);
+
+struct Mismatch {
+  std::string module, param;  // param: the dump's name under the module ("weight_scale_interleaved")
+  Verdict verdict = Verdict::Semantic;
+  std::string index;          // where in the engine's tensor: "[r, c]", "" for a whole tensor
+  std::string source;         // what it is in the checkpoint: tensor, expert, shard, row, k-block
+  std::string expected, found;
+  std::int64_t count = 1;     // differing elements of this parameter under this verdict
+};
+
+// A shard whose global scale is below the module's common one, whose block scales the engine kept
+// as they were: every weight of it dequantizes `factor` = common / own times too large.
+struct Unreconciled {
+  std::string module, shard, source;
+  float own = 0, common = 0;
+  double factor = 1;
+  std::int64_t blocks = 0;
+};
+
+struct ModuleDiff {
+  std::string module, kind;  // kind: "linear" or "experts"
+  std::vector<std::string> params;  // dump names read, under the module
+  std::vector<Mismatch> mismatches;
+  std::vector<Unreconciled> unreconciled;
+  bool absent = false;  // the dump has nothing under this module
+  bool ok(Verdict v) const;
+};
+
+// Records only the first mismatch of each (parameter, verdict) and counts the rest.
+class MismatchLog {
+ public:
+  explicit MismatchLog(ModuleDiff& d) : d_(d) {}
+  void add(const std::string& param, Verdict v, std::string index, std::string source, std::string expected, std::string found);
+
+ private:
+  ModuleDiff& d_;
+};
+
+// "%.9g" of a float, the digits that tell two f32 values apart.
+std::string num(double v);
+
+}  // namespace nvfp4::diff
