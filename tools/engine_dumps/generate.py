@@ -1,0 +1,129 @@
+"""Dumps of sglang's and vLLM's own post-processed weights for `nvfp4 diff`'s tests.
+
+Runs each engine's real create_weights, weight loaders and process_weights_after_loading on the
+CPU over a checkpoint written by `nvfp4 make-checkpoint`, then writes the model's parameters with
+tools/dump_engine_state.py. What is stubbed, and only that (see README.md here):
+  - torch.Tensor.cuda is the identity (sglang's swizzle moves its result to the GPU);
+  - tensor parallelism is one rank (sglang: a fake `parallel` context; vLLM: gloo, world size 1);
+  - backend selection: sglang's FP4 GEMM runner reports no special backend (so cutlass) on a
+    Blackwell platform; vLLM's NVFP4 linear kernel is CutlassNvFp4LinearKernel.
+
+usage: generate.py ENGINE CKPT_DIR OUT.safetensors      (ENGINE: sglang | vllm)
+"""
+import glob
+import json
+import os
+import sys
+import types
+
+import torch
+from safetensors.torch import load_file
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from dump_engine_state import dump_model  # noqa: E402
+
+torch.Tensor.cuda = lambda self, *a, **k: self
+
+# Checkpoint shard names -> (fused engine parameter, shard id), as both engines' model files map them.
+STACKED = [("qkv_proj", "q_proj", "q"), ("qkv_proj", "k_proj", "k"), ("qkv_proj", "v_proj", "v"),
+           ("gate_up_proj", "gate_proj", 0), ("gate_up_proj", "up_proj", 1)]
+PACKED = {"qkv_proj": ["q_proj", "k_proj", "v_proj"], "gate_up_proj": ["gate_proj", "up_proj"]}
+
+
+class _OneRank:
+    def __getattr__(self, n):
+        if n.endswith("_group"):
+            return None
+        if n.endswith("_size"):
+            return 1
+        if n.endswith("_rank"):
+            return 0
+        raise AttributeError(n)
+
+
+class _NoSpecialBackend:
+    def __getattr__(self, n):
+        if n.startswith("is_"):
+            return lambda: False
+        raise AttributeError(n)
+
+
+def sglang_linear_factory(hf_quant):
+    import sglang.srt.layers.linear as lin
+    import sglang.srt.layers.quantization.modelopt_quant as mq
+    lin.get_parallel = lambda: _OneRank()
+    mq.get_fp4_gemm_runner_backend = lambda: _NoSpecialBackend()
+    mq.get_platform = lambda: types.SimpleNamespace(is_blackwell=True)
+    cfg = mq.ModelOptFp4Config(is_checkpoint_nvfp4_serialized=True, group_size=16, exclude_modules=[],
+                               packed_modules_mapping=PACKED)
+    return lin, cfg, None
+
+
+def vllm_linear_factory(hf_quant):
+    import vllm.distributed.parallel_state as ps
+    import vllm.model_executor.layers.linear as lin
+    import vllm.model_executor.layers.quantization.modelopt as vmo
+    from vllm.config import DeviceConfig, VllmConfig, set_current_vllm_config
+    from vllm.model_executor.kernels.linear.nvfp4.base import NvFp4LinearLayerConfig
+    from vllm.model_executor.kernels.linear.nvfp4.cutlass import CutlassNvFp4LinearKernel
+    CutlassNvFp4LinearKernel.is_supported = classmethod(lambda cls, cc=None: (True, None))
+    vmo.init_nvfp4_linear_kernel = lambda use_a16=False: CutlassNvFp4LinearKernel(NvFp4LinearLayerConfig())
+    ctx = set_current_vllm_config(VllmConfig(device_config=DeviceConfig(device="cpu")))
+    ctx.__enter__()
+    ps.init_distributed_environment(world_size=1, rank=0, distributed_init_method="tcp://127.0.0.1:29533",
+                                    local_rank=0, backend="gloo")
+    ps.initialize_model_parallel(1, 1)
+    cfg = vmo.ModelOptNvFp4Config(is_checkpoint_nvfp4_serialized=True, group_size=16, exclude_modules=[])
+    return lin, cfg, ctx
+
+
+def attach(root, name, module):
+    parent = root
+    parts = name.split(".")
+    for q in parts[:-1]:
+        if not hasattr(parent, q):
+            parent.add_module(q, torch.nn.Module())
+        parent = getattr(parent, q)
+    parent.add_module(parts[-1], module)
+
+
+def main():
+    engine, ckpt, out = sys.argv[1:4]
+    tensors = {}
+    for f in sorted(glob.glob(os.path.join(ckpt, "*.safetensors"))):
+        tensors.update(load_file(f))
+    conf = json.load(open(os.path.join(ckpt, "config.json")))
+    H, I, L = conf["hidden_size"], conf["intermediate_size"], conf["num_hidden_layers"]
+    nh, nkv, hd = conf["num_attention_heads"], conf["num_key_value_heads"], conf["head_dim"]
+    lin, cfg, _ = (sglang_linear_factory if engine == "sglang" else vllm_linear_factory)(conf.get("quantization_config"))
+    root = torch.nn.Module()
+    mods = {}
+    for layer in range(L):
+        p = f"model.layers.{layer}"
+        mods[f"{p}.self_attn.qkv_proj"] = lin.QKVParallelLinear(H, hd, nh, nkv, bias=False, quant_config=cfg,
+                                                                prefix=f"{p}.self_attn.qkv_proj")
+        mods[f"{p}.self_attn.o_proj"] = lin.RowParallelLinear(nh * hd, H, bias=False, quant_config=cfg,
+                                                              prefix=f"{p}.self_attn.o_proj")
+        mods[f"{p}.mlp.gate_up_proj"] = lin.MergedColumnParallelLinear(H, [I, I], bias=False, quant_config=cfg,
+                                                                       prefix=f"{p}.mlp.gate_up_proj")
+        mods[f"{p}.mlp.down_proj"] = lin.RowParallelLinear(I, H, bias=False, quant_config=cfg,
+                                                           prefix=f"{p}.mlp.down_proj")
+    for name, m in mods.items():
+        attach(root, name, m)
+    params = dict(root.named_parameters())
+    for name, w in tensors.items():
+        for fused, shard, sid in STACKED:
+            if f".{shard}." in name:
+                pn = name.replace(f".{shard}.", f".{fused}.")
+                params[pn].weight_loader(params[pn], w, sid)
+                break
+        else:
+            if name in params:
+                params[name].weight_loader(params[name], w)
+    for m in mods.values():
+        m.quant_method.process_weights_after_loading(m)
+    dump_model(root, out, engine=engine, backend="cutlass")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,21 @@
+#!/bin/sh
+# Regenerates tools/engine_dumps/data/: small checkpoints written by `nvfp4 make-checkpoint`, and
+# for each the dumps sglang's and vLLM's own loaders and post-processing produce (generate.py).
+# Needs a Python with torch, sglang 0.5.23 and vLLM 0.33.0 (README.md here says how); CI only
+# reads the committed files.
+#   usage: make_dumps.sh NVFP4_BINARY PYTHON
+set -eu
+bin=$1 py=$2
+here=$(cd "$(dirname "$0")" && pwd)
+out=$here/data
+rm -rf "$out" && mkdir -p "$out"
+small="--layers 1 --hidden 64 --intermediate 64 --head-dim 16"
+"$bin" make-checkpoint "$out/dense" $small --seed 1 >/dev/null                     # aligned shapes, equal shard scales
+"$bin" make-checkpoint "$out/unequal" $small --unequal-scales --seed 2 >/dev/null  # every shard its own global scale
+"$bin" make-checkpoint "$out/odd" --layers 1 --hidden 80 --intermediate 48 --head-dim 16 --kv-heads 1 --seed 3 >/dev/null  # N, K padded
+"$bin" make-checkpoint "$out/fused" $small --layout fused --seed 4 >/dev/null      # q/k/v and gate/up fused on disk
+for c in dense unequal odd fused; do
+  for e in sglang vllm; do
+    "$py" "$here/generate.py" $e "$out/$c" "$out/$c.$e.safetensors" 2>/dev/null
+  done
+done
