@@ -1,0 +1,254 @@
+// nvfp4 diff (issue 12) on dumps sglang's and vLLM's own code wrote (tools/engine_dumps/data), and
+// on copies of them with one planted fault each. Expected places and factors are worked out here
+// from the checkpoint's files and the 128x4 layout formula, not taken from the command.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "core/codecs.h"
+#include "core/safetensors.h"
+#include "core/test/temp_dir.h"
+#include "tools/test/cli_run.h"
+
+namespace nvfp4 {
+namespace {
+
+const std::string kData = NVFP4_ENGINE_DUMPS;
+const std::string kQkv = "model.layers.0.self_attn.qkv_proj", kGateUp = "model.layers.0.mlp.gate_up_proj",
+                  kO = "model.layers.0.self_attn.o_proj", kDown = "model.layers.0.mlp.down_proj";
+
+nlohmann::json diff_json(const std::string& ckpt, const std::string& dump, int expect_code) {
+  CliRun r = nvfp4({"diff", ckpt, dump, "--json"});
+  EXPECT_EQ(r.code, expect_code) << r.out << r.err;
+  return r.out.empty() ? nlohmann::json::object() : nlohmann::json::parse(r.out);
+}
+
+const nlohmann::json& module(const nlohmann::json& j, const std::string& name) {
+  for (const auto& m : j.at("modules"))
+    if (m.at("module") == name) return m;
+  throw std::runtime_error("no module " + name + " in the report");
+}
+
+// A copy of a dump with `edit` applied to its tensors (fresh, writable copies).
+std::string planted(const TempDir& dir, const std::string& dump, const std::function<void(std::map<std::string, Tensor>&)>& edit) {
+  SafetensorsFile f = SafetensorsFile::open(kData + "/" + dump);
+  std::map<std::string, Tensor> t;
+  for (const auto& info : f.tensors()) t[info.name] = f.tensor(info.name).clone();
+  edit(t);
+  std::vector<TensorToWrite> w;
+  for (auto& [n, x] : t) w.push_back({n, x});
+  std::string path = (dir.path() / dump).string();
+  write_safetensors(path, w, f.metadata());
+  return path;
+}
+
+float scalar(const std::string& ckpt_file, const std::string& name) {
+  SafetensorsFile f = SafetensorsFile::open(ckpt_file);
+  return f.tensor(name).get_f32(0);
+}
+
+TEST(Diff, PassesWhereTheEngineIsRight) {
+  for (std::string c : {"dense", "odd", "fused"})
+    for (std::string e : {"sglang", "vllm"}) {
+      SCOPED_TRACE(c + " " + e);
+      nlohmann::json j = diff_json(kData + "/" + c, kData + "/" + c + "." + e + ".safetensors", 0);
+      EXPECT_EQ(j.at("engine"), e);
+      ASSERT_EQ(j.at("modules").size(), 4u);
+      for (const auto& m : j.at("modules")) {
+        EXPECT_EQ(m.at("semantic"), "ok") << m.dump();
+        EXPECT_EQ(m.at("layout"), "ok") << m.dump();
+        // sglang: weight, weight_scale_interleaved, weight_scale, alpha, input_scale_inv,
+        // weight_scale_2, input_scale; vLLM: weight, weight_scale, alpha and three global scales.
+        EXPECT_EQ(m.at("params").size(), e == "sglang" ? 7u : 6u) << m.dump();
+      }
+      EXPECT_TRUE(j.at("unread").empty()) << j.at("unread").dump();
+    }
+}
+
+// Neither engine reconciles: every shard below its module's max global scale is reported, with
+// the factor max / own read from the checkpoint's own scalars, and nothing else differs.
+TEST(Diff, ReportsEveryUnreconciledShardWithItsFactor) {
+  const std::string ck = kData + "/unequal/model.safetensors";
+  std::map<std::string, std::vector<std::pair<std::string, std::string>>> shards = {
+      {kQkv, {{"q", "model.layers.0.self_attn.q_proj"}, {"k", "model.layers.0.self_attn.k_proj"}, {"v", "model.layers.0.self_attn.v_proj"}}},
+      {kGateUp, {{"0", "model.layers.0.mlp.gate_proj"}, {"1", "model.layers.0.mlp.up_proj"}}}};
+  std::set<std::pair<std::string, std::string>> expected;
+  std::map<std::pair<std::string, std::string>, double> factor;
+  for (const auto& [mod, list] : shards) {
+    float mx = 0;
+    for (const auto& [id, p] : list) mx = std::max(mx, scalar(ck, p + ".weight_scale_2"));
+    for (const auto& [id, p] : list) {
+      float own = scalar(ck, p + ".weight_scale_2");
+      if (own < mx) expected.insert({mod, id}), factor[{mod, id}] = static_cast<double>(mx) / own;
+    }
+  }
+  ASSERT_GE(expected.size(), 2u);  // the writer gives each shard its own scale
+  for (std::string e : {"sglang", "vllm"}) {
+    SCOPED_TRACE(e);
+    nlohmann::json j = diff_json(kData + "/unequal", kData + "/unequal." + e + ".safetensors", 1);
+    std::set<std::pair<std::string, std::string>> got;
+    for (const auto& m : j.at("modules")) {
+      EXPECT_TRUE(m.at("mismatches").empty()) << m.dump();
+      EXPECT_EQ(m.at("layout"), "ok");
+      for (const auto& u : m.at("unreconciled")) {
+        std::pair<std::string, std::string> key{m.at("module"), u.at("shard")};
+        got.insert(key);
+        EXPECT_EQ(u.at("factor").get<double>(), factor[key]) << u.dump();
+        EXPECT_GT(u.at("blocks").get<int>(), 0);
+      }
+      EXPECT_EQ(m.at("semantic"), m.at("unreconciled").empty() ? "ok" : "fail");
+    }
+    EXPECT_EQ(got, expected);
+  }
+}
+
+const nlohmann::json& only_mismatch(const nlohmann::json& j, const std::string& mod, const std::string& verdict) {
+  const auto& m = module(j, mod);
+  const nlohmann::json* hit = nullptr;
+  for (const auto& x : m.at("mismatches"))
+    if (x.at("verdict") == verdict) {
+      EXPECT_EQ(hit, nullptr) << "more than one " << verdict << " mismatch: " << m.dump();
+      hit = &x;
+    }
+  if (!hit) throw std::runtime_error("no " + verdict + " mismatch in " + m.dump());
+  return *hit;
+}
+
+void expect_others_clean(const nlohmann::json& j, const std::string& mod) {
+  for (const auto& m : j.at("modules"))
+    if (m.at("module") != mod) EXPECT_TRUE(m.at("mismatches").empty() && m.at("unreconciled").empty()) << m.dump();
+}
+
+// One block scale changed in sglang's swizzled copy. Row 70 of qkv is k_proj's row 6 (q has 4
+// heads x 16 = 64 rows); in the 128x4 layout m = 70 is (mT 0, i 2, j 6) and k-block 2 is (kT 0,
+// kk 2), offset ((j * 4 + i) * 4 + kk) = 106, row 26 col 2 of the [128, 4] tensor.
+TEST(Diff, FlippedScaleByteAtItsPlace) {
+  TempDir dir;
+  std::uint8_t was = 0;
+  std::string dump = planted(dir, "dense.sglang.safetensors", [&](auto& t) {
+    std::uint8_t& b = t.at(kQkv + ".weight_scale_interleaved").data()[106];
+    was = b;
+    b = b == 0x38 ? 0x40 : 0x38;
+  });
+  nlohmann::json j = diff_json(kData + "/dense", dump, 1);
+  for (std::string v : {"semantic", "layout"}) {
+    const auto& x = only_mismatch(j, kQkv, v);
+    EXPECT_EQ(x.at("param"), "weight_scale_interleaved");
+    EXPECT_EQ(x.at("index"), "[26, 2]");
+    EXPECT_EQ(x.at("source"), "model.layers.0.self_attn.k_proj.weight_scale row 6 k-block 2");
+    EXPECT_EQ(x.at("count"), 1);
+    EXPECT_NE(x.at("expected").get<std::string>().find(std::to_string(e4m3_to_f32(was)).substr(0, 3)), std::string::npos) << x.dump();
+  }
+  expect_others_clean(j, kQkv);
+}
+
+TEST(Diff, WrongAlphaWithItsFactor) {
+  TempDir dir;
+  std::string dump = planted(dir, "dense.vllm.safetensors", [&](auto& t) { t.at(kO + ".alpha").template data_as<float>()[0] *= 2; });
+  nlohmann::json j = diff_json(kData + "/dense", dump, 1);
+  const auto& x = only_mismatch(j, kO, "semantic");
+  EXPECT_EQ(x.at("param"), "alpha");
+  EXPECT_NE(x.at("source").get<std::string>().find("off by a factor 2"), std::string::npos) << x.dump();
+  EXPECT_EQ(module(j, kO).at("layout"), "ok");
+  expect_others_clean(j, kO);
+}
+
+// The loaded (unswizzled) block scales left under vLLM's derived name, padded to its shape.
+TEST(Diff, UnswizzledScaleUnderTheDerivedName) {
+  TempDir dir;
+  SafetensorsFile ck = SafetensorsFile::open(kData + "/dense/model.safetensors");
+  std::string dump = planted(dir, "dense.vllm.safetensors", [&](auto& t) {
+    Tensor& s = t.at(kGateUp + ".weight_scale");  // [128, 4]: gate rows 0-63, up rows 64-127
+    std::memcpy(s.data(), ck.tensor("model.layers.0.mlp.gate_proj.weight_scale").data(), 256);
+    std::memcpy(s.data() + 256, ck.tensor("model.layers.0.mlp.up_proj.weight_scale").data(), 256);
+  });
+  nlohmann::json j = diff_json(kData + "/dense", dump, 1);
+  EXPECT_EQ(only_mismatch(j, kGateUp, "semantic").at("param"), "weight_scale");
+  EXPECT_EQ(only_mismatch(j, kGateUp, "layout").at("param"), "weight_scale");
+  EXPECT_GT(only_mismatch(j, kGateUp, "semantic").at("count").get<int>(), 100);
+  expect_others_clean(j, kGateUp);
+}
+
+// A reload that refreshed the scales but not o_proj's weight: the weight of another checkpoint
+// (seed 4) of the same shape stays. The first differing code is found by scanning here.
+TEST(Diff, StaleWeightAfterReload) {
+  TempDir dir;
+  SafetensorsFile other = SafetensorsFile::open(kData + "/fused.sglang.safetensors");
+  SafetensorsFile ck = SafetensorsFile::open(kData + "/dense/model.safetensors");
+  std::string dump = planted(dir, "dense.sglang.safetensors", [&](auto& t) {
+    Tensor& w = t.at(kO + ".weight");
+    std::memcpy(w.data(), other.tensor(kO + ".weight").data(), w.nbytes());
+  });
+  Tensor mine = ck.tensor(kO + ".weight"), stale = other.tensor(kO + ".weight");
+  std::int64_t first = 0;
+  while (mine.data()[first] == stale.data()[first]) ++first;
+  nlohmann::json j = diff_json(kData + "/dense", dump, 1);
+  const auto& x = only_mismatch(j, kO, "semantic");
+  EXPECT_EQ(x.at("param"), "weight");
+  const std::int64_t cols = mine.size(1);
+  EXPECT_EQ(x.at("index"), "[" + std::to_string(first / cols) + ", " + std::to_string(first % cols) + "]");
+  EXPECT_EQ(only_mismatch(j, kO, "layout").at("param"), "weight");
+  expect_others_clean(j, kO);
+}
+
+// gate and up exchanged in a fused gate_up (rows and their scales alike): the values are all the
+// checkpoint's, in the wrong half, which only a decode through the shard order can see.
+TEST(Diff, SwappedGateAndUp) {
+  TempDir dir;
+  std::string dump = planted(dir, "dense.vllm.safetensors", [&](auto& t) {
+    Tensor& w = t.at(kGateUp + ".weight");  // [128, 32]
+    std::vector<std::uint8_t> tmp(w.data(), w.data() + 64 * 32);
+    std::memcpy(w.data(), w.data() + 64 * 32, 64 * 32);
+    std::memcpy(w.data() + 64 * 32, tmp.data(), 64 * 32);
+  });
+  nlohmann::json j = diff_json(kData + "/dense", dump, 1);
+  const auto& x = only_mismatch(j, kGateUp, "semantic");
+  EXPECT_EQ(x.at("param"), "weight");
+  EXPECT_NE(x.at("source").get<std::string>().find("gate_proj.weight row 0"), std::string::npos) << x.dump();
+  expect_others_clean(j, kGateUp);
+}
+
+// odd: down_proj has K 48 (24 bytes a row) padded to 64 (32 bytes); byte 31 of row 0 is padding.
+TEST(Diff, NonzeroPaddingIsALayoutMismatchOnly) {
+  TempDir dir;
+  std::string dump = planted(dir, "odd.sglang.safetensors", [&](auto& t) { t.at(kDown + ".weight").data()[31] = 0x11; });
+  nlohmann::json j = diff_json(kData + "/odd", dump, 1);
+  const auto& x = only_mismatch(j, kDown, "layout");
+  EXPECT_EQ(x.at("index"), "[0, 31]");
+  EXPECT_EQ(x.at("source"), "padding (must be zero)");
+  EXPECT_EQ(module(j, kDown).at("semantic"), "ok");
+  expect_others_clean(j, kDown);
+}
+
+TEST(Diff, TextReportNamesTheShardAndFactor) {
+  CliRun r = nvfp4({"diff", kData + "/unequal", kData + "/unequal.sglang.safetensors"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("unreconciled shards"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(kQkv + " shard q (model.layers.0.self_attn.q_proj): global scale"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("4 module(s) compared, 2 hold, 2 differ"), std::string::npos) << r.out;
+}
+
+TEST(Diff, ADumpOfAnotherCheckpointIsBadInput) {
+  CliRun r = nvfp4({"diff", kData + "/odd", kData + "/dense.sglang.safetensors"});
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_NE(r.err.find("cannot hold this module's packed weight"), std::string::npos) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+
+  TempDir dir;
+  std::string foreign = (dir.path() / "x.safetensors").string();
+  write_safetensors(foreign, {{"some.other.weight", Tensor::zeros(DType::U8, {4, 4})}}, {{"engine", "vllm"}});
+  r = nvfp4({"diff", kData + "/dense", foreign});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("not a dump of this checkpoint"), std::string::npos) << r.err;
+
+  r = nvfp4({"diff", kData + "/dense", kData + "/dense.sglang.safetensors", "--engine", "vllm"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("metadata says sglang"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace nvfp4
