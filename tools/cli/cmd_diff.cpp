@@ -11,6 +11,7 @@
 #include "tools/cli/progress.h"
 #include "tools/cli/report_json.h"
 #include "tools/diff/engine_dump.h"
+#include "tools/diff/experts_diff.h"
 #include "tools/diff/linear_diff.h"
 
 namespace nvfp4::cli {
@@ -22,6 +23,24 @@ struct DiffArgs {
   std::string ckpt, dump, engine, backend;
   bool json = false;
 };
+
+// The experts' backend: --backend, else the dump's metadata, else a name only trtllm's
+// post-processing creates (g1_scale_c); sglang refuses plain cutlass for NVFP4 experts.
+MoeBackend resolve_moe_backend(const EngineDump& d, const std::string& flag, std::string* how) {
+  auto parse = [&](const std::string& v, const std::string& from) {
+    if (v == "trtllm" || v == "flashinfer_trtllm") return MoeBackend::Trtllm;
+    if (v == "flashinfer_cutlass") return MoeBackend::FlashinferCutlass;
+    if (v == "cutlass")
+      throw Error(ErrorKind::Usage, d.label(), "", from + " cutlass: sglang refuses moe_runner_backend=cutlass for NVFP4 experts; pass flashinfer_cutlass or trtllm");
+    throw Error(ErrorKind::Usage, d.label(), "", from + " \"" + printable_short(v, 40) + "\" is not an experts backend (flashinfer_cutlass, trtllm)");
+  };
+  if (!flag.empty()) return *how = "--backend", parse(flag, "--backend");
+  if (auto it = d.metadata().find("backend"); it != d.metadata().end() && it->second != "cutlass")
+    return *how = "the dump's metadata", parse(it->second, "metadata backend");
+  for (const auto& n : d.names())
+    if (n.size() > 11 && n.compare(n.size() - 11, 11, ".g1_scale_c") == 0) return *how = "its parameter names", MoeBackend::Trtllm;
+  throw Error(ErrorKind::Usage, d.label(), "", "cannot tell the experts' backend; pass --backend flashinfer_cutlass or --backend trtllm");
+}
 
 std::string status(const ModuleDiff& m, Verdict v) {
   if (m.absent) return "-";
@@ -53,6 +72,11 @@ int diff_cmd(const DiffArgs& a, std::ostream& out) {
   const ModelSpec spec = map_modules(c);
   const std::vector<ModuleUnit> units = module_units(c, spec);
 
+  bool has_experts = false;
+  for (const ModuleUnit& u : units) has_experts |= u.experts;
+  std::string backend_how;
+  const MoeBackend mb = has_experts ? resolve_moe_backend(d, a.backend, &backend_how) : MoeBackend::FlashinferCutlass;
+
   std::vector<ModuleDiff> results;
   std::vector<std::string> not_checked;
   Progress progress(units.size(), a.json);
@@ -60,7 +84,7 @@ int diff_cmd(const DiffArgs& a, std::ostream& out) {
     Checkpoint sub = c.subset(u.tensors);
     ModelSpec s = map_modules(sub);
     if (u.experts) {
-      not_checked.push_back(u.name + " (experts: diff checks linear modules only so far)");
+      results.push_back(diff_experts(s.experts.at(0), sub, d, e, mb));
     } else {
       results.push_back(diff_linear(s.linears.at(0), sub, d, e));
     }
@@ -80,7 +104,7 @@ int diff_cmd(const DiffArgs& a, std::ostream& out) {
   }
   if (present == 0)
     throw Error(ErrorKind::BadInput, d.label(), "",
-                "holds none of the " + std::to_string(results.size()) + " linear modules of " + c.dir().string() + ": not a dump of this checkpoint");
+                "holds none of the " + std::to_string(results.size()) + " quantized modules of " + c.dir().string() + ": not a dump of this checkpoint");
   std::vector<std::string> unread;
   for (const auto& n : d.names())
     if (!read.count(n)) unread.push_back(n);
@@ -91,6 +115,7 @@ int diff_cmd(const DiffArgs& a, std::ostream& out) {
     j["dump"] = printable(d.label());
     j["engine"] = engine_name(e);
     j["engine_from"] = how;
+    if (has_experts) j["experts_backend"] = moe_backend_name(mb);
     j["modules"] = nlohmann::json::array();
     for (const auto& m : results) j["modules"].push_back(to_json(m));
     j["not_checked"] = nlohmann::json::array();
@@ -103,7 +128,9 @@ int diff_cmd(const DiffArgs& a, std::ostream& out) {
   }
 
   out << "nvfp4 diff " << printable(c.dir().string()) << " " << printable(d.label()) << "\n";
-  out << "engine " << engine_name(e) << " (from " << how << "), " << format_name(c.quant().format) << " checkpoint\n\n";
+  out << "engine " << engine_name(e) << " (from " << how << ")";
+  if (has_experts) out << ", experts on " << moe_backend_name(mb) << " (from " << backend_how << ")";
+  out << ", " << format_name(c.quant().format) << " checkpoint\n\n";
   std::size_t w = 6;
   for (const auto& m : results) w = std::max(w, printable_short(m.module, 80).size());
   out << std::left << std::setw(static_cast<int>(w) + 2) << "module" << std::setw(9) << "kind" << std::setw(8) << "params" << std::setw(10) << "semantic"
@@ -114,12 +141,12 @@ int diff_cmd(const DiffArgs& a, std::ostream& out) {
         << "\n";
   out << std::right;
   if (unrec) {
-    out << "\nunreconciled shards: the engine keeps a shard's block scales under the module's larger common global scale,\n"
-           "so every weight of that shard dequantizes too large by the factor shown:\n";
+    out << "\nunreconciled shards: the engine keeps a shard's block scales but applies another shard's global scale,\n"
+           "so every weight of that shard dequantizes off by the factor shown (applied / own):\n";
     for (const auto& m : results)
       for (const auto& u : m.unreconciled)
         out << "  " << printable(m.module) << " shard " << printable(u.shard) << " (" << printable(u.source) << "): global scale " << num(u.own)
-            << ", common " << num(u.common) << ", off by x" << num(u.factor) << " (" << u.blocks << " blocks)\n";
+            << ", applied " << num(u.common) << ", off by x" << num(u.factor) << " (" << u.blocks << " blocks)\n";
   }
   bool any = false;
   for (const auto& m : results)
@@ -152,6 +179,8 @@ Runner define_diff(CLI::App& sub) {
       ->required();
   sub.add_option("--engine", a->engine, "engine whose conventions decode the dump (default: the dump's metadata, else its names)")
       ->check(one_of({"sglang", "vllm"}));
+  sub.add_option("--backend", a->backend, "experts backend the engine ran (default: the dump's metadata, else its names)")
+      ->check(one_of({"cutlass", "flashinfer_cutlass", "trtllm"}));
   sub.add_flag("--json", a->json, "the report as JSON on stdout (no progress line)");
   sub.footer(
       "Per module, two verdicts. semantic: the engine's tensors, decoded through its layout, dequantize to the\n"

@@ -9,7 +9,9 @@
 #include "reference/linear.h"
 #include "reference/loading.h"
 #include "reference/swizzle.h"
+#include "tools/diff/block_match.h"
 #include "tools/diff/locate.h"
+#include "tools/diff/scalar_check.h"
 
 namespace nvfp4::diff {
 
@@ -49,19 +51,6 @@ RowSource row_source(const LinearSpec& s, CkptFormat f, std::int64_t r, bool sca
     off += s.shard_rows[i];
   }
   return {0, "", -1};
-}
-
-std::string at2(std::int64_t a, std::int64_t b) { return "[" + std::to_string(a) + ", " + std::to_string(b) + "]"; }
-
-std::string scale_str(std::uint8_t b) {
-  char buf[8];
-  std::snprintf(buf, sizeof buf, "0x%02x", b);
-  return num(e4m3_to_f32(b)) + " (" + buf + ")";
-}
-std::string code_str(std::uint8_t c) {
-  char buf[8];
-  std::snprintf(buf, sizeof buf, "0x%x", c);
-  return std::string("code ") + buf + " (" + num(e2m1_to_f32(c)) + ")";
 }
 
 void require(bool ok, const EngineDump& d, const std::string& name, const std::string& what) {
@@ -109,7 +98,7 @@ ModuleDiff diff_linear(const LinearSpec& s, const Checkpoint& c, const EngineDum
       std::uint8_t a = (cr[k / 2] >> (4 * (k % 2))) & 0xF, b = (er[k / 2] >> (4 * (k % 2))) & 0xF;
       if (a == b) continue;
       RowSource rs = row_source(s, f, r, false);
-      log.add(wname, Verdict::Semantic, at2(r, k / 2), rs.tensor + " row " + std::to_string(rs.row) + " k " + std::to_string(k), code_str(a), code_str(b));
+      log.add(wname, Verdict::Semantic, at({r, k / 2}), rs.tensor + " row " + std::to_string(rs.row) + " k " + std::to_string(k), code_str(a), code_str(b));
     }
   }
   {
@@ -122,7 +111,7 @@ ModuleDiff diff_linear(const LinearSpec& s, const Checkpoint& c, const EngineDum
         std::int64_t r = i / wc, cb = i % wc;
         std::string src = r < N && cb < K / 2 ? row_source(s, f, r, false).tensor + " row " + std::to_string(row_source(s, f, r, false).row) + " byte " + std::to_string(cb)
                                               : "padding (must be zero)";
-        log.add(wname, Verdict::Layout, at2(r, cb), src, "byte " + std::to_string(exp.data()[i]), "byte " + std::to_string(w.data()[i]));
+        log.add(wname, Verdict::Layout, at({r, cb}), src, "byte " + std::to_string(exp.data()[i]), "byte " + std::to_string(w.data()[i]));
       }
     }
   }
@@ -143,16 +132,15 @@ ModuleDiff diff_linear(const LinearSpec& s, const Checkpoint& c, const EngineDum
     for (std::int64_t r = 0; r < N; ++r) {
       RowSource rs = row_source(s, f, r, true);
       const float own = t.s2[rs.shard], common = t.s2max;
-      // vLLM's reconcile order: the factor in f32, then the f32 product, then E4M3 (reference/reconcile.h).
-      const float factor = own / common;
       for (std::int64_t kb = 0; kb < Kb; ++kb) {
         std::uint8_t cb = t.scales.data()[r * Kb + kb], eb = eng.data()[r * Kb + kb];
-        if (own == common ? cb == eb : eb == f32_to_e4m3_satfinite(e4m3_to_f32(cb) * factor)) continue;
-        if (own != common && cb == eb) {
+        BlockMatch bm = match_block(cb, eb, own, common);
+        if (bm == BlockMatch::Same || bm == BlockMatch::Reconciled) continue;
+        if (bm == BlockMatch::Raw) {
           ++raw_blocks[rs.shard];
           continue;
         }
-        log.add(swz_name, Verdict::Semantic, locate_swizzled(r, kb, Mp, Kbp),
+        log.add(swz_name, Verdict::Semantic, at({swizzled_offset(r, kb, Kbp) / Kbp, swizzled_offset(r, kb, Kbp) % Kbp}),
                 rs.tensor + " row " + std::to_string(rs.row) + " k-block " + std::to_string(kb),
                 scale_str(cb) + " x " + num(own) + (own == common ? "" : " (reconciled onto " + num(common) + ")"),
                 scale_str(eb) + " x " + num(common));
@@ -168,7 +156,7 @@ ModuleDiff diff_linear(const LinearSpec& s, const Checkpoint& c, const EngineDum
       auto [r, kb] = unlocate_swizzled(i, Mp, Kbp);
       std::string src = r < N && kb < Kb ? row_source(s, f, r, true).tensor + " row " + std::to_string(row_source(s, f, r, true).row) + " k-block " + std::to_string(kb)
                                          : "padding (must be zero)";
-      log.add(swz_name, Verdict::Layout, "[" + std::to_string(i / Kbp) + ", " + std::to_string(i % Kbp) + "]", src, scale_str(exp.data()[i]), scale_str(swz.data()[i]));
+      log.add(swz_name, Verdict::Layout, at({i / Kbp, i % Kbp}), src, scale_str(exp.data()[i]), scale_str(swz.data()[i]));
     }
   }
   // sglang keeps weight_scale: the swizzled bytes where it aliases (same shape), else as loaded.
@@ -181,50 +169,28 @@ ModuleDiff diff_linear(const LinearSpec& s, const Checkpoint& c, const EngineDum
     } else {
       for (std::int64_t i = 0; i < exp.numel(); ++i)
         if (exp.data()[i] != ws.data()[i])
-          log.add("weight_scale", Verdict::Layout, "[" + std::to_string(i / ws.size(1)) + ", " + std::to_string(i % ws.size(1)) + "]",
+          log.add("weight_scale", Verdict::Layout, at({i / ws.size(1), i % ws.size(1)}),
                   ws.shape() == swz.shape() ? "the swizzled block scales (aliased)" : "the loaded block scales", scale_str(exp.data()[i]), scale_str(ws.data()[i]));
     }
   }
 
-  // --- scalars. Effective ones (what the GEMM multiplies by) are semantic; per-shard copies the
-  // engine keeps for a reload are layout. Expected values are f32 operations on the checkpoint's.
-  struct Scalar { std::string name; std::vector<float> expected; Verdict v; std::string what; };
+  // --- scalars: f32 operations on the checkpoint's, in the engine's order.
   const float alpha = t.inmax * t.s2max, inv = 1.0f / t.inmax;
   const bool a4 = s.has_input_scale;
-  std::vector<Scalar> scalars;
-  scalars.push_back({"alpha", {alpha}, Verdict::Semantic, "max input scale x max weight_scale_2 (f32)"});
+  std::vector<ScalarExpect> scalars;
+  scalars.push_back({"alpha", {alpha}, Verdict::Semantic, "max input scale x max weight_scale_2 (f32)", {}, {}});
   if (sgl) {
-    scalars.push_back({"input_scale_inv", {inv}, Verdict::Semantic, "1 / max input scale (f32)"});
-    scalars.push_back({"weight_scale_2", t.s2, Verdict::Layout, "each shard's weight_scale_2"});
-    scalars.push_back({"input_scale", a4 ? t.in : std::vector<float>(s.shard_ids.size(), 1.0f), Verdict::Layout, "each shard's input_scale"});
+    scalars.push_back({"input_scale_inv", {inv}, Verdict::Semantic, "1 / max input scale (f32)", {}, {}});
+    scalars.push_back({"weight_scale_2", t.s2, Verdict::Layout, "each shard's weight_scale_2", s.shard_ids, {}});
+    scalars.push_back({"input_scale", a4 ? t.in : std::vector<float>(s.shard_ids.size(), 1.0f), Verdict::Layout, "each shard's input_scale", s.shard_ids, {}});
   } else {
-    scalars.push_back({"weight_global_scale", {t.s2max}, Verdict::Semantic, "max weight_scale_2"});
+    scalars.push_back({"weight_global_scale", {t.s2max}, Verdict::Semantic, "max weight_scale_2", {}, {}});
     if (a4) {
-      scalars.push_back({"input_global_scale", {t.inmax}, Verdict::Semantic, "max input scale"});
-      scalars.push_back({"input_global_scale_inv", {inv}, Verdict::Semantic, "1 / max input scale (f32)"});
+      scalars.push_back({"input_global_scale", {t.inmax}, Verdict::Semantic, "max input scale", {}, {}});
+      scalars.push_back({"input_global_scale_inv", {inv}, Verdict::Semantic, "1 / max input scale (f32)", {}, {}});
     }
   }
-  for (const Scalar& sc : scalars) {
-    const std::string name = pre + sc.name;
-    if (!d.has(name)) {
-      log.add(sc.name, sc.v, "", sc.what, num(sc.expected[0]), "absent");
-      continue;
-    }
-    Tensor v = d.tensor(name);
-    out.params.push_back(sc.name);
-    if (v.dtype() != DType::F32 || v.numel() != static_cast<std::int64_t>(sc.expected.size())) {
-      log.add(sc.name, sc.v, "", sc.what, "F32 with " + std::to_string(sc.expected.size()) + " element(s)", std::string(dtype_name(v.dtype())) + " " + shape_str(v.shape()));
-      continue;
-    }
-    for (std::size_t i = 0; i < sc.expected.size(); ++i) {
-      float got = v.get_f32(static_cast<std::int64_t>(i));
-      if (std::memcmp(&got, &sc.expected[i], sizeof got) == 0) continue;
-      std::string what = sc.what;
-      if (sc.expected.size() > 1) what += " (" + s.shard_ids[i] + ")";
-      if (std::isfinite(got) && got != 0 && sc.expected[i] != 0) what += ": off by a factor " + num(static_cast<double>(got) / sc.expected[i]);
-      log.add(sc.name, sc.v, sc.expected.size() > 1 ? "[" + std::to_string(i) + "]" : "", what, num(sc.expected[i]), num(got));
-    }
-  }
+  check_scalars(d, pre, scalars, out, log);
   return out;
 }
 

@@ -4,15 +4,12 @@
 // comes from the reference's swizzle.
 #pragma once
 #include <cstdint>
-#include <string>
 #include <utility>
 
 namespace nvfp4::diff {
 
 // The flat offset of logical (m, k) in a swizzled [Mp, Kp] tensor.
 std::int64_t swizzled_offset(std::int64_t m, std::int64_t k, std::int64_t Kp);
-// "[row, col]" of that offset in the tensor viewed as [Mp, Kp].
-std::string locate_swizzled(std::int64_t m, std::int64_t k, std::int64_t Mp, std::int64_t Kp);
 // The logical (m, k) stored at a flat offset.
 std::pair<std::int64_t, std::int64_t> unlocate_swizzled(std::int64_t offset, std::int64_t Mp, std::int64_t Kp);
 

@@ -21,6 +21,16 @@ void MismatchLog::add(const std::string& param, Verdict v, std::string index, st
   d_.mismatches.push_back({d_.module, param, v, std::move(index), std::move(source), std::move(expected), std::move(found), 1});
 }
 
+std::string at(std::initializer_list<std::int64_t> idx) {
+  std::string s(1, '[');
+  for (std::int64_t i : idx) {
+    if (s.size() > 1) s += ", ";
+    s += std::to_string(i);
+  }
+  s += ']';
+  return s;
+}
+
 std::string num(double v) {
   char buf[40];
   std::snprintf(buf, sizeof buf, "%.9g", v);

@@ -3,6 +3,7 @@
 // checkpoint. Collected per module so the command can stream.
 #pragma once
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -47,6 +48,9 @@ class MismatchLog {
  private:
   ModuleDiff& d_;
 };
+
+// "[a, b, c]": an index into an engine tensor.
+std::string at(std::initializer_list<std::int64_t> idx);
 
 // "%.9g" of a float, the digits that tell two f32 values apart.
 std::string num(double v);

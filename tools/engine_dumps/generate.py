@@ -8,11 +8,12 @@ tools/dump_engine_state.py. What is stubbed, and only that (see README.md here):
   - backend selection: sglang's FP4 GEMM runner reports no special backend (so cutlass) on a
     Blackwell platform; vLLM's NVFP4 linear kernel is CutlassNvFp4LinearKernel.
 
-usage: generate.py ENGINE CKPT_DIR OUT.safetensors      (ENGINE: sglang | vllm)
+usage: generate.py ENGINE CKPT_DIR OUT.safetensors [MOE_BACKEND]   (ENGINE: sglang | vllm)
 """
 import glob
 import json
 import os
+import re
 import sys
 import types
 
@@ -23,6 +24,17 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from dump_engine_state import dump_model  # noqa: E402
 
 torch.Tensor.cuda = lambda self, *a, **k: self
+# FlashInfer's block_scale_interleave has a CPU path in its JIT module; build that for sm_90 (nvcc
+# needs no GPU) and answer its compute-capability question for CPU tensors.
+os.environ.setdefault("FLASHINFER_CUDA_ARCH_LIST", "9.0a")
+
+
+def _flashinfer_on_cpu():
+    try:
+        import flashinfer.quantization.fp4_quantization as fq
+    except ImportError:
+        return
+    fq.get_compute_capability = lambda device: (9, 0)
 
 # Checkpoint shard names -> (fused engine parameter, shard id), as both engines' model files map them.
 STACKED = [("qkv_proj", "q_proj", "q"), ("qkv_proj", "k_proj", "k"), ("qkv_proj", "v_proj", "v"),
@@ -48,7 +60,23 @@ class _NoSpecialBackend:
         raise AttributeError(n)
 
 
-def sglang_linear_factory(hf_quant):
+def sglang_factory(moe_backend):
+    # The MoE layer reads the published server config (runner backend, parallel widths); linear
+    # layers read only the parallel context. A throwaway llama config satisfies ServerArgs.
+    import tempfile
+    import sglang.srt.runtime_context as rc
+    from sglang.srt.server_args import ServerArgs
+    hf = tempfile.mkdtemp()
+    json.dump({"model_type": "llama", "architectures": ["LlamaForCausalLM"], "hidden_size": 64, "intermediate_size": 64,
+               "num_attention_heads": 4, "num_key_value_heads": 2, "num_hidden_layers": 1, "vocab_size": 256,
+               "max_position_embeddings": 128}, open(os.path.join(hf, "config.json"), "w"))
+    rc.publish(ServerArgs(model_path=hf, device="cpu", moe_runner_backend=moe_backend or "flashinfer_cutlass"), role="scheduler")
+    global _RANKS  # a context manager: kept alive, or collecting it would undo the override
+    _RANKS = rc.get_parallel().override(**{n: 0 for n in rc._parallel_fields() if n.endswith("_rank")})
+    _RANKS.__enter__()
+    _flashinfer_on_cpu()
+    import sglang.srt.layers.moe.utils as mu
+    mu.initialize_moe_config()
     import sglang.srt.layers.linear as lin
     import sglang.srt.layers.quantization.modelopt_quant as mq
     lin.get_parallel = lambda: _OneRank()
@@ -56,10 +84,14 @@ def sglang_linear_factory(hf_quant):
     mq.get_platform = lambda: types.SimpleNamespace(is_blackwell=True)
     cfg = mq.ModelOptFp4Config(is_checkpoint_nvfp4_serialized=True, group_size=16, exclude_modules=[],
                                packed_modules_mapping=PACKED)
-    return lin, cfg, None
+    from sglang.srt.layers.moe.fused_moe_triton.layer import FusedMoE
+
+    def experts(E, H, I, prefix):
+        return FusedMoE(num_experts=E, hidden_size=H, intermediate_size=I, layer_id=0, top_k=2, quant_config=cfg, prefix=prefix)
+    return lin, cfg, experts
 
 
-def vllm_linear_factory(hf_quant):
+def vllm_factory(moe_backend):
     import vllm.distributed.parallel_state as ps
     import vllm.model_executor.layers.linear as lin
     import vllm.model_executor.layers.quantization.modelopt as vmo
@@ -74,7 +106,7 @@ def vllm_linear_factory(hf_quant):
                                     local_rank=0, backend="gloo")
     ps.initialize_model_parallel(1, 1)
     cfg = vmo.ModelOptNvFp4Config(is_checkpoint_nvfp4_serialized=True, group_size=16, exclude_modules=[])
-    return lin, cfg, ctx
+    return lin, cfg, None
 
 
 def attach(root, name, module):
@@ -87,15 +119,20 @@ def attach(root, name, module):
     parent.add_module(parts[-1], module)
 
 
+EXPERT = re.compile(r"(.*\.experts)\.(\d+)\.(gate_proj|up_proj|down_proj)\.(.*)")
+
+
 def main():
     engine, ckpt, out = sys.argv[1:4]
+    moe_backend = sys.argv[4] if len(sys.argv) > 4 else None
     tensors = {}
     for f in sorted(glob.glob(os.path.join(ckpt, "*.safetensors"))):
         tensors.update(load_file(f))
     conf = json.load(open(os.path.join(ckpt, "config.json")))
     H, I, L = conf["hidden_size"], conf["intermediate_size"], conf["num_hidden_layers"]
     nh, nkv, hd = conf["num_attention_heads"], conf["num_key_value_heads"], conf["head_dim"]
-    lin, cfg, _ = (sglang_linear_factory if engine == "sglang" else vllm_linear_factory)(conf.get("quantization_config"))
+    E = conf.get("num_experts", 0)
+    lin, cfg, experts = (sglang_factory if engine == "sglang" else vllm_factory)(moe_backend)
     root = torch.nn.Module()
     mods = {}
     for layer in range(L):
@@ -104,6 +141,9 @@ def main():
                                                                 prefix=f"{p}.self_attn.qkv_proj")
         mods[f"{p}.self_attn.o_proj"] = lin.RowParallelLinear(nh * hd, H, bias=False, quant_config=cfg,
                                                               prefix=f"{p}.self_attn.o_proj")
+        if E:
+            mods[f"{p}.mlp.experts"] = experts(E, H, I, f"{p}.mlp.experts")
+            continue
         mods[f"{p}.mlp.gate_up_proj"] = lin.MergedColumnParallelLinear(H, [I, I], bias=False, quant_config=cfg,
                                                                        prefix=f"{p}.mlp.gate_up_proj")
         mods[f"{p}.mlp.down_proj"] = lin.RowParallelLinear(I, H, bias=False, quant_config=cfg,
@@ -112,6 +152,13 @@ def main():
         attach(root, name, m)
     params = dict(root.named_parameters())
     for name, w in tensors.items():
+        m = EXPERT.match(name)
+        if m:  # the model files' expert mapping: gate -> w13 shard w1, up -> w13 shard w3, down -> w2
+            mod, e, proj, rest = m.group(1), int(m.group(2)), m.group(3), m.group(4)
+            pn = f"{mod}." + ("w2_" if proj == "down_proj" else "w13_") + rest
+            sid = {"gate_proj": "w1", "up_proj": "w3", "down_proj": "w2"}[proj]
+            params[pn].weight_loader(params[pn], w, pn, shard_id=sid, expert_id=e)
+            continue
         for fused, shard, sid in STACKED:
             if f".{shard}." in name:
                 pn = name.replace(f".{shard}.", f".{fused}.")
@@ -122,7 +169,7 @@ def main():
                 params[name].weight_loader(params[name], w)
     for m in mods.values():
         m.quant_method.process_weights_after_loading(m)
-    dump_model(root, out, engine=engine, backend="cutlass")
+    dump_model(root, out, engine=engine, backend=moe_backend or "cutlass")
 
 
 if __name__ == "__main__":

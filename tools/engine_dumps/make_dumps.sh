@@ -14,8 +14,20 @@ small="--layers 1 --hidden 64 --intermediate 64 --head-dim 16"
 "$bin" make-checkpoint "$out/unequal" $small --unequal-scales --seed 2 >/dev/null  # every shard its own global scale
 "$bin" make-checkpoint "$out/odd" --layers 1 --hidden 80 --intermediate 48 --head-dim 16 --kv-heads 1 --seed 3 >/dev/null  # N, K padded
 "$bin" make-checkpoint "$out/fused" $small --layout fused --seed 4 >/dev/null      # q/k/v and gate/up fused on disk
+moe="--layers 1 --hidden 128 --intermediate 64 --head-dim 16 --experts 4"  # H 128: FlashInfer's trtllm needs H % 128 == 0
+"$bin" make-checkpoint "$out/moe" $moe --seed 6 >/dev/null
+"$bin" make-checkpoint "$out/moe_unequal" $moe --unequal-scales --seed 5 >/dev/null
+"$bin" make-checkpoint "$out/moe_odd" --layers 1 --hidden 128 --intermediate 48 --head-dim 16 --experts 4 --seed 7 >/dev/null  # I padded to 64 (trtllm)
 for c in dense unequal odd fused; do
   for e in sglang vllm; do
     "$py" "$here/generate.py" $e "$out/$c" "$out/$c.$e.safetensors" 2>/dev/null
   done
 done
+for c in moe moe_unequal; do
+  for b in flashinfer_cutlass flashinfer_trtllm; do
+    "$py" "$here/generate.py" sglang "$out/$c" "$out/$c.sglang.$b.safetensors" $b 2>/dev/null
+  done
+done
+# sglang refuses gated w13 that needs padding on flashinfer_cutlass (the assertion in
+# process_weights_after_loading), so moe_odd has a trtllm dump only.
+"$py" "$here/generate.py" sglang "$out/moe_odd" "$out/moe_odd.sglang.flashinfer_trtllm.safetensors" flashinfer_trtllm 2>/dev/null

@@ -252,3 +252,119 @@ TEST(Diff, ADumpOfAnotherCheckpointIsBadInput) {
 
 }  // namespace
 }  // namespace nvfp4
+
+namespace nvfp4 {
+namespace {
+
+const std::string kExperts = "model.layers.0.mlp.experts";
+
+TEST(DiffExperts, PassesWhereSglangIsRight) {
+  for (std::string dump : {"moe.sglang.flashinfer_cutlass", "moe.sglang.flashinfer_trtllm", "moe_odd.sglang.flashinfer_trtllm"}) {
+    SCOPED_TRACE(dump);
+    std::string ck = dump.substr(0, dump.find(".sglang"));
+    nlohmann::json j = diff_json(kData + "/" + ck, kData + "/" + dump + ".safetensors", 0);
+    EXPECT_EQ(j.at("experts_backend"), dump.substr(dump.rfind('.') + 1));
+    const auto& m = module(j, kExperts);
+    EXPECT_EQ(m.at("semantic"), "ok") << m.dump();
+    EXPECT_EQ(m.at("layout"), "ok") << m.dump();
+  }
+}
+
+// Unequal gate and up scales per expert. trtllm gives the up half its own alpha (g1_alphas_up,
+// through g1_scale_c): right. flashinfer_cutlass passes g1_alphas alone, the gate's, so every
+// expert's up half is off by gate / up, read here from the checkpoint.
+TEST(DiffExperts, SglangCutlassAppliesTheGateScaleToTheUpHalf) {
+  const std::string ck = kData + "/moe_unequal/model.safetensors";
+  nlohmann::json trt = diff_json(kData + "/moe_unequal", kData + "/moe_unequal.sglang.flashinfer_trtllm.safetensors", 1);
+  EXPECT_EQ(module(trt, kExperts).at("semantic"), "ok") << module(trt, kExperts).dump();
+  EXPECT_TRUE(module(trt, kExperts).at("unreconciled").empty());
+
+  nlohmann::json cut = diff_json(kData + "/moe_unequal", kData + "/moe_unequal.sglang.flashinfer_cutlass.safetensors", 1);
+  const auto& m = module(cut, kExperts);
+  EXPECT_TRUE(m.at("mismatches").empty()) << m.dump();
+  EXPECT_EQ(m.at("layout"), "ok");
+  ASSERT_EQ(m.at("unreconciled").size(), 4u) << m.dump();
+  for (int e = 0; e < 4; ++e) {
+    const auto& u = m.at("unreconciled")[static_cast<std::size_t>(e)];
+    const std::string p = kExperts + "." + std::to_string(e);
+    float gate = scalar(ck, p + ".gate_proj.weight_scale_2"), up = scalar(ck, p + ".up_proj.weight_scale_2");
+    EXPECT_EQ(u.at("shard"), "expert " + std::to_string(e) + " w3 (up)");
+    EXPECT_EQ(u.at("source"), p + ".up_proj");
+    EXPECT_EQ(u.at("factor").get<double>(), static_cast<double>(gate) / up);
+  }
+}
+
+// Gate and up exchanged in expert 1 only. flashinfer_cutlass stores [up; gate], so the logical
+// gate row 0 of expert 1 is stored row I = 64, where the up row 0 now sits.
+TEST(DiffExperts, SwappedGateAndUpOfOneExpert) {
+  TempDir dir;
+  std::string dump = planted(dir, "moe.sglang.flashinfer_cutlass.safetensors", [&](auto& t) {
+    Tensor& w = t.at(kExperts + ".w13_weight");  // [4, 128, 64]
+    std::uint8_t* e1 = w.data() + 1 * 128 * 64;
+    std::vector<std::uint8_t> tmp(e1, e1 + 64 * 64);
+    std::memcpy(e1, e1 + 64 * 64, 64 * 64);
+    std::memcpy(e1 + 64 * 64, tmp.data(), 64 * 64);
+  });
+  nlohmann::json j = diff_json(kData + "/moe", dump, 1);
+  const auto& x = only_mismatch(j, kExperts, "semantic");
+  EXPECT_EQ(x.at("param"), "w13_weight");
+  EXPECT_EQ(x.at("index").get<std::string>().substr(0, 9), "[1, 64, 0") << x.dump();
+  EXPECT_NE(x.at("source").get<std::string>().find(kExperts + ".1.gate_proj.weight row 0 k "), std::string::npos) << x.dump();
+  EXPECT_EQ(only_mismatch(j, kExperts, "layout").at("param"), "w13_weight");
+}
+
+// One w2 block scale of expert 3 changed: row 100 is (mT 0, i 3, j 4), k-block 1 is kk 1, so the
+// byte sits at ((4 * 4 + 3) * 4 + 1) = 77 of the expert's [128, 4] tile: index [3, 19, 1].
+TEST(DiffExperts, FlippedExpertScaleByteAtItsPlace) {
+  TempDir dir;
+  std::string dump = planted(dir, "moe.sglang.flashinfer_cutlass.safetensors", [&](auto& t) {
+    std::uint8_t& b = t.at(kExperts + ".w2_blockscale_swizzled").data()[3 * 512 + 77];
+    b = b == 0x38 ? 0x40 : 0x38;
+  });
+  nlohmann::json j = diff_json(kData + "/moe", dump, 1);
+  const auto& x = only_mismatch(j, kExperts, "semantic");
+  EXPECT_EQ(x.at("param"), "w2_blockscale_swizzled");
+  EXPECT_EQ(x.at("index"), "[3, 19, 1]");
+  EXPECT_EQ(x.at("source"), kExperts + ".3.down_proj.weight_scale row 100 k-block 1");
+  // w2's scales alias w2_weight_scale in sglang (same shape), but the dump holds two copies and only
+  // one was changed: the layout verdict names the changed one.
+  EXPECT_EQ(only_mismatch(j, kExperts, "layout").at("param"), "w2_blockscale_swizzled");
+}
+
+TEST(DiffExperts, WrongExpertAlpha) {
+  TempDir dir;
+  std::string dump = planted(dir, "moe.sglang.flashinfer_trtllm.safetensors", [&](auto& t) { t.at(kExperts + ".g2_alphas").template data_as<float>()[2] *= 0.5f; });
+  nlohmann::json j = diff_json(kData + "/moe", dump, 1);
+  const auto& x = only_mismatch(j, kExperts, "semantic");
+  EXPECT_EQ(x.at("param"), "g2_alphas");
+  EXPECT_EQ(x.at("index"), "[2]");
+  EXPECT_NE(x.at("source").get<std::string>().find("(expert 2): off by a factor 0.5"), std::string::npos) << x.dump();
+}
+
+// A reload that refreshed everything but expert 0's trtllm w2 (the weights of another checkpoint
+// of the same shape stay): named at expert 0, nowhere else.
+TEST(DiffExperts, StaleExpertWeightAfterReload) {
+  TempDir dir;
+  SafetensorsFile other = SafetensorsFile::open(kData + "/moe_unequal.sglang.flashinfer_trtllm.safetensors");
+  std::string dump = planted(dir, "moe.sglang.flashinfer_trtllm.safetensors", [&](auto& t) {
+    Tensor& w = t.at(kExperts + ".w2_weight");
+    std::memcpy(w.data(), other.tensor(kExperts + ".w2_weight").data(), w.nbytes() / 4);
+  });
+  nlohmann::json j = diff_json(kData + "/moe", dump, 1);
+  const auto& x = only_mismatch(j, kExperts, "semantic");
+  EXPECT_EQ(x.at("param"), "w2_weight");
+  EXPECT_EQ(x.at("index").get<std::string>().substr(0, 3), "[0,") << x.dump();
+  EXPECT_EQ(x.at("source").get<std::string>().rfind(kExperts + ".0.down_proj.weight row ", 0), 0u) << x.dump();
+}
+
+TEST(DiffExperts, BackendFromFlagsAndRefusals) {
+  CliRun r = nvfp4({"diff", kData + "/moe", kData + "/moe.sglang.flashinfer_cutlass.safetensors", "--backend", "cutlass"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("sglang refuses moe_runner_backend=cutlass"), std::string::npos) << r.err;
+  // The trtllm dump read as flashinfer_cutlass: its shuffled rows decode wrongly.
+  r = nvfp4({"diff", kData + "/moe", kData + "/moe.sglang.flashinfer_trtllm.safetensors", "--backend", "flashinfer_cutlass"});
+  EXPECT_EQ(r.code, 1) << r.out;
+}
+
+}  // namespace
+}  // namespace nvfp4

@@ -1,0 +1,232 @@
+#include "tools/diff/experts_diff.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "core/error.h"
+#include "reference/experts.h"
+#include "reference/loading.h"
+#include "reference/shuffle.h"
+#include "reference/swizzle.h"
+#include "tools/diff/block_match.h"
+#include "tools/diff/locate.h"
+#include "tools/diff/scalar_check.h"
+
+namespace nvfp4::diff {
+
+std::string moe_backend_name(MoeBackend b) { return b == MoeBackend::Trtllm ? "flashinfer_trtllm" : "flashinfer_cutlass"; }
+
+namespace {
+
+// Stored row of each logical row of one projection ([gate; up] for w13), the same for every expert.
+std::vector<std::int64_t> stored_rows(const ExpertsSpec& s, MoeBackend b, bool w13) {
+  const std::int64_t I = s.I, N = w13 ? 2 * I : s.H;
+  std::vector<std::int64_t> out(static_cast<std::size_t>(N));
+  if (b == MoeBackend::FlashinferCutlass) {
+    for (std::int64_t r = 0; r < N; ++r) out[static_cast<std::size_t>(r)] = !w13 ? r : r < I ? I + r : r - I;
+    return out;
+  }
+  // FlashInfer's permutations as the reference builds them (reference/shuffle.h), applied to the
+  // padded [w3; 0; w1; 0] order: logical gate row t sits at Ip + t, up row t at t.
+  const std::int64_t Ip = ref::trtllm_padded_intermediate(I);
+  ref::Permutation p = w13 ? ref::compose(ref::gated_act_reorder(2 * Ip), ref::shuffle_a_rows(2 * Ip, 128)) : ref::shuffle_a_rows(s.H, 128);
+  std::vector<std::int64_t> inv(p.size());
+  for (std::size_t n = 0; n < p.size(); ++n) inv[static_cast<std::size_t>(p[n])] = static_cast<std::int64_t>(n);
+  for (std::int64_t r = 0; r < N; ++r) out[static_cast<std::size_t>(r)] = inv[static_cast<std::size_t>(!w13 ? r : r < I ? Ip + r : r - I)];
+  return out;
+}
+
+struct Place { std::string tensor; std::int64_t row; int shard; };  // shard 0 gate, 1 up, 2 down
+Place place(const ExpertsSpec& s, CkptFormat f, std::int64_t e, bool w13, std::int64_t r, bool scales) {
+  const FormatNames& fn = format_names(f);
+  int shard = !w13 ? 2 : r < s.I ? 0 : 1;
+  std::int64_t row = w13 && r >= s.I ? r - s.I : r;
+  return {s.prefixes[static_cast<std::size_t>(e)][static_cast<std::size_t>(shard)] + "." + (scales ? fn.weight_scale : fn.weight), row, shard};
+}
+
+void require(bool ok, const EngineDump& d, const std::string& name, const std::string& what) {
+  if (!ok) bad_input(d.file_of(name), name, what);
+}
+
+// [E, 2I, ..] -> the same with the two halves of each expert exchanged.
+Tensor flip_halves(const Tensor& t) {
+  Tensor out = t.clone();
+  const std::int64_t E = t.size(0), half = t.size(1) / 2, row = t.size(2);
+  for (std::int64_t e = 0; e < E; ++e) {
+    std::memcpy(out.data() + (e * 2 * half) * row, t.data() + (e * 2 * half + half) * row, static_cast<std::size_t>(half * row));
+    std::memcpy(out.data() + (e * 2 * half + half) * row, t.data() + (e * 2 * half) * row, static_cast<std::size_t>(half * row));
+  }
+  return out;
+}
+
+}  // namespace
+
+ModuleDiff diff_experts(const ExpertsSpec& s, const Checkpoint& c, const EngineDump& d, Engine e, MoeBackend b) {
+  ModuleDiff out;
+  out.module = s.name;
+  out.kind = "experts";
+  const std::string pre = s.name + ".";
+  if (!d.has(pre + "w13_weight")) {
+    out.absent = true;
+    return out;
+  }
+  if (e != Engine::Sglang)
+    throw Error(ErrorKind::Usage, d.label(), pre + "w13_weight", "experts are decoded for sglang only so far (vLLM's conventions are not pinned yet)");
+  MismatchLog log(out);
+  const CkptFormat f = c.quant().format;
+  Module src = ref::experts_create_weights(s);
+  ref::experts_load(src, s, c, f);
+  const std::int64_t E = s.E, H = s.H, I = s.I;
+  const Tensor& s2 = src.tensor("w13_weight_scale_2");
+  const Tensor& w2s2 = src.tensor("w2_weight_scale_2");
+
+  // The reference's post-processing under sglang's conventions: no reconcile (gate and up keep
+  // their own scales: the reference reconciles only unequal ones, so it is given equal ones),
+  // and for flashinfer_cutlass the [w3; w1] order fed to the reference's cutlass layout.
+  Module layout_src;
+  for (const auto& [n, p] : src.entries()) layout_src.add(n, p->data.clone());
+  for (std::int64_t x = 0; x < E; ++x) ref::set_f32(layout_src.tensor("w13_weight_scale_2"), 2 * x + 1, ref::get_f32(s2, 2 * x));
+  if (b == MoeBackend::FlashinferCutlass) {
+    layout_src.tensor("w13_weight") = flip_halves(src.tensor("w13_weight"));
+    layout_src.tensor("w13_weight_scale") = flip_halves(src.tensor("w13_weight_scale"));
+  }
+  std::vector<Reconciliation> none;
+  Module expect = ref::experts_process(layout_src, s, b == MoeBackend::Trtllm ? Backend::Trtllm : Backend::Cutlass, none);
+
+  for (bool w13 : {true, false}) {
+    const std::string proj = w13 ? "w13" : "w2";
+    const std::string wn = proj + "_weight", sn = proj + "_blockscale_swizzled";
+    const std::int64_t N = w13 ? 2 * I : H, K = w13 ? H : I, Kb = K / 16;
+    const std::vector<std::int64_t> rows = stored_rows(s, b, w13);
+    const std::int64_t need_rows = *std::max_element(rows.begin(), rows.end()) + 1;
+    require(d.has(pre + wn), d, pre + wn, "absent: sglang holds the packed " + proj + " weight here");
+    Tensor w = d.tensor(pre + wn);
+    require(w.dtype() == DType::U8 && w.dim() == 3 && w.size(0) == E && w.size(1) >= need_rows && w.size(2) * 2 >= K, d, pre + wn,
+            "shape " + shape_str(w.shape()) + " cannot hold " + std::to_string(E) + " experts' " + proj + " of " + std::to_string(N) + " x " + std::to_string(K));
+    require(d.has(pre + sn), d, pre + sn, "absent: sglang holds the swizzled " + proj + " block scales here");
+    Tensor swz = d.tensor(pre + sn);
+    out.params.push_back(wn);
+    out.params.push_back(sn);
+    const std::int64_t R = w.size(1), Kbs = w.size(2) * 2 / 16, Mp = ref::round_up(R, 128), Kbp = ref::round_up(Kbs, 4);
+    const bool swz_ok = swz.dim() == 3 && swz.size(0) == E && swz.size(1) == Mp && swz.size(2) == Kbp;
+    if (!swz_ok)
+      log.add(sn, Verdict::Semantic, "", "the 128x4 swizzle of " + std::to_string(R) + " x " + std::to_string(Kbs) + " block scales per expert",
+              "shape " + shape_str({E, Mp, Kbp}), "shape " + shape_str(swz.shape()));
+    Tensor eng = swz_ok ? ref::unswizzle_128x4(swz.view(DType::U8, swz.shape()), R, Kbs) : Tensor();
+    const Tensor& cw = src.tensor(wn);
+    const Tensor& cs = src.tensor(proj + "_weight_scale");
+    std::vector<std::int64_t> raw(static_cast<std::size_t>(E * 2), 0);  // per expert and w13 half
+    for (std::int64_t x = 0; x < E; ++x)
+      for (std::int64_t r = 0; r < N; ++r) {
+        const std::int64_t sr = rows[static_cast<std::size_t>(r)];
+        const std::uint8_t* crow = cw.data() + (x * N + r) * (K / 2);
+        const std::uint8_t* erow = w.data() + (x * R + sr) * w.size(2);
+        if (std::memcmp(crow, erow, static_cast<std::size_t>(K / 2)) != 0)
+          for (std::int64_t k = 0; k < K; ++k) {
+            std::uint8_t a = (crow[k / 2] >> (4 * (k % 2))) & 0xF, g = (erow[k / 2] >> (4 * (k % 2))) & 0xF;
+            if (a == g) continue;
+            Place p = place(s, f, x, w13, r, false);
+            log.add(wn, Verdict::Semantic, at({x, sr, k / 2}), p.tensor + " row " + std::to_string(p.row) + " k " + std::to_string(k), code_str(a), code_str(g));
+          }
+        if (!swz_ok) continue;
+        // The global scale the engine applies to this row's half: sglang's cutlass runner applies
+        // g1_alphas (the gate's) to both halves of w13; trtllm the half's own.
+        const bool up = w13 && r >= I;
+        const float own = w13 ? ref::get_f32(s2, 2 * x + (up ? 1 : 0)) : ref::get_f32(w2s2, x);
+        const float applied = w13 && b == MoeBackend::FlashinferCutlass ? ref::get_f32(s2, 2 * x) : own;
+        for (std::int64_t kb = 0; kb < Kb; ++kb) {
+          std::uint8_t cb = cs.data()[(x * N + r) * Kb + kb], eb = eng.data()[(x * R + sr) * Kbs + kb];
+          BlockMatch m = match_block(cb, eb, own, applied);
+          if (m == BlockMatch::Same || m == BlockMatch::Reconciled) continue;
+          if (m == BlockMatch::Raw) {
+            ++raw[static_cast<std::size_t>(2 * x + (up ? 1 : 0))];
+            continue;
+          }
+          Place p = place(s, f, x, w13, r, true);
+          const std::int64_t o = swizzled_offset(sr, kb, Kbp);
+          log.add(sn, Verdict::Semantic, at({x, o / Kbp, o % Kbp}), p.tensor + " row " + std::to_string(p.row) + " k-block " + std::to_string(kb),
+                  scale_str(cb) + " x " + num(own), scale_str(eb) + " x " + num(applied));
+        }
+      }
+    for (std::int64_t x = 0; x < E; ++x)
+      for (int h = 0; h < 2; ++h)
+        if (std::int64_t n = raw[static_cast<std::size_t>(2 * x + h)]) {
+          float own = w13 ? ref::get_f32(s2, 2 * x + h) : ref::get_f32(w2s2, x), applied = w13 ? ref::get_f32(s2, 2 * x) : own;
+          out.unreconciled.push_back({s.name, "expert " + std::to_string(x) + " " + (w13 ? (h ? "w3 (up)" : "w1 (gate)") : "w2"),
+                                      s.prefixes[static_cast<std::size_t>(x)][static_cast<std::size_t>(w13 ? h : 2)], own, applied,
+                                      static_cast<double>(applied) / own, n});
+        }
+  }
+
+  // Layout: every weight and block-scale tensor against the reference's bytes.
+  for (const std::string n : {"w13_weight", "w2_weight", "w13_weight_scale", "w2_weight_scale", "w13_blockscale_swizzled", "w2_blockscale_swizzled"}) {
+    if (!d.has(pre + n)) {
+      log.add(n, Verdict::Layout, "", "sglang's " + moe_backend_name(b) + " layout", "present", "absent");
+      continue;
+    }
+    if (std::find(out.params.begin(), out.params.end(), n) == out.params.end()) out.params.push_back(n);
+    Tensor got = d.tensor(pre + n);
+    const Tensor& exp = expect.tensor(n);
+    if (got.shape() != exp.shape()) {
+      log.add(n, Verdict::Layout, "", "sglang's " + moe_backend_name(b) + " layout", "shape " + shape_str(exp.shape()), "shape " + shape_str(got.shape()));
+      continue;
+    }
+    const std::int64_t rows = exp.size(1), cols = exp.size(2);
+    for (std::int64_t i = 0; i < exp.numel(); ++i) {
+      if (exp.data()[i] == got.data()[i]) continue;
+      std::int64_t x = i / (rows * cols), r = (i / cols) % rows, col = i % cols;
+      const bool scales = n.find("scale") != std::string::npos;
+      log.add(n, Verdict::Layout, at({x, r, col}), std::string("expert ") + std::to_string(x) + (exp.data()[i] == 0 ? " (zero here: padding or a zero byte)" : ""),
+              scales ? scale_str(exp.data()[i]) : "byte " + std::to_string(exp.data()[i]), scales ? scale_str(got.data()[i]) : "byte " + std::to_string(got.data()[i]));
+    }
+  }
+
+  // Scalars: f32 operations on the checkpoint's, in sglang's order.
+  std::vector<float> gate_s2, up_s2, w2_s2, g1, g1up, g2, gate_in, up_in, w2_in;
+  std::vector<std::string> label;
+  float in13 = 1, in2 = 1;
+  if (s.has_input_scale) {
+    in13 = ref::max_of(src.tensor("w13_input_scale"));
+    in2 = ref::max_of(src.tensor("w2_input_scale"));
+  }
+  const float q13 = 1.0f / in13, q2 = 1.0f / in2;
+  std::vector<std::vector<float>> w13_in_any;
+  std::vector<float> s2_all;
+  for (std::int64_t x = 0; x < E; ++x) {
+    label.push_back("expert " + std::to_string(x));
+    float g = ref::get_f32(s2, 2 * x), u = ref::get_f32(s2, 2 * x + 1);
+    s2_all.push_back(g);
+    s2_all.push_back(u);
+    g1.push_back(in13 * g);
+    g1up.push_back(in13 * u);
+    g2.push_back(in2 * ref::get_f32(w2s2, x));
+    w2_s2.push_back(ref::get_f32(w2s2, x));
+    if (s.has_input_scale) {
+      float gi = ref::get_f32(src.tensor("w13_input_scale"), 2 * x), ui = ref::get_f32(src.tensor("w13_input_scale"), 2 * x + 1);
+      w13_in_any.push_back({gi, ui});
+      w13_in_any.push_back({gi, ui});
+      w2_in.push_back(ref::get_f32(src.tensor("w2_input_scale"), x));
+    }
+  }
+  std::vector<float> scale_c;
+  for (std::int64_t x = 0; x < E; ++x) scale_c.push_back(q2 * g1up[static_cast<std::size_t>(x)]);
+  const bool trt = b == MoeBackend::Trtllm;
+  std::vector<ScalarExpect> sc = {
+      {"g1_alphas", g1, Verdict::Semantic, "max w13 input scale x the gate's weight_scale_2 (f32)", label, {}},
+      {"g1_alphas_up", g1up, trt ? Verdict::Semantic : Verdict::Layout, "max w13 input scale x the up's weight_scale_2 (f32)", label, {}},
+      {"g2_alphas", g2, Verdict::Semantic, "max w2 input scale x w2's weight_scale_2 (f32)", label, {}},
+      {"w13_input_scale_quant", {q13}, Verdict::Semantic, "1 / max w13 input scale (f32)", {}, {}},
+      {"w2_input_scale_quant", {q2}, Verdict::Semantic, "1 / max w2 input scale (f32)", {}, {}},
+      {"w13_weight_scale_2", s2_all, Verdict::Layout, "each expert's gate and up weight_scale_2", {}, {}},
+      {"w2_weight_scale_2", w2_s2, Verdict::Layout, "each expert's w2 weight_scale_2", label, {}},
+  };
+  if (s.has_input_scale) {
+    sc.push_back({"w13_input_scale", {}, Verdict::Layout, "one of the expert's gate and up input scales", {}, w13_in_any});
+    sc.push_back({"w2_input_scale", w2_in, Verdict::Layout, "each expert's w2 input scale", label, {}});
+  }
+  if (trt) sc.push_back({"g1_scale_c", scale_c, Verdict::Semantic, "w2_input_scale_quant x g1_alphas_up (f32)", label, {}});
+  check_scalars(d, pre, sc, out, log);
+  return out;
+}
+
+}  // namespace nvfp4::diff
