@@ -26,20 +26,20 @@ struct DiffArgs {
 
 // The experts' backend: --backend, else the dump's metadata, else a name only trtllm's
 // post-processing creates (g1_scale_c); sglang refuses plain cutlass for NVFP4 experts.
+// The experts' backend: --backend, else the dump's metadata, else a name only trtllm's
+// post-processing creates (g1_scale_c).
 MoeBackend resolve_moe_backend(const EngineDump& d, const std::string& flag, std::string* how) {
   auto parse = [&](const std::string& v, const std::string& from) {
     if (v == "trtllm" || v == "flashinfer_trtllm") return MoeBackend::Trtllm;
     if (v == "flashinfer_cutlass") return MoeBackend::FlashinferCutlass;
-    if (v == "cutlass")
-      throw Error(ErrorKind::Usage, d.label(), "", from + " cutlass: sglang refuses moe_runner_backend=cutlass for NVFP4 experts; pass flashinfer_cutlass or trtllm");
-    throw Error(ErrorKind::Usage, d.label(), "", from + " \"" + printable_short(v, 40) + "\" is not an experts backend (flashinfer_cutlass, trtllm)");
+    if (v == "cutlass") return MoeBackend::Cutlass;
+    throw Error(ErrorKind::Usage, d.label(), "", from + " \"" + printable_short(v, 40) + "\" is not an experts backend (cutlass, flashinfer_cutlass, trtllm)");
   };
   if (!flag.empty()) return *how = "--backend", parse(flag, "--backend");
-  if (auto it = d.metadata().find("backend"); it != d.metadata().end() && it->second != "cutlass")
-    return *how = "the dump's metadata", parse(it->second, "metadata backend");
+  if (auto it = d.metadata().find("backend"); it != d.metadata().end()) return *how = "the dump's metadata", parse(it->second, "metadata backend");
   for (const auto& n : d.names())
     if (n.size() > 11 && n.compare(n.size() - 11, 11, ".g1_scale_c") == 0) return *how = "its parameter names", MoeBackend::Trtllm;
-  throw Error(ErrorKind::Usage, d.label(), "", "cannot tell the experts' backend; pass --backend flashinfer_cutlass or --backend trtllm");
+  throw Error(ErrorKind::Usage, d.label(), "", "cannot tell the experts' backend; pass --backend cutlass, flashinfer_cutlass or trtllm");
 }
 
 std::string status(const ModuleDiff& m, Verdict v) {

@@ -14,22 +14,26 @@
 
 namespace nvfp4::diff {
 
-std::string moe_backend_name(MoeBackend b) { return b == MoeBackend::Trtllm ? "flashinfer_trtllm" : "flashinfer_cutlass"; }
+std::string moe_backend_name(MoeBackend b) {
+  return b == MoeBackend::Trtllm ? "flashinfer_trtllm" : b == MoeBackend::FlashinferCutlass ? "flashinfer_cutlass" : "cutlass";
+}
 
 namespace {
 
 // Stored row of each logical row of one projection ([gate; up] for w13), the same for every expert.
-std::vector<std::int64_t> stored_rows(const ExpertsSpec& s, MoeBackend b, bool w13) {
+// Hp: w2's stored rows (H, or H padded by vLLM's trtllm), the size FlashInfer's shuffle runs over.
+std::vector<std::int64_t> stored_rows(const ExpertsSpec& s, MoeBackend b, bool w13, std::int64_t Hp) {
   const std::int64_t I = s.I, N = w13 ? 2 * I : s.H;
   std::vector<std::int64_t> out(static_cast<std::size_t>(N));
-  if (b == MoeBackend::FlashinferCutlass) {
-    for (std::int64_t r = 0; r < N; ++r) out[static_cast<std::size_t>(r)] = !w13 ? r : r < I ? I + r : r - I;
+  if (b != MoeBackend::Trtllm) {
+    const bool up_first = b == MoeBackend::FlashinferCutlass;
+    for (std::int64_t r = 0; r < N; ++r) out[static_cast<std::size_t>(r)] = !w13 || !up_first ? r : r < I ? I + r : r - I;
     return out;
   }
   // FlashInfer's permutations as the reference builds them (reference/shuffle.h), applied to the
   // padded [w3; 0; w1; 0] order: logical gate row t sits at Ip + t, up row t at t.
   const std::int64_t Ip = ref::trtllm_padded_intermediate(I);
-  ref::Permutation p = w13 ? ref::compose(ref::gated_act_reorder(2 * Ip), ref::shuffle_a_rows(2 * Ip, 128)) : ref::shuffle_a_rows(s.H, 128);
+  ref::Permutation p = w13 ? ref::compose(ref::gated_act_reorder(2 * Ip), ref::shuffle_a_rows(2 * Ip, 128)) : ref::shuffle_a_rows(Hp, 128);
   std::vector<std::int64_t> inv(p.size());
   for (std::size_t n = 0; n < p.size(); ++n) inv[static_cast<std::size_t>(p[n])] = static_cast<std::int64_t>(n);
   for (std::int64_t r = 0; r < N; ++r) out[static_cast<std::size_t>(r)] = inv[static_cast<std::size_t>(!w13 ? r : r < I ? Ip + r : r - I)];
@@ -59,30 +63,92 @@ Tensor flip_halves(const Tensor& t) {
   return out;
 }
 
+// [E, R, C] -> [E, R2, C2] with zeros after the original rows and columns.
+Tensor pad3(const Tensor& t, std::int64_t R2, std::int64_t C2) {
+  const std::int64_t E = t.size(0), R = t.size(1), C = t.size(2);
+  Tensor out = Tensor::zeros(t.dtype(), {E, R2, C2});
+  for (std::int64_t e = 0; e < E; ++e)
+    for (std::int64_t r = 0; r < R; ++r) std::memcpy(out.data() + (e * R2 + r) * C2, t.data() + (e * R + r) * C, static_cast<std::size_t>(C));
+  return out;
+}
+
+// What differs between the engines and backends (experts_diff.h).
+struct Convention {
+  std::string prefix;           // parameters under the module: "" (sglang) or "routed_experts." (vLLM)
+  std::string swz13, swz2;      // the names holding the swizzled block scales
+  std::int64_t hidden_align;    // vLLM's trtllm pads H to 256 (zero w13 columns, zero w2 rows)
+  bool up_alpha;                // the up half has its own alpha (sglang trtllm); else the gate's serves both
+};
+Convention convention(Engine e, MoeBackend b) {
+  if (e == Engine::Sglang) return {"", "w13_blockscale_swizzled", "w2_blockscale_swizzled", 1, b == MoeBackend::Trtllm};
+  return {"routed_experts.", "w13_weight_scale", "w2_weight_scale", b == MoeBackend::Trtllm ? 256 : 1, false};
+}
+
+// vLLM 0.33.0 (ModelOptNvFp4FusedMoE.process_weights_after_loading, prepare_nvfp4_moe_layer_for_
+// fi_or_cutlass, the experts' in-place fusion): one w13 scale per expert, the gate's; activation
+// scales a13, a2 per expert (cutlass: max of the expert's gate and up) or shared by all experts
+// (FlashInfer backends: the max over every expert), held as decode scales under w13/w2_input_scale;
+// the alphas fused in place into w13/w2_weight_scale_2; trtllm adds g1_scale_c = g1 x f32(1 / a2).
+std::vector<ScalarExpect> vllm_scalars(const ExpertsSpec& s, const Module& src, MoeBackend b) {
+  const std::int64_t E = s.E;
+  const Tensor& s2 = src.tensor("w13_weight_scale_2");
+  const Tensor& w2s2 = src.tensor("w2_weight_scale_2");
+  const bool shared = b != MoeBackend::Cutlass;
+  std::vector<float> a13, a2, g1, g2, c;
+  std::vector<std::string> label;
+  for (std::int64_t x = 0; x < E; ++x) {
+    label.push_back("expert " + std::to_string(x));
+    float i13 = 1, i2 = 1;
+    if (s.has_input_scale) {
+      const Tensor &in13 = src.tensor("w13_input_scale"), &in2 = src.tensor("w2_input_scale");
+      i13 = shared ? ref::max_of(in13) : std::max(ref::get_f32(in13, 2 * x), ref::get_f32(in13, 2 * x + 1));
+      i2 = shared ? ref::max_of(in2) : ref::get_f32(in2, x);
+    }
+    a13.push_back(i13);
+    a2.push_back(i2);
+    g1.push_back(ref::get_f32(s2, 2 * x) * i13);
+    g2.push_back(ref::get_f32(w2s2, x) * i2);
+    c.push_back(g1.back() * (1.0f / i2));
+  }
+  const std::string from = shared ? "max over every expert's" : "the expert's";
+  std::vector<ScalarExpect> sc = {
+      {"w13_weight_scale_2", g1, Verdict::Semantic, "g1 alpha: the gate's weight_scale_2 x a13 (f32)", label, {}},
+      {"w2_weight_scale_2", g2, Verdict::Semantic, "g2 alpha: w2's weight_scale_2 x a2 (f32)", label, {}},
+  };
+  if (s.has_input_scale) {
+    sc.push_back({"w13_input_scale", a13, Verdict::Semantic, "a13: " + from + (shared ? " gate and up input scales" : " gate and up input scale, the larger"), label, {}});
+    sc.push_back({"w2_input_scale", a2, Verdict::Semantic, "a2: " + from + " w2 input scale" + (shared ? "s" : ""), label, {}});
+  }
+  if (b == MoeBackend::Trtllm) sc.push_back({"g1_scale_c", c, Verdict::Semantic, "g1 alpha x f32(1 / a2) (f32)", label, {}});
+  return sc;
+}
+
 }  // namespace
 
 ModuleDiff diff_experts(const ExpertsSpec& s, const Checkpoint& c, const EngineDump& d, Engine e, MoeBackend b) {
   ModuleDiff out;
   out.module = s.name;
   out.kind = "experts";
-  const std::string pre = s.name + ".";
+  const Convention cv = convention(e, b);
+  const std::string pre = s.name + "." + cv.prefix;
   if (!d.has(pre + "w13_weight")) {
     out.absent = true;
     return out;
   }
-  if (e != Engine::Sglang)
-    throw Error(ErrorKind::Usage, d.label(), pre + "w13_weight", "experts are decoded for sglang only so far (vLLM's conventions are not pinned yet)");
+  if (e == Engine::Sglang && b == MoeBackend::Cutlass)
+    throw Error(ErrorKind::Usage, d.label(), "", "sglang refuses moe_runner_backend=cutlass for NVFP4 experts; pass flashinfer_cutlass or trtllm");
   MismatchLog log(out);
   const CkptFormat f = c.quant().format;
   Module src = ref::experts_create_weights(s);
   ref::experts_load(src, s, c, f);
-  const std::int64_t E = s.E, H = s.H, I = s.I;
+  const std::int64_t E = s.E, H = s.H, I = s.I, Hp = ref::round_up(H, cv.hidden_align);
   const Tensor& s2 = src.tensor("w13_weight_scale_2");
   const Tensor& w2s2 = src.tensor("w2_weight_scale_2");
 
-  // The reference's post-processing under sglang's conventions: no reconcile (gate and up keep
-  // their own scales: the reference reconciles only unequal ones, so it is given equal ones),
-  // and for flashinfer_cutlass the [w3; w1] order fed to the reference's cutlass layout.
+  // The reference's post-processing under the engine's conventions: no reconcile (neither engine
+  // reconciles gate and up; the reference reconciles only unequal scales, so it is given equal
+  // ones), flashinfer_cutlass's [w3; w1] order fed to the reference's cutlass layout, and vLLM's
+  // trtllm hidden padding applied to the sources before FlashInfer's layout.
   Module layout_src;
   for (const auto& [n, p] : src.entries()) layout_src.add(n, p->data.clone());
   for (std::int64_t x = 0; x < E; ++x) ref::set_f32(layout_src.tensor("w13_weight_scale_2"), 2 * x + 1, ref::get_f32(s2, 2 * x));
@@ -90,20 +156,28 @@ ModuleDiff diff_experts(const ExpertsSpec& s, const Checkpoint& c, const EngineD
     layout_src.tensor("w13_weight") = flip_halves(src.tensor("w13_weight"));
     layout_src.tensor("w13_weight_scale") = flip_halves(src.tensor("w13_weight_scale"));
   }
+  ExpertsSpec sp = s;
+  if (Hp != H) {
+    sp.H = Hp;
+    layout_src.tensor("w13_weight") = pad3(layout_src.tensor("w13_weight"), 2 * I, Hp / 2);
+    layout_src.tensor("w13_weight_scale") = pad3(layout_src.tensor("w13_weight_scale"), 2 * I, Hp / 16);
+    layout_src.tensor("w2_weight") = pad3(layout_src.tensor("w2_weight"), Hp, I / 2);
+    layout_src.tensor("w2_weight_scale") = pad3(layout_src.tensor("w2_weight_scale"), Hp, I / 16);
+  }
   std::vector<Reconciliation> none;
-  Module expect = ref::experts_process(layout_src, s, b == MoeBackend::Trtllm ? Backend::Trtllm : Backend::Cutlass, none);
+  Module expect = ref::experts_process(layout_src, sp, b == MoeBackend::Trtllm ? Backend::Trtllm : Backend::Cutlass, none);
 
   for (bool w13 : {true, false}) {
     const std::string proj = w13 ? "w13" : "w2";
-    const std::string wn = proj + "_weight", sn = proj + "_blockscale_swizzled";
+    const std::string wn = proj + "_weight", sn = w13 ? cv.swz13 : cv.swz2;
     const std::int64_t N = w13 ? 2 * I : H, K = w13 ? H : I, Kb = K / 16;
-    const std::vector<std::int64_t> rows = stored_rows(s, b, w13);
+    const std::vector<std::int64_t> rows = stored_rows(s, b, w13, Hp);
     const std::int64_t need_rows = *std::max_element(rows.begin(), rows.end()) + 1;
-    require(d.has(pre + wn), d, pre + wn, "absent: sglang holds the packed " + proj + " weight here");
+    require(d.has(pre + wn), d, pre + wn, "absent: " + engine_name(e) + " holds the packed " + proj + " weight here");
     Tensor w = d.tensor(pre + wn);
     require(w.dtype() == DType::U8 && w.dim() == 3 && w.size(0) == E && w.size(1) >= need_rows && w.size(2) * 2 >= K, d, pre + wn,
             "shape " + shape_str(w.shape()) + " cannot hold " + std::to_string(E) + " experts' " + proj + " of " + std::to_string(N) + " x " + std::to_string(K));
-    require(d.has(pre + sn), d, pre + sn, "absent: sglang holds the swizzled " + proj + " block scales here");
+    require(d.has(pre + sn), d, pre + sn, "absent: " + engine_name(e) + " holds the swizzled " + proj + " block scales here");
     Tensor swz = d.tensor(pre + sn);
     out.params.push_back(wn);
     out.params.push_back(sn);
@@ -129,11 +203,11 @@ ModuleDiff diff_experts(const ExpertsSpec& s, const Checkpoint& c, const EngineD
             log.add(wn, Verdict::Semantic, at({x, sr, k / 2}), p.tensor + " row " + std::to_string(p.row) + " k " + std::to_string(k), code_str(a), code_str(g));
           }
         if (!swz_ok) continue;
-        // The global scale the engine applies to this row's half: sglang's cutlass runner applies
-        // g1_alphas (the gate's) to both halves of w13; trtllm the half's own.
+        // The global scale the engine applies to this row's half: the gate's for both halves of
+        // w13, except where the up half has its own alpha (sglang's trtllm).
         const bool up = w13 && r >= I;
         const float own = w13 ? ref::get_f32(s2, 2 * x + (up ? 1 : 0)) : ref::get_f32(w2s2, x);
-        const float applied = w13 && b == MoeBackend::FlashinferCutlass ? ref::get_f32(s2, 2 * x) : own;
+        const float applied = w13 && !cv.up_alpha ? ref::get_f32(s2, 2 * x) : own;
         for (std::int64_t kb = 0; kb < Kb; ++kb) {
           std::uint8_t cb = cs.data()[(x * N + r) * Kb + kb], eb = eng.data()[(x * R + sr) * Kbs + kb];
           BlockMatch m = match_block(cb, eb, own, applied);
@@ -151,24 +225,31 @@ ModuleDiff diff_experts(const ExpertsSpec& s, const Checkpoint& c, const EngineD
     for (std::int64_t x = 0; x < E; ++x)
       for (int h = 0; h < 2; ++h)
         if (std::int64_t n = raw[static_cast<std::size_t>(2 * x + h)]) {
-          float own = w13 ? ref::get_f32(s2, 2 * x + h) : ref::get_f32(w2s2, x), applied = w13 ? ref::get_f32(s2, 2 * x) : own;
+          float own = w13 ? ref::get_f32(s2, 2 * x + h) : ref::get_f32(w2s2, x), applied = w13 && !cv.up_alpha ? ref::get_f32(s2, 2 * x) : own;
           out.unreconciled.push_back({s.name, "expert " + std::to_string(x) + " " + (w13 ? (h ? "w3 (up)" : "w1 (gate)") : "w2"),
                                       s.prefixes[static_cast<std::size_t>(x)][static_cast<std::size_t>(w13 ? h : 2)], own, applied,
                                       static_cast<double>(applied) / own, n});
         }
   }
 
-  // Layout: every weight and block-scale tensor against the reference's bytes.
-  for (const std::string n : {"w13_weight", "w2_weight", "w13_weight_scale", "w2_weight_scale", "w13_blockscale_swizzled", "w2_blockscale_swizzled"}) {
+  // Layout: every weight and block-scale tensor against the reference's bytes (dump name, then
+  // the reference's name for the same tensor: vLLM keeps the swizzle under *_weight_scale).
+  std::vector<std::pair<std::string, std::string>> layout_names = {{"w13_weight", "w13_weight"}, {"w2_weight", "w2_weight"}};
+  for (const std::string pr : {"w13", "w2"}) {
+    layout_names.push_back({pr + "_weight_scale", e == Engine::Sglang ? pr + "_weight_scale" : pr + "_blockscale_swizzled"});
+    if (e == Engine::Sglang) layout_names.push_back({pr + "_blockscale_swizzled", pr + "_blockscale_swizzled"});
+  }
+  const std::string what = engine_name(e) + "'s " + moe_backend_name(b) + " layout";
+  for (const auto& [n, rn] : layout_names) {
     if (!d.has(pre + n)) {
-      log.add(n, Verdict::Layout, "", "sglang's " + moe_backend_name(b) + " layout", "present", "absent");
+      log.add(n, Verdict::Layout, "", what, "present", "absent");
       continue;
     }
     if (std::find(out.params.begin(), out.params.end(), n) == out.params.end()) out.params.push_back(n);
     Tensor got = d.tensor(pre + n);
-    const Tensor& exp = expect.tensor(n);
+    const Tensor& exp = expect.tensor(rn);
     if (got.shape() != exp.shape()) {
-      log.add(n, Verdict::Layout, "", "sglang's " + moe_backend_name(b) + " layout", "shape " + shape_str(exp.shape()), "shape " + shape_str(got.shape()));
+      log.add(n, Verdict::Layout, "", what, "shape " + shape_str(exp.shape()), "shape " + shape_str(got.shape()));
       continue;
     }
     const std::int64_t rows = exp.size(1), cols = exp.size(2);
@@ -181,6 +262,16 @@ ModuleDiff diff_experts(const ExpertsSpec& s, const Checkpoint& c, const EngineD
     }
   }
 
+  // Names in the report are the dump's, under the module.
+  auto finish = [&] {
+    for (auto& p : out.params) p = cv.prefix + p;
+    for (auto& m : out.mismatches) m.param = cv.prefix + m.param;
+    return out;
+  };
+  if (e == Engine::Vllm) {
+    check_scalars(d, pre, vllm_scalars(s, src, b), out, log);
+    return finish();
+  }
   // Scalars: f32 operations on the checkpoint's, in sglang's order.
   std::vector<float> gate_s2, up_s2, w2_s2, g1, g1up, g2, gate_in, up_in, w2_in;
   std::vector<std::string> label;
@@ -226,7 +317,7 @@ ModuleDiff diff_experts(const ExpertsSpec& s, const Checkpoint& c, const EngineD
   }
   if (trt) sc.push_back({"g1_scale_c", scale_c, Verdict::Semantic, "w2_input_scale_quant x g1_alphas_up (f32)", label, {}});
   check_scalars(d, pre, sc, out, log);
-  return out;
+  return finish();
 }
 
 }  // namespace nvfp4::diff

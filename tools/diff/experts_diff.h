@@ -12,7 +12,13 @@
 //     reorder, shuffle, swizzle), scales not reconciled: the up half has its own alpha,
 //     g1_alphas_up, carried into g1_scale_c = f32(w2_input_scale_quant x g1_alphas_up).
 //   Both: g2_alphas = f32(max w2 input scale x w2's weight_scale_2), w13/w2_input_scale_quant =
-//     f32(1 / max input scale), 0-dim; the loaded per-expert scalars kept.
+//     f32(1 / max input scale), 0-dim; the loaded per-expert scalars kept. sglang refuses cutlass.
+// vLLM 0.33.0 ModelOptNvFp4FusedMoE, parameters under `routed_experts.`: one w13 global scale per
+//   expert, the gate's, for every backend (it warns when gate and up differ and reconciles
+//   nothing); the swizzled scales replace w13/w2_weight_scale. cutlass (VLLM_CUTLASS): [w1; w3];
+//   flashinfer_cutlass: [w3; w1]; flashinfer_trtllm: H padded to 256 with zeros first (so the
+//   shuffle and the 128x4 tiles run over the padded rows), then FlashInfer's layout. Scalars in
+//   vllm_scalars (experts_diff.cpp).
 #pragma once
 #include <string>
 
@@ -23,7 +29,7 @@
 
 namespace nvfp4::diff {
 
-enum class MoeBackend { FlashinferCutlass, Trtllm };
+enum class MoeBackend { Cutlass, FlashinferCutlass, Trtllm };
 std::string moe_backend_name(MoeBackend b);
 
 // As diff_linear: semantic (codes and block scales through the backend's row order, padding,

@@ -87,7 +87,8 @@ def sglang_factory(moe_backend):
     from sglang.srt.layers.moe.fused_moe_triton.layer import FusedMoE
 
     def experts(E, H, I, prefix):
-        return FusedMoE(num_experts=E, hidden_size=H, intermediate_size=I, layer_id=0, top_k=2, quant_config=cfg, prefix=prefix)
+        m = FusedMoE(num_experts=E, hidden_size=H, intermediate_size=I, layer_id=0, top_k=2, quant_config=cfg, prefix=prefix)
+        return m, "", m
     return lin, cfg, experts
 
 
@@ -106,7 +107,21 @@ def vllm_factory(moe_backend):
                                     local_rank=0, backend="gloo")
     ps.initialize_model_parallel(1, 1)
     cfg = vmo.ModelOptNvFp4Config(is_checkpoint_nvfp4_serialized=True, group_size=16, exclude_modules=[])
-    return lin, cfg, None
+    # The MoE backend oracle answers with the backend asked for; its kernel object reads the
+    # current device index, which is 0 here.
+    _flashinfer_on_cpu()
+    from vllm.model_executor.layers.fused_moe.layer import FusedMoEFactory
+    from vllm.model_executor.layers.fused_moe.oracle import nvfp4 as oracle
+    backend = oracle.NvFp4MoeBackend[{"cutlass": "VLLM_CUTLASS", "flashinfer_cutlass": "FLASHINFER_CUTLASS",
+                                      "flashinfer_trtllm": "FLASHINFER_TRTLLM"}[moe_backend or "cutlass"]]
+    vmo.select_nvfp4_moe_backend = lambda config, weight_key=None, activation_key=None, **k: (
+        backend, oracle.backend_to_kernel_cls(backend)[0])
+    torch.accelerator.current_device_index = lambda: 0
+
+    def experts(E, H, I, prefix):
+        m = FusedMoEFactory(num_experts=E, top_k=2, hidden_size=H, intermediate_size=I, quant_config=cfg, prefix=prefix)
+        return m, "routed_experts.", m.routed_experts
+    return lin, cfg, experts
 
 
 def attach(root, name, module):
@@ -135,6 +150,8 @@ def main():
     lin, cfg, experts = (sglang_factory if engine == "sglang" else vllm_factory)(moe_backend)
     root = torch.nn.Module()
     mods = {}
+    post = {}  # module name -> the layer whose quant_method post-processes it
+    inner = {}  # experts module name -> where its parameters sit under it
     for layer in range(L):
         p = f"model.layers.{layer}"
         mods[f"{p}.self_attn.qkv_proj"] = lin.QKVParallelLinear(H, hd, nh, nkv, bias=False, quant_config=cfg,
@@ -142,7 +159,7 @@ def main():
         mods[f"{p}.self_attn.o_proj"] = lin.RowParallelLinear(nh * hd, H, bias=False, quant_config=cfg,
                                                               prefix=f"{p}.self_attn.o_proj")
         if E:
-            mods[f"{p}.mlp.experts"] = experts(E, H, I, f"{p}.mlp.experts")
+            mods[f"{p}.mlp.experts"], inner[f"{p}.mlp.experts"], post[f"{p}.mlp.experts"] = experts(E, H, I, f"{p}.mlp.experts")
             continue
         mods[f"{p}.mlp.gate_up_proj"] = lin.MergedColumnParallelLinear(H, [I, I], bias=False, quant_config=cfg,
                                                                        prefix=f"{p}.mlp.gate_up_proj")
@@ -155,7 +172,7 @@ def main():
         m = EXPERT.match(name)
         if m:  # the model files' expert mapping: gate -> w13 shard w1, up -> w13 shard w3, down -> w2
             mod, e, proj, rest = m.group(1), int(m.group(2)), m.group(3), m.group(4)
-            pn = f"{mod}." + ("w2_" if proj == "down_proj" else "w13_") + rest
+            pn = f"{mod}.{inner[mod]}" + ("w2_" if proj == "down_proj" else "w13_") + rest
             sid = {"gate_proj": "w1", "up_proj": "w3", "down_proj": "w2"}[proj]
             params[pn].weight_loader(params[pn], w, pn, shard_id=sid, expert_id=e)
             continue
@@ -167,8 +184,9 @@ def main():
         else:
             if name in params:
                 params[name].weight_loader(params[name], w)
-    for m in mods.values():
-        m.quant_method.process_weights_after_loading(m)
+    for name, m in mods.items():
+        layer = post.get(name, m)
+        layer.quant_method.process_weights_after_loading(layer)
     dump_model(root, out, engine=engine, backend=moe_backend or "cutlass")
 
 

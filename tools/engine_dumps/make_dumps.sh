@@ -28,6 +28,14 @@ for c in moe moe_unequal; do
     "$py" "$here/generate.py" sglang "$out/$c" "$out/$c.sglang.$b.safetensors" $b 2>/dev/null
   done
 done
-# sglang refuses gated w13 that needs padding on flashinfer_cutlass (the assertion in
-# process_weights_after_loading), so moe_odd has a trtllm dump only.
-"$py" "$here/generate.py" sglang "$out/moe_odd" "$out/moe_odd.sglang.flashinfer_trtllm.safetensors" flashinfer_trtllm 2>/dev/null
+for c in moe moe_unequal; do
+  for b in cutlass flashinfer_cutlass flashinfer_trtllm; do
+    "$py" "$here/generate.py" vllm "$out/$c" "$out/$c.vllm.$b.safetensors" $b 2>/dev/null
+  done
+done
+# Both engines refuse gated w13 that needs padding off trtllm (sglang's assertion in
+# process_weights_after_loading, vLLM's NotImplementedError in prepare_nvfp4_moe_layer_for_fi_or_cutlass),
+# so moe_odd has trtllm dumps only.
+for e in sglang vllm; do
+  "$py" "$here/generate.py" $e "$out/moe_odd" "$out/moe_odd.$e.flashinfer_trtllm.safetensors" flashinfer_trtllm 2>/dev/null
+done

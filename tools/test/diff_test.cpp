@@ -368,3 +368,67 @@ TEST(DiffExperts, BackendFromFlagsAndRefusals) {
 
 }  // namespace
 }  // namespace nvfp4
+
+namespace nvfp4 {
+namespace {
+
+const std::string kRouted = "model.layers.0.mlp.experts";
+
+// vLLM's three backends on equal scales, and trtllm with I padded (48 -> 64) and H padded to 256.
+TEST(DiffVllmExperts, PassesWhereVllmIsRight) {
+  for (std::string dump : {"moe.vllm.cutlass", "moe.vllm.flashinfer_cutlass", "moe.vllm.flashinfer_trtllm", "moe_odd.vllm.flashinfer_trtllm"}) {
+    SCOPED_TRACE(dump);
+    std::string ck = dump.substr(0, dump.find(".vllm"));
+    nlohmann::json j = diff_json(kData + "/" + ck, kData + "/" + dump + ".safetensors", 0);
+    const auto& m = module(j, kRouted);
+    EXPECT_EQ(m.at("semantic"), "ok") << m.dump();
+    EXPECT_EQ(m.at("layout"), "ok") << m.dump();
+    EXPECT_TRUE(j.at("unread").empty()) << j.at("unread").dump();
+  }
+}
+
+// vLLM 0.33.0 keeps one w13 global scale per expert, the gate's, on every backend: each expert's
+// up half is off by gate / up, read from the checkpoint.
+TEST(DiffVllmExperts, UpHalvesOffByGateOverUpOnEveryBackend) {
+  const std::string ck = kData + "/moe_unequal/model.safetensors";
+  for (std::string b : {"cutlass", "flashinfer_cutlass", "flashinfer_trtllm"}) {
+    SCOPED_TRACE(b);
+    nlohmann::json j = diff_json(kData + "/moe_unequal", kData + "/moe_unequal.vllm." + b + ".safetensors", 1);
+    const auto& m = module(j, kRouted);
+    EXPECT_TRUE(m.at("mismatches").empty()) << m.dump();
+    ASSERT_EQ(m.at("unreconciled").size(), 4u) << m.dump();
+    for (int e = 0; e < 4; ++e) {
+      const std::string p = kRouted + "." + std::to_string(e);
+      float gate = scalar(ck, p + ".gate_proj.weight_scale_2"), up = scalar(ck, p + ".up_proj.weight_scale_2");
+      EXPECT_EQ(m.at("unreconciled")[static_cast<std::size_t>(e)].at("factor").get<double>(), static_cast<double>(gate) / up);
+    }
+  }
+}
+
+// A byte in vLLM's hidden-size padding (H 128 -> 256: w13 columns 64..127 of each row are zero).
+TEST(DiffVllmExperts, NonzeroHiddenPaddingIsALayoutMismatchOnly) {
+  TempDir dir;
+  std::string dump = planted(dir, "moe.vllm.flashinfer_trtllm.safetensors", [&](auto& t) {
+    t.at(kRouted + ".routed_experts.w13_weight").data()[2 * 128 * 128 + 5 * 128 + 100] = 0x77;  // expert 2, row 5, byte 100
+  });
+  nlohmann::json j = diff_json(kData + "/moe", dump, 1);
+  const auto& x = only_mismatch(j, kRouted, "layout");
+  EXPECT_EQ(x.at("param"), "routed_experts.w13_weight");
+  EXPECT_EQ(x.at("index"), "[2, 5, 100]");
+  EXPECT_EQ(module(j, kRouted).at("semantic"), "ok");
+}
+
+// The activation scale vLLM's cutlass runner uses for expert 1 halved: the input scale and the
+// alphas no longer agree with the checkpoint (a13 = the larger of the expert's gate and up).
+TEST(DiffVllmExperts, WrongActivationScale) {
+  TempDir dir;
+  std::string dump = planted(dir, "moe.vllm.cutlass.safetensors", [&](auto& t) { t.at(kRouted + ".routed_experts.w13_input_scale").template data_as<float>()[1] *= 0.5f; });
+  nlohmann::json j = diff_json(kData + "/moe", dump, 1);
+  const auto& x = only_mismatch(j, kRouted, "semantic");
+  EXPECT_EQ(x.at("param"), "routed_experts.w13_input_scale");
+  EXPECT_EQ(x.at("index"), "[1]");
+  EXPECT_NE(x.at("source").get<std::string>().find("off by a factor 0.5"), std::string::npos) << x.dump();
+}
+
+}  // namespace
+}  // namespace nvfp4
