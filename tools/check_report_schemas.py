@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""The JSON reports of `nvfp4 inspect` and `nvfp4 verify` against their schemas (docs/schema/),
-with jsonschema (pinned in tools/golden/requirements.txt), on checkpoints that pass and that fail;
-and `nvfp4 verify` on a checkpoint rewritten by safetensors' own Python writer (issue 11).
+"""The JSON reports of `nvfp4 inspect`, `nvfp4 verify` and `nvfp4 diff` against their schemas
+(docs/schema/), with jsonschema (pinned in tools/golden/requirements.txt), on checkpoints that pass
+and that fail; `nvfp4 verify` on a checkpoint rewritten by safetensors' own Python writer (issue
+11); `nvfp4 diff` on the committed engine dumps (tools/engine_dumps/data, issue 12).
 
     check_report_schemas.py NVFP4_BINARY SCHEMA_DIR
 """
@@ -83,9 +84,10 @@ def main():
             sys.exit(f"{schema}: passed is {report['passed']}, expected {expect_passed}")
         # The schema must be able to fail: the same report with a number turned into a string.
         broken = copy.deepcopy(report)
-        broken["checks_failed"] = str(broken["checks_failed"])
+        count = "checks_failed" if "checks_failed" in report else "modules_failed"
+        broken[count] = str(broken[count])
         if validators[schema].is_valid(broken):
-            sys.exit(f"{schema} accepts checks_failed as a string")
+            sys.exit(f"{schema} accepts {count} as a string")
         checked += 1
         return report
 
@@ -114,6 +116,13 @@ def main():
         r = validate("verify-report.schema.json", run(binary, "verify", str(bad), "--json", "--sample", "1", expect=1), False)
         if not any(f["level"] == "fail" and "NaN block scale" in f["what"] for f in r["findings"]):
             sys.exit("verify on a NaN block scale: no failing finding")
+    dumps = pathlib.Path(__file__).resolve().parent / "engine_dumps" / "data"
+    for ckpt, dump, ok in [("dense", "dense.sglang", True), ("moe", "moe.vllm.flashinfer_trtllm", True),
+                           ("moe_unequal", "moe_unequal.sglang.flashinfer_cutlass", False), ("ct", "ct.vllm", False)]:
+        r = validate("diff-report.schema.json", run(binary, "diff", str(dumps / ckpt), str(dumps / (dump + ".safetensors")), "--json",
+                                                      expect=0 if ok else 1), ok)
+        if not ok and not any(m["unreconciled"] for m in r["modules"]):
+            sys.exit(f"diff {dump}: failing without an unreconciled shard")
     print(f"{checked} reports valid against {', '.join(sorted(schemas))}")
 
 

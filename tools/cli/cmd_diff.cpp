@@ -60,7 +60,7 @@ nlohmann::json to_json(const ModuleDiff& m) {
   j["unreconciled"] = nlohmann::json::array();
   for (const auto& u : m.unreconciled)
     j["unreconciled"].push_back({{"shard", printable(u.shard)}, {"source", printable(u.source)}, {"own_scale", u.own},
-                                 {"common_scale", u.common}, {"factor", u.factor}, {"blocks", u.blocks}});
+                                 {"applied_scale", u.applied}, {"factor", u.factor}, {"blocks", u.blocks}});
   return j;
 }
 
@@ -73,7 +73,7 @@ int diff_cmd(const DiffArgs& a, std::ostream& out) {
   const std::vector<ModuleUnit> units = module_units(c, spec);
 
   bool has_experts = false;
-  for (const ModuleUnit& u : units) has_experts |= u.experts;
+  for (const ModuleUnit& u : units) has_experts |= u.experts && c.quant().format == CkptFormat::ModelOpt;
   std::string backend_how;
   const MoeBackend mb = has_experts ? resolve_moe_backend(d, a.backend, &backend_how) : MoeBackend::FlashinferCutlass;
 
@@ -83,7 +83,10 @@ int diff_cmd(const DiffArgs& a, std::ostream& out) {
   for (const ModuleUnit& u : units) {
     Checkpoint sub = c.subset(u.tensors);
     ModelSpec s = map_modules(sub);
-    if (u.experts) {
+    if (u.experts && c.quant().format == CkptFormat::CompressedTensors) {
+      // The engines' compressed-tensors MoE methods are other classes, not read here yet.
+      not_checked.push_back(u.name + " (experts of a compressed-tensors checkpoint: the engines' conventions for them are not pinned yet)");
+    } else if (u.experts) {
       results.push_back(diff_experts(s.experts.at(0), sub, d, e, mb));
     } else {
       results.push_back(diff_linear(s.linears.at(0), sub, d, e));
@@ -122,7 +125,8 @@ int diff_cmd(const DiffArgs& a, std::ostream& out) {
     for (const auto& n : not_checked) j["not_checked"].push_back(printable(n));
     j["unread"] = nlohmann::json::array();
     for (const auto& n : unread) j["unread"].push_back(printable(n));
-    j["ok"] = failed == 0;
+    j["modules_failed"] = failed;
+    j["passed"] = failed == 0;
     out << j.dump(2) << "\n";
     return failed ? 1 : 0;
   }
@@ -146,7 +150,7 @@ int diff_cmd(const DiffArgs& a, std::ostream& out) {
     for (const auto& m : results)
       for (const auto& u : m.unreconciled)
         out << "  " << printable(m.module) << " shard " << printable(u.shard) << " (" << printable(u.source) << "): global scale " << num(u.own)
-            << ", applied " << num(u.common) << ", off by x" << num(u.factor) << " (" << u.blocks << " blocks)\n";
+            << ", applied " << num(u.applied) << ", off by x" << num(u.factor) << " (" << u.blocks << " blocks)\n";
   }
   bool any = false;
   for (const auto& m : results)

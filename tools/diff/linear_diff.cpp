@@ -21,6 +21,11 @@ struct Truth {  // the checkpoint's module, as the reference's loaders read it
   Tensor weight, scales;            // [N, K/2] U8, [N, K/16] E4M3
   std::vector<float> s2, in;        // per shard decode scales (in empty: W4A16)
   float s2max = 0, inmax = 1;
+  // compressed-tensors: the largest encode scales on disk, as the engines take them.
+  float w_enc_max = 0, in_enc_max = 0;
+  // The decode scale the engine's alpha applies to every shard: ModelOpt, the max; compressed-
+  // tensors, 1 / max encode scale, which is the min of the f32 reciprocals (1/x is monotonic).
+  float applied = 0;
 };
 
 Truth load_truth(const LinearSpec& s, const Checkpoint& c) {
@@ -35,6 +40,15 @@ Truth load_truth(const LinearSpec& s, const Checkpoint& c) {
   }
   t.s2max = *std::max_element(t.s2.begin(), t.s2.end());
   if (!t.in.empty()) t.inmax = *std::max_element(t.in.begin(), t.in.end());
+  t.applied = t.s2max;
+  if (c.quant().format == CkptFormat::CompressedTensors) {
+    const FormatNames& fn = format_names(CkptFormat::CompressedTensors);
+    for (const auto& p : s.prefixes) {
+      t.w_enc_max = std::max(t.w_enc_max, c.tensor(p + "." + fn.weight_scale_2).get_f32(0));
+      if (s.has_input_scale) t.in_enc_max = std::max(t.in_enc_max, c.tensor(p + "." + fn.input_scale).get_f32(0));
+    }
+    t.applied = *std::min_element(t.s2.begin(), t.s2.end());
+  }
   return t;
 }
 
@@ -59,8 +73,8 @@ void require(bool ok, const EngineDump& d, const std::string& name, const std::s
 
 // The reference's post-processing under the engine's convention (no reconcile): the packed weight
 // padded with zero rows and columns to multiples of 32, and the swizzled block scales.
-Tensor padded_weight(const Tensor& w, std::int64_t N, std::int64_t K) {
-  std::int64_t Np = ref::round_up(N, 32), Kp = ref::round_up(K, 32);
+Tensor padded_weight(const Tensor& w, std::int64_t N, std::int64_t K, std::int64_t align) {
+  std::int64_t Np = ref::round_up(N, align), Kp = ref::round_up(K, align);
   Tensor out = Tensor::zeros(DType::U8, {Np, Kp / 2});
   for (std::int64_t r = 0; r < N; ++r) std::memcpy(out.data() + r * (Kp / 2), w.data() + r * (K / 2), static_cast<std::size_t>(K / 2));
   return out;
@@ -74,7 +88,10 @@ ModuleDiff diff_linear(const LinearSpec& s, const Checkpoint& c, const EngineDum
   out.kind = "linear";
   const std::string pre = s.name + ".";
   const bool sgl = e == Engine::Sglang;
-  const std::string wname = "weight", swz_name = sgl ? "weight_scale_interleaved" : "weight_scale";
+  // sglang's compressed-tensors scheme keeps weight_packed unpadded and puts the swizzle under
+  // weight_scale (CompressedTensorsW4A4Fp4.process_weights_after_loading); vLLM renames it weight.
+  const bool ct = c.quant().format == CkptFormat::CompressedTensors;
+  const std::string wname = sgl && ct ? "weight_packed" : "weight", swz_name = sgl && !ct ? "weight_scale_interleaved" : "weight_scale";
   if (!d.has(pre + wname)) {
     out.absent = true;
     return out;
@@ -102,7 +119,7 @@ ModuleDiff diff_linear(const LinearSpec& s, const Checkpoint& c, const EngineDum
     }
   }
   {
-    Tensor exp = padded_weight(t.weight, N, K);
+    Tensor exp = padded_weight(t.weight, N, K, sgl && ct ? 1 : 32);
     if (exp.shape() != w.shape()) {
       log.add(wname, Verdict::Layout, "", "the packed weight padded to multiples of 32", "shape " + shape_str(exp.shape()), "shape " + shape_str(w.shape()));
     } else {
@@ -131,7 +148,7 @@ ModuleDiff diff_linear(const LinearSpec& s, const Checkpoint& c, const EngineDum
     std::vector<std::int64_t> raw_blocks(s.shard_rows.size(), 0);
     for (std::int64_t r = 0; r < N; ++r) {
       RowSource rs = row_source(s, f, r, true);
-      const float own = t.s2[rs.shard], common = t.s2max;
+      const float own = t.s2[rs.shard], common = t.applied;
       for (std::int64_t kb = 0; kb < Kb; ++kb) {
         std::uint8_t cb = t.scales.data()[r * Kb + kb], eb = eng.data()[r * Kb + kb];
         BlockMatch bm = match_block(cb, eb, own, common);
@@ -148,8 +165,8 @@ ModuleDiff diff_linear(const LinearSpec& s, const Checkpoint& c, const EngineDum
     }
     for (std::size_t i = 0; i < raw_blocks.size(); ++i)
       if (raw_blocks[i] > 0)
-        out.unreconciled.push_back({s.name, s.shard_ids[i], s.fused_on_disk ? s.prefixes[0] : s.prefixes[i], t.s2[i], t.s2max,
-                                    static_cast<double>(t.s2max) / t.s2[i], raw_blocks[i]});
+        out.unreconciled.push_back({s.name, s.shard_ids[i], s.fused_on_disk ? s.prefixes[0] : s.prefixes[i], t.s2[i], t.applied,
+                                    static_cast<double>(t.applied) / t.s2[i], raw_blocks[i]});
     Tensor exp = ref::swizzle_128x4(t.scales);
     for (std::int64_t i = 0; i < exp.numel(); ++i) {
       if (exp.data()[i] == swz.data()[i]) continue;
@@ -160,7 +177,7 @@ ModuleDiff diff_linear(const LinearSpec& s, const Checkpoint& c, const EngineDum
     }
   }
   // sglang keeps weight_scale: the swizzled bytes where it aliases (same shape), else as loaded.
-  if (sgl && d.has(pre + "weight_scale")) {
+  if (sgl && !ct && d.has(pre + "weight_scale")) {
     Tensor ws = d.tensor(pre + "weight_scale");
     out.params.push_back("weight_scale");
     Tensor exp = ws.shape() == swz.shape() ? ref::swizzle_128x4(t.scales) : t.scales;
@@ -178,16 +195,36 @@ ModuleDiff diff_linear(const LinearSpec& s, const Checkpoint& c, const EngineDum
   const float alpha = t.inmax * t.s2max, inv = 1.0f / t.inmax;
   const bool a4 = s.has_input_scale;
   std::vector<ScalarExpect> scalars;
-  scalars.push_back({"alpha", {alpha}, Verdict::Semantic, "max input scale x max weight_scale_2 (f32)", {}, {}});
-  if (sgl) {
-    scalars.push_back({"input_scale_inv", {inv}, Verdict::Semantic, "1 / max input scale (f32)", {}, {}});
-    scalars.push_back({"weight_scale_2", t.s2, Verdict::Layout, "each shard's weight_scale_2", s.shard_ids, {}});
-    scalars.push_back({"input_scale", a4 ? t.in : std::vector<float>(s.shard_ids.size(), 1.0f), Verdict::Layout, "each shard's input_scale", s.shard_ids, {}});
+  if (ct) {
+    // sglang: the largest encode scales themselves and alpha = 1 / (in x w); vLLM: their f32
+    // reciprocals as decode scales, the input one kept as _inv, alpha = in x w (both f32).
+    const float w_dec = 1.0f / t.w_enc_max, in_dec = 1.0f / t.in_enc_max;
+    if (sgl) {
+      scalars.push_back({"weight_global_scale", {t.w_enc_max}, Verdict::Semantic, "max weight_global_scale (encode)", {}, {}});
+      if (a4) {
+        scalars.push_back({"input_global_scale", {t.in_enc_max}, Verdict::Semantic, "max input_global_scale (encode)", {}, {}});
+        scalars.push_back({"alpha", {1.0f / (t.in_enc_max * t.w_enc_max)}, Verdict::Semantic, "1 / (max input x max weight encode scale) (f32)", {}, {}});
+      }
+    } else {
+      scalars.push_back({"weight_global_scale", {w_dec}, Verdict::Semantic, "1 / max weight_global_scale (f32)", {}, {}});
+      if (a4) {
+        scalars.push_back({"input_global_scale", {in_dec}, Verdict::Semantic, "1 / max input_global_scale (f32)", {}, {}});
+        scalars.push_back({"input_global_scale_inv", {t.in_enc_max}, Verdict::Semantic, "max input_global_scale (encode)", {}, {}});
+        scalars.push_back({"alpha", {in_dec * w_dec}, Verdict::Semantic, "input_global_scale x weight_global_scale (f32)", {}, {}});
+      }
+    }
   } else {
-    scalars.push_back({"weight_global_scale", {t.s2max}, Verdict::Semantic, "max weight_scale_2", {}, {}});
-    if (a4) {
-      scalars.push_back({"input_global_scale", {t.inmax}, Verdict::Semantic, "max input scale", {}, {}});
-      scalars.push_back({"input_global_scale_inv", {inv}, Verdict::Semantic, "1 / max input scale (f32)", {}, {}});
+    scalars.push_back({"alpha", {alpha}, Verdict::Semantic, "max input scale x max weight_scale_2 (f32)", {}, {}});
+    if (sgl) {
+      scalars.push_back({"input_scale_inv", {inv}, Verdict::Semantic, "1 / max input scale (f32)", {}, {}});
+      scalars.push_back({"weight_scale_2", t.s2, Verdict::Layout, "each shard's weight_scale_2", s.shard_ids, {}});
+      scalars.push_back({"input_scale", a4 ? t.in : std::vector<float>(s.shard_ids.size(), 1.0f), Verdict::Layout, "each shard's input_scale", s.shard_ids, {}});
+    } else {
+      scalars.push_back({"weight_global_scale", {t.s2max}, Verdict::Semantic, "max weight_scale_2", {}, {}});
+      if (a4) {
+        scalars.push_back({"input_global_scale", {t.inmax}, Verdict::Semantic, "max input scale", {}, {}});
+        scalars.push_back({"input_global_scale_inv", {inv}, Verdict::Semantic, "1 / max input scale (f32)", {}, {}});
+      }
     }
   }
   check_scalars(d, pre, scalars, out, log);

@@ -9,7 +9,12 @@
 //     input_scale), both 0-dim; weight_scale_2 and input_scale stay per shard [p].
 //   vLLM 0.33.0 CutlassNvFp4LinearKernel: the same weight padding; weight_scale holds the swizzle;
 //     weight_global_scale, input_global_scale, input_global_scale_inv and alpha are 0-dim.
-// Neither reconciles shards whose global scales differ: both keep the max and the block scales.
+// Compressed-tensors (encode scales on disk): sglang's CompressedTensorsW4A4Fp4 keeps weight_packed
+//   unpadded, the swizzle under weight_scale, the max encode scales, alpha = 1 / (in x w); vLLM's
+//   CompressedTensorsW4A4Nvfp4 renames weight_packed to weight (padded as above) and holds the
+//   reciprocals of the max encode scales as decode scales.
+// Neither reconciles shards whose global scales differ: both keep the max decode scale (ModelOpt)
+// or the max encode scale (compressed-tensors, so the *smallest* decode scale), and the block scales.
 #pragma once
 #include "core/checkpoint.h"
 #include "core/module_map.h"

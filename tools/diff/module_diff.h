@@ -21,12 +21,12 @@ struct Mismatch {
   std::int64_t count = 1;     // differing elements of this parameter under this verdict
 };
 
-// A shard whose global scale is below the module's common one, whose block scales the engine kept
-// as they were: every weight of it dequantizes `factor` = common / own times too large.
+// A shard whose block scales the engine kept as they were while applying another shard's global
+// scale: every weight of it dequantizes `factor` = applied / own times its checkpoint value.
 struct Unreconciled {
   std::string module, shard, source;
-  float own = 0, common = 0;
-  double factor = 1;
+  float own = 0, applied = 0;
+  double factor = 1;  // applied / own
   std::int64_t blocks = 0;
 };
 

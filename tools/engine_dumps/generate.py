@@ -60,7 +60,7 @@ class _NoSpecialBackend:
         raise AttributeError(n)
 
 
-def sglang_factory(moe_backend):
+def sglang_factory(moe_backend, quant):
     # The MoE layer reads the published server config (runner backend, parallel widths); linear
     # layers read only the parallel context. A throwaway llama config satisfies ServerArgs.
     import tempfile
@@ -84,6 +84,13 @@ def sglang_factory(moe_backend):
     mq.get_platform = lambda: types.SimpleNamespace(is_blackwell=True)
     cfg = mq.ModelOptFp4Config(is_checkpoint_nvfp4_serialized=True, group_size=16, exclude_modules=[],
                                packed_modules_mapping=PACKED)
+    if quant.get("quant_method") == "compressed-tensors":
+        from sglang.srt.layers.quantization.compressed_tensors import compressed_tensors as sct
+        import sglang.srt.layers.quantization.compressed_tensors.schemes.compressed_tensors_w4a4_nvfp4 as sw
+        sw.get_fp4_gemm_runner_backend = lambda: _NoSpecialBackend()
+        sct.CompressedTensorsConfig._check_scheme_supported = lambda self, min_capability, error=True: True  # a Blackwell
+        cfg = sct.CompressedTensorsConfig.from_config(dict(quant, packed_modules_mapping=PACKED))
+        cfg.packed_modules_mapping = PACKED
     from sglang.srt.layers.moe.fused_moe_triton.layer import FusedMoE
 
     def experts(E, H, I, prefix):
@@ -92,7 +99,7 @@ def sglang_factory(moe_backend):
     return lin, cfg, experts
 
 
-def vllm_factory(moe_backend):
+def vllm_factory(moe_backend, quant):
     import vllm.distributed.parallel_state as ps
     import vllm.model_executor.layers.linear as lin
     import vllm.model_executor.layers.quantization.modelopt as vmo
@@ -107,6 +114,12 @@ def vllm_factory(moe_backend):
                                     local_rank=0, backend="gloo")
     ps.initialize_model_parallel(1, 1)
     cfg = vmo.ModelOptNvFp4Config(is_checkpoint_nvfp4_serialized=True, group_size=16, exclude_modules=[])
+    if quant.get("quant_method") == "compressed-tensors":
+        from vllm.model_executor.layers.quantization.compressed_tensors import compressed_tensors as vct
+        import vllm.model_executor.layers.quantization.compressed_tensors.schemes.compressed_tensors_w4a4_nvfp4 as vw
+        vw.init_nvfp4_linear_kernel = vmo.init_nvfp4_linear_kernel
+        cfg = vct.CompressedTensorsConfig.from_config(quant)
+        cfg.packed_modules_mapping = PACKED
     # The MoE backend oracle answers with the backend asked for; its kernel object reads the
     # current device index, which is 0 here.
     _flashinfer_on_cpu()
@@ -147,7 +160,8 @@ def main():
     H, I, L = conf["hidden_size"], conf["intermediate_size"], conf["num_hidden_layers"]
     nh, nkv, hd = conf["num_attention_heads"], conf["num_key_value_heads"], conf["head_dim"]
     E = conf.get("num_experts", 0)
-    lin, cfg, experts = (sglang_factory if engine == "sglang" else vllm_factory)(moe_backend)
+    lin, cfg, experts = (sglang_factory if engine == "sglang" else vllm_factory)(
+        moe_backend, conf.get("quantization_config", {}))
     root = torch.nn.Module()
     mods = {}
     post = {}  # module name -> the layer whose quant_method post-processes it

@@ -14,11 +14,13 @@ small="--layers 1 --hidden 64 --intermediate 64 --head-dim 16"
 "$bin" make-checkpoint "$out/unequal" $small --unequal-scales --seed 2 >/dev/null  # every shard its own global scale
 "$bin" make-checkpoint "$out/odd" --layers 1 --hidden 80 --intermediate 48 --head-dim 16 --kv-heads 1 --seed 3 >/dev/null  # N, K padded
 "$bin" make-checkpoint "$out/fused" $small --layout fused --seed 4 >/dev/null      # q/k/v and gate/up fused on disk
+"$bin" make-checkpoint "$out/ct" $small --format compressed-tensors --unequal-scales --seed 8 >/dev/null  # encode scales, each shard its own
+"$bin" make-checkpoint "$out/ct_odd" --layers 1 --hidden 80 --intermediate 48 --head-dim 16 --kv-heads 1 --format compressed-tensors --seed 9 >/dev/null
 moe="--layers 1 --hidden 128 --intermediate 64 --head-dim 16 --experts 4"  # H 128: FlashInfer's trtllm needs H % 128 == 0
 "$bin" make-checkpoint "$out/moe" $moe --seed 6 >/dev/null
 "$bin" make-checkpoint "$out/moe_unequal" $moe --unequal-scales --seed 5 >/dev/null
 "$bin" make-checkpoint "$out/moe_odd" --layers 1 --hidden 128 --intermediate 48 --head-dim 16 --experts 4 --seed 7 >/dev/null  # I padded to 64 (trtllm)
-for c in dense unequal odd fused; do
+for c in dense unequal odd fused ct ct_odd; do
   for e in sglang vllm; do
     "$py" "$here/generate.py" $e "$out/$c" "$out/$c.$e.safetensors" 2>/dev/null
   done

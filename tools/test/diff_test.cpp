@@ -120,7 +120,9 @@ const nlohmann::json& only_mismatch(const nlohmann::json& j, const std::string& 
 
 void expect_others_clean(const nlohmann::json& j, const std::string& mod) {
   for (const auto& m : j.at("modules"))
-    if (m.at("module") != mod) EXPECT_TRUE(m.at("mismatches").empty() && m.at("unreconciled").empty()) << m.dump();
+    if (m.at("module") != mod) {
+      EXPECT_TRUE(m.at("mismatches").empty() && m.at("unreconciled").empty()) << m.dump();
+    }
 }
 
 // One block scale changed in sglang's swizzled copy. Row 70 of qkv is k_proj's row 6 (q has 4
@@ -428,6 +430,67 @@ TEST(DiffVllmExperts, WrongActivationScale) {
   EXPECT_EQ(x.at("param"), "routed_experts.w13_input_scale");
   EXPECT_EQ(x.at("index"), "[1]");
   EXPECT_NE(x.at("source").get<std::string>().find("off by a factor 0.5"), std::string::npos) << x.dump();
+}
+
+}  // namespace
+}  // namespace nvfp4
+
+namespace nvfp4 {
+namespace {
+
+TEST(DiffCompressedTensors, PassesWhereTheEngineIsRight) {
+  for (std::string e : {"sglang", "vllm"}) {
+    SCOPED_TRACE(e);
+    nlohmann::json j = diff_json(kData + "/ct_odd", kData + "/ct_odd." + e + ".safetensors", 0);
+    for (const auto& m : j.at("modules")) EXPECT_TRUE(m.at("semantic") == "ok" && m.at("layout") == "ok") << m.dump();
+    EXPECT_TRUE(j.at("unread").empty()) << j.at("unread").dump();
+  }
+}
+
+// Encode scales on disk: both engines keep the max encode scale, so the decode scale applied is
+// the smallest one, 1 / max; every shard with a smaller encode scale is off by
+// f32(1 / max) / f32(1 / own) (< 1), computed here from the raw checkpoint scalars.
+TEST(DiffCompressedTensors, EveryShardBelowTheMaxEncodeScaleIsOff) {
+  const std::string ck = kData + "/ct/model.safetensors";
+  std::map<std::string, std::vector<std::pair<std::string, std::string>>> shards = {
+      {kQkv, {{"q", "model.layers.0.self_attn.q_proj"}, {"k", "model.layers.0.self_attn.k_proj"}, {"v", "model.layers.0.self_attn.v_proj"}}},
+      {kGateUp, {{"0", "model.layers.0.mlp.gate_proj"}, {"1", "model.layers.0.mlp.up_proj"}}}};
+  std::map<std::pair<std::string, std::string>, double> factor;
+  for (const auto& [mod, list] : shards) {
+    float mx = 0;
+    for (const auto& [id, p] : list) mx = std::max(mx, scalar(ck, p + ".weight_global_scale"));
+    for (const auto& [id, p] : list) {
+      float enc = scalar(ck, p + ".weight_global_scale");
+      if (enc < mx) factor[{mod, id}] = static_cast<double>(1.0f / mx) / (1.0f / enc);
+    }
+  }
+  ASSERT_GE(factor.size(), 2u);
+  for (std::string e : {"sglang", "vllm"}) {
+    SCOPED_TRACE(e);
+    nlohmann::json j = diff_json(kData + "/ct", kData + "/ct." + e + ".safetensors", 1);
+    std::size_t seen = 0;
+    for (const auto& m : j.at("modules")) {
+      EXPECT_TRUE(m.at("mismatches").empty()) << m.dump();
+      for (const auto& u : m.at("unreconciled")) {
+        auto it = factor.find({m.at("module"), u.at("shard")});
+        ASSERT_NE(it, factor.end()) << u.dump();
+        EXPECT_EQ(u.at("factor").get<double>(), it->second);
+        EXPECT_LT(u.at("factor").get<double>(), 1.0);
+        ++seen;
+      }
+    }
+    EXPECT_EQ(seen, factor.size());
+  }
+}
+
+// sglang's alpha on a compressed-tensors module is 1 / (in x w) of the max encode scales.
+TEST(DiffCompressedTensors, WrongAlpha) {
+  TempDir dir;
+  std::string dump = planted(dir, "ct_odd.sglang.safetensors", [&](auto& t) { t.at(kDown + ".alpha").template data_as<float>()[0] *= 4; });
+  nlohmann::json j = diff_json(kData + "/ct_odd", dump, 1);
+  const auto& x = only_mismatch(j, kDown, "semantic");
+  EXPECT_EQ(x.at("param"), "alpha");
+  EXPECT_NE(x.at("source").get<std::string>().find("off by a factor 4"), std::string::npos) << x.dump();
 }
 
 }  // namespace
