@@ -2,7 +2,6 @@
 // module by module, with a semantic and a layout verdict each (tools/diff/).
 #include <iomanip>
 #include <memory>
-#include <set>
 
 #include "core/error.h"
 #include "core/module_map.h"
@@ -10,9 +9,7 @@
 #include "tools/cli/cli.h"
 #include "tools/cli/progress.h"
 #include "tools/cli/report_json.h"
-#include "tools/diff/engine_dump.h"
-#include "tools/diff/experts_diff.h"
-#include "tools/diff/linear_diff.h"
+#include "tools/diff/diff_run.h"
 
 namespace nvfp4::cli {
 
@@ -23,24 +20,6 @@ struct DiffArgs {
   std::string ckpt, dump, engine, backend;
   bool json = false;
 };
-
-// The experts' backend: --backend, else the dump's metadata, else a name only trtllm's
-// post-processing creates (g1_scale_c); sglang refuses plain cutlass for NVFP4 experts.
-// The experts' backend: --backend, else the dump's metadata, else a name only trtllm's
-// post-processing creates (g1_scale_c).
-MoeBackend resolve_moe_backend(const EngineDump& d, const std::string& flag, std::string* how) {
-  auto parse = [&](const std::string& v, const std::string& from) {
-    if (v == "trtllm" || v == "flashinfer_trtllm") return MoeBackend::Trtllm;
-    if (v == "flashinfer_cutlass") return MoeBackend::FlashinferCutlass;
-    if (v == "cutlass") return MoeBackend::Cutlass;
-    throw Error(ErrorKind::Usage, d.label(), "", from + " \"" + printable_short(v, 40) + "\" is not an experts backend (cutlass, flashinfer_cutlass, trtllm)");
-  };
-  if (!flag.empty()) return *how = "--backend", parse(flag, "--backend");
-  if (auto it = d.metadata().find("backend"); it != d.metadata().end()) return *how = "the dump's metadata", parse(it->second, "metadata backend");
-  for (const auto& n : d.names())
-    if (n.size() > 11 && n.compare(n.size() - 11, 11, ".g1_scale_c") == 0) return *how = "its parameter names", MoeBackend::Trtllm;
-  throw Error(ErrorKind::Usage, d.label(), "", "cannot tell the experts' backend; pass --backend cutlass, flashinfer_cutlass or trtllm");
-}
 
 std::string status(const ModuleDiff& m, Verdict v) {
   if (m.absent) return "-";
@@ -67,50 +46,20 @@ nlohmann::json to_json(const ModuleDiff& m) {
 int diff_cmd(const DiffArgs& a, std::ostream& out) {
   Checkpoint c = open_quantized(a.ckpt);
   EngineDump d = EngineDump::open(a.dump);
-  std::string how;
-  const Engine e = resolve_engine(d, a.engine, &how);
-  const ModelSpec spec = map_modules(c);
-  const std::vector<ModuleUnit> units = module_units(c, spec);
-
-  bool has_experts = false;
-  for (const ModuleUnit& u : units) has_experts |= u.experts && c.quant().format == CkptFormat::ModelOpt;
-  std::string backend_how;
-  const MoeBackend mb = has_experts ? resolve_moe_backend(d, a.backend, &backend_how) : MoeBackend::FlashinferCutlass;
-
-  std::vector<ModuleDiff> results;
-  std::vector<std::string> not_checked;
-  Progress progress(units.size(), a.json);
-  for (const ModuleUnit& u : units) {
-    Checkpoint sub = c.subset(u.tensors);
-    ModelSpec s = map_modules(sub);
-    if (u.experts && c.quant().format == CkptFormat::CompressedTensors) {
-      // The engines' compressed-tensors MoE methods are other classes, not read here yet.
-      not_checked.push_back(u.name + " (experts of a compressed-tensors checkpoint: the engines' conventions for them are not pinned yet)");
-    } else if (u.experts) {
-      results.push_back(diff_experts(s.experts.at(0), sub, d, e, mb));
-    } else {
-      results.push_back(diff_linear(s.linears.at(0), sub, d, e));
-    }
-    c.release(u.tensors);
-    progress.step(u.name);
-  }
+  Progress progress(module_units(c, map_modules(c)).size(), a.json);
+  const DiffRun r = run_diff(c, d, a.engine, a.backend, [&](const std::string& m) { progress.step(m); });
   progress.done();
-
-  std::size_t present = 0, failed = 0, unrec = 0;
-  std::set<std::string> read;
-  for (const auto& m : results) {
-    if (m.absent) continue;
-    ++present;
-    failed += !m.ok(Verdict::Semantic) || !m.ok(Verdict::Layout);
-    unrec += m.unreconciled.size();
-    for (const auto& p : m.params) read.insert(m.module + "." + p);
-  }
-  if (present == 0)
-    throw Error(ErrorKind::BadInput, d.label(), "",
-                "holds none of the " + std::to_string(results.size()) + " quantized modules of " + c.dir().string() + ": not a dump of this checkpoint");
-  std::vector<std::string> unread;
-  for (const auto& n : d.names())
-    if (!read.count(n)) unread.push_back(n);
+  const Engine e = r.engine;
+  const std::string& how = r.engine_from;
+  const bool has_experts = r.has_experts;
+  const MoeBackend mb = r.backend;
+  const std::string& backend_how = r.backend_from;
+  const std::vector<ModuleDiff>& results = r.modules;
+  const std::vector<std::string>& not_checked = r.not_checked;
+  const std::vector<std::string>& unread = r.unread;
+  const std::size_t present = r.present, failed = r.failed;
+  std::size_t unrec = 0;
+  for (const auto& m : results) unrec += m.unreconciled.size();
 
   if (a.json) {
     nlohmann::json j = report_header("diff");

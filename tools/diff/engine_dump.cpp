@@ -33,6 +33,15 @@ EngineDump EngineDump::open(const std::filesystem::path& path) {
   return d;
 }
 
+EngineDump EngineDump::of(SafetensorsFile f) {
+  EngineDump d;
+  d.label_ = f.label();
+  d.files_.push_back(std::make_shared<SafetensorsFile>(std::move(f)));
+  for (const TensorInfo& t : d.files_[0]->tensors()) d.index_.emplace(t.name, 0);
+  d.metadata_ = d.files_[0]->metadata();
+  return d;
+}
+
 Tensor EngineDump::tensor(const std::string& name) const {
   auto it = index_.find(name);
   if (it == index_.end()) bad_input(label_, name, "not in the dump");

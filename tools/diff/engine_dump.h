@@ -18,6 +18,8 @@ std::string engine_name(Engine e);
 class EngineDump {
  public:
   static EngineDump open(const std::filesystem::path& path);
+  // One file already parsed (fuzzing, tests).
+  static EngineDump of(SafetensorsFile f);
   const std::string& label() const { return label_; }
   bool has(const std::string& name) const { return index_.count(name) != 0; }
   Tensor tensor(const std::string& name) const;  // BadInput if absent

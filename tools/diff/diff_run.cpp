@@ -1,0 +1,73 @@
+#include "tools/diff/diff_run.h"
+
+#include <set>
+
+#include "core/error.h"
+#include "core/module_map.h"
+#include "core/printable.h"
+#include "tools/diff/linear_diff.h"
+
+namespace nvfp4::diff {
+
+namespace {
+// The experts' backend: --backend, else the dump's metadata, else a name only trtllm's
+// post-processing creates (g1_scale_c); sglang refuses plain cutlass for NVFP4 experts.
+// The experts' backend: --backend, else the dump's metadata, else a name only trtllm's
+// post-processing creates (g1_scale_c).
+MoeBackend resolve_moe_backend(const EngineDump& d, const std::string& flag, std::string* how) {
+  auto parse = [&](const std::string& v, const std::string& from) {
+    if (v == "trtllm" || v == "flashinfer_trtllm") return MoeBackend::Trtllm;
+    if (v == "flashinfer_cutlass") return MoeBackend::FlashinferCutlass;
+    if (v == "cutlass") return MoeBackend::Cutlass;
+    throw Error(ErrorKind::Usage, d.label(), "", from + " \"" + printable_short(v, 40) + "\" is not an experts backend (cutlass, flashinfer_cutlass, trtllm)");
+  };
+  if (!flag.empty()) return *how = "--backend", parse(flag, "--backend");
+  if (auto it = d.metadata().find("backend"); it != d.metadata().end()) return *how = "the dump's metadata", parse(it->second, "metadata backend");
+  for (const auto& n : d.names())
+    if (n.size() > 11 && n.compare(n.size() - 11, 11, ".g1_scale_c") == 0) return *how = "its parameter names", MoeBackend::Trtllm;
+  throw Error(ErrorKind::Usage, d.label(), "", "cannot tell the experts' backend; pass --backend cutlass, flashinfer_cutlass or trtllm");
+}
+
+}  // namespace
+
+DiffRun run_diff(const Checkpoint& c, const EngineDump& d, const std::string& engine_flag, const std::string& backend_flag,
+                 const std::function<void(const std::string&)>& on_module) {
+  DiffRun r;
+  r.engine = resolve_engine(d, engine_flag, &r.engine_from);
+  const ModelSpec spec = map_modules(c);
+  const std::vector<ModuleUnit> units = module_units(c, spec);
+  const bool ct = c.quant().format == CkptFormat::CompressedTensors;
+  for (const ModuleUnit& u : units) r.has_experts |= u.experts && !ct;
+  if (r.has_experts) r.backend = resolve_moe_backend(d, backend_flag, &r.backend_from);
+
+  for (const ModuleUnit& u : units) {
+    Checkpoint sub = c.subset(u.tensors);
+    ModelSpec s = map_modules(sub);
+    if (u.experts && ct) {
+      // The engines' compressed-tensors MoE methods are other classes, not read here yet.
+      r.not_checked.push_back(u.name + " (experts of a compressed-tensors checkpoint: the engines' conventions for them are not pinned yet)");
+    } else if (u.experts) {
+      r.modules.push_back(diff_experts(s.experts.at(0), sub, d, r.engine, r.backend));
+    } else {
+      r.modules.push_back(diff_linear(s.linears.at(0), sub, d, r.engine));
+    }
+    c.release(u.tensors);
+    if (on_module) on_module(u.name);
+  }
+
+  std::set<std::string> read;
+  for (const auto& m : r.modules) {
+    if (m.absent) continue;
+    ++r.present;
+    r.failed += !m.ok(Verdict::Semantic) || !m.ok(Verdict::Layout);
+    for (const auto& p : m.params) read.insert(m.module + "." + p);
+  }
+  if (r.present == 0)
+    throw Error(ErrorKind::BadInput, d.label(), "",
+                "holds none of the " + std::to_string(r.modules.size()) + " quantized modules of " + c.dir().string() + ": not a dump of this checkpoint");
+  for (const auto& n : d.names())
+    if (!read.count(n)) r.unread.push_back(n);
+  return r;
+}
+
+}  // namespace nvfp4::diff

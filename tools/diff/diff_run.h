@@ -1,0 +1,33 @@
+// The whole of `nvfp4 diff` short of printing: every module of the checkpoint against the dump,
+// streamed module by module (issue 12). Shared by the command and the engine_dump fuzz target.
+#pragma once
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/checkpoint.h"
+#include "tools/diff/engine_dump.h"
+#include "tools/diff/experts_diff.h"
+#include "tools/diff/module_diff.h"
+
+namespace nvfp4::diff {
+
+struct DiffRun {
+  Engine engine;
+  std::string engine_from;
+  bool has_experts = false;
+  MoeBackend backend = MoeBackend::FlashinferCutlass;
+  std::string backend_from;
+  std::vector<ModuleDiff> modules;
+  std::vector<std::string> not_checked;  // modules no convention here decodes, with why
+  std::vector<std::string> unread;       // dump tensors no module here reads
+  std::size_t present = 0, failed = 0;
+};
+
+// engine_flag / backend_flag: "" to detect. on_module: called after each module (progress).
+// Throws BadInput when the dump holds none of the checkpoint's modules or a tensor cannot come
+// from it, Usage when the engine or the experts' backend cannot be told.
+DiffRun run_diff(const Checkpoint& c, const EngineDump& d, const std::string& engine_flag, const std::string& backend_flag,
+                 const std::function<void(const std::string&)>& on_module = {});
+
+}  // namespace nvfp4::diff
