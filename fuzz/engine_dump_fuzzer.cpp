@@ -1,0 +1,34 @@
+// nvfp4 diff on a hostile engine dump (issue 12): byte 0 picks a committed checkpoint (even: the
+// dense one, odd: the MoE one, tools/engine_dumps/data), the rest is the dump's safetensors image
+// (seeds: the engines' own dumps of those checkpoints). The diff either completes, with every
+// module of the checkpoint reported and every mismatch counted at least once, or throws a typed
+// one-line error. Anything else (a crash, a sanitizer report, another exception) is a bug.
+// max_len 256 KiB (fuzz/max_len.txt): the largest seed is 141 KB.
+#include <cstdint>
+#include <string>
+
+#include "core/checkpoint.h"
+#include "core/error.h"
+#include "core/module_map.h"
+#include "core/safetensors.h"
+#include "fuzz/fuzz_check.h"
+#include "tools/diff/diff_run.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  if (size < 1 || size > (256u << 10)) return 0;
+  using namespace nvfp4;
+  static const Checkpoint dense = Checkpoint::open(std::string(NVFP4_ENGINE_DUMPS) + "/dense");
+  static const Checkpoint moe = Checkpoint::open(std::string(NVFP4_ENGINE_DUMPS) + "/moe");
+  const Checkpoint& c = data[0] % 2 ? moe : dense;
+  try {
+    diff::EngineDump d = diff::EngineDump::of(SafetensorsFile::parse({data + 1, size - 1}, "dump"));
+    diff::DiffRun r = diff::run_diff(c, d, "", "");
+    FUZZ_CHECK(r.present >= 1 && r.failed <= r.present, "present %zu, failed %zu", r.present, r.failed);
+    FUZZ_CHECK(r.modules.size() + r.not_checked.size() == module_units(c, map_modules(c)).size(), "a module went unreported");
+    for (const auto& m : r.modules)
+      for (const auto& x : m.mismatches) FUZZ_CHECK(x.count >= 1 && !x.param.empty(), "mismatch without a count or a parameter in %s", m.module.c_str());
+  } catch (const Error& e) {
+    fuzz::check_error_line(e.what());
+  }
+  return 0;
+}
