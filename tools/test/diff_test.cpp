@@ -69,23 +69,34 @@ TEST(Diff, PassesWhereTheEngineIsRight) {
     }
 }
 
+// The fused modules of the one-layer checkpoints: shard id and on-disk prefix.
+const std::map<std::string, std::vector<std::pair<std::string, std::string>>> kShards = {
+    {kQkv, {{"q", "model.layers.0.self_attn.q_proj"}, {"k", "model.layers.0.self_attn.k_proj"}, {"v", "model.layers.0.self_attn.v_proj"}}},
+    {kGateUp, {{"0", "model.layers.0.mlp.gate_proj"}, {"1", "model.layers.0.mlp.up_proj"}}}};
+
+// applied / own for every shard whose decode scale is not the one the engines apply, from the
+// checkpoint's raw scalars. ModelOpt (decode scales): the max applies, so max / own. Compressed-
+// tensors (encode scales): the max encode scale's f32 reciprocal applies, f32(1 / max) / f32(1 / own).
+std::map<std::pair<std::string, std::string>, double> expected_factors(const std::string& ckpt_file, bool encode) {
+  const std::string name = encode ? ".weight_global_scale" : ".weight_scale_2";
+  std::map<std::pair<std::string, std::string>, double> factor;
+  for (const auto& [mod, list] : kShards) {
+    float mx = 0;
+    for (const auto& [id, p] : list) mx = std::max(mx, scalar(ckpt_file, p + name));
+    for (const auto& [id, p] : list) {
+      float own = scalar(ckpt_file, p + name);
+      if (own < mx) factor[{mod, id}] = encode ? static_cast<double>(1.0f / mx) / (1.0f / own) : static_cast<double>(mx) / own;
+    }
+  }
+  return factor;
+}
+
 // Neither engine reconciles: every shard below its module's max global scale is reported, with
 // the factor max / own read from the checkpoint's own scalars, and nothing else differs.
 TEST(Diff, ReportsEveryUnreconciledShardWithItsFactor) {
-  const std::string ck = kData + "/unequal/model.safetensors";
-  std::map<std::string, std::vector<std::pair<std::string, std::string>>> shards = {
-      {kQkv, {{"q", "model.layers.0.self_attn.q_proj"}, {"k", "model.layers.0.self_attn.k_proj"}, {"v", "model.layers.0.self_attn.v_proj"}}},
-      {kGateUp, {{"0", "model.layers.0.mlp.gate_proj"}, {"1", "model.layers.0.mlp.up_proj"}}}};
+  auto factor = expected_factors(kData + "/unequal/model.safetensors", false);
   std::set<std::pair<std::string, std::string>> expected;
-  std::map<std::pair<std::string, std::string>, double> factor;
-  for (const auto& [mod, list] : shards) {
-    float mx = 0;
-    for (const auto& [id, p] : list) mx = std::max(mx, scalar(ck, p + ".weight_scale_2"));
-    for (const auto& [id, p] : list) {
-      float own = scalar(ck, p + ".weight_scale_2");
-      if (own < mx) expected.insert({mod, id}), factor[{mod, id}] = static_cast<double>(mx) / own;
-    }
-  }
+  for (const auto& [k, f] : factor) expected.insert(k);
   ASSERT_GE(expected.size(), 2u);  // the writer gives each shard its own scale
   for (std::string e : {"sglang", "vllm"}) {
     SCOPED_TRACE(e);
@@ -451,19 +462,7 @@ TEST(DiffCompressedTensors, PassesWhereTheEngineIsRight) {
 // the smallest one, 1 / max; every shard with a smaller encode scale is off by
 // f32(1 / max) / f32(1 / own) (< 1), computed here from the raw checkpoint scalars.
 TEST(DiffCompressedTensors, EveryShardBelowTheMaxEncodeScaleIsOff) {
-  const std::string ck = kData + "/ct/model.safetensors";
-  std::map<std::string, std::vector<std::pair<std::string, std::string>>> shards = {
-      {kQkv, {{"q", "model.layers.0.self_attn.q_proj"}, {"k", "model.layers.0.self_attn.k_proj"}, {"v", "model.layers.0.self_attn.v_proj"}}},
-      {kGateUp, {{"0", "model.layers.0.mlp.gate_proj"}, {"1", "model.layers.0.mlp.up_proj"}}}};
-  std::map<std::pair<std::string, std::string>, double> factor;
-  for (const auto& [mod, list] : shards) {
-    float mx = 0;
-    for (const auto& [id, p] : list) mx = std::max(mx, scalar(ck, p + ".weight_global_scale"));
-    for (const auto& [id, p] : list) {
-      float enc = scalar(ck, p + ".weight_global_scale");
-      if (enc < mx) factor[{mod, id}] = static_cast<double>(1.0f / mx) / (1.0f / enc);
-    }
-  }
+  auto factor = expected_factors(kData + "/ct/model.safetensors", true);
   ASSERT_GE(factor.size(), 2u);
   for (std::string e : {"sglang", "vllm"}) {
     SCOPED_TRACE(e);
