@@ -52,6 +52,11 @@ DiffRun run_diff(const Checkpoint& c, const EngineDump& d, const std::string& en
       r.modules.push_back(diff_linear(s.linears.at(0), sub, d, r.engine));
     }
     c.release(u.tensors);
+    if (!r.modules.empty() && r.modules.back().module == u.name) {
+      std::vector<std::string> held;
+      for (const auto& p : r.modules.back().params) held.push_back(u.name + "." + p);
+      d.release(held);
+    }
     if (on_module) on_module(u.name);
   }
 

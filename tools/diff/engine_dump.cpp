@@ -53,6 +53,14 @@ std::string EngineDump::file_of(const std::string& name) const {
   return it == index_.end() ? label_ : files_[it->second]->label();
 }
 
+void EngineDump::release(const std::vector<std::string>& names) const {
+  for (const auto& n : names) {
+    auto it = index_.find(n);
+    if (it == index_.end()) continue;
+    if (const TensorInfo* info = files_[it->second]->find(n)) files_[it->second]->release(*info);
+  }
+}
+
 std::vector<std::string> EngineDump::names() const {
   std::vector<std::string> v;
   v.reserve(index_.size());

@@ -25,6 +25,9 @@ class EngineDump {
   Tensor tensor(const std::string& name) const;  // BadInput if absent
   std::string file_of(const std::string& name) const;
   std::vector<std::string> names() const;
+  // Drops the process's resident pages of these tensors (SafetensorsFile::release), so that a diff
+  // streaming through a dump larger than memory keeps its RSS bounded; unknown names are ignored.
+  void release(const std::vector<std::string>& names) const;
   // Metadata of every file merged (dump_engine_state.py: engine, backend, torch, aliases).
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
 
