@@ -21,8 +21,10 @@ std::string moe_backend_name(MoeBackend b) {
 namespace {
 
 // Stored row of each logical row of one projection ([gate; up] for w13), the same for every expert.
-// Hp: w2's stored rows (H, or H padded by vLLM's trtllm), the size FlashInfer's shuffle runs over.
-std::vector<std::int64_t> stored_rows(const ExpertsSpec& s, MoeBackend b, bool w13, std::int64_t Hp) {
+// Hp: w2's stored rows (H, or H padded by vLLM's trtllm), the size FlashInfer's shuffle runs over;
+// Ip: each w13 half's stored rows under trtllm (I padded: to 64 by ModelOpt's methods, to 128 by
+// sglang's FusedMoE for compressed-tensors).
+std::vector<std::int64_t> stored_rows(const ExpertsSpec& s, MoeBackend b, bool w13, std::int64_t Hp, std::int64_t Ip) {
   const std::int64_t I = s.I, N = w13 ? 2 * I : s.H;
   std::vector<std::int64_t> out(static_cast<std::size_t>(N));
   if (b != MoeBackend::Trtllm) {
@@ -32,7 +34,6 @@ std::vector<std::int64_t> stored_rows(const ExpertsSpec& s, MoeBackend b, bool w
   }
   // FlashInfer's permutations as the reference builds them (reference/shuffle.h), applied to the
   // padded [w3; 0; w1; 0] order: logical gate row t sits at Ip + t, up row t at t.
-  const std::int64_t Ip = ref::trtllm_padded_intermediate(I);
   ref::Permutation p = w13 ? ref::compose(ref::gated_act_reorder(2 * Ip), ref::shuffle_a_rows(2 * Ip, 128)) : ref::shuffle_a_rows(Hp, 128);
   std::vector<std::int64_t> inv(p.size());
   for (std::size_t n = 0; n < p.size(); ++n) inv[static_cast<std::size_t>(p[n])] = static_cast<std::int64_t>(n);
@@ -72,16 +73,83 @@ Tensor pad3(const Tensor& t, std::int64_t R2, std::int64_t C2) {
   return out;
 }
 
-// What differs between the engines and backends (experts_diff.h).
+// [E, 2I, C] -> [E, 2Ip, C]: each half's rows first, then zero rows up to Ip.
+Tensor pad_halves(const Tensor& t, std::int64_t Ip) {
+  const std::int64_t E = t.size(0), I = t.size(1) / 2, C = t.size(2);
+  Tensor out = Tensor::zeros(t.dtype(), {E, 2 * Ip, C});
+  for (std::int64_t e = 0; e < E; ++e)
+    for (int h = 0; h < 2; ++h)
+      std::memcpy(out.data() + (e * 2 * Ip + h * Ip) * C, t.data() + (e * 2 * I + h * I) * C, static_cast<std::size_t>(I * C));
+  return out;
+}
+
+// What differs between the engines, formats and backends (experts_diff.h).
 struct Convention {
   std::string prefix;           // parameters under the module: "" (sglang) or "routed_experts." (vLLM)
   std::string swz13, swz2;      // the names holding the swizzled block scales
   std::int64_t hidden_align;    // vLLM's trtllm pads H to 256 (zero w13 columns, zero w2 rows)
   bool up_alpha;                // the up half has its own alpha (sglang trtllm); else the gate's serves both
+  bool derived_names;           // sglang ModelOpt: *_blockscale_swizzled beside *_weight_scale
 };
-Convention convention(Engine e, MoeBackend b) {
-  if (e == Engine::Sglang) return {"", "w13_blockscale_swizzled", "w2_blockscale_swizzled", 1, b == MoeBackend::Trtllm};
-  return {"routed_experts.", "w13_weight_scale", "w2_weight_scale", b == MoeBackend::Trtllm ? 256 : 1, false};
+Convention convention(Engine e, MoeBackend b, bool ct) {
+  if (e == Engine::Sglang && !ct) return {"", "w13_blockscale_swizzled", "w2_blockscale_swizzled", 1, b == MoeBackend::Trtllm, true};
+  if (e == Engine::Sglang) return {"", "w13_weight_scale", "w2_weight_scale", 1, false, false};
+  return {"routed_experts.", "w13_weight_scale", "w2_weight_scale", b == MoeBackend::Trtllm ? 256 : 1, false, false};
+}
+
+// sglang 0.5.23 CompressedTensorsW4A4Nvfp4MoE.process_weights_after_loading: encode scales on
+// disk; the gate's weight scale for both halves (w13_weight_scale_2 = f32(1 / gate's encode
+// scale)); activations quantized with the *smallest* input encode scale (= the largest decode
+// scale) per expert (cutlass) or over every expert (trtllm), kept as w13/w2_input_scale_quant;
+// g1/g2_alphas = f32(f32(1 / that) x weight_scale_2); trtllm: g1_scale_c = f32(w2 quant x g1).
+std::vector<ScalarExpect> sglang_ct_scalars(const ExpertsSpec& s, const Checkpoint& c, MoeBackend b) {
+  const FormatNames& fn = format_names(CkptFormat::CompressedTensors);
+  auto raw = [&](std::int64_t e, int shard, const std::string& suffix) {
+    return c.tensor(s.prefixes[static_cast<std::size_t>(e)][static_cast<std::size_t>(shard)] + "." + suffix).get_f32(0);
+  };
+  const bool shared = b == MoeBackend::Trtllm;
+  std::vector<float> w13s2, w2s2, a13, a2, g1, g2, cc, enc13, enc2, w2_in;
+  std::vector<std::vector<float>> in13_any;
+  std::vector<std::string> label;
+  float m13 = 0, m2 = 0;
+  for (std::int64_t e = 0; e < s.E; ++e) {
+    float gi = raw(e, 0, fn.input_scale), ui = raw(e, 1, fn.input_scale), di = raw(e, 2, fn.input_scale);
+    m13 = e == 0 ? std::min(gi, ui) : std::min(m13, std::min(gi, ui));
+    m2 = e == 0 ? di : std::min(m2, di);
+  }
+  for (std::int64_t e = 0; e < s.E; ++e) {
+    label.push_back("expert " + std::to_string(e));
+    float gw = raw(e, 0, fn.weight_scale_2), uw = raw(e, 1, fn.weight_scale_2), dw = raw(e, 2, fn.weight_scale_2);
+    float gi = raw(e, 0, fn.input_scale), ui = raw(e, 1, fn.input_scale), di = raw(e, 2, fn.input_scale);
+    enc13.push_back(gw);
+    enc13.push_back(uw);
+    enc2.push_back(dw);
+    in13_any.push_back({gi});
+    in13_any.push_back({ui});
+    w2_in.push_back(di);
+    w13s2.push_back(1.0f / gw);
+    w2s2.push_back(1.0f / dw);
+    a13.push_back(shared ? m13 : std::min(gi, ui));
+    a2.push_back(shared ? m2 : di);
+    g1.push_back((1.0f / a13.back()) * w13s2.back());
+    g2.push_back((1.0f / a2.back()) * w2s2.back());
+    cc.push_back(a2.back() * g1.back());
+  }
+  const std::string over = shared ? " over every expert" : " of the expert";
+  std::vector<ScalarExpect> sc = {
+      {"w13_weight_scale_2", w13s2, Verdict::Semantic, "1 / the gate's weight_global_scale (f32)", label, {}},
+      {"w2_weight_scale_2", w2s2, Verdict::Semantic, "1 / w2's weight_global_scale (f32)", label, {}},
+      {"w13_input_scale_quant", a13, Verdict::Semantic, "the smallest gate and up input_global_scale" + over, label, {}},
+      {"w2_input_scale_quant", a2, Verdict::Semantic, "the smallest w2 input_global_scale" + over, label, {}},
+      {"g1_alphas", g1, Verdict::Semantic, "f32(1 / w13_input_scale_quant) x w13_weight_scale_2 (f32)", label, {}},
+      {"g2_alphas", g2, Verdict::Semantic, "f32(1 / w2_input_scale_quant) x w2_weight_scale_2 (f32)", label, {}},
+      {"w13_weight_global_scale", enc13, Verdict::Layout, "each expert's gate and up weight_global_scale", {}, {}},
+      {"w2_weight_global_scale", enc2, Verdict::Layout, "each expert's w2 weight_global_scale", label, {}},
+      {"w13_input_global_scale", {}, Verdict::Layout, "each expert's gate and up input_global_scale", {}, in13_any},
+      {"w2_input_global_scale", w2_in, Verdict::Layout, "each expert's w2 input_global_scale", label, {}},
+  };
+  if (shared) sc.push_back({"g1_scale_c", cc, Verdict::Semantic, "w2_input_scale_quant x g1_alphas (f32)", label, {}});
+  return sc;
 }
 
 // vLLM 0.33.0 (ModelOptNvFp4FusedMoE.process_weights_after_loading, prepare_nvfp4_moe_layer_for_
@@ -129,7 +197,8 @@ ModuleDiff diff_experts(const ExpertsSpec& s, const Checkpoint& c, const EngineD
   ModuleDiff out;
   out.module = s.name;
   out.kind = "experts";
-  const Convention cv = convention(e, b);
+  const bool ct = c.quant().format == CkptFormat::CompressedTensors;
+  const Convention cv = convention(e, b, ct);
   const std::string pre = s.name + "." + cv.prefix;
   if (!d.has(pre + "w13_weight")) {
     out.absent = true;
@@ -139,9 +208,17 @@ ModuleDiff diff_experts(const ExpertsSpec& s, const Checkpoint& c, const EngineD
     throw Error(ErrorKind::Usage, d.label(), "", "sglang refuses moe_runner_backend=cutlass for NVFP4 experts; pass flashinfer_cutlass or trtllm");
   MismatchLog log(out);
   const CkptFormat f = c.quant().format;
+  if (ct && e == Engine::Vllm) throw Error(ErrorKind::Usage, d.label(), "", "vLLM's compressed-tensors experts are not decoded yet");
   Module src = ref::experts_create_weights(s);
   ref::experts_load(src, s, c, f);
   const std::int64_t E = s.E, H = s.H, I = s.I, Hp = ref::round_up(H, cv.hidden_align);
+  // trtllm's padded intermediate size, as the dump holds it (each engine pads I its own way).
+  std::int64_t Ip = I;
+  if (b == MoeBackend::Trtllm) {
+    Ip = d.tensor(pre + "w13_weight").dim() == 3 ? d.tensor(pre + "w13_weight").size(1) / 2 : 0;
+    require(Ip >= I && Ip % 64 == 0, d, pre + "w13_weight",
+            "shape " + shape_str(d.tensor(pre + "w13_weight").shape()) + " is not trtllm's [E, 2 Ip, H/2] with Ip >= I = " + std::to_string(I) + " a multiple of 64");
+  }
   const Tensor& s2 = src.tensor("w13_weight_scale_2");
   const Tensor& w2s2 = src.tensor("w2_weight_scale_2");
 
@@ -157,12 +234,19 @@ ModuleDiff diff_experts(const ExpertsSpec& s, const Checkpoint& c, const EngineD
     layout_src.tensor("w13_weight_scale") = flip_halves(src.tensor("w13_weight_scale"));
   }
   ExpertsSpec sp = s;
+  if (Ip != I) {
+    sp.I = Ip;
+    layout_src.tensor("w13_weight") = pad_halves(layout_src.tensor("w13_weight"), Ip);
+    layout_src.tensor("w13_weight_scale") = pad_halves(layout_src.tensor("w13_weight_scale"), Ip);
+    layout_src.tensor("w2_weight") = pad3(layout_src.tensor("w2_weight"), H, Ip / 2);
+    layout_src.tensor("w2_weight_scale") = pad3(layout_src.tensor("w2_weight_scale"), H, Ip / 16);
+  }
   if (Hp != H) {
     sp.H = Hp;
-    layout_src.tensor("w13_weight") = pad3(layout_src.tensor("w13_weight"), 2 * I, Hp / 2);
-    layout_src.tensor("w13_weight_scale") = pad3(layout_src.tensor("w13_weight_scale"), 2 * I, Hp / 16);
-    layout_src.tensor("w2_weight") = pad3(layout_src.tensor("w2_weight"), Hp, I / 2);
-    layout_src.tensor("w2_weight_scale") = pad3(layout_src.tensor("w2_weight_scale"), Hp, I / 16);
+    layout_src.tensor("w13_weight") = pad3(layout_src.tensor("w13_weight"), 2 * sp.I, Hp / 2);
+    layout_src.tensor("w13_weight_scale") = pad3(layout_src.tensor("w13_weight_scale"), 2 * sp.I, Hp / 16);
+    layout_src.tensor("w2_weight") = pad3(layout_src.tensor("w2_weight"), Hp, sp.I / 2);
+    layout_src.tensor("w2_weight_scale") = pad3(layout_src.tensor("w2_weight_scale"), Hp, sp.I / 16);
   }
   std::vector<Reconciliation> none;
   Module expect = ref::experts_process(layout_src, sp, b == MoeBackend::Trtllm ? Backend::Trtllm : Backend::Cutlass, none);
@@ -171,7 +255,7 @@ ModuleDiff diff_experts(const ExpertsSpec& s, const Checkpoint& c, const EngineD
     const std::string proj = w13 ? "w13" : "w2";
     const std::string wn = proj + "_weight", sn = w13 ? cv.swz13 : cv.swz2;
     const std::int64_t N = w13 ? 2 * I : H, K = w13 ? H : I, Kb = K / 16;
-    const std::vector<std::int64_t> rows = stored_rows(s, b, w13, Hp);
+    const std::vector<std::int64_t> rows = stored_rows(s, b, w13, Hp, Ip);
     const std::int64_t need_rows = *std::max_element(rows.begin(), rows.end()) + 1;
     require(d.has(pre + wn), d, pre + wn, "absent: " + engine_name(e) + " holds the packed " + proj + " weight here");
     Tensor w = d.tensor(pre + wn);
@@ -236,8 +320,8 @@ ModuleDiff diff_experts(const ExpertsSpec& s, const Checkpoint& c, const EngineD
   // the reference's name for the same tensor: vLLM keeps the swizzle under *_weight_scale).
   std::vector<std::pair<std::string, std::string>> layout_names = {{"w13_weight", "w13_weight"}, {"w2_weight", "w2_weight"}};
   for (const std::string pr : {"w13", "w2"}) {
-    layout_names.push_back({pr + "_weight_scale", e == Engine::Sglang ? pr + "_weight_scale" : pr + "_blockscale_swizzled"});
-    if (e == Engine::Sglang) layout_names.push_back({pr + "_blockscale_swizzled", pr + "_blockscale_swizzled"});
+    layout_names.push_back({pr + "_weight_scale", cv.derived_names ? pr + "_weight_scale" : pr + "_blockscale_swizzled"});
+    if (cv.derived_names) layout_names.push_back({pr + "_blockscale_swizzled", pr + "_blockscale_swizzled"});
   }
   const std::string what = engine_name(e) + "'s " + moe_backend_name(b) + " layout";
   for (const auto& [n, rn] : layout_names) {
@@ -270,6 +354,10 @@ ModuleDiff diff_experts(const ExpertsSpec& s, const Checkpoint& c, const EngineD
   };
   if (e == Engine::Vllm) {
     check_scalars(d, pre, vllm_scalars(s, src, b), out, log);
+    return finish();
+  }
+  if (ct) {
+    check_scalars(d, pre, sglang_ct_scalars(s, c, b), out, log);
     return finish();
   }
   // Scalars: f32 operations on the checkpoint's, in sglang's order.

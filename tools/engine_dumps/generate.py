@@ -89,6 +89,8 @@ def sglang_factory(moe_backend, quant):
         import sglang.srt.layers.quantization.compressed_tensors.schemes.compressed_tensors_w4a4_nvfp4 as sw
         sw.get_fp4_gemm_runner_backend = lambda: _NoSpecialBackend()
         sct.CompressedTensorsConfig._check_scheme_supported = lambda self, min_capability, error=True: True  # a Blackwell
+        import sglang.srt.layers.quantization.compressed_tensors.schemes.compressed_tensors_w4a4_nvfp4_moe as swm
+        swm.get_platform = lambda: types.SimpleNamespace(is_blackwell=True)
         cfg = sct.CompressedTensorsConfig.from_config(dict(quant, packed_modules_mapping=PACKED))
         cfg.packed_modules_mapping = PACKED
     from sglang.srt.layers.moe.fused_moe_triton.layer import FusedMoE
