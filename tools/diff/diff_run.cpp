@@ -36,18 +36,13 @@ DiffRun run_diff(const Checkpoint& c, const EngineDump& d, const std::string& en
   r.engine = resolve_engine(d, engine_flag, &r.engine_from);
   const ModelSpec spec = map_modules(c);
   const std::vector<ModuleUnit> units = module_units(c, spec);
-  const bool ct = c.quant().format == CkptFormat::CompressedTensors;
-  // vLLM's compressed-tensors MoE method is another class, not read here yet.
-  const bool skip_experts = ct && r.engine == Engine::Vllm;
-  for (const ModuleUnit& u : units) r.has_experts |= u.experts && !skip_experts;
+  for (const ModuleUnit& u : units) r.has_experts |= u.experts;
   if (r.has_experts) r.backend = resolve_moe_backend(d, backend_flag, &r.backend_from);
 
   for (const ModuleUnit& u : units) {
     Checkpoint sub = c.subset(u.tensors);
     ModelSpec s = map_modules(sub);
-    if (u.experts && skip_experts) {
-      r.not_checked.push_back(u.name + " (vLLM's compressed-tensors experts: their conventions are not pinned yet)");
-    } else if (u.experts) {
+    if (u.experts) {
       r.modules.push_back(diff_experts(s.experts.at(0), sub, d, r.engine, r.backend));
     } else {
       r.modules.push_back(diff_linear(s.linears.at(0), sub, d, r.engine));

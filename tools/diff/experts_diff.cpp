@@ -97,17 +97,20 @@ Convention convention(Engine e, MoeBackend b, bool ct) {
   return {"routed_experts.", "w13_weight_scale", "w2_weight_scale", b == MoeBackend::Trtllm ? 256 : 1, false, false};
 }
 
-// sglang 0.5.23 CompressedTensorsW4A4Nvfp4MoE.process_weights_after_loading: encode scales on
-// disk; the gate's weight scale for both halves (w13_weight_scale_2 = f32(1 / gate's encode
-// scale)); activations quantized with the *smallest* input encode scale (= the largest decode
-// scale) per expert (cutlass) or over every expert (trtllm), kept as w13/w2_input_scale_quant;
-// g1/g2_alphas = f32(f32(1 / that) x weight_scale_2); trtllm: g1_scale_c = f32(w2 quant x g1).
-std::vector<ScalarExpect> sglang_ct_scalars(const ExpertsSpec& s, const Checkpoint& c, MoeBackend b) {
+// Compressed-tensors experts (encode scales on disk), both engines alike in the values: the gate's
+// weight scale for both halves (f32(1 / gate's encode scale)); activations quantized with the
+// *smallest* input encode scale (= the largest decode scale), per expert or over every expert;
+// g1/g2 alphas = f32(f32(1 / that) x the weight's decode scale); trtllm: g1_scale_c =
+// f32(w2's input encode scale x g1). Where they differ: sglang 0.5.23 (CompressedTensorsW4A4Nvfp4MoE)
+// shares the input scale over experts on trtllm only and keeps w13/w2_weight_scale_2 (decode),
+// w13/w2_input_scale_quant and g1/g2_alphas; vLLM 0.33.0 (CompressedTensorsW4A4Nvfp4MoEMethod)
+// shares it on every FlashInfer backend and fuses the alphas into w13/w2_weight_scale_2.
+std::vector<ScalarExpect> ct_scalars(const ExpertsSpec& s, const Checkpoint& c, Engine eng, MoeBackend b) {
   const FormatNames& fn = format_names(CkptFormat::CompressedTensors);
   auto raw = [&](std::int64_t e, int shard, const std::string& suffix) {
     return c.tensor(s.prefixes[static_cast<std::size_t>(e)][static_cast<std::size_t>(shard)] + "." + suffix).get_f32(0);
   };
-  const bool shared = b == MoeBackend::Trtllm;
+  const bool shared = eng == Engine::Sglang ? b == MoeBackend::Trtllm : b != MoeBackend::Cutlass;
   std::vector<float> w13s2, w2s2, a13, a2, g1, g2, cc, enc13, enc2, w2_in;
   std::vector<std::vector<float>> in13_any;
   std::vector<std::string> label;
@@ -136,19 +139,32 @@ std::vector<ScalarExpect> sglang_ct_scalars(const ExpertsSpec& s, const Checkpoi
     cc.push_back(a2.back() * g1.back());
   }
   const std::string over = shared ? " over every expert" : " of the expert";
-  std::vector<ScalarExpect> sc = {
-      {"w13_weight_scale_2", w13s2, Verdict::Semantic, "1 / the gate's weight_global_scale (f32)", label, {}},
-      {"w2_weight_scale_2", w2s2, Verdict::Semantic, "1 / w2's weight_global_scale (f32)", label, {}},
-      {"w13_input_scale_quant", a13, Verdict::Semantic, "the smallest gate and up input_global_scale" + over, label, {}},
-      {"w2_input_scale_quant", a2, Verdict::Semantic, "the smallest w2 input_global_scale" + over, label, {}},
-      {"g1_alphas", g1, Verdict::Semantic, "f32(1 / w13_input_scale_quant) x w13_weight_scale_2 (f32)", label, {}},
-      {"g2_alphas", g2, Verdict::Semantic, "f32(1 / w2_input_scale_quant) x w2_weight_scale_2 (f32)", label, {}},
+  const std::string g1_what = "f32(1 / the smallest gate and up input_global_scale" + over + ") x f32(1 / the gate's weight_global_scale) (f32)";
+  const std::string g2_what = "f32(1 / the smallest w2 input_global_scale" + over + ") x f32(1 / w2's weight_global_scale) (f32)";
+  std::vector<ScalarExpect> sc;
+  if (eng == Engine::Sglang) {
+    sc = {
+        {"w13_weight_scale_2", w13s2, Verdict::Semantic, "1 / the gate's weight_global_scale (f32)", label, {}},
+        {"w2_weight_scale_2", w2s2, Verdict::Semantic, "1 / w2's weight_global_scale (f32)", label, {}},
+        {"w13_input_scale_quant", a13, Verdict::Semantic, "the smallest gate and up input_global_scale" + over, label, {}},
+        {"w2_input_scale_quant", a2, Verdict::Semantic, "the smallest w2 input_global_scale" + over, label, {}},
+        {"g1_alphas", g1, Verdict::Semantic, g1_what, label, {}},
+        {"g2_alphas", g2, Verdict::Semantic, g2_what, label, {}},
+    };
+  } else {
+    sc = {
+        {"w13_weight_scale_2", g1, Verdict::Semantic, "g1 alpha: " + g1_what, label, {}},
+        {"w2_weight_scale_2", g2, Verdict::Semantic, "g2 alpha: " + g2_what, label, {}},
+    };
+  }
+  std::vector<ScalarExpect> kept = {
       {"w13_weight_global_scale", enc13, Verdict::Layout, "each expert's gate and up weight_global_scale", {}, {}},
       {"w2_weight_global_scale", enc2, Verdict::Layout, "each expert's w2 weight_global_scale", label, {}},
       {"w13_input_global_scale", {}, Verdict::Layout, "each expert's gate and up input_global_scale", {}, in13_any},
       {"w2_input_global_scale", w2_in, Verdict::Layout, "each expert's w2 input_global_scale", label, {}},
   };
-  if (shared) sc.push_back({"g1_scale_c", cc, Verdict::Semantic, "w2_input_scale_quant x g1_alphas (f32)", label, {}});
+  sc.insert(sc.end(), kept.begin(), kept.end());
+  if (b == MoeBackend::Trtllm) sc.push_back({"g1_scale_c", cc, Verdict::Semantic, "the smallest w2 input_global_scale" + over + " x g1 alpha (f32)", label, {}});
   return sc;
 }
 
@@ -208,7 +224,6 @@ ModuleDiff diff_experts(const ExpertsSpec& s, const Checkpoint& c, const EngineD
     throw Error(ErrorKind::Usage, d.label(), "", "sglang refuses moe_runner_backend=cutlass for NVFP4 experts; pass flashinfer_cutlass or trtllm");
   MismatchLog log(out);
   const CkptFormat f = c.quant().format;
-  if (ct && e == Engine::Vllm) throw Error(ErrorKind::Usage, d.label(), "", "vLLM's compressed-tensors experts are not decoded yet");
   Module src = ref::experts_create_weights(s);
   ref::experts_load(src, s, c, f);
   const std::int64_t E = s.E, H = s.H, I = s.I, Hp = ref::round_up(H, cv.hidden_align);
@@ -352,12 +367,12 @@ ModuleDiff diff_experts(const ExpertsSpec& s, const Checkpoint& c, const EngineD
     for (auto& m : out.mismatches) m.param = cv.prefix + m.param;
     return out;
   };
-  if (e == Engine::Vllm) {
-    check_scalars(d, pre, vllm_scalars(s, src, b), out, log);
+  if (ct) {
+    check_scalars(d, pre, ct_scalars(s, c, e, b), out, log);
     return finish();
   }
-  if (ct) {
-    check_scalars(d, pre, sglang_ct_scalars(s, c, b), out, log);
+  if (e == Engine::Vllm) {
+    check_scalars(d, pre, vllm_scalars(s, src, b), out, log);
     return finish();
   }
   // Scalars: f32 operations on the checkpoint's, in sglang's order.

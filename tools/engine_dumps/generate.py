@@ -131,6 +131,8 @@ def vllm_factory(moe_backend, quant):
                                       "flashinfer_trtllm": "FLASHINFER_TRTLLM"}[moe_backend or "cutlass"]]
     vmo.select_nvfp4_moe_backend = lambda config, weight_key=None, activation_key=None, **k: (
         backend, oracle.backend_to_kernel_cls(backend)[0])
+    import vllm.model_executor.layers.quantization.compressed_tensors.compressed_tensors_moe.compressed_tensors_moe_w4a4_nvfp4 as vctm
+    vctm.select_nvfp4_moe_backend = vmo.select_nvfp4_moe_backend
     torch.accelerator.current_device_index = lambda: 0
 
     def experts(E, H, I, prefix):

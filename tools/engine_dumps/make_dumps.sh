@@ -19,18 +19,20 @@ small="--layers 1 --hidden 64 --intermediate 64 --head-dim 16"
 moe="--layers 1 --hidden 128 --intermediate 64 --head-dim 16 --experts 4"  # H 128: FlashInfer's trtllm needs H % 128 == 0
 "$bin" make-checkpoint "$out/moe" $moe --seed 6 >/dev/null
 "$bin" make-checkpoint "$out/moe_unequal" $moe --unequal-scales --seed 5 >/dev/null
+"$bin" make-checkpoint "$out/ct_moe" $moe --format compressed-tensors --seed 14 >/dev/null
+"$bin" make-checkpoint "$out/ct_moe_unequal" $moe --format compressed-tensors --unequal-scales --seed 13 >/dev/null
 "$bin" make-checkpoint "$out/moe_odd" --layers 1 --hidden 128 --intermediate 48 --head-dim 16 --experts 4 --seed 7 >/dev/null  # I padded to 64 (trtllm)
 for c in dense unequal odd fused ct ct_odd; do
   for e in sglang vllm; do
     "$py" "$here/generate.py" $e "$out/$c" "$out/$c.$e.safetensors" 2>/dev/null
   done
 done
-for c in moe moe_unequal; do
+for c in moe moe_unequal ct_moe ct_moe_unequal; do
   for b in flashinfer_cutlass flashinfer_trtllm; do
     "$py" "$here/generate.py" sglang "$out/$c" "$out/$c.sglang.$b.safetensors" $b 2>/dev/null
   done
 done
-for c in moe moe_unequal; do
+for c in moe moe_unequal ct_moe ct_moe_unequal; do
   for b in cutlass flashinfer_cutlass flashinfer_trtllm; do
     "$py" "$here/generate.py" vllm "$out/$c" "$out/$c.vllm.$b.safetensors" $b 2>/dev/null
   done

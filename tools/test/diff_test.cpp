@@ -494,3 +494,71 @@ TEST(DiffCompressedTensors, WrongAlpha) {
 
 }  // namespace
 }  // namespace nvfp4
+
+namespace nvfp4 {
+namespace {
+
+TEST(DiffCompressedTensorsExperts, PassesWhereSglangIsRight) {
+  for (std::string b : {"flashinfer_cutlass", "flashinfer_trtllm"}) {
+    SCOPED_TRACE(b);
+    nlohmann::json j = diff_json(kData + "/ct_moe", kData + "/ct_moe.sglang." + b + ".safetensors", 0);
+    const auto& m = module(j, kExperts);
+    EXPECT_EQ(m.at("semantic"), "ok") << m.dump();
+    EXPECT_EQ(m.at("layout"), "ok") << m.dump();
+    EXPECT_TRUE(j.at("unread").empty()) << j.at("unread").dump();
+  }
+}
+
+// Encode scales: sglang decodes both halves with the gate's, f32(1 / gate), so each up half is off
+// by f32(1 / gate) / f32(1 / up), from the checkpoint's raw encode scales; on trtllm too.
+TEST(DiffCompressedTensorsExperts, UpHalvesDecodedWithTheGateScale) {
+  const std::string ck = kData + "/ct_moe_unequal/model.safetensors";
+  for (std::string b : {"flashinfer_cutlass", "flashinfer_trtllm"}) {
+    SCOPED_TRACE(b);
+    nlohmann::json j = diff_json(kData + "/ct_moe_unequal", kData + "/ct_moe_unequal.sglang." + b + ".safetensors", 1);
+    const auto& m = module(j, kExperts);
+    EXPECT_TRUE(m.at("mismatches").empty()) << m.dump();
+    ASSERT_EQ(m.at("unreconciled").size(), 4u) << m.dump();
+    for (int e = 0; e < 4; ++e) {
+      const std::string p = kExperts + "." + std::to_string(e);
+      float gate = scalar(ck, p + ".gate_proj.weight_global_scale"), up = scalar(ck, p + ".up_proj.weight_global_scale");
+      EXPECT_EQ(m.at("unreconciled")[static_cast<std::size_t>(e)].at("factor").get<double>(), static_cast<double>(1.0f / gate) / (1.0f / up));
+    }
+  }
+}
+
+// sglang's compressed-tensors trtllm pads I to 128 (64 for ModelOpt): a byte in that padding.
+TEST(DiffCompressedTensorsExperts, NonzeroIntermediatePadding) {
+  TempDir dir;
+  std::string dump = planted(dir, "ct_moe.sglang.flashinfer_trtllm.safetensors", [&](auto& t) {
+    Tensor& w2 = t.at(kExperts + ".w2_weight");  // [4, 128, 64]: columns 32-63 hold I 64..127, padding
+    w2.data()[1 * 128 * 64 + 7 * 64 + 40] = 0x21;
+  });
+  nlohmann::json j = diff_json(kData + "/ct_moe", dump, 1);
+  const auto& x = only_mismatch(j, kExperts, "layout");
+  EXPECT_EQ(x.at("param"), "w2_weight");
+  EXPECT_EQ(x.at("index"), "[1, 7, 40]");
+  EXPECT_EQ(module(j, kExperts).at("semantic"), "ok");
+}
+
+TEST(DiffCompressedTensorsExperts, VllmOnEveryBackend) {
+  const std::string ck = kData + "/ct_moe_unequal/model.safetensors";
+  for (std::string b : {"cutlass", "flashinfer_cutlass", "flashinfer_trtllm"}) {
+    SCOPED_TRACE(b);
+    nlohmann::json ok = diff_json(kData + "/ct_moe", kData + "/ct_moe.vllm." + b + ".safetensors", 0);
+    EXPECT_EQ(module(ok, kExperts).at("semantic"), "ok") << module(ok, kExperts).dump();
+    EXPECT_EQ(module(ok, kExperts).at("layout"), "ok") << module(ok, kExperts).dump();
+    nlohmann::json j = diff_json(kData + "/ct_moe_unequal", kData + "/ct_moe_unequal.vllm." + b + ".safetensors", 1);
+    const auto& m = module(j, kExperts);
+    EXPECT_TRUE(m.at("mismatches").empty()) << m.dump();
+    ASSERT_EQ(m.at("unreconciled").size(), 4u) << m.dump();
+    for (int e = 0; e < 4; ++e) {
+      const std::string p = kExperts + "." + std::to_string(e);
+      float gate = scalar(ck, p + ".gate_proj.weight_global_scale"), up = scalar(ck, p + ".up_proj.weight_global_scale");
+      EXPECT_EQ(m.at("unreconciled")[static_cast<std::size_t>(e)].at("factor").get<double>(), static_cast<double>(1.0f / gate) / (1.0f / up));
+    }
+  }
+}
+
+}  // namespace
+}  // namespace nvfp4
