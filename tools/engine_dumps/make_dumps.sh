@@ -14,15 +14,21 @@ small="--layers 1 --hidden 64 --intermediate 64 --head-dim 16"
 "$bin" make-checkpoint "$out/unequal" $small --unequal-scales --seed 2 >/dev/null  # every shard its own global scale
 "$bin" make-checkpoint "$out/odd" --layers 1 --hidden 80 --intermediate 48 --head-dim 16 --kv-heads 1 --seed 3 >/dev/null  # N, K padded
 "$bin" make-checkpoint "$out/fused" $small --layout fused --seed 4 >/dev/null      # q/k/v and gate/up fused on disk
+"$bin" make-checkpoint "$out/bf16_scalars" $small --scalars bf16 --seed 15 >/dev/null   # per-tensor scales stored as 0-d BF16
+"$bin" make-checkpoint "$out/w4a16" $small --w4a16 --seed 16 >/dev/null                # no input scales
 "$bin" make-checkpoint "$out/ct" $small --format compressed-tensors --unequal-scales --seed 8 >/dev/null  # encode scales, each shard its own
 "$bin" make-checkpoint "$out/ct_odd" --layers 1 --hidden 80 --intermediate 48 --head-dim 16 --kv-heads 1 --format compressed-tensors --seed 9 >/dev/null
+# vLLM's W4A4 path reads the input scales a --w4a16 checkpoint does not have (its config says NVFP4):
+# they stay uninitialized (torch.empty) and so does alpha; only sglang's dump (input scales filled
+# with 1.0 by create_weights) is kept.
+"$py" "$here/generate.py" sglang "$out/w4a16" "$out/w4a16.sglang.safetensors" 2>/dev/null
 moe="--layers 1 --hidden 128 --intermediate 64 --head-dim 16 --experts 4"  # H 128: FlashInfer's trtllm needs H % 128 == 0
 "$bin" make-checkpoint "$out/moe" $moe --seed 6 >/dev/null
 "$bin" make-checkpoint "$out/moe_unequal" $moe --unequal-scales --seed 5 >/dev/null
 "$bin" make-checkpoint "$out/ct_moe" $moe --format compressed-tensors --seed 14 >/dev/null
 "$bin" make-checkpoint "$out/ct_moe_unequal" $moe --format compressed-tensors --unequal-scales --seed 13 >/dev/null
 "$bin" make-checkpoint "$out/moe_odd" --layers 1 --hidden 128 --intermediate 48 --head-dim 16 --experts 4 --seed 7 >/dev/null  # I padded to 64 (trtllm)
-for c in dense unequal odd fused ct ct_odd; do
+for c in dense unequal odd fused bf16_scalars ct ct_odd; do
   for e in sglang vllm; do
     "$py" "$here/generate.py" $e "$out/$c" "$out/$c.$e.safetensors" 2>/dev/null
   done

@@ -7,8 +7,9 @@ namespace nvfp4::diff_test {
 namespace {
 
 TEST(Diff, PassesWhereTheEngineIsRight) {
-  for (std::string c : {"dense", "odd", "fused"})
+  for (std::string c : {"dense", "odd", "fused", "bf16_scalars", "w4a16"})
     for (std::string e : {"sglang", "vllm"}) {
+      if (c == "w4a16" && e == "vllm") continue;  // not committed: tools/engine_dumps/README.md
       SCOPED_TRACE(c + " " + e);
       nlohmann::json j = diff_json(kData + "/" + c, kData + "/" + c + "." + e + ".safetensors", 0);
       EXPECT_EQ(j.at("engine"), e);
