@@ -219,3 +219,27 @@ TEST(DiffCompressedTensors, WrongAlpha) {
 
 }  // namespace
 }  // namespace nvfp4::diff_test
+
+namespace nvfp4::diff_test {
+namespace {
+
+// A dump may be a directory of files (one per rank or per shard of a large model): the same
+// verdicts as the single file; a name in two files is refused.
+TEST(Diff, ADirectoryOfDumpFiles) {
+  TempDir dir;
+  SafetensorsFile f = SafetensorsFile::open(kData + "/dense.vllm.safetensors");
+  std::vector<TensorToWrite> attn, mlp;
+  for (const auto& info : f.tensors()) (info.name.find(".mlp.") != std::string::npos ? mlp : attn).push_back({info.name, f.tensor(info.name)});
+  write_safetensors(dir.path() / "attn.safetensors", attn, f.metadata());
+  write_safetensors(dir.path() / "mlp.safetensors", mlp, f.metadata());
+  nlohmann::json j = diff_json(kData + "/dense", dir.path().string(), 0);
+  EXPECT_EQ(j.at("modules").size(), 4u);
+
+  write_safetensors(dir.path() / "again.safetensors", {mlp.front()}, f.metadata());
+  CliRun r = nvfp4({"diff", kData + "/dense", dir.path().string()});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("a name must be in one file"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace nvfp4::diff_test
