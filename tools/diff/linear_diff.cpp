@@ -113,7 +113,7 @@ ModuleDiff diff_linear(const LinearSpec& s, const Checkpoint& c, const EngineDum
     if (std::memcmp(er, cr, static_cast<std::size_t>(K / 2)) == 0) continue;
     for (std::int64_t k = 0; k < K; ++k) {
       std::uint8_t a = (cr[k / 2] >> (4 * (k % 2))) & 0xF, b = (er[k / 2] >> (4 * (k % 2))) & 0xF;
-      if (a == b) continue;
+      if (a == b || log.counted(wname, Verdict::Semantic)) continue;
       RowSource rs = row_source(s, f, r, false);
       log.add(wname, Verdict::Semantic, at({r, k / 2}), rs.tensor + " row " + std::to_string(rs.row) + " k " + std::to_string(k), code_str(a), code_str(b));
     }
@@ -124,10 +124,13 @@ ModuleDiff diff_linear(const LinearSpec& s, const Checkpoint& c, const EngineDum
       log.add(wname, Verdict::Layout, "", "the packed weight padded to multiples of 32", "shape " + shape_str(exp.shape()), "shape " + shape_str(w.shape()));
     } else {
       for (std::int64_t i = 0; i < exp.numel(); ++i) {
-        if (exp.data()[i] == w.data()[i]) continue;
+        if (exp.data()[i] == w.data()[i] || log.counted(wname, Verdict::Layout)) continue;
         std::int64_t r = i / wc, cb = i % wc;
-        std::string src = r < N && cb < K / 2 ? row_source(s, f, r, false).tensor + " row " + std::to_string(row_source(s, f, r, false).row) + " byte " + std::to_string(cb)
-                                              : "padding (must be zero)";
+        std::string src = "padding (must be zero)";
+        if (r < N && cb < K / 2) {
+          RowSource rs = row_source(s, f, r, false);
+          src = rs.tensor + " row " + std::to_string(rs.row) + " byte " + std::to_string(cb);
+        }
         log.add(wname, Verdict::Layout, at({r, cb}), src, "byte " + std::to_string(exp.data()[i]), "byte " + std::to_string(w.data()[i]));
       }
     }
@@ -157,6 +160,7 @@ ModuleDiff diff_linear(const LinearSpec& s, const Checkpoint& c, const EngineDum
           ++raw_blocks[rs.shard];
           continue;
         }
+        if (log.counted(swz_name, Verdict::Semantic)) continue;
         log.add(swz_name, Verdict::Semantic, at({swizzled_offset(r, kb, Kbp) / Kbp, swizzled_offset(r, kb, Kbp) % Kbp}),
                 rs.tensor + " row " + std::to_string(rs.row) + " k-block " + std::to_string(kb),
                 scale_str(cb) + " x " + num(own) + (own == common ? "" : " (reconciled onto " + num(common) + ")"),
@@ -169,10 +173,13 @@ ModuleDiff diff_linear(const LinearSpec& s, const Checkpoint& c, const EngineDum
                                     static_cast<double>(t.applied) / t.s2[i], raw_blocks[i]});
     Tensor exp = ref::swizzle_128x4(t.scales);
     for (std::int64_t i = 0; i < exp.numel(); ++i) {
-      if (exp.data()[i] == swz.data()[i]) continue;
+      if (exp.data()[i] == swz.data()[i] || log.counted(swz_name, Verdict::Layout)) continue;
       auto [r, kb] = unlocate_swizzled(i, Mp, Kbp);
-      std::string src = r < N && kb < Kb ? row_source(s, f, r, true).tensor + " row " + std::to_string(row_source(s, f, r, true).row) + " k-block " + std::to_string(kb)
-                                         : "padding (must be zero)";
+      std::string src = "padding (must be zero)";
+      if (r < N && kb < Kb) {
+        RowSource rs = row_source(s, f, r, true);
+        src = rs.tensor + " row " + std::to_string(rs.row) + " k-block " + std::to_string(kb);
+      }
       log.add(swz_name, Verdict::Layout, at({i / Kbp, i % Kbp}), src, scale_str(exp.data()[i]), scale_str(swz.data()[i]));
     }
   }
@@ -185,7 +192,7 @@ ModuleDiff diff_linear(const LinearSpec& s, const Checkpoint& c, const EngineDum
       log.add("weight_scale", Verdict::Layout, "", "the loaded block scales", "shape " + shape_str(exp.shape()), "shape " + shape_str(ws.shape()));
     } else {
       for (std::int64_t i = 0; i < exp.numel(); ++i)
-        if (exp.data()[i] != ws.data()[i])
+        if (exp.data()[i] != ws.data()[i] && !log.counted("weight_scale", Verdict::Layout))
           log.add("weight_scale", Verdict::Layout, at({i / ws.size(1), i % ws.size(1)}),
                   ws.shape() == swz.shape() ? "the swizzled block scales (aliased)" : "the loaded block scales", scale_str(exp.data()[i]), scale_str(ws.data()[i]));
     }

@@ -12,12 +12,17 @@ bool ModuleDiff::ok(Verdict v) const {
   return v == Verdict::Layout || unreconciled.empty();
 }
 
-void MismatchLog::add(const std::string& param, Verdict v, std::string index, std::string source, std::string expected, std::string found) {
+bool MismatchLog::counted(const std::string& param, Verdict v) {
   for (auto& m : d_.mismatches)
     if (m.param == param && m.verdict == v) {
       ++m.count;
-      return;
+      return true;
     }
+  return false;
+}
+
+void MismatchLog::add(const std::string& param, Verdict v, std::string index, std::string source, std::string expected, std::string found) {
+  if (counted(param, v)) return;
   d_.mismatches.push_back({d_.module, param, v, std::move(index), std::move(source), std::move(expected), std::move(found), 1});
 }
 

@@ -39,10 +39,14 @@ struct ModuleDiff {
   bool ok(Verdict v) const;
 };
 
-// Records only the first mismatch of each (parameter, verdict) and counts the rest.
+// Records only the first mismatch of each (parameter, verdict) and counts the rest. A loop over
+// elements asks counted() first, so that the strings of a mismatch are built once per parameter,
+// not once per differing element (a dump of another checkpoint differs everywhere).
 class MismatchLog {
  public:
   explicit MismatchLog(ModuleDiff& d) : d_(d) {}
+  // True, and one more counted, when this (parameter, verdict) already has its first mismatch.
+  bool counted(const std::string& param, Verdict v);
   void add(const std::string& param, Verdict v, std::string index, std::string source, std::string expected, std::string found);
 
  private:
