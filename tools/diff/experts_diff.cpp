@@ -207,6 +207,59 @@ std::vector<ScalarExpect> vllm_scalars(const ExpertsSpec& s, const Module& src, 
   return sc;
 }
 
+// sglang 0.5.23 ModelOptNvFp4FusedMoEMethod: g1_alphas (gate) and g1_alphas_up = f32(max w13 input
+// scale x the half's weight_scale_2), g2_alphas likewise, *_input_scale_quant = f32(1 / max), the
+// loaded per-expert scalars kept; trtllm: g1_scale_c = f32(w2 quant x g1_alphas_up).
+std::vector<ScalarExpect> sglang_scalars(const ExpertsSpec& s, const Module& src, MoeBackend b) {
+  const std::int64_t E = s.E;
+  const Tensor& s2 = src.tensor("w13_weight_scale_2");
+  const Tensor& w2s2 = src.tensor("w2_weight_scale_2");
+  std::vector<float> w2_s2, g1, g1up, g2, w2_in;
+  std::vector<std::string> label;
+  float in13 = 1, in2 = 1;
+  if (s.has_input_scale) {
+    in13 = ref::max_of(src.tensor("w13_input_scale"));
+    in2 = ref::max_of(src.tensor("w2_input_scale"));
+  }
+  const float q13 = 1.0f / in13, q2 = 1.0f / in2;
+  std::vector<std::vector<float>> w13_in_any;
+  std::vector<float> s2_all;
+  for (std::int64_t x = 0; x < E; ++x) {
+    label.push_back("expert " + std::to_string(x));
+    float g = ref::get_f32(s2, 2 * x), u = ref::get_f32(s2, 2 * x + 1);
+    s2_all.push_back(g);
+    s2_all.push_back(u);
+    g1.push_back(in13 * g);
+    g1up.push_back(in13 * u);
+    g2.push_back(in2 * ref::get_f32(w2s2, x));
+    w2_s2.push_back(ref::get_f32(w2s2, x));
+    if (s.has_input_scale) {
+      float gi = ref::get_f32(src.tensor("w13_input_scale"), 2 * x), ui = ref::get_f32(src.tensor("w13_input_scale"), 2 * x + 1);
+      w13_in_any.push_back({gi, ui});
+      w13_in_any.push_back({gi, ui});
+      w2_in.push_back(ref::get_f32(src.tensor("w2_input_scale"), x));
+    }
+  }
+  std::vector<float> scale_c;
+  for (std::int64_t x = 0; x < E; ++x) scale_c.push_back(q2 * g1up[static_cast<std::size_t>(x)]);
+  const bool trt = b == MoeBackend::Trtllm;
+  std::vector<ScalarExpect> sc = {
+      {"g1_alphas", g1, Verdict::Semantic, "max w13 input scale x the gate's weight_scale_2 (f32)", label, {}},
+      {"g1_alphas_up", g1up, trt ? Verdict::Semantic : Verdict::Layout, "max w13 input scale x the up's weight_scale_2 (f32)", label, {}},
+      {"g2_alphas", g2, Verdict::Semantic, "max w2 input scale x w2's weight_scale_2 (f32)", label, {}},
+      {"w13_input_scale_quant", {q13}, Verdict::Semantic, "1 / max w13 input scale (f32)", {}, {}},
+      {"w2_input_scale_quant", {q2}, Verdict::Semantic, "1 / max w2 input scale (f32)", {}, {}},
+      {"w13_weight_scale_2", s2_all, Verdict::Layout, "each expert's gate and up weight_scale_2", {}, {}},
+      {"w2_weight_scale_2", w2_s2, Verdict::Layout, "each expert's w2 weight_scale_2", label, {}},
+  };
+  if (s.has_input_scale) {
+    sc.push_back({"w13_input_scale", {}, Verdict::Layout, "one of the expert's gate and up input scales", {}, w13_in_any});
+    sc.push_back({"w2_input_scale", w2_in, Verdict::Layout, "each expert's w2 input scale", label, {}});
+  }
+  if (trt) sc.push_back({"g1_scale_c", scale_c, Verdict::Semantic, "w2_input_scale_quant x g1_alphas_up (f32)", label, {}});
+  return sc;
+}
+
 }  // namespace
 
 ModuleDiff diff_experts(const ExpertsSpec& s, const Checkpoint& c, const EngineDump& d, Engine e, MoeBackend b) {
@@ -230,12 +283,17 @@ ModuleDiff diff_experts(const ExpertsSpec& s, const Checkpoint& c, const EngineD
   // trtllm's padded intermediate size, as the dump holds it (each engine pads I its own way).
   std::int64_t Ip = I;
   if (b == MoeBackend::Trtllm) {
-    Ip = d.tensor(pre + "w13_weight").dim() == 3 ? d.tensor(pre + "w13_weight").size(1) / 2 : 0;
+    const Tensor w13 = d.tensor(pre + "w13_weight");
+    Ip = w13.dim() == 3 ? w13.size(1) / 2 : 0;
     require(Ip >= I && Ip % 64 == 0, d, pre + "w13_weight",
-            "shape " + shape_str(d.tensor(pre + "w13_weight").shape()) + " is not trtllm's [E, 2 Ip, H/2] with Ip >= I = " + std::to_string(I) + " a multiple of 64");
+            "shape " + shape_str(w13.shape()) + " is not trtllm's [E, 2 Ip, H/2] with Ip >= I = " + std::to_string(I) + " a multiple of 64");
   }
   const Tensor& s2 = src.tensor("w13_weight_scale_2");
   const Tensor& w2s2 = src.tensor("w2_weight_scale_2");
+  // A half's own decode scale (h: 0 gate, 1 up; w2 has one), and the one the engine applies to it:
+  // the gate's for both halves of w13, except where the up half has its own alpha (sglang's trtllm).
+  auto own_scale = [&](bool w13, std::int64_t x, int h) { return w13 ? ref::get_f32(s2, 2 * x + h) : ref::get_f32(w2s2, x); };
+  auto applied_scale = [&](bool w13, std::int64_t x, int h) { return w13 && !cv.up_alpha ? ref::get_f32(s2, 2 * x) : own_scale(w13, x, h); };
 
   // The reference's post-processing under the engine's conventions: no reconcile (neither engine
   // reconciles gate and up; the reference reconciles only unequal scales, so it is given equal
@@ -297,24 +355,22 @@ ModuleDiff diff_experts(const ExpertsSpec& s, const Checkpoint& c, const EngineD
         if (std::memcmp(crow, erow, static_cast<std::size_t>(K / 2)) != 0)
           for (std::int64_t k = 0; k < K; ++k) {
             std::uint8_t a = (crow[k / 2] >> (4 * (k % 2))) & 0xF, g = (erow[k / 2] >> (4 * (k % 2))) & 0xF;
-            if (a == g) continue;
+            if (a == g || log.counted(wn, Verdict::Semantic)) continue;
             Place p = place(s, f, x, w13, r, false);
             log.add(wn, Verdict::Semantic, at({x, sr, k / 2}), p.tensor + " row " + std::to_string(p.row) + " k " + std::to_string(k), code_str(a), code_str(g));
           }
         if (!swz_ok) continue;
-        // The global scale the engine applies to this row's half: the gate's for both halves of
-        // w13, except where the up half has its own alpha (sglang's trtllm).
-        const bool up = w13 && r >= I;
-        const float own = w13 ? ref::get_f32(s2, 2 * x + (up ? 1 : 0)) : ref::get_f32(w2s2, x);
-        const float applied = w13 && !cv.up_alpha ? ref::get_f32(s2, 2 * x) : own;
+        const int h = w13 && r >= I ? 1 : 0;
+        const float own = own_scale(w13, x, h), applied = applied_scale(w13, x, h);
         for (std::int64_t kb = 0; kb < Kb; ++kb) {
           std::uint8_t cb = cs.data()[(x * N + r) * Kb + kb], eb = eng.data()[(x * R + sr) * Kbs + kb];
           BlockMatch m = match_block(cb, eb, own, applied);
           if (m == BlockMatch::Same || m == BlockMatch::Reconciled) continue;
           if (m == BlockMatch::Raw) {
-            ++raw[static_cast<std::size_t>(2 * x + (up ? 1 : 0))];
+            ++raw[static_cast<std::size_t>(2 * x + h)];
             continue;
           }
+          if (log.counted(sn, Verdict::Semantic)) continue;
           Place p = place(s, f, x, w13, r, true);
           const std::int64_t o = swizzled_offset(sr, kb, Kbp);
           log.add(sn, Verdict::Semantic, at({x, o / Kbp, o % Kbp}), p.tensor + " row " + std::to_string(p.row) + " k-block " + std::to_string(kb),
@@ -324,7 +380,7 @@ ModuleDiff diff_experts(const ExpertsSpec& s, const Checkpoint& c, const EngineD
     for (std::int64_t x = 0; x < E; ++x)
       for (int h = 0; h < 2; ++h)
         if (std::int64_t n = raw[static_cast<std::size_t>(2 * x + h)]) {
-          float own = w13 ? ref::get_f32(s2, 2 * x + h) : ref::get_f32(w2s2, x), applied = w13 && !cv.up_alpha ? ref::get_f32(s2, 2 * x) : own;
+          const float own = own_scale(w13, x, h), applied = applied_scale(w13, x, h);
           out.unreconciled.push_back({s.name, "expert " + std::to_string(x) + " " + (w13 ? (h ? "w3 (up)" : "w1 (gate)") : "w2"),
                                       s.prefixes[static_cast<std::size_t>(x)][static_cast<std::size_t>(w13 ? h : 2)], own, applied,
                                       static_cast<double>(applied) / own, n});
@@ -353,7 +409,7 @@ ModuleDiff diff_experts(const ExpertsSpec& s, const Checkpoint& c, const EngineD
     }
     const std::int64_t rows = exp.size(1), cols = exp.size(2);
     for (std::int64_t i = 0; i < exp.numel(); ++i) {
-      if (exp.data()[i] == got.data()[i]) continue;
+      if (exp.data()[i] == got.data()[i] || log.counted(n, Verdict::Layout)) continue;
       std::int64_t x = i / (rows * cols), r = (i / cols) % rows, col = i % cols;
       const bool scales = n.find("scale") != std::string::npos;
       log.add(n, Verdict::Layout, at({x, r, col}), std::string("expert ") + std::to_string(x) + (exp.data()[i] == 0 ? " (zero here: padding or a zero byte)" : ""),
@@ -375,51 +431,7 @@ ModuleDiff diff_experts(const ExpertsSpec& s, const Checkpoint& c, const EngineD
     check_scalars(d, pre, vllm_scalars(s, src, b), out, log);
     return finish();
   }
-  // Scalars: f32 operations on the checkpoint's, in sglang's order.
-  std::vector<float> gate_s2, up_s2, w2_s2, g1, g1up, g2, gate_in, up_in, w2_in;
-  std::vector<std::string> label;
-  float in13 = 1, in2 = 1;
-  if (s.has_input_scale) {
-    in13 = ref::max_of(src.tensor("w13_input_scale"));
-    in2 = ref::max_of(src.tensor("w2_input_scale"));
-  }
-  const float q13 = 1.0f / in13, q2 = 1.0f / in2;
-  std::vector<std::vector<float>> w13_in_any;
-  std::vector<float> s2_all;
-  for (std::int64_t x = 0; x < E; ++x) {
-    label.push_back("expert " + std::to_string(x));
-    float g = ref::get_f32(s2, 2 * x), u = ref::get_f32(s2, 2 * x + 1);
-    s2_all.push_back(g);
-    s2_all.push_back(u);
-    g1.push_back(in13 * g);
-    g1up.push_back(in13 * u);
-    g2.push_back(in2 * ref::get_f32(w2s2, x));
-    w2_s2.push_back(ref::get_f32(w2s2, x));
-    if (s.has_input_scale) {
-      float gi = ref::get_f32(src.tensor("w13_input_scale"), 2 * x), ui = ref::get_f32(src.tensor("w13_input_scale"), 2 * x + 1);
-      w13_in_any.push_back({gi, ui});
-      w13_in_any.push_back({gi, ui});
-      w2_in.push_back(ref::get_f32(src.tensor("w2_input_scale"), x));
-    }
-  }
-  std::vector<float> scale_c;
-  for (std::int64_t x = 0; x < E; ++x) scale_c.push_back(q2 * g1up[static_cast<std::size_t>(x)]);
-  const bool trt = b == MoeBackend::Trtllm;
-  std::vector<ScalarExpect> sc = {
-      {"g1_alphas", g1, Verdict::Semantic, "max w13 input scale x the gate's weight_scale_2 (f32)", label, {}},
-      {"g1_alphas_up", g1up, trt ? Verdict::Semantic : Verdict::Layout, "max w13 input scale x the up's weight_scale_2 (f32)", label, {}},
-      {"g2_alphas", g2, Verdict::Semantic, "max w2 input scale x w2's weight_scale_2 (f32)", label, {}},
-      {"w13_input_scale_quant", {q13}, Verdict::Semantic, "1 / max w13 input scale (f32)", {}, {}},
-      {"w2_input_scale_quant", {q2}, Verdict::Semantic, "1 / max w2 input scale (f32)", {}, {}},
-      {"w13_weight_scale_2", s2_all, Verdict::Layout, "each expert's gate and up weight_scale_2", {}, {}},
-      {"w2_weight_scale_2", w2_s2, Verdict::Layout, "each expert's w2 weight_scale_2", label, {}},
-  };
-  if (s.has_input_scale) {
-    sc.push_back({"w13_input_scale", {}, Verdict::Layout, "one of the expert's gate and up input scales", {}, w13_in_any});
-    sc.push_back({"w2_input_scale", w2_in, Verdict::Layout, "each expert's w2 input scale", label, {}});
-  }
-  if (trt) sc.push_back({"g1_scale_c", scale_c, Verdict::Semantic, "w2_input_scale_quant x g1_alphas_up (f32)", label, {}});
-  check_scalars(d, pre, sc, out, log);
+  check_scalars(d, pre, sglang_scalars(s, src, b), out, log);
   return finish();
 }
 
