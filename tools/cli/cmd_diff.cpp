@@ -2,6 +2,7 @@
 // module by module, with a semantic and a layout verdict each (tools/diff/).
 #include <iomanip>
 #include <memory>
+#include <optional>
 
 #include "core/error.h"
 #include "core/module_map.h"
@@ -46,9 +47,10 @@ nlohmann::json to_json(const ModuleDiff& m) {
 int diff_cmd(const DiffArgs& a, std::ostream& out) {
   Checkpoint c = open_quantized(a.ckpt);
   EngineDump d = EngineDump::open(a.dump);
-  Progress progress(module_units(c, map_modules(c)).size(), a.json);
-  const DiffRun r = run_diff(c, d, a.engine, a.backend, [&](const std::string& m) { progress.step(m); });
-  progress.done();
+  std::optional<Progress> progress;  // created once run_diff knows how many modules there are
+  const DiffRun r = run_diff(
+      c, d, a.engine, a.backend, [&](std::size_t n) { progress.emplace(n, a.json); }, [&](const std::string& m) { progress->step(m); });
+  if (progress) progress->done();
   const Engine e = r.engine;
   const std::string& how = r.engine_from;
   const bool has_experts = r.has_experts;

@@ -31,12 +31,13 @@ MoeBackend resolve_moe_backend(const EngineDump& d, const std::string& flag, std
 }  // namespace
 
 DiffRun run_diff(const Checkpoint& c, const EngineDump& d, const std::string& engine_flag, const std::string& backend_flag,
-                 const std::function<void(const std::string&)>& on_module) {
+                 const std::function<void(std::size_t)>& on_start, const std::function<void(const std::string&)>& on_module) {
   DiffRun r;
   r.engine = resolve_engine(d, engine_flag, &r.engine_from);
   const ModelSpec spec = map_modules(c);
   const std::vector<ModuleUnit> units = module_units(c, spec);
   for (const ModuleUnit& u : units) r.has_experts |= u.experts;
+  if (on_start) on_start(units.size());
   if (r.has_experts) r.backend = resolve_moe_backend(d, backend_flag, &r.backend_from);
 
   for (const ModuleUnit& u : units) {

@@ -24,10 +24,11 @@ struct DiffRun {
   std::size_t present = 0, failed = 0;
 };
 
-// engine_flag / backend_flag: "" to detect. on_module: called after each module (progress).
+// engine_flag / backend_flag: "" to detect. on_start: called once with the number of modules;
+// on_module: after each module (progress).
 // Throws BadInput when the dump holds none of the checkpoint's modules or a tensor cannot come
 // from it, Usage when the engine or the experts' backend cannot be told.
 DiffRun run_diff(const Checkpoint& c, const EngineDump& d, const std::string& engine_flag, const std::string& backend_flag,
-                 const std::function<void(const std::string&)>& on_module = {});
+                 const std::function<void(std::size_t)>& on_start = {}, const std::function<void(const std::string&)>& on_module = {});
 
 }  // namespace nvfp4::diff
