@@ -65,7 +65,12 @@ TEST(Diff, FlippedScaleByteAtItsPlace) {
     EXPECT_EQ(x.at("index"), "[26, 2]");
     EXPECT_EQ(x.at("source"), "model.layers.0.self_attn.k_proj.weight_scale row 6 k-block 2");
     EXPECT_EQ(x.at("count"), 1);
-    EXPECT_NE(x.at("expected").get<std::string>().find(std::to_string(e4m3_to_f32(was)).substr(0, 3)), std::string::npos) << x.dump();
+    // Both values as bytes: the checkpoint's (what sglang held before the flip) and the planted one.
+    char before[8], after[8];
+    std::snprintf(before, sizeof before, "(0x%02x)", was);
+    std::snprintf(after, sizeof after, "(0x%02x)", was == 0x38 ? 0x40 : 0x38);
+    EXPECT_NE(x.at("expected").get<std::string>().find(before), std::string::npos) << x.dump();
+    EXPECT_NE(x.at("found").get<std::string>().find(after), std::string::npos) << x.dump();
   }
   expect_others_clean(j, kQkv);
 }
