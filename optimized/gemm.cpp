@@ -10,6 +10,7 @@
 #include "optimized/kernels/dispatch.h"
 #include "optimized/kernels/kernels.h"
 #include "optimized/kernels/thread_pool.h"
+#include "optimized/kernels/tiles.h"
 
 namespace nvfp4::opt {
 
@@ -73,7 +74,7 @@ Tensor gemm(const Tensor& x, const GemmWeights& w, GemmMode mode) {
   Activations a;
   a.M = x.size(0);
   a.K = w.K;
-  a.Kp = (w.K + 63) / 64 * 64;
+  a.Kp = (w.K + tiles::kActivationKPad - 1) / tiles::kActivationKPad * tiles::kActivationKPad;
   const std::int64_t M = a.M, K = a.K, Kp = a.Kp, nb = Kp / 16;
   a.f = sized(s.xf, M * Kp);
   if (mode == GemmMode::W4A4) {
@@ -86,7 +87,7 @@ Tensor gemm(const Tensor& x, const GemmWeights& w, GemmMode mode) {
   // Every activation row once, rows in parallel: as f32; for w4a4 quantized (codes bitwise the
   // reference's, as doubled E2M1 integers and f32 block scales; the padding blocks past K hold code
   // 0 and scale 0); then laid out for the kernels.
-  const std::int64_t row_tasks = M * Kp < (std::int64_t{1} << 16) ? 1 : std::min<std::int64_t>(M, pool.threads());
+  const std::int64_t row_tasks = M * Kp < tiles::kPrepareSplitElems ? 1 : std::min<std::int64_t>(M, pool.threads());
   const std::int64_t rows_per = (M + row_tasks - 1) / row_tasks;
   pool.run(row_tasks, [&](std::int64_t t) {
     const std::int64_t m0 = t * rows_per, m1 = std::min(M, m0 + rows_per);
@@ -110,9 +111,9 @@ Tensor gemm(const Tensor& x, const GemmWeights& w, GemmMode mode) {
   float* out = x.dtype() == DType::F32 ? y.data_as<float>() : sized(s.out, M * w.N);
   // Split the stored rows: a few tasks per thread for balance, none for a problem too small to share.
   const double work = static_cast<double>(M) * static_cast<double>(w.rows) * static_cast<double>(K);
-  const std::int64_t tasks = work < 4e5 ? 1 : std::min<std::int64_t>(w.rows, 4 * pool.threads());
+  const std::int64_t tasks = work < tiles::kSplitWork ? 1 : std::min<std::int64_t>(w.rows, tiles::kTasksPerThread * pool.threads());
   // Whole multiples of 32 rows per task: the panel kernels pack 32 rows at a time.
-  const std::int64_t per = ((w.rows + tasks - 1) / tasks + 31) / 32 * 32;
+  const std::int64_t per = ((w.rows + tasks - 1) / tasks + tiles::kTaskRowMultiple - 1) / tiles::kTaskRowMultiple * tiles::kTaskRowMultiple;
   pool.run(tasks, [&](std::int64_t t) {
     const std::int64_t n0 = t * per, n1 = std::min(w.rows, n0 + per);
     if (n0 < n1) kernels.run(mode, w, a, s.prepared, out, n0, n1);

@@ -15,11 +15,12 @@
 #include "optimized/codecs.h"
 #include "optimized/kernels/dispatch.h"
 #include "optimized/kernels/kernels.h"
+#include "optimized/kernels/tiles.h"
 
 namespace nvfp4::opt {
 namespace {
 
-constexpr std::int64_t kChunk = 32;
+constexpr std::int64_t kChunk = tiles::kAvx2ChunkK;
 
 __m256i table32(const std::int8_t (&t)[16]) {
   return _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(t)));
@@ -166,10 +167,11 @@ void tile(GemmMode mode, const GemmWeights& w, const Activations& a, const Prepa
 
 void run(GemmMode mode, const GemmWeights& w, const Activations& a, const Prepared& p, float* out, std::int64_t n0, std::int64_t n1) {
   const Layout l = layout(mode, a);
-  constexpr int kTile = 4;
+  constexpr int kTile = static_cast<int>(tiles::kAvx2TileM);
   using TileFn = void (*)(GemmMode, const GemmWeights&, const Activations&, const Prepared&, const Layout&, std::int64_t,
                           std::int64_t, float*);
   static constexpr TileFn kTail[kTile] = {nullptr, tile<1>, tile<2>, tile<3>};
+  static_assert(kTile == 4, "kTail lists the remainders of a 4-row tile");
   for (std::int64_t n = n0; n < n1; ++n) {
     if (w.out_col && w.out_col[n] < 0) continue;
     std::int64_t m0 = 0;

@@ -21,11 +21,12 @@
 #include "optimized/kernels/avx512_rows.h"
 #include "optimized/kernels/dispatch.h"
 #include "optimized/kernels/kernels.h"
+#include "optimized/kernels/tiles.h"
 
 namespace nvfp4::opt {
 namespace {
 
-constexpr std::int64_t kChunk = 64;
+constexpr std::int64_t kChunk = tiles::kKLaneChunkK;
 
 // A 16-entry byte table repeated to 64 entries for vpermb.
 __m512i table64(const std::int8_t (&t)[16]) {
@@ -75,8 +76,8 @@ struct Consts {
 
 // From this many activation rows on, packing a panel per 32 weight rows pays for itself; below,
 // w4a4 runs lanes along blocks (avx512_rows.cpp) and w4a16 lanes along K (here).
-constexpr std::int64_t kPanelMinRows = 16;
-constexpr std::int64_t kW4a16PanelMinRows = 4;
+constexpr std::int64_t kPanelMinRows = tiles::kW4a4PanelMinRows;
+constexpr std::int64_t kW4a16PanelMinRows = tiles::kW4a16PanelMinRows;
 
 bool use_panels(GemmMode mode, std::int64_t M) { return M >= (mode == GemmMode::W4A4 ? kPanelMinRows : kW4a16PanelMinRows); }
 

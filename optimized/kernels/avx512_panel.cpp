@@ -108,9 +108,9 @@ void w4a4_tile(const Panel& P, const W4a4Rows& x, std::int64_t nb, float (*acc)[
   }
 }
 
-constexpr std::int64_t kW4a16Rows = 12;  // activation rows per w4a16 register tile (12 x 32: 24 accumulators)
-constexpr int kW4a4Rows = 4;
-constexpr std::int64_t kF32Blocks = 16;  // blocks of f32 panel decoded at a time (256 K x 32 rows = 32 KiB)
+constexpr std::int64_t kW4a16Rows = tiles::kPanelW4a16TileM;  // activation rows per w4a16 register tile (12 x 32: 24 accumulators)
+constexpr int kW4a4Rows = tiles::kPanelW4a4TileM;
+constexpr std::int64_t kF32Blocks = tiles::kPanelF32Blocks;  // blocks of f32 panel decoded at a time (256 K x 32 rows = 32 KiB)
 
 // F[(b * 16 + kk) * 32 + row]: e2m1 * S of the panel's rows for blocks [b0, b0 + count), k in panel order.
 void decode_f32(const Panel& P, std::int64_t b0, std::int64_t count, float* F) {
@@ -280,7 +280,7 @@ void run_panels(GemmMode mode, const GemmWeights& w, const Activations& a, const
   const std::int64_t chunks = (w.K + 127) / 128;
   // The panel is packed kChunks x 128 K at a time (20 KiB), so that the tiles read it from L1 and
   // only the activations stream from L2; each tile keeps its sums in acc between K chunks.
-  constexpr std::int64_t kChunks = 4;
+  constexpr std::int64_t kChunks = tiles::kPanelChunksPerPass;
   Panel P;
   P.data = panel_buf.get(Panel::bytes(kChunks * 128));
   float(*acc)[Panel::kRows] = reinterpret_cast<float(*)[Panel::kRows]>(acc_buf.get(static_cast<std::size_t>(a.M * Panel::kRows)));
@@ -289,7 +289,7 @@ void run_panels(GemmMode mode, const GemmWeights& w, const Activations& a, const
   // (~1 MiB), at the price of packing each panel once per block. (w4a16 reads its activations 256 K
   // at a time, 12 rows at a time, which the L2 prefetchers follow from L3; blocking it measured slower.)
   const std::int64_t mb = mode == GemmMode::W4A4
-                              ? std::max<std::int64_t>(kW4a4Rows, (std::int64_t{1} << 20) / (a.Kp + a.Kp / 16 * 12) / kW4a4Rows * kW4a4Rows)
+                              ? std::max<std::int64_t>(kW4a4Rows, tiles::kPanelRowBlockBytes / (a.Kp + a.Kp / 16 * 12) / kW4a4Rows * kW4a4Rows)
                               : a.M;
   for (std::int64_t mlo = 0; mlo < a.M; mlo += mb) {
     const std::int64_t mhi = std::min(a.M, mlo + mb);

@@ -25,6 +25,7 @@
 #include <cstdint>
 
 #include "optimized/kernels/kernels.h"
+#include "optimized/kernels/tiles.h"
 
 namespace nvfp4::opt::avx512 {
 
@@ -60,7 +61,9 @@ __attribute__((always_inline)) inline void transpose16x16(__m512i r[16]) {
 // (s8 2 e2m1), -12 * the row's block sum of them (int32, w4a4 only) and the 16 block scales times
 // 2^-8 (f32). Rows past w.rows hold code 0 and scale 0.
 struct Panel {
-  static constexpr int kRows = 32;
+  static constexpr int kRows = tiles::kPanelRows;
+  static_assert(kRows == 2 * tiles::kPanelGroupRows && tiles::kPanelGroupRows == 16, "two groups of 16 dword lanes");
+  static_assert(tiles::kPanelChunkK == 128, "pack_panel transposes 64 packed bytes (128 K) per row");
   static constexpr std::size_t kBlockBytes = 5 * 64;  // per block and group
   std::int64_t blocks = 0;       // K / 16 rounded up to whole 128-K chunks
   std::uint8_t* data = nullptr;  // blocks * 2 groups * kBlockBytes, 64-aligned

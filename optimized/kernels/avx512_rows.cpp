@@ -14,11 +14,13 @@
 #include <cstring>
 
 #include "optimized/kernels/avx512_rows.h"
+#include "optimized/kernels/tiles.h"
 
 namespace nvfp4::opt::avx512 {
 namespace {
 
-constexpr std::int64_t kChunk = 256;  // K per step: 16 blocks
+constexpr std::int64_t kChunk = tiles::kRowsChunkK;  // K per step: 16 blocks
+static_assert(kChunk == 256, "the decode picks 16 blocks of 16 codes per chunk");
 constexpr std::int8_t kOffsetCodes[16] = {12, 13, 14, 15, 16, 18, 20, 24, 12, 11, 10, 9, 8, 6, 4, 0};  // 2 e2m1 + 12
 
 struct Tables {
@@ -131,7 +133,8 @@ template <int R>
 void rows(const Tables& T, const GemmWeights& w, const Activations& a, const Prepared& p, const Layout& l, std::int64_t n0,
           float* out) {
   using Fn = void (*)(const Tables&, const GemmWeights&, const Prepared&, const Layout&, std::int64_t, std::int64_t, float*);
-  constexpr int kMaxM = R > 2 ? 2 : 8;  // registers: 5 per row, R per activation row
+  constexpr int kMaxM = R > 2 ? tiles::kRowsTileMWide : tiles::kRowsTileM;  // registers: 5 per row, R per activation row
+  static_assert(kMaxM <= 8, "kTiles below lists tiles up to 8 rows");
   static constexpr Fn kTiles[9] = {nullptr, tile<R, 1>, tile<R, 2>, tile<R, std::min(3, kMaxM)>, tile<R, std::min(4, kMaxM)>,
                                    tile<R, std::min(5, kMaxM)>, tile<R, std::min(6, kMaxM)>, tile<R, std::min(7, kMaxM)>,
                                    tile<R, std::min(8, kMaxM)>};
@@ -173,7 +176,8 @@ void run_rows(const GemmWeights& w, const Activations& a, const Prepared& p, flo
   std::int64_t n = n0;
   // More rows at once where few activation rows leave registers free: more independent chains
   // and more weight streams in flight.
-  if (a.M <= 2)
+  static_assert(tiles::kRowsWideRows == 4, "rows<4> below");
+  if (a.M <= tiles::kRowsWideMaxM)
     for (; n + 4 <= n1; n += 4) rows<4>(T, w, a, p, l, n, out);
   for (; n + 2 <= n1; n += 2) rows<2>(T, w, a, p, l, n, out);
   if (n < n1) rows<1>(T, w, a, p, l, n, out);
