@@ -1,5 +1,8 @@
 #include "reference/reference_pipeline.h"
 
+#include <map>
+#include <set>
+
 #include "core/error.h"
 #include "core/module_map.h"
 #include "reference/experts.h"
@@ -43,21 +46,30 @@ ReferencePipeline::Modules ReferencePipeline::fresh_copy(const Modules& sources)
 void ReferencePipeline::commit(Modules& into, Modules&& from) {
   for (auto& [name, fresh] : from) {
     Module& m = into[name];
-    // A fresh Parameter bound under several names (an alias) stays one Parameter in `into`: the
-    // first of its names decides which (the loaded source's, when it has one).
-    std::map<const Parameter*, ParamPtr> kept;
+    // The committed module holds fresh's names and aliases exactly, as a cold processing would:
+    // a name fresh lacks goes (processing for cutlass after trtllm drops g1_scale_c). A name keeps
+    // its Parameter object (new storage, as torch's `param.data = ...` keeps the Parameter), unless
+    // that object already took another fresh Parameter: trtllm binds w13_weight_scale and
+    // w13_blockscale_swizzled to one Parameter that cutlass keeps apart, and reusing it for both
+    // would leave two names on one storage.
+    std::map<const Parameter*, ParamPtr> kept;  // fresh Parameter -> the committed one
+    std::set<const Parameter*> taken;           // committed Parameters already given a fresh one
+    Module next;
     for (const auto& [pname, param] : fresh.entries()) {
       if (auto k = kept.find(param.get()); k != kept.end()) {
-        m.bind(pname, k->second);
-      } else if (m.has(pname)) {
-        ParamPtr p = m.param(pname);
-        p->data = param->data;  // same Parameter, new storage
-        kept.emplace(param.get(), p);
-      } else {
-        m.bind(pname, param);
-        kept.emplace(param.get(), param);
+        next.bind(pname, k->second);
+        continue;
       }
+      ParamPtr p = param;
+      if (m.has(pname) && !taken.count(m.param(pname).get())) {
+        p = m.param(pname);
+        p->data = param->data;
+      }
+      taken.insert(p.get());
+      kept.emplace(param.get(), p);
+      next.bind(pname, p);
     }
+    m = std::move(next);
   }
 }
 
