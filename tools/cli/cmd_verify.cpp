@@ -23,10 +23,12 @@
 #include "core/printable.h"
 
 #include "core/allocator.h"
+#include "core/codecs.h"
 #include "core/error.h"
 #include "core/findings.h"
 #include "core/pipeline_state.h"
-#include "core/rng.h"
+#include "optimized/kernels/dispatch.h"
+#include "optimized/kernels/path_rows.h"
 #include "optimized/optimized_pipeline.h"
 #include "reference/gemm.h"
 #include "reference/reference_pipeline.h"
@@ -36,7 +38,59 @@
 #include "tools/cli/report_json.h"
 
 namespace nvfp4::cli {
+
+// A block scale S of a shard reconciled onto the common global scale, S' = e4m3(S own / common)
+// with own <= common: E4M3's rounding moves a normal result by at most 2^-4 of it, but below 2^-6
+// its steps are 2^-9 apart whatever the value, so there a correct rounding may land 2^-10 common
+// from S own, which no relative bound holds (the reconcile property's bound, the sum of both).
+// Not static: the report tests pin it at its exact limit.
+bool within_reconcile_bound(double s_own, double s2_common, double common);
+bool within_reconcile_bound(double s_own, double s2_common, double common) {
+  return std::fabs(s2_common - s_own) <= 0.0625 * s_own + std::ldexp(common, -10);
+}
+
 namespace {
+
+std::string g9(double v);
+
+// Every block of one reconciled shard, the checkpoint's byte against the reference's after
+// processing: the first past within_reconcile_bound, "" if none.
+std::string reconcile_past_bound(const ref::ReferencePipeline& rp, const Checkpoint& c, const Reconciliation& rec) {
+  std::string raw_name;
+  std::int64_t raw_first = 0, first = 0, n = 0, kb = 1;
+  ref::LogicalWeight w;
+  for (const auto& l : rp.spec().linears)
+    if (l.name == rec.module) {
+      const auto i = static_cast<std::size_t>(std::find(l.shard_ids.begin(), l.shard_ids.end(), rec.shard) - l.shard_ids.begin());
+      kb = l.K / 16;
+      for (std::size_t k = 0; k < i && k < l.shard_rows.size(); ++k) first += l.shard_rows[k] * kb;
+      if (i == l.shard_ids.size()) break;
+      n = l.shard_rows[i] * kb;
+      raw_name = (l.fused_on_disk ? l.prefixes[0] : l.prefixes[i]) + ".weight_scale";
+      raw_first = l.fused_on_disk ? first : 0;
+      w = rp.logical_weight({l.name, -1, ""});
+    }
+  for (const auto& x : rp.spec().experts)
+    for (int e = 0; e < static_cast<int>(x.E); ++e)
+      if (x.name + "." + std::to_string(e) == rec.module) {
+        const int half = rec.shard == "w3";  // logical w13 rows: gate (w1), then up (w3)
+        kb = x.H / 16;
+        n = x.I * kb;
+        first = half * n;
+        raw_name = x.prefixes[static_cast<std::size_t>(e)][static_cast<std::size_t>(half)] + ".weight_scale";
+        w = rp.logical_weight({x.name, e, "w13"});
+      }
+  if (raw_name.empty()) return "no shard " + rec.shard + " in " + rec.module;
+  const Tensor raw = c.tensor(raw_name);
+  for (std::int64_t i = 0; i < n; ++i) {
+    const double want = static_cast<double>(e4m3_to_f32(raw.data()[raw_first + i])) * rec.own_scale,
+                 got = static_cast<double>(e4m3_to_f32(w.scales[static_cast<std::size_t>(first + i)])) * rec.common_scale;
+    if (!within_reconcile_bound(want, got, rec.common_scale))
+      return raw_name + " block [" + std::to_string(i / kb) + ", " + std::to_string(i % kb) + "]: S own " + g9(want) +
+             " reconciled to S' common " + g9(got) + ", past 2^-4 S own + 2^-10 common";
+  }
+  return "";
+}
 
 // One check: its name (module first), the outcome, a human-readable detail, and the numbers behind
 // it for the JSON report (docs/schema/verify-report.schema.json).
@@ -57,13 +111,6 @@ class Report {
   }
   std::vector<Check> checks;
 };
-
-Tensor random_input(std::int64_t M, std::int64_t K, std::uint64_t seed) {
-  Rng r(seed);
-  Tensor x = Tensor::empty(DType::F32, {M, K});
-  for (std::int64_t i = 0; i < M * K; ++i) x.data_as<float>()[i] = static_cast<float>(r.normal());
-  return x;
-}
 
 std::string g9(double v) {
   char b[32];
@@ -99,75 +146,76 @@ class Stopwatch {
   std::chrono::steady_clock::time_point t_ = std::chrono::steady_clock::now();
 };
 
-// The rows of w the Eigen path is checked on: the first and the last kEigenEdge (all of them when
-// N <= 2 kEigenEdge). The Eigen path is the reference's own second oracle, pinned on every shape by
-// the properties; here it is a cross-check on the user's data, and on every row it would cost more
-// than the exact oracle.
-constexpr std::int64_t kEigenEdge = 64;
-std::vector<std::int64_t> eigen_rows(std::int64_t N) {
-  std::vector<std::int64_t> r;
-  for (std::int64_t n = 0; n < N; ++n)
-    if (n < kEigenEdge || n >= N - kEigenEdge) r.push_back(n);
+// The comma-separated M of a GEMM check's detail.
+std::string m_list(const std::vector<std::int64_t>& ms) {
+  std::string r;
+  for (std::int64_t M : ms) r += (r.empty() ? "" : ", ") + std::to_string(M);
   return r;
 }
 
-ref::LogicalWeight select_rows(const ref::LogicalWeight& w, const std::vector<std::int64_t>& rows) {
-  ref::LogicalWeight s;
-  s.N = static_cast<std::int64_t>(rows.size());
-  s.K = w.K;
-  s.global_scale = w.global_scale;
-  for (std::int64_t n : rows) {
-    s.codes.insert(s.codes.end(), w.codes.begin() + n * w.K, w.codes.begin() + (n + 1) * w.K);
-    s.scales.insert(s.scales.end(), w.scales.begin() + n * (w.K / 16), w.scales.begin() + (n + 1) * (w.K / 16));
-  }
-  return s;
-}
-
-// Every output row of `act_rows` random activation rows against the exact oracle: the optimized
-// kernel (its f32 bound, derived from the oracle's exact sum of magnitudes) on every row, the
-// reference's Eigen path (double accumulation, its own bound) on eigen_rows.
+// One GEMM per row count of `ms` (ascending) through the optimized kernels, against the exact
+// oracle (SampledRows: the first and last row of each on every output row, the rows between on the
+// first and last kEdgeColumns); the reference's Eigen path (double accumulation, its own bound) on
+// the two rows that are in every GEMM, on edge_columns. The Eigen path is the reference's own
+// second oracle, pinned on every shape by the properties; here it is a cross-check on the user's
+// data, and on every row it would cost more than the exact oracle.
 // w: the reference's logical weight of t, the same in both modes.
 std::pair<GemmOutcome, GemmOutcome> gemm_checks(const ref::ReferencePipeline& rp, const opt::OptimizedPipeline& op, const GemmTarget& t,
-                                                const ref::LogicalWeight& w, GemmMode mode, std::int64_t act_rows, Phases& ph) {
-  const std::int64_t N = w.N, K = w.K, M = act_rows;
-  Tensor x = random_input(M, K, 0xC0FFEE + static_cast<std::uint64_t>(K));
+                                                const ref::LogicalWeight& w, GemmMode mode, const std::vector<std::int64_t>& ms, Phases& ph) {
+  const std::int64_t N = w.N, K = w.K;
   const ref::GemmScalars sc = rp.scalars(t, mode);
   Stopwatch sw;
-  Tensor fast = op.gemm(t, x, mode);
-  ph.kernels += sw.lap();
-  const double post = mode == GemmMode::W4A4 ? sc.alpha : w.global_scale;
-  std::vector<double> mag;
-  const Tensor exact = ref::gemm_exact(x, w, mode, sc, &mag);
+  const SampledRows s = sample_rows(w, mode, sc, ms.back(), 0xC0FFEE + static_cast<std::uint64_t>(K));
   ph.exact += sw.lap();
-  const std::vector<std::int64_t> rows = eigen_rows(N);
+  const Tensor x = full_rows(s);
+  const std::int64_t M = x.size(0);
+  const std::vector<std::int64_t> rows = edge_columns(N);
   const std::vector<double> eig = ref::gemm_eigen_double(x, select_rows(w, rows), mode, sc);
   ph.eigen += sw.lap();
+  double kernels = 0;
+  const KernelCheck kc = check_gemms(s, ms, [&](const Tensor& xm) {
+    Stopwatch k;
+    Tensor y = op.gemm(t, xm, mode);
+    kernels += k.lap();
+    return y;
+  });
+  ph.kernels += kernels;
+  sw.lap();
   auto at = [](std::int64_t m, std::int64_t n) { return "element [" + std::to_string(m) + ", " + std::to_string(n) + "]: exact "; };
   GemmOutcome e_out, o_out;
   double e_diff = 0, e_bound = 0;
-  const KernelCheck kc = check_kernel(exact, fast, mag, mode, K, post);
-  o_out.error = kc.failure(N);
+  o_out.error = kc.failure();
   const double o_diff = kc.max_diff, o_bound = kc.max_bound;
   const std::int64_t R = static_cast<std::int64_t>(rows.size());
   for (std::int64_t m = 0; m < M; ++m)
     for (std::int64_t j = 0; j < R; ++j) {
       const std::size_t i = static_cast<std::size_t>(m * N + rows[static_cast<std::size_t>(j)]);
-      const double e = exact.data_as<float>()[i], g = eig[static_cast<std::size_t>(m * R + j)];
+      const double e = s.full.data_as<float>()[i], g = eig[static_cast<std::size_t>(m * R + j)];
       const double half_ulp = std::ldexp(1.0, std::max(e == 0 ? -126 : std::ilogb(e), -126) - 24);
-      const double eb = ref::eigen_error_bound(mag[i], K) + half_ulp;
+      const double eb = ref::eigen_error_bound(s.full_mag[i], K) + half_ulp;
       if (e_out.error.empty() && !(std::fabs(g - e) <= eb))
         e_out.error = at(m, rows[static_cast<std::size_t>(j)]) + g9(e) + ", Eigen " + g9(g) + ", |diff| exceeds the bound " + g9(eb);
       e_diff = std::max(e_diff, std::fabs(g - e));
       e_bound = std::max(e_bound, eb);
     }
-  const std::string acts = " x K=" + std::to_string(K) + ", " + std::to_string(M) + " activation rows";
-  const std::string eigen_what = R == N ? "all " + std::to_string(N) + " rows" : "rows 0-" + std::to_string(kEigenEdge - 1) + " and " +
-                                                                                   std::to_string(N - kEigenEdge) + "-" + std::to_string(N - 1) + " of " +
-                                                                                   std::to_string(N);
-  e_out.detail = eigen_what + acts + ", max |Eigen - exact| = " + g9(e_diff) + " <= bound " + g9(e_bound);
-  o_out.detail = "all " + std::to_string(N) + " rows" + acts + ", max |optimized - exact| = " + g9(o_diff) + " <= bound " + g9(o_bound);
-  e_out.values = {{"rows", R}, {"N", N}, {"K", K}, {"activation_rows", M}, {"max_abs_diff", e_diff}, {"max_bound", e_bound}};
-  o_out.values = {{"rows", N}, {"N", N}, {"K", K}, {"activation_rows", M}, {"max_abs_diff", o_diff}, {"max_bound", o_bound},
+  const std::string edges = R == N ? "all " + std::to_string(N) + " rows"
+                                   : "rows 0-" + std::to_string(kEdgeColumns - 1) + " and " + std::to_string(N - kEdgeColumns) + "-" +
+                                         std::to_string(N - 1) + " of " + std::to_string(N);
+  e_out.detail = edges + " x K=" + std::to_string(K) + ", " + std::to_string(M) + " activation rows, max |Eigen - exact| = " + g9(e_diff) +
+                 " <= bound " + g9(e_bound);
+  std::string acts = "M = " + m_list(ms) + " activation rows";
+  if (s.rows > 2)
+    acts += " (the first and last of each GEMM on all " + std::to_string(N) + " rows, the other " + std::to_string(s.rows - 2) + " on " +
+            (R == N ? "all of them too" : "the first and last " + std::to_string(kEdgeColumns)) + ")";
+  o_out.detail = "all " + std::to_string(N) + " rows x K=" + std::to_string(K) + ", " + acts + ", max |optimized - exact| = " + g9(o_diff) +
+                 " <= bound " + g9(o_bound);
+  e_out.values = {{"rows", R}, {"N", N}, {"K", K}, {"max_abs_diff", e_diff}, {"max_bound", e_bound}};
+  o_out.values = {{"rows", N},
+                  {"N", N},
+                  {"K", K},
+                  {"gemms", ms.size()},
+                  {"max_abs_diff", o_diff},
+                  {"max_bound", o_bound},
                   {"worst_fraction_of_bound", kc.worst_fraction}};
   return {e_out, o_out};
 }
@@ -195,7 +243,8 @@ struct UnitResult {
 
 struct VerifyOptions {
   Backend backend;
-  std::int64_t reloads, act_rows;
+  std::int64_t reloads;
+  std::vector<std::int64_t> activation_rows;  // the M of the GEMMs, ascending; empty: no GEMMs
 };
 
 // Raw strings: Report::add escapes them once, when the unit's checks join the report.
@@ -290,10 +339,12 @@ UnitResult verify_unit(const Checkpoint& ck, const std::vector<Checkpoint>& agai
   }
 
   for (const auto& rec : rp.reconciliations()) {
-    bool ok = rec.max_rel_error <= 0.0625 + 1e-12;
-    check(r, M, "reconcile shard " + rec.shard, ok,
-          g9(rec.own_scale) + " -> " + g9(rec.common_scale) + ", worst relative error " + g9(rec.max_rel_error) + " (bound 2^-4)",
-          {{"own_scale", rec.own_scale}, {"common_scale", rec.common_scale}, {"max_rel_error", rec.max_rel_error}, {"bound", 0.0625}});
+    const std::string past = reconcile_past_bound(rp, c, rec);
+    check(r, M, "reconcile shard " + rec.shard, past.empty(),
+          g9(rec.own_scale) + " -> " + g9(rec.common_scale) + ", worst relative error " + g9(rec.max_rel_error) +
+              (past.empty() ? " (bound per block 2^-4 S own + 2^-10 common)" : ": " + past),
+          {{"own_scale", rec.own_scale}, {"common_scale", rec.common_scale}, {"max_rel_error", rec.max_rel_error}, {"bound", 0.0625},
+           {"absolute_bound", std::ldexp(static_cast<double>(rec.common_scale), -10)}});
   }
 
   r.phases.reloads = sw.lap();
@@ -301,13 +352,13 @@ UnitResult verify_unit(const Checkpoint& ck, const std::vector<Checkpoint>& agai
     const ref::LogicalWeight w = rp.logical_weight(t);
     for (GemmMode m : {GemmMode::W4A16, GemmMode::W4A4}) {
       if (m == GemmMode::W4A4 && !w4a4) continue;
-      auto [eig, fast] = gemm_checks(rp, op, t, w, m, v.act_rows, r.phases);
+      auto [eig, fast] = gemm_checks(rp, op, t, w, m, v.activation_rows, r.phases);
       std::string label = "GEMM " + gemm_mode_name(m) + (t.expert >= 0 ? " expert " + std::to_string(t.expert + u.first_expert) + " " + t.proj : "");
       check(r, M, label + ": reference Eigen path vs exact oracle", eig.error.empty(), eig.error.empty() ? eig.detail : eig.error, eig.values);
       check(r, M, label + ": optimized kernel vs exact oracle", fast.error.empty(), fast.error.empty() ? fast.detail : fast.error, fast.values);
     }
   };
-  if (v.act_rows > 0) {
+  if (!v.activation_rows.empty()) {
     for (const auto& l : rp.spec().linears) gemms({l.name, -1, ""}, l.has_input_scale);
     for (const auto& x : rp.spec().experts)
       for (int e = 0; e < static_cast<int>(x.E); ++e) {
@@ -360,7 +411,7 @@ std::string module_table(const std::vector<Check>& checks, const ModelSpec& spec
     const Row& r = rows[m];
     char k[32] = "-", rc[48] = "-";
     if (r.kernel >= 0) std::snprintf(k, sizeof k, "%.3g", r.kernel);
-    if (r.reconcile >= 0) std::snprintf(rc, sizeof rc, "%.9g (bound 0.0625)", r.reconcile);
+    if (r.reconcile >= 0) std::snprintf(rc, sizeof rc, "%.9g (bound 2^-4 if normal)", r.reconcile);
     std::snprintf(b, sizeof b, "%-*s  %-11s %6d  %-6s  %-22s  %s\n", static_cast<int>(w), m.c_str(), kind(m).c_str(), r.checks,
                   r.failed ? "FAIL" : "PASS", k, rc);
     t += b;
@@ -369,14 +420,38 @@ std::string module_table(const std::vector<Check>& checks, const ModelSpec& spec
 }
 
 struct VerifyArgs {
-  std::string dir, backend = "cutlass";
-  std::int64_t reloads = 2, sample = 2, jobs = std::max(1u, std::thread::hardware_concurrency()), chunk_mib = 64;
+  std::string dir, backend = "cutlass", sample;  // sample: "" for the kernels' path rows
+  std::int64_t reloads = 2, jobs = std::max(1u, std::thread::hardware_concurrency()), chunk_mib = 64;
   bool json = false;
 };
 
+// The kernel set verify's GEMMs run on (NVFP4_KERNEL may force one), and its path rows as text,
+// for --help: the best one this CPU has where the forced one is not valid.
+opt::Isa kernels_in_use() {
+  try {
+    return opt::active_isa();
+  } catch (const Error&) {
+    return opt::available_isas().front();
+  }
+}
+
 int verify(const VerifyArgs& a, std::ostream& out) {
   const std::string& dir = a.dir;
-  VerifyOptions v{parse_backend(a.backend), a.reloads, a.sample};
+  VerifyOptions v{parse_backend(a.backend), a.reloads, {}};
+  const opt::Isa isa = opt::active_isa();
+  const bool by_paths = a.sample.empty();
+  if (by_paths) {
+    for (const auto& p : opt::path_rows(isa)) v.activation_rows.push_back(p.M);
+  } else {
+    v.activation_rows = parse_int_list(a.sample);
+    std::sort(v.activation_rows.begin(), v.activation_rows.end());
+    v.activation_rows.erase(std::unique(v.activation_rows.begin(), v.activation_rows.end()), v.activation_rows.end());
+    if (v.activation_rows.front() == 0) {
+      if (v.activation_rows.size() > 1) throw Error(ErrorKind::Usage, "", "", "--sample: 0 skips the GEMMs and goes alone, not with " + a.sample);
+      v.activation_rows.clear();
+    }
+  }
+  const std::vector<std::int64_t>& ms = v.activation_rows;
   const std::int64_t jobs = a.jobs;
   const bool json = a.json;
   Report r;
@@ -449,12 +524,31 @@ int verify(const VerifyArgs& a, std::ostream& out) {
   for (const auto& x : spec.experts) experts += x.E;
   std::size_t chunks = 0;
   for (const auto& u : units) chunks += !u.renamed.empty();
+  // Which M, and what each is there for: the classes of the kernel set's paths it reaches.
+  std::string why;
+  std::set<std::string> reached;
+  for (std::int64_t M : ms) {
+    std::string r;
+    for (const auto& c : opt::row_classes(isa, M)) {
+      r += (r.empty() ? "" : "; ") + c;
+      reached.insert(c);
+    }
+    why += (why.empty() ? "" : "; ") + std::to_string(M) + ": " + (r.empty() ? "no path of its own" : r);
+  }
+  std::vector<std::string> unreached;
+  for (const auto& c : opt::all_row_classes(isa))
+    if (!reached.count(c)) unreached.push_back(c);
+  const std::int64_t distinct = ms.empty() ? 0 : ms.back();  // random rows: the largest M
   std::string sampled =
-      v.act_rows == 0 ? "GEMMs not checked (--sample 0)"
-                      : "GEMMs: every output row of every linear module and of every expert's w13 and w2 (" + std::to_string(experts) +
-                            " experts), " + std::to_string(v.act_rows) + " random activation rows per projection and mode (--sample), "
-                            "optimized kernels against the exact oracle; the reference's Eigen path on the first and last " +
-                            std::to_string(kEigenEdge) + " rows of each";
+      ms.empty() ? "GEMMs not checked (--sample 0)"
+                 : "GEMMs: every output row of every linear module and of every expert's w13 and w2 (" + std::to_string(experts) +
+                       " experts), one GEMM per projection and mode of each of M = " + m_list(ms) + " random activation rows (--sample" +
+                       (by_paths ? "; by default one M per " + std::string(opt::isa_name(isa)) + " kernel path and row remainder" : "") +
+                       ": " + why + "), optimized kernels against the exact oracle, the first and last row of each GEMM (the same " +
+                       std::to_string(std::min<std::int64_t>(distinct, 2)) + " rows in all) on every output row" +
+                       (distinct > 2 ? ", the other " + std::to_string(distinct - 2) + " rows on the first and last " + std::to_string(kEdgeColumns) : "") +
+                       "; the reference's Eigen path on the first and last " + std::to_string(kEdgeColumns) + " rows of each, for those " +
+                       std::to_string(std::min<std::int64_t>(distinct, 2)) + " activation rows";
   if (chunks)
     sampled += "; experts checked in " + std::to_string(chunks) + " chunks (layers over " + std::to_string(chunk_mib) +
                " MiB, --experts-chunk-mib): values that take a max over a layer's experts (w13/w2 input scales, g1/g2 alphas) were "
@@ -464,25 +558,32 @@ int verify(const VerifyArgs& a, std::ostream& out) {
   for (const auto& ch : r.checks) failed += !ch.ok;
   // What this run did not look at, so a PASS is read for what it is.
   std::vector<std::string> not_checked;
-  if (v.act_rows == 0) not_checked.push_back("GEMMs (--sample 0)");
-  else
-    not_checked.push_back("activations other than " + std::to_string(v.act_rows) +
-                          " random normal rows per projection and mode (--sample adds rows; the properties cover other inputs)");
-  if (v.act_rows) not_checked.push_back("the reference's Eigen path beyond the first and last " + std::to_string(kEigenEdge) + " rows of each projection");
+  if (ms.empty()) not_checked.push_back("GEMMs (--sample 0)");
+  else {
+    not_checked.push_back("activations other than " + std::to_string(distinct) + " random normal rows per projection and mode (--sample picks the M; the "
+                          "properties cover other inputs)");
+    if (distinct > 2)
+      not_checked.push_back("the activation rows between the first and last of each GEMM beyond the first and last " +
+                            std::to_string(kEdgeColumns) + " rows of each projection");
+    for (const auto& c : unreached) not_checked.push_back("the " + std::string(opt::isa_name(isa)) + " kernel path no M reached: " + c);
+    not_checked.push_back("the reference's Eigen path beyond the first and last " + std::to_string(kEdgeColumns) + " rows of each projection");
+  }
   if (v.reloads == 0) not_checked.push_back("reloads from disk (--reloads 0)");
   if (chunks) not_checked.push_back("layer-wide maxima of expert input scales and alphas (experts checked in chunks; --experts-chunk-mib)");
   not_checked.push_back("the other MoE backend (--backend " + std::string(v.backend == Backend::Cutlass ? "trtllm" : "cutlass") + ")");
   not_checked.push_back("unquantized tensors (embeddings, norms, router, lm_head): neither pipeline transforms them");
   if (json) {
     nlohmann::json j = report_header("verify");
+    j["schema_version"] = 2;  // sampled.activation_rows became the list of M (was one row count)
     j["checkpoint"] = printable(dir);  // a path need not be UTF-8; the JSON must be
     j["backend"] = backend_name(v.backend);
     j["passed"] = failed == 0;
     j["checks_failed"] = failed;
     j["modules"] = units.size();
     j["jobs"] = jobs;
-    j["sampled"] = {{"activation_rows", v.act_rows},
-                    {"eigen_rows_per_projection", v.act_rows ? 2 * kEigenEdge : 0},
+    j["sampled"] = {{"activation_rows", ms},
+                    {"kernels", opt::isa_name(isa)},
+                    {"eigen_rows_per_projection", ms.empty() ? 0 : 2 * kEdgeColumns},
                     {"experts", experts},
                     {"expert_chunks", chunks},
                     {"reloads", v.reloads},
@@ -535,9 +636,16 @@ Runner define_verify(CLI::App& sub) {
   sub.add_option("--reloads", a->reloads, "reloads from disk per module (idempotence, identities, 0 bytes allocated)")
       ->check(int_range(0, 1000))
       ->capture_default_str();
-  sub.add_option("--sample", a->sample, "random activation rows per projection and mode multiplied against the exact oracle (every output row); 0 skips GEMMs")
-      ->check(int_range(0, 4096))
-      ->capture_default_str();
+  std::string paths;
+  for (const auto& p : opt::path_rows(kernels_in_use())) paths += (paths.empty() ? "" : ",") + std::to_string(p.M);
+  sub.add_option("--sample", a->sample,
+                 "activation row counts M: one GEMM of M random rows per projection and mode each, through the optimized kernels "
+                 "against the exact oracle (the first and last row of each GEMM on every output row, the rows between on the first "
+                 "and last 64); default: one M per kernel path and row remainder of the kernels in use (" +
+                     std::string(opt::isa_name(kernels_in_use())) + " here); 0 skips GEMMs")
+      ->type_name("M[,M...]")
+      ->check(int_list(0, 4096))
+      ->default_str(paths);
   sub.add_option("--jobs", a->jobs, "modules checked in parallel (default: every core); the report stays in checkpoint order")
       ->check(int_range(1, 1024));
   sub.add_option("--experts-chunk-mib", a->chunk_mib,

@@ -3,30 +3,137 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
+#include <stdexcept>
 
+#include "core/rng.h"
 #include "optimized/gemm.h"
 
 namespace nvfp4::cli {
 
+namespace {
+
+std::string describe(std::int64_t m, std::int64_t n, double e, double g, double b) {
+  char s[200];
+  std::snprintf(s, sizeof s, "element [%lld, %lld]: exact %.9g, optimized %.9g, |diff| exceeds the bound %.9g", static_cast<long long>(m),
+                static_cast<long long>(n), e, g, b);
+  return s;
+}
+
+// Rows [r0, r1) of an F32 [R, K] tensor.
+Tensor slice_rows(const Tensor& t, std::int64_t r0, std::int64_t r1) {
+  const std::int64_t K = t.size(1);
+  Tensor s = Tensor::empty(DType::F32, {r1 - r0, K});
+  std::memcpy(s.data(), t.data() + static_cast<std::size_t>(r0 * K) * 4, static_cast<std::size_t>((r1 - r0) * K) * 4);
+  return s;
+}
+
+}  // namespace
+
 std::string KernelCheck::failure(std::int64_t N) const {
   if (first_bad < 0) return "";
-  char b[200];
-  std::snprintf(b, sizeof b, "element [%lld, %lld]: exact %.9g, optimized %.9g, |diff| exceeds the bound %.9g",
-                static_cast<long long>(first_bad / N), static_cast<long long>(first_bad % N), bad_exact, bad_got, bad_bound);
-  return b;
+  return describe(first_bad / N, first_bad % N, bad_exact, bad_got, bad_bound);
+}
+
+std::string KernelCheck::failure() const {
+  if (bad_m < 0) return "";
+  return "M=" + std::to_string(bad_M) + ": " + describe(bad_m, bad_n, bad_exact, bad_got, bad_bound);
+}
+
+void KernelCheck::add(std::int64_t M, std::int64_t m, std::int64_t n, double e, double g, double mag, GemmMode mode, std::int64_t K,
+                      double post) {
+  const double bound = opt::gemm_error_bound(mode, K, mag, post, DType::F32, e);
+  const double diff = std::fabs(g - e);
+  if (bad_m < 0 && !(diff <= bound)) bad_M = M, bad_m = m, bad_n = n, bad_exact = e, bad_got = g, bad_bound = bound;
+  max_diff = std::max(max_diff, diff);
+  max_bound = std::max(max_bound, bound);
+  if (bound > 0) worst_fraction = std::max(worst_fraction, diff / bound);
 }
 
 KernelCheck check_kernel(const Tensor& exact, const Tensor& got, const std::vector<double>& mag, GemmMode mode, std::int64_t K, double post) {
   KernelCheck k;
+  const std::int64_t N = exact.size(1);
   for (std::int64_t i = 0; i < exact.numel(); ++i) {
-    const double e = exact.data_as<float>()[i], g = got.data_as<float>()[i];
-    const double bound = opt::gemm_error_bound(mode, K, mag[static_cast<std::size_t>(i)], post, DType::F32, e);
-    const double diff = std::fabs(g - e);
-    if (k.first_bad < 0 && !(diff <= bound)) k.first_bad = i, k.bad_exact = e, k.bad_got = g, k.bad_bound = bound;
-    k.max_diff = std::max(k.max_diff, diff);
-    k.max_bound = std::max(k.max_bound, bound);
-    if (bound > 0) k.worst_fraction = std::max(k.worst_fraction, diff / bound);
+    const bool was_ok = k.bad_m < 0;
+    k.add(exact.size(0), i / N, i % N, exact.data_as<float>()[i], got.data_as<float>()[i], mag[static_cast<std::size_t>(i)], mode, K, post);
+    if (was_ok && k.bad_m >= 0) k.first_bad = i;
   }
+  return k;
+}
+
+std::vector<std::int64_t> edge_columns(std::int64_t N) {
+  std::vector<std::int64_t> r;
+  for (std::int64_t n = 0; n < N; ++n)
+    if (n < kEdgeColumns || n >= N - kEdgeColumns) r.push_back(n);
+  return r;
+}
+
+ref::LogicalWeight select_rows(const ref::LogicalWeight& w, const std::vector<std::int64_t>& rows) {
+  ref::LogicalWeight s;
+  s.N = static_cast<std::int64_t>(rows.size());
+  s.K = w.K;
+  s.global_scale = w.global_scale;
+  for (std::int64_t n : rows) {
+    s.codes.insert(s.codes.end(), w.codes.begin() + n * w.K, w.codes.begin() + (n + 1) * w.K);
+    s.scales.insert(s.scales.end(), w.scales.begin() + n * (w.K / 16), w.scales.begin() + (n + 1) * (w.K / 16));
+  }
+  return s;
+}
+
+SampledRows sample_rows(const ref::LogicalWeight& w, GemmMode mode, const ref::GemmScalars& sc, std::int64_t largest_M, std::uint64_t seed) {
+  SampledRows s;
+  s.mode = mode;
+  s.rows = largest_M;
+  s.K = w.K;
+  s.post = mode == GemmMode::W4A4 ? sc.alpha : w.global_scale;
+  Rng r(seed);
+  s.pool = Tensor::empty(DType::F32, {largest_M, w.K});
+  for (std::int64_t i = 0; i < largest_M * w.K; ++i) s.pool.data_as<float>()[i] = static_cast<float>(r.normal());
+  s.full = ref::gemm_exact(full_rows(s), w, mode, sc, &s.full_mag);
+  s.edge_cols = edge_columns(w.N);
+  if (largest_M > 2) s.edge = ref::gemm_exact(slice_rows(s.pool, 2, largest_M), select_rows(w, s.edge_cols), mode, sc, &s.edge_mag);
+  return s;
+}
+
+Tensor full_rows(const SampledRows& s) { return slice_rows(s.pool, 0, std::min<std::int64_t>(s.rows, 2)); }
+
+namespace {
+// The pool row at row m of the GEMM of M rows.
+std::int64_t pool_row(std::int64_t M, std::int64_t m) { return m == 0 ? 0 : m == M - 1 ? 1 : m + 1; }
+}  // namespace
+
+Tensor gemm_input(const SampledRows& s, std::int64_t M) {
+  if (M < 1 || M > s.rows) throw std::invalid_argument("gemm_input: M outside the pool");
+  Tensor x = Tensor::empty(DType::F32, {M, s.K});
+  for (std::int64_t m = 0; m < M; ++m)
+    std::memcpy(x.data() + static_cast<std::size_t>(m * s.K) * 4, s.pool.data() + static_cast<std::size_t>(pool_row(M, m) * s.K) * 4,
+                static_cast<std::size_t>(s.K) * 4);
+  return x;
+}
+
+void check_gemm(KernelCheck& k, const SampledRows& s, std::int64_t M, const Tensor& got) {
+  const std::int64_t N = got.size(1), C = static_cast<std::int64_t>(s.edge_cols.size());
+  const float* g = got.data_as<float>();
+  for (std::int64_t m = 0; m < M; ++m) {
+    const std::int64_t p = pool_row(M, m);
+    if (p < 2) {
+      for (std::int64_t n = 0; n < N; ++n) {
+        const std::size_t i = static_cast<std::size_t>(p * N + n);
+        k.add(M, m, n, s.full.data_as<float>()[i], g[m * N + n], s.full_mag[i], s.mode, s.K, s.post);
+      }
+    } else {
+      for (std::int64_t j = 0; j < C; ++j) {
+        const std::size_t i = static_cast<std::size_t>((p - 2) * C + j);
+        const std::int64_t n = s.edge_cols[static_cast<std::size_t>(j)];
+        k.add(M, m, n, s.edge.data_as<float>()[i], g[m * N + n], s.edge_mag[i], s.mode, s.K, s.post);
+      }
+    }
+  }
+}
+
+KernelCheck check_gemms(const SampledRows& s, const std::vector<std::int64_t>& ms, const std::function<Tensor(const Tensor&)>& gemm) {
+  KernelCheck k;
+  for (std::int64_t M : ms) check_gemm(k, s, M, gemm(gemm_input(s, M)));
   return k;
 }
 

@@ -23,6 +23,35 @@ CLI::Validator int_range(std::int64_t lo, std::int64_t hi) {
       std::to_string(lo) + ".." + std::to_string(hi));
 }
 
+CLI::Validator int_list(std::int64_t lo, std::int64_t hi) {
+  const CLI::Validator one = int_range(lo, hi);
+  return CLI::Validator(
+      [one](std::string& s) -> std::string {
+        if (s.empty()) return "expects one or more integers separated by commas, not \"\"";
+        for (std::size_t b = 0;;) {
+          const std::size_t e = std::min(s.find(',', b), s.size());
+          std::string item = s.substr(b, e - b);
+          const std::string why = one(item);
+          if (!why.empty()) return why;
+          if (e == s.size()) return "";
+          b = e + 1;
+        }
+      },
+      "each " + std::to_string(lo) + ".." + std::to_string(hi));
+}
+
+std::vector<std::int64_t> parse_int_list(const std::string& s) {
+  std::vector<std::int64_t> r;
+  for (std::size_t b = 0; b <= s.size();) {
+    const std::size_t e = std::min(s.find(',', b), s.size());
+    std::int64_t v = 0;
+    std::from_chars(s.data() + b, s.data() + e, v);
+    r.push_back(v);
+    b = e + 1;
+  }
+  return r;
+}
+
 CLI::Validator one_of(const std::vector<std::string>& allowed) {
   std::string list;
   for (const auto& a : allowed) list += (list.empty() ? "" : "|") + a;

@@ -18,6 +18,10 @@ using Runner = std::function<int(std::ostream& out)>;
 // An integer within [lo, hi], checked on the text as given: anything else (not an integer, trailing
 // text, "1e3", past 64 bits, out of range) is refused with the range, never wrapped or clamped.
 CLI::Validator int_range(std::int64_t lo, std::int64_t hi);
+// Comma-separated integers, each within [lo, hi] and checked as int_range checks one; at least one.
+CLI::Validator int_list(std::int64_t lo, std::int64_t hi);
+// The integers of a list int_list accepted, in order.
+std::vector<std::int64_t> parse_int_list(const std::string& s);
 // One of `allowed`, spelled exactly.
 CLI::Validator one_of(const std::vector<std::string>& allowed);
 
