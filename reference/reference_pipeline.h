@@ -42,7 +42,8 @@ class ReferencePipeline final : public Pipeline {
   static Modules load_intact(const Checkpoint& c, const ModelSpec& spec);
   static Processed process_all(const ModelSpec& spec, const Modules& sources, Backend b);
   static Modules fresh_copy(const Modules& sources);  // engine-visible parameters before processing
-  // Rebinds every parameter of `into` to the fresh tensors of `from`, keeping identities and aliases.
+  // Makes each module of `into` hold exactly the names and aliases of `from` (a name `from` lacks
+  // goes), with the fresh tensors; a name keeps its Parameter object unless another name took it.
   static void commit(Modules& into, Modules&& from);
 
   ModelSpec spec_;

@@ -72,7 +72,9 @@ std::vector<RowClass> classes(Isa isa) {
                 std::min(kRowsWideMaxM, kW4a4PanelMinRows - 1), kRowsTileMWide);
       tile_loop(c, "avx512 w4a4 rows kernel, 2 and 1 weight rows at a time", kRowsWideMaxM + 1, kW4a4PanelMinRows - 1, kRowsTileM);
       panel_loop(c, "avx512 w4a4 panels", kW4a4PanelMinRows, kMaxM, kPanelW4a4TileM);
-      add(c, "avx512 w4a16 lanes along K", [](std::int64_t M) { return M >= 1 && M < kW4a16PanelMinRows; });
+      // One tile of all M rows, a function per M (avx512.cpp, kTiles[a.M]).
+      for (std::int64_t r = 1; r < kW4a16PanelMinRows; ++r)
+        add(c, "avx512 w4a16 lanes along K, a tile of " + n(r) + (r == 1 ? " row" : " rows"), [r](std::int64_t M) { return M == r; });
       panel_loop(c, "avx512 w4a16 panels", kW4a16PanelMinRows, kMaxM, kPanelW4a16TileM);
       break;
   }

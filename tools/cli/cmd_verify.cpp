@@ -18,6 +18,7 @@
 #include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <functional>
 #include <nlohmann/json.hpp>
 
 #include "core/printable.h"
@@ -55,7 +56,9 @@ std::string g9(double v);
 
 // Every block of one reconciled shard, the checkpoint's byte against the reference's after
 // processing: the first past within_reconcile_bound, "" if none.
-std::string reconcile_past_bound(const ref::ReferencePipeline& rp, const Checkpoint& c, const Reconciliation& rec) {
+// original: a tensor's name in the user's checkpoint (a chunk of experts is seen renumbered).
+std::string reconcile_past_bound(const ref::ReferencePipeline& rp, const Checkpoint& c, const Reconciliation& rec,
+                                 const std::function<std::string(const std::string&)>& original) {
   std::string raw_name;
   std::int64_t raw_first = 0, first = 0, n = 0, kb = 1;
   ref::LogicalWeight w;
@@ -80,13 +83,13 @@ std::string reconcile_past_bound(const ref::ReferencePipeline& rp, const Checkpo
         raw_name = x.prefixes[static_cast<std::size_t>(e)][static_cast<std::size_t>(half)] + ".weight_scale";
         w = rp.logical_weight({x.name, e, "w13"});
       }
-  if (raw_name.empty()) return "no shard " + rec.shard + " in " + rec.module;
+  if (raw_name.empty()) return "no shard " + rec.shard + " in " + original(rec.module);
   const Tensor raw = c.tensor(raw_name);
   for (std::int64_t i = 0; i < n; ++i) {
     const double want = static_cast<double>(e4m3_to_f32(raw.data()[raw_first + i])) * rec.own_scale,
                  got = static_cast<double>(e4m3_to_f32(w.scales[static_cast<std::size_t>(first + i)])) * rec.common_scale;
     if (!within_reconcile_bound(want, got, rec.common_scale))
-      return raw_name + " block [" + std::to_string(i / kb) + ", " + std::to_string(i % kb) + "]: S own " + g9(want) +
+      return original(raw_name) + " block [" + std::to_string(i / kb) + ", " + std::to_string(i % kb) + "]: S own " + g9(want) +
              " reconciled to S' common " + g9(got) + ", past 2^-4 S own + 2^-10 common";
   }
   return "";
@@ -338,9 +341,18 @@ UnitResult verify_unit(const Checkpoint& ck, const std::vector<Checkpoint>& agai
     check(r, M, "a failed reload (" + u.tensors.front() + " missing) changes nothing (both pipelines)", d.empty(), d);
   }
 
+  // A chunk of experts is seen renumbered from 0 (ModuleUnit::renamed): names go back to the file's.
+  auto original = [&](const std::string& n) {
+    const auto i = std::find(u.renamed.begin(), u.renamed.end(), n);
+    return i == u.renamed.end() ? n : u.tensors[static_cast<std::size_t>(i - u.renamed.begin())];
+  };
   for (const auto& rec : rp.reconciliations()) {
-    const std::string past = reconcile_past_bound(rp, c, rec);
-    check(r, M, "reconcile shard " + rec.shard, past.empty(),
+    const std::string past = reconcile_past_bound(rp, c, rec, original);
+    // Experts: "expert E " first, E as numbered in the file (one check per expert and half).
+    std::string expert;
+    if (u.experts)  // rec.module: "<experts module>.<expert in this view>"
+      expert = "expert " + std::to_string(std::stoll(rec.module.substr(rec.module.rfind('.') + 1)) + u.first_expert) + " ";
+    check(r, M, "reconcile " + expert + "shard " + rec.shard, past.empty(),
           g9(rec.own_scale) + " -> " + g9(rec.common_scale) + ", worst relative error " + g9(rec.max_rel_error) +
               (past.empty() ? " (bound per block 2^-4 S own + 2^-10 common)" : ": " + past),
           {{"own_scale", rec.own_scale}, {"common_scale", rec.common_scale}, {"max_rel_error", rec.max_rel_error}, {"bound", 0.0625},
@@ -438,8 +450,9 @@ opt::Isa kernels_in_use() {
 int verify(const VerifyArgs& a, std::ostream& out) {
   const std::string& dir = a.dir;
   VerifyOptions v{parse_backend(a.backend), a.reloads, {}};
-  const opt::Isa isa = opt::active_isa();
   const bool by_paths = a.sample.empty();
+  // The kernels in use (NVFP4_KERNEL may force one; a bad value is refused here only where GEMMs run).
+  const opt::Isa isa = a.sample == "0" ? kernels_in_use() : opt::active_isa();
   if (by_paths) {
     for (const auto& p : opt::path_rows(isa)) v.activation_rows.push_back(p.M);
   } else {
@@ -564,7 +577,7 @@ int verify(const VerifyArgs& a, std::ostream& out) {
                           "properties cover other inputs)");
     if (distinct > 2)
       not_checked.push_back("the activation rows between the first and last of each GEMM beyond the first and last " +
-                            std::to_string(kEdgeColumns) + " rows of each projection");
+                            std::to_string(kEdgeColumns) + " rows of each projection of more than " + std::to_string(2 * kEdgeColumns) + " rows");
     for (const auto& c : unreached) not_checked.push_back("the " + std::string(opt::isa_name(isa)) + " kernel path no M reached: " + c);
     not_checked.push_back("the reference's Eigen path beyond the first and last " + std::to_string(kEdgeColumns) + " rows of each projection");
   }

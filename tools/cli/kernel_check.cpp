@@ -112,7 +112,9 @@ Tensor gemm_input(const SampledRows& s, std::int64_t M) {
 }
 
 void check_gemm(KernelCheck& k, const SampledRows& s, std::int64_t M, const Tensor& got) {
-  const std::int64_t N = got.size(1), C = static_cast<std::int64_t>(s.edge_cols.size());
+  const std::int64_t N = s.full.size(1), C = static_cast<std::int64_t>(s.edge_cols.size());
+  if (got.dtype() != DType::F32 || got.dim() != 2 || got.size(0) != M || got.size(1) != N)
+    throw std::invalid_argument("check_gemm: the kernel's output is not F32 [" + std::to_string(M) + ", " + std::to_string(N) + "]");
   const float* g = got.data_as<float>();
   for (std::int64_t m = 0; m < M; ++m) {
     const std::int64_t p = pool_row(M, m);

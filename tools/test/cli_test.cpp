@@ -177,6 +177,14 @@ TEST_F(Cli, VerifyChecksLargeExpertLayersInChunks) {
   for (const auto& ch : j["checks"]) names.insert(ch["name"].get<std::string>());
   EXPECT_TRUE(names.count("model.layers.0.mlp.experts[experts 5..5]: GEMM w4a4 expert 5 w2: optimized kernel vs exact oracle"));
   EXPECT_TRUE(names.count("model.layers.0.mlp.experts[experts 0..0]: reference == optimized after loading and processing (cutlass): every name, alias and byte"));
+  // Reconciles too carry the expert's index in the file, not the chunk's 0 (unequal scales: one
+  // half of each expert is reconciled onto the other's global scale).
+  for (int e = 0; e < 6; ++e) {
+    const std::string x = "model.layers.0.mlp.experts[experts " + std::to_string(e) + ".." + std::to_string(e) + "]";
+    int reconciles = 0;
+    for (const auto& n : names) reconciles += n.rfind(x + ": reconcile expert " + std::to_string(e) + " shard w", 0) == 0;
+    EXPECT_EQ(reconciles, 1) << x;
+  }
   EXPECT_NE(j["sampled"]["description"].get<std::string>().find("derived per chunk"), std::string::npos);
   EXPECT_LT(j["largest_module_peak_bytes"].get<std::int64_t>(),
             nlohmann::json::parse(whole.out)["largest_module_peak_bytes"].get<std::int64_t>() / 3);

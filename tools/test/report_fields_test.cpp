@@ -117,7 +117,7 @@ TEST_F(VerifyReport, EveryJsonFieldOnACheckpointWithKnownProperties) {
   EXPECT_EQ(j.at("modules"), 4) << "one unit per linear module of the one dense layer";
   // The GEMMs' row counts: by default one M per kernel path and row remainder of the kernel set in
   // use, worked out by hand in optimized/test/path_rows_test.cpp.
-  const std::map<std::string, std::vector<std::int64_t>> by_kernels = {{"avx512", {1, 2, 9, 19}}, {"avx2", {1, 2, 7}}, {"scalar", {2}}};
+  const std::map<std::string, std::vector<std::int64_t>> by_kernels = {{"avx512", {1, 2, 3, 9, 19}}, {"avx2", {1, 2, 7}}, {"scalar", {2}}};
   const json& sampled = j.at("sampled");
   EXPECT_EQ(sampled.at("kernels"), opt::isa_name(opt::active_isa()));
   EXPECT_EQ(sampled.at("activation_rows").get<std::vector<std::int64_t>>(), by_kernels.at(sampled.at("kernels")));
@@ -439,12 +439,12 @@ TEST_F(VerifyReport, EveryReconciledShardIsCheckedAndPasses) {
     float mx = 0;
     for (const auto& [id, p] : shards) mx = std::max(mx, s2.at(p));
     for (const auto& [id, p] : shards)
-      if (s2.at(p) < mx) want.insert(module + ": reconcile shard " + id);
+      if (s2.at(p) < mx) want.insert(module + ": reconcile " + id);
   };
-  group(kQkv, {{"q", kQ}, {"k", kK}, {"v", kV}});
+  group(kQkv, {{"shard q", kQ}, {"shard k", kK}, {"shard v", kV}});
   for (int e = 0; e < 2; ++e) {
-    const std::string p = "model.layers.0.mlp.experts." + std::to_string(e);
-    group("model.layers.0.mlp.experts", {{"w1", p + ".gate_proj"}, {"w3", p + ".up_proj"}});
+    const std::string p = "model.layers.0.mlp.experts." + std::to_string(e), x = "expert " + std::to_string(e) + " ";
+    group("model.layers.0.mlp.experts", {{x + "shard w1", p + ".gate_proj"}, {x + "shard w3", p + ".up_proj"}});
   }
   ASSERT_GE(want.size(), 3u);
   for (const char* backend : {"cutlass", "trtllm"}) {
@@ -453,7 +453,7 @@ TEST_F(VerifyReport, EveryReconciledShardIsCheckedAndPasses) {
     const json j = json::parse(r.out);
     std::multiset<std::string> got;
     for (const auto& c : j.at("checks"))
-      if (c.at("name").get<std::string>().find(": reconcile shard ") != std::string::npos) {
+      if (c.at("name").get<std::string>().find(": reconcile ") != std::string::npos) {
         got.insert(c.at("name"));
         EXPECT_TRUE(c.at("ok").get<bool>()) << c.dump();
       }
