@@ -19,20 +19,26 @@ using namespace nvfp4::diff;
 
 struct DiffArgs {
   std::string ckpt, dump, engine, backend;
-  bool json = false;
+  bool json = false, allow_unknown = false;
 };
+
+// A module with tensors in the dump but none under a name a check reads was not compared at all.
+bool not_read(const ModuleDiff& m) { return !m.absent && m.params.empty(); }
 
 std::string status(const ModuleDiff& m, Verdict v) {
   if (m.absent) return "-";
+  if (not_read(m)) return "not read";
   return m.ok(v) ? "ok" : "FAIL";
 }
 
 nlohmann::json to_json(const ModuleDiff& m) {
   nlohmann::json j = {{"module", printable(m.module)}, {"kind", m.kind}, {"in_dump", !m.absent},
-                      {"semantic", m.absent ? "absent" : m.ok(Verdict::Semantic) ? "ok" : "fail"},
-                      {"layout", m.absent ? "absent" : m.ok(Verdict::Layout) ? "ok" : "fail"}};
+                      {"semantic", m.absent ? "absent" : not_read(m) ? "not read" : m.ok(Verdict::Semantic) ? "ok" : "fail"},
+                      {"layout", m.absent ? "absent" : not_read(m) ? "not read" : m.ok(Verdict::Layout) ? "ok" : "fail"}};
   j["params"] = nlohmann::json::array();
   for (const auto& p : m.params) j["params"].push_back(printable(p));
+  j["unexplained"] = nlohmann::json::array();
+  for (const auto& n : m.unexplained) j["unexplained"].push_back(printable(n));
   j["mismatches"] = nlohmann::json::array();
   for (const auto& x : m.mismatches)
     j["mismatches"].push_back({{"param", printable(x.param)}, {"verdict", verdict_name(x.verdict)}, {"index", x.index},
@@ -49,7 +55,8 @@ int diff_cmd(const DiffArgs& a, std::ostream& out) {
   EngineDump d = EngineDump::open(a.dump);
   std::optional<Progress> progress;  // created once run_diff knows how many modules there are
   const DiffRun r = run_diff(
-      c, d, a.engine, a.backend, [&](std::size_t n) { progress.emplace(n, a.json); }, [&](const std::string& m) { progress->step(m); });
+      c, d, a.engine, a.backend, [&](std::size_t n) { progress.emplace(n, a.json); }, [&](const std::string& m) { progress->step(m); },
+      a.allow_unknown);
   if (progress) progress->done();
   const Engine e = r.engine;
   const std::string& how = r.engine_from;
@@ -65,6 +72,7 @@ int diff_cmd(const DiffArgs& a, std::ostream& out) {
 
   if (a.json) {
     nlohmann::json j = report_header("diff");
+    j["schema_version"] = 2;  // a module whose tensors no check read: "not read" and unexplained (was: absent)
     j["checkpoint"] = printable(c.dir().string());
     j["dump"] = printable(d.label());
     j["engine"] = engine_name(e);
@@ -76,6 +84,8 @@ int diff_cmd(const DiffArgs& a, std::ostream& out) {
     for (const auto& n : not_checked) j["not_checked"].push_back(printable(n));
     j["unread"] = nlohmann::json::array();
     for (const auto& n : unread) j["unread"].push_back(printable(n));
+    j["allow_unknown"] = r.allow_unknown;
+    j["unexplained"] = r.unexplained;
     j["modules_failed"] = failed;
     j["passed"] = failed == 0;
     out << j.dump(2) << "\n";
@@ -113,16 +123,30 @@ int diff_cmd(const DiffArgs& a, std::ostream& out) {
       if (x.count > 1) out << " (" << x.count << " elements differ)";
       out << "\n";
     }
+  if (r.unexplained) {
+    out << "\ndump tensors under a module's name that no check reads ("
+        << (r.allow_unknown ? "--allow-unknown: NOT FAILED, AND NOT CHECKED" : "the module fails: its data may be there, unread; --allow-unknown reports them only")
+        << "):\n";
+    for (const auto& m : results)
+      if (!m.unexplained.empty()) {
+        out << "  " << printable(m.module) << ": " << m.unexplained.size() << " tensor(s)" << (not_read(m) ? ", and none this command reads" : "") << ":";
+        for (std::size_t i = 0; i < m.unexplained.size() && i < 8; ++i) out << (i ? ", " : " ") << printable_short(m.unexplained[i].substr(m.module.size() + 1), 80);
+        if (m.unexplained.size() > 8) out << ", ...";
+        out << "\n";
+      }
+  }
   if (!not_checked.empty() || !unread.empty()) {
     out << "\nnot checked:\n";
     for (const auto& n : not_checked) out << "  " << printable(n) << "\n";
     if (!unread.empty()) {
-      out << "  " << unread.size() << " dump tensor(s) no module here reads, e.g. " << printable_short(unread.front(), 100) << "\n";
+      out << "  " << unread.size() << " dump tensor(s) under no quantized module of the checkpoint, e.g. " << printable_short(unread.front(), 100) << "\n";
     }
   }
   out << "\n" << present << " module(s) compared, " << (present - failed) << " hold, " << failed << " differ";
   if (results.size() > present) out << ", " << (results.size() - present) << " absent from the dump";
   out << "\n";
+  if (r.allow_unknown && r.unexplained)
+    out << "--allow-unknown: " << r.unexplained << " dump tensor(s) under checked modules were NOT read and did not fail their module\n";
   return failed ? 1 : 0;
 }
 }  // namespace
@@ -136,12 +160,17 @@ Runner define_diff(CLI::App& sub) {
       ->check(one_of({"sglang", "vllm"}));
   sub.add_option("--backend", a->backend, "experts backend the engine ran (default: the dump's metadata, else its names)")
       ->check(one_of({"cutlass", "flashinfer_cutlass", "trtllm"}));
+  sub.add_flag("--allow-unknown", a->allow_unknown,
+               "report dump tensors under a module's name that no check reads instead of failing the module (the report says so)");
   sub.add_flag("--json", a->json, "the report as JSON on stdout (no progress line)");
   sub.footer(
       "Per module, two verdicts. semantic: the engine's tensors, decoded through its layout, dequantize to the\n"
       "checkpoint's values and its scalars are the ones the checkpoint implies. layout: every byte equals the\n"
       "reference's post-processing under the engine's conventions, padding zero.\n"
-      "Exit 0: all hold; 1: a mismatch (full report); 2: bad input (a dump not of this checkpoint).\n"
+      "Every dump tensor under a module's name must be read by a check: one no rule reads (a name this engine\n"
+      "release does not use, another backend's) fails its module, which is never passed unread.\n"
+      "Exit 0: all hold; 1: a mismatch or an unread tensor (full report); 2: bad input (a dump not of this\n"
+      "checkpoint).\n"
       "Example:\n"
       "  nvfp4 diff /models/llama-nvfp4 /tmp/sglang_dump.safetensors");
   return [a](std::ostream& out) { return diff_cmd(*a, out); };

@@ -1,5 +1,6 @@
 #include "tools/diff/diff_run.h"
 
+#include <map>
 #include <set>
 
 #include "core/error.h"
@@ -10,8 +11,6 @@
 namespace nvfp4::diff {
 
 namespace {
-// The experts' backend: --backend, else the dump's metadata, else a name only trtllm's
-// post-processing creates (g1_scale_c); sglang refuses plain cutlass for NVFP4 experts.
 // The experts' backend: --backend, else the dump's metadata, else a name only trtllm's
 // post-processing creates (g1_scale_c).
 MoeBackend resolve_moe_backend(const EngineDump& d, const std::string& flag, std::string* how) {
@@ -31,8 +30,10 @@ MoeBackend resolve_moe_backend(const EngineDump& d, const std::string& flag, std
 }  // namespace
 
 DiffRun run_diff(const Checkpoint& c, const EngineDump& d, const std::string& engine_flag, const std::string& backend_flag,
-                 const std::function<void(std::size_t)>& on_start, const std::function<void(const std::string&)>& on_module) {
+                 const std::function<void(std::size_t)>& on_start, const std::function<void(const std::string&)>& on_module,
+                 bool allow_unknown) {
   DiffRun r;
+  r.allow_unknown = allow_unknown;
   r.engine = resolve_engine(d, engine_flag, &r.engine_from);
   const ModelSpec spec = map_modules(c);
   const std::vector<ModuleUnit> units = module_units(c, spec);
@@ -58,17 +59,34 @@ DiffRun run_diff(const Checkpoint& c, const EngineDump& d, const std::string& en
   }
 
   std::set<std::string> read;
-  for (const auto& m : r.modules) {
+  std::map<std::string, std::size_t> index;  // module name -> its result
+  for (std::size_t i = 0; i < r.modules.size(); ++i) {
+    index.emplace(r.modules[i].module, i);
+    for (const auto& p : r.modules[i].params) read.insert(r.modules[i].module + "." + p);
+  }
+  // Each tensor no check read goes to the module whose name is its longest prefix: a module whose
+  // tensors sit under names no rule of this engine knows (an older release's, another backend's)
+  // holds data nothing compared, which is never a pass.
+  for (const auto& n : d.names()) {
+    if (read.count(n)) continue;
+    std::size_t dot = n.rfind('.');
+    for (; dot != std::string::npos && dot > 0; dot = n.rfind('.', dot - 1))
+      if (auto it = index.find(n.substr(0, dot)); it != index.end()) {
+        r.modules[it->second].unexplained.push_back(n);
+        break;
+      }
+    if (dot == std::string::npos || dot == 0) r.unread.push_back(n);
+  }
+  for (auto& m : r.modules) {
+    if (!m.unexplained.empty()) m.absent = false;
     if (m.absent) continue;
     ++r.present;
-    r.failed += !m.ok(Verdict::Semantic) || !m.ok(Verdict::Layout);
-    for (const auto& p : m.params) read.insert(m.module + "." + p);
+    r.unexplained += m.unexplained.size();
+    r.failed += !m.ok(Verdict::Semantic) || !m.ok(Verdict::Layout) || (!m.unexplained.empty() && !allow_unknown);
   }
   if (r.present == 0)
     throw Error(ErrorKind::BadInput, d.label(), "",
                 "holds none of the " + std::to_string(r.modules.size()) + " quantized modules of " + c.dir().string() + ": not a dump of this checkpoint");
-  for (const auto& n : d.names())
-    if (!read.count(n)) r.unread.push_back(n);
   return r;
 }
 

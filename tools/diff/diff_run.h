@@ -20,15 +20,19 @@ struct DiffRun {
   std::string backend_from;
   std::vector<ModuleDiff> modules;
   std::vector<std::string> not_checked;  // modules no convention here decodes, with why
-  std::vector<std::string> unread;       // dump tensors no module here reads
-  std::size_t present = 0, failed = 0;
+  std::vector<std::string> unread;       // dump tensors under no module of the checkpoint
+  bool allow_unknown = false;            // modules with unexplained tensors are reported, not failed
+  std::size_t present = 0, failed = 0, unexplained = 0;
 };
 
 // engine_flag / backend_flag: "" to detect. on_start: called once with the number of modules;
-// on_module: after each module (progress).
+// on_module: after each module (progress). Every dump tensor is read by a check, or falls under a
+// module's name unexplained (that module fails, unless allow_unknown), or under no module (unread).
+// A module is absent only when the dump holds nothing under its name.
 // Throws BadInput when the dump holds none of the checkpoint's modules or a tensor cannot come
 // from it, Usage when the engine or the experts' backend cannot be told.
 DiffRun run_diff(const Checkpoint& c, const EngineDump& d, const std::string& engine_flag, const std::string& backend_flag,
-                 const std::function<void(std::size_t)>& on_start = {}, const std::function<void(const std::string&)>& on_module = {});
+                 const std::function<void(std::size_t)>& on_start = {}, const std::function<void(const std::string&)>& on_module = {},
+                 bool allow_unknown = false);
 
 }  // namespace nvfp4::diff

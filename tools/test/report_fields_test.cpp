@@ -812,12 +812,15 @@ TEST(DiffReport, AbsentModuleAndUnreadTensor) {
     if (absent) {
       EXPECT_TRUE(m.at("params").empty());
     }
+    EXPECT_TRUE(m.at("unexplained").empty()) << "nothing sits under a module's name unread";
   }
   EXPECT_EQ(j.at("unread").get<std::vector<std::string>>(), std::vector<std::string>{extra});
+  EXPECT_EQ(j.at("unexplained"), 0);
+  EXPECT_EQ(j.at("allow_unknown"), false);
   EXPECT_EQ(j.at("modules_failed"), 0);
   EXPECT_EQ(j.at("passed"), true);
   EXPECT_TRUE(std::regex_search(t.out, std::regex("\n" + esc(kO) + " +linear +absent +- +-\n"))) << t.out;
-  EXPECT_NE(t.out.find("  1 dump tensor(s) no module here reads, e.g. " + extra + "\n"), std::string::npos) << t.out;
+  EXPECT_NE(t.out.find("  1 dump tensor(s) under no quantized module of the checkpoint, e.g. " + extra + "\n"), std::string::npos) << t.out;
   EXPECT_EQ(tail_line(t.out), "3 module(s) compared, 3 hold, 0 differ, 1 absent from the dump\n");
 }
 
