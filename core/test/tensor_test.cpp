@@ -32,6 +32,23 @@ TEST(Allocator, CountsLiveBytesPeakAndAllocations) {
   EXPECT_EQ(a.stats().alloc_count, 0);
 }
 
+// Counted from zero before any reset(): a reader that never resets (a fresh allocator, the global
+// one at start) sees exactly what was allocated.
+TEST(Allocator, AFreshAllocatorCountsFromZero) {
+  TrackingAllocator a;
+  EXPECT_EQ(a.stats().alloc_count, 0);
+  EXPECT_EQ(a.stats().alloc_bytes, 0);
+  EXPECT_EQ(a.stats().live_bytes, 0);
+  void* p = a.allocate(64);
+  EXPECT_EQ(a.stats().alloc_count, 1);
+  EXPECT_EQ(a.stats().alloc_bytes, 64);
+  EXPECT_EQ(a.stats().live_bytes, 64);
+  EXPECT_EQ(a.stats().peak_bytes, 64);
+  a.deallocate(p, 64);
+  EXPECT_EQ(a.stats().live_bytes, 0);
+  EXPECT_EQ(a.stats().alloc_count, 1);
+}
+
 TEST(Allocator, ScopesCountOnlyTheirOwnThread) {
   // Two threads allocate at once, each in its own scope: each scope sees exactly its own bytes
   // (100 and 1000), whatever the other thread does; the inner scope shadows the outer one.

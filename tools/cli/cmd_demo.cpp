@@ -266,8 +266,9 @@ class Demo {
           d = gemm_mode_name(mode) + (t.expert >= 0 ? " expert " + std::to_string(t.expert) + " " + t.proj : "") + " " + kc.failure(w.N);
         worst = std::max(worst, kc.worst_fraction);
       }
-      char c[32];
-      std::snprintf(c, sizeof c, "%.2f of bound", worst);
+      // With the number of GEMMs: a module none of whose projections ran would read as within bound.
+      char c[48];
+      std::snprintf(c, sizeof c, "%.2f of bound, %zu", worst, targets.size());
       r.cells.push_back(d.empty() ? c : "FAIL");
       if (!d.empty() && r.failure.empty()) r.failure = d;
     }
@@ -315,7 +316,7 @@ int demo(const DemoArgs& a, std::ostream& out) {
       << "  per module: load + process on both pipelines, reload the same weights, reload new weights (= a fresh load),\n"
       << "  reload a file with a NaN block scale (refused, nothing changes), every output row of 4 activation rows in both\n"
       << "  modes"
-      << " against the exact oracle (the kernels' largest error as a fraction of its bound)\n\n";
+      << " against the exact oracle (the kernels' largest error as a fraction of its bound, and how many GEMMs)\n\n";
   Demo d(dir, out);
   for (const auto& m : models) d.run(m);
   return d.report();

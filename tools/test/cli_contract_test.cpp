@@ -113,6 +113,45 @@ TEST(CliContract, UsageErrorsShowOnlyTheFailingCommandsUsage) {
   EXPECT_TRUE(r.out.empty());
 }
 
+// Every integer option at its documented limits: the limit itself passes the range check (a later
+// check of the combination may still refuse it, without naming a range), one past it is refused
+// naming the range. The limits are the contract, written here as the help states them; the values
+// at the top are chosen so that another check refuses them before anything is generated.
+TEST(CliContract, IntegerOptionsAtTheirExactLimits) {
+  struct Limit { std::vector<std::string> cmd; std::string option; std::int64_t lo, hi; bool try_hi; };
+  TempDir d;
+  const std::string ck = (d.path() / "ck").string();
+  const std::vector<Limit> limits = {
+      {{"make-checkpoint", ck}, "--head-dim", 16, 65536, true},   // 65536 does not divide the default hidden size
+      {{"make-checkpoint", ck}, "--kv-heads", 0, 65536, true},    // nor do 65536 KV heads divide its heads
+      {{"make-checkpoint", ck}, "--hidden", 16, 1 << 20, false},
+      {{"make-checkpoint", ck}, "--intermediate", 16, 1 << 20, false},
+      {{"make-checkpoint", ck}, "--layers", 1, 4096, false},
+      {{"make-checkpoint", ck}, "--experts", 0, 4096, false},
+      {{"make-checkpoint", ck}, "--shards", 1, 1000, false},
+      {{"verify", ck}, "--reloads", 0, 1000, false},
+      {{"verify", ck}, "--sample", 0, 4096, false},
+  };
+  for (const Limit& l : limits) {
+    SCOPED_TRACE(l.option);
+    const std::string range = "(from " + std::to_string(l.lo) + " to " + std::to_string(l.hi) + ")";
+    for (std::int64_t v : {l.lo - 1, l.hi + 1}) {
+      std::vector<std::string> a = l.cmd;
+      a.insert(a.end(), {l.option, std::to_string(v)});
+      CliRun r = nvfp4(a);
+      EXPECT_EQ(r.code, 2);
+      EXPECT_NE(r.err.find(l.option + ": " + std::to_string(v) + " is out of range " + range), std::string::npos) << r.err;
+    }
+    if (!l.try_hi) continue;
+    std::vector<std::string> a = l.cmd;
+    a.insert(a.end(), {l.option, std::to_string(l.hi)});
+    CliRun r = nvfp4(a);
+    EXPECT_EQ(r.code, 2) << "refused by a later check";
+    EXPECT_EQ(r.err.find("out of range"), std::string::npos) << r.err;
+    EXPECT_FALSE(fs::exists(ck));
+  }
+}
+
 TEST(CliContract, HostileArgumentsAreEscapedInErrors) {
   for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
            {"verify", "x", "--\x1b[31mred"}, {"\x1b]0;title\x07"}, {"verify", "x", "y\r\x1b[2K"}, {"verify", "x", "--jobs", "1\x1b[A"}}) {

@@ -260,6 +260,14 @@ TEST_F(Cli, DemoPrintsOneRowPerModuleAndHolds) {
   for (const char* row : {"dense fused (cutlass)  model.layers.1.self_attn.qkv_proj  linear x3   equal       same         = fresh     unchanged",
                           "moe unfused (trtllm)   model.layers.0.mlp.experts         experts x8  equal       same         = fresh     unchanged"})
     EXPECT_NE(r.out.find(row), std::string::npos) << row << "\n" << r.out;
+  // The GEMM cells count the projections multiplied: 8 experts x (w13, w2), one per linear module.
+  for (const char* row : {"moe unfused (trtllm)   model.layers.0.mlp.experts ", "dense fused (cutlass)  model.layers.1.self_attn.qkv_proj "}) {
+    const auto at = r.out.find(row);
+    ASSERT_NE(at, std::string::npos) << row;
+    const std::string line = r.out.substr(at, r.out.find('\n', at) - at);
+    const std::string n = std::string(row).find("experts") != std::string::npos ? "16" : "1";
+    EXPECT_TRUE(std::regex_search(line, std::regex("[0-9]\\.[0-9]{2} of bound, " + n + " +[0-9]\\.[0-9]{2} of bound, " + n + "( |$)"))) << line;
+  }
   EXPECT_NE(r.out.find("allocated by a reload"), std::string::npos);
   EXPECT_NE(r.out.find(" 0 (0.00 MiB)"), std::string::npos) << "the optimized reload allocates nothing: " << r.out;
   EXPECT_TRUE(fs::exists(fs::path(path("demo")) / "moe-unfused-trtllm-corrupt")) << "--dir keeps the checkpoints";
