@@ -80,4 +80,12 @@ MUTANTS = [
      'shards[leaf == "gate_proj" ? "0" : "1"] = p;',
      'shards[leaf == "up_proj" ? "0" : "1"] = p;',
      "module mapping swaps gate and up shards"),
+    ("optimized/kernels/avx512_rows.cpp",
+     "const std::int8_t* x = p.as<std::int8_t>() + m0 * l.chunks * kChunk;",
+     "const std::int8_t* x = p.as<std::int8_t>() + m0 * (m0 >= 8 ? 1 : l.chunks) * kChunk;",
+     "AVX-512 rows kernel reads the wrong activation rows in its second tile (M 9..15, K > 256)"),
+    ("optimized/kernels/avx512_panel.cpp",
+     "const std::int64_t b0 = 8 * cc0, count = std::min(nb, 8 * cc1) - b0;",
+     "const std::int64_t b0 = 8 * cc0, count = (cc0 > 0 && nb % 8 >= 1 && nb % 8 <= 4 ? nb - 1 : std::min(nb, 8 * cc1)) - b0;",
+     "panel kernel drops the last block of the last K pass (K > 512, K mod 128 in 16..64)"),
 ]
