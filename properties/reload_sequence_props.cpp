@@ -59,6 +59,7 @@
 #include "optimized/gemm.h"
 #include "properties/faults.h"
 #include "properties/generators.h"
+#include "properties/reconciliation_diff.h"
 #include "reference/gemm.h"
 #include "reference/reference_pipeline.h"
 #include "registry/registry.h"
@@ -206,23 +207,6 @@ std::string shown(const Command& c) {
 
 std::string step_name(const Sut& s, const Command& c) { return "step " + std::to_string(s.step) + " (" + shown(c) + ")"; }
 
-std::string reconciliation_difference(const std::vector<Reconciliation>& a, const std::vector<Reconciliation>& b,
-                                      const std::string& wa, const std::string& wb) {
-  if (a.size() != b.size())
-    return std::to_string(a.size()) + " reconciled shards in " + wa + ", " + std::to_string(b.size()) + " in " + wb;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    const auto &x = a[i], &y = b[i];
-    if (x.module != y.module || x.shard != y.shard || x.own_scale != y.own_scale || x.common_scale != y.common_scale ||
-        x.max_rel_error != y.max_rel_error) {
-      std::ostringstream os;
-      os.precision(9);
-      os << "reconciliation " << i << ": " << x.module << "/" << x.shard << " " << x.own_scale << " -> " << x.common_scale << " in " << wa
-         << " vs " << y.module << "/" << y.shard << " " << y.own_scale << " -> " << y.common_scale << " in " << wb;
-      return os.str();
-    }
-  }
-  return "";
-}
 
 // Each pipeline against its cold twin of the model's state, then the optimized pipeline's
 // identities and addresses against those of each name's first appearance.

@@ -10,6 +10,7 @@
 #include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -37,8 +38,10 @@ inline const nlohmann::json& module(const nlohmann::json& j, const std::string& 
   throw std::runtime_error("no module " + name + " in the report");
 }
 
-// A copy of a dump with `edit` applied to its tensors (fresh, writable copies).
-inline std::string planted(const TempDir& dir, const std::string& dump, const std::function<void(std::map<std::string, Tensor>&)>& edit) {
+// A copy of a dump with `edit` applied to its tensors (fresh, writable copies), under the dump's
+// own metadata or `metadata` where given.
+inline std::string planted(const TempDir& dir, const std::string& dump, const std::function<void(std::map<std::string, Tensor>&)>& edit,
+                           const std::optional<std::map<std::string, std::string>>& metadata = std::nullopt) {
   SafetensorsFile f = SafetensorsFile::open(kData + "/" + dump);
   std::map<std::string, Tensor> t;
   for (const auto& info : f.tensors()) t[info.name] = f.tensor(info.name).clone();
@@ -46,7 +49,7 @@ inline std::string planted(const TempDir& dir, const std::string& dump, const st
   std::vector<TensorToWrite> w;
   for (auto& [n, x] : t) w.push_back({n, x});
   std::string path = (dir.path() / dump).string();
-  write_safetensors(path, w, f.metadata());
+  write_safetensors(path, w, metadata ? *metadata : f.metadata());
   return path;
 }
 

@@ -25,6 +25,7 @@
 #include "optimized/kernels/dispatch.h"
 #include "tools/cli/kernel_check.h"
 #include "tools/test/cli_run.h"
+#include "tools/test/diff_test_util.h"
 
 namespace nvfp4::cli {
 // Verify's reconcile bound per block, defined in cmd_verify.cpp where verify applies it.
@@ -572,18 +573,10 @@ std::set<std::string> names_under(const std::string& dump, const std::string& mo
   return n;
 }
 
-// A copy of a committed dump with `edit` applied to its tensors and metadata.
+// A copy of a committed dump with `edit` applied to its tensors, under `metadata`.
 std::string edited(const TempDir& dir, const std::string& dump, const std::function<void(std::map<std::string, Tensor>&)>& edit,
                    std::map<std::string, std::string> metadata) {
-  SafetensorsFile f = SafetensorsFile::open(kData + "/" + dump);
-  std::map<std::string, Tensor> t;
-  for (const auto& info : f.tensors()) t[info.name] = f.tensor(info.name).clone();
-  edit(t);
-  std::vector<TensorToWrite> w;
-  for (auto& [n, x] : t) w.push_back({n, x});
-  const std::string path = (dir.path() / dump).string();
-  write_safetensors(path, w, metadata);
-  return path;
+  return diff_test::planted(dir, dump, edit, std::move(metadata));
 }
 
 std::string tail_line(const std::string& out) {
