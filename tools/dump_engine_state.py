@@ -16,7 +16,9 @@ shares storage with an earlier one (an alias the engine made, e.g. sglang's
 `weight_scale_interleaved` = `weight_scale`) is written as a copy and listed in the metadata:
 `aliases` maps it to the first name over the same bytes (same storage, offset, shape, strides and
 dtype), `shares_storage` to the first name over any part of the same storage. `engine` and
-`backend` go into the metadata as given.
+`backend` go into the metadata as given, and `engine_version`: the one given, else the installed
+engine package's version (importlib.metadata), which `nvfp4 diff` reads to pick that release's
+conventions (or to refuse a backend that release refuses).
 
 Needs torch and safetensors (the engine's own environment has both).
 """
@@ -37,7 +39,18 @@ def engine_tensors(model):
             yield name, b
 
 
-def dump_model(model, path, engine="", backend="", metadata=None):
+def installed_version(engine):
+    """The installed engine package's version ("" when it is not installed or not named)."""
+    if not engine:
+        return ""
+    import importlib.metadata
+    try:
+        return importlib.metadata.version(engine)
+    except importlib.metadata.PackageNotFoundError:
+        return ""
+
+
+def dump_model(model, path, engine="", backend="", metadata=None, engine_version=None):
     tensors, aliases, shares = {}, {}, {}
     exact, storages = {}, {}  # view key -> first name; storage pointer -> first name
     for name, t in engine_tensors(model):
@@ -54,8 +67,11 @@ def dump_model(model, path, engine="", backend="", metadata=None):
         # A copy per name: safetensors refuses shared storage, and a CPU copy leaves the engine's
         # device memory alone. contiguous() keeps the logical shape; strides are not kept.
         tensors[name] = t.to("cpu", copy=True).contiguous()
+    version = installed_version(engine) if engine_version is None else engine_version
     meta = {"engine": engine, "backend": backend, "aliases": json.dumps(aliases, sort_keys=True),
             "shares_storage": json.dumps(shares, sort_keys=True), "torch": torch.__version__}
+    if version:
+        meta["engine_version"] = version
     meta.update(metadata or {})
     save_file(tensors, path, metadata=meta)
     return {"tensors": len(tensors), "aliases": len(aliases), "shares_storage": len(shares)}

@@ -11,6 +11,7 @@
 #include "tools/cli/progress.h"
 #include "tools/cli/report_json.h"
 #include "tools/diff/diff_run.h"
+#include "tools/diff/releases.h"
 
 namespace nvfp4::cli {
 
@@ -77,6 +78,8 @@ int diff_cmd(const DiffArgs& a, std::ostream& out) {
     j["dump"] = printable(d.label());
     j["engine"] = engine_name(e);
     j["engine_from"] = how;
+    j["engine_version"] = r.version;
+    j["engine_version_from"] = r.version_from;
     if (has_experts) j["experts_backend"] = moe_backend_name(mb);
     j["modules"] = nlohmann::json::array();
     for (const auto& m : results) j["modules"].push_back(to_json(m));
@@ -93,7 +96,7 @@ int diff_cmd(const DiffArgs& a, std::ostream& out) {
   }
 
   out << "nvfp4 diff " << printable(c.dir().string()) << " " << printable(d.label()) << "\n";
-  out << "engine " << engine_name(e) << " (from " << how << ")";
+  out << "engine " << engine_name(e) << " " << r.version << " (engine from " << how << "; release from " << r.version_from << ")";
   if (has_experts) out << ", experts on " << moe_backend_name(mb) << " (from " << backend_how << ")";
   out << ", " << format_name(c.quant().format) << " checkpoint\n\n";
   std::size_t w = 6;
@@ -156,8 +159,20 @@ Runner define_diff(CLI::App& sub) {
   sub.add_option("CKPT", a->ckpt, "checkpoint directory the engine loaded")->required();
   sub.add_option("DUMP", a->dump, "the engine's parameters after post-processing: a safetensors file or a directory of them (tools/dump_engine_state.py)")
       ->required();
-  sub.add_option("--engine", a->engine, "engine whose conventions decode the dump (default: the dump's metadata, else its names)")
-      ->check(one_of({"sglang", "vllm"}));
+  sub.add_option("--engine", a->engine,
+                 "engine and release whose conventions decode the dump, sglang[==VERSION] or vllm[==VERSION] (default: the dump's "
+                 "metadata, else its names; the release: the metadata's engine_version, else the newest known)")
+      ->type_name("ENGINE[==VERSION]")
+      ->check(CLI::Validator(
+          [](std::string& v) -> std::string {
+            try {
+              parse_engine_spec(v);
+              return "";
+            } catch (const Error& e) {
+              return e.problem();
+            }
+          },
+          "sglang|vllm[==VERSION]"));
   sub.add_option("--backend", a->backend, "experts backend the engine ran (default: the dump's metadata, else its names)")
       ->check(one_of({"cutlass", "flashinfer_cutlass", "trtllm"}));
   sub.add_flag("--allow-unknown", a->allow_unknown,

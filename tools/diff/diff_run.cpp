@@ -1,5 +1,6 @@
 #include "tools/diff/diff_run.h"
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -7,6 +8,7 @@
 #include "core/module_map.h"
 #include "core/printable.h"
 #include "tools/diff/linear_diff.h"
+#include "tools/diff/releases.h"
 
 namespace nvfp4::diff {
 
@@ -27,6 +29,33 @@ MoeBackend resolve_moe_backend(const EngineDump& d, const std::string& flag, std
   throw Error(ErrorKind::Usage, d.label(), "", "cannot tell the experts' backend; pass --backend cutlass, flashinfer_cutlass or trtllm");
 }
 
+// The release: --engine's ==VERSION, else the dump's metadata engine_version, else the newest.
+std::string resolve_version(const EngineDump& d, Engine e, const std::string& flag_version, std::string* how) {
+  if (!flag_version.empty()) return *how = "--engine", flag_version;
+  if (auto it = d.metadata().find("engine_version"); it != d.metadata().end()) {
+    const auto& k = known_releases(e);
+    if (std::find(k.begin(), k.end(), it->second) == k.end())
+      throw Error(ErrorKind::Usage, d.label(), "",
+                  "the dump's metadata says " + engine_name(e) + " " + printable_short(it->second, 40) +
+                      ", a release diff does not know; pass --engine " + engine_name(e) + "==VERSION to read it as a known one");
+    return *how = "the dump's metadata", it->second;
+  }
+  return *how = "the newest known; neither --engine nor the dump's metadata names one", newest_release(e);
+}
+
+// Stops where the release refuses the backend or its conventions are not decoded.
+void require_decoded(const EngineDump& d, const DiffRun& r) {
+  const ReleaseRule& rule = release_rule(r.engine, r.version, r.has_experts ? std::optional<MoeBackend>(r.backend) : std::nullopt);
+  const std::string release = engine_name(r.engine) + " " + r.version;
+  if (rule.support == Support::Refused)
+    throw Error(ErrorKind::Usage, d.label(), "",
+                release + " refuses moe_runner_backend=" + moe_backend_name(*rule.backend) + " for NVFP4 experts: " + rule.why + " (" + rule.cite + ")");
+  if (rule.support == Support::NotDecoded)
+    throw Error(ErrorKind::Usage, d.label(), "",
+                release + (rule.backend ? " " + rule.why + " (" + rule.cite + ")" : " " + rule.why) + "; diff decodes " +
+                    engine_name(r.engine) + " " + newest_release(r.engine));
+}
+
 }  // namespace
 
 DiffRun run_diff(const Checkpoint& c, const EngineDump& d, const std::string& engine_flag, const std::string& backend_flag,
@@ -34,12 +63,15 @@ DiffRun run_diff(const Checkpoint& c, const EngineDump& d, const std::string& en
                  bool allow_unknown) {
   DiffRun r;
   r.allow_unknown = allow_unknown;
-  r.engine = resolve_engine(d, engine_flag, &r.engine_from);
+  const auto [flag_engine, flag_version] = engine_flag.empty() ? std::pair<Engine, std::string>{} : parse_engine_spec(engine_flag);
+  r.engine = resolve_engine(d, engine_flag.empty() ? "" : engine_name(flag_engine), &r.engine_from);
+  r.version = resolve_version(d, r.engine, flag_version, &r.version_from);
   const ModelSpec spec = map_modules(c);
   const std::vector<ModuleUnit> units = module_units(c, spec);
   for (const ModuleUnit& u : units) r.has_experts |= u.experts;
   if (on_start) on_start(units.size());
   if (r.has_experts) r.backend = resolve_moe_backend(d, backend_flag, &r.backend_from);
+  require_decoded(d, r);
 
   for (const ModuleUnit& u : units) {
     Checkpoint sub = c.subset(u.tensors);

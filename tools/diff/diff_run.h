@@ -15,6 +15,7 @@ namespace nvfp4::diff {
 struct DiffRun {
   Engine engine;
   std::string engine_from;
+  std::string version, version_from;  // the release whose conventions decode the dump, and who said so
   bool has_experts = false;
   MoeBackend backend = MoeBackend::FlashinferCutlass;
   std::string backend_from;
@@ -25,7 +26,10 @@ struct DiffRun {
   std::size_t present = 0, failed = 0, unexplained = 0;
 };
 
-// engine_flag / backend_flag: "" to detect. on_start: called once with the number of modules;
+// engine_flag: "sglang", "vllm==0.33.0" or "" to detect (the version: the flag's, else the dump's
+// metadata `engine_version`, else the newest known); backend_flag: "" to detect. A release that
+// refuses the experts' backend, or whose conventions are not decoded (tools/diff/releases.h), is a
+// Usage error saying so. on_start: called once with the number of modules;
 // on_module: after each module (progress). Every dump tensor is read by a check, or falls under a
 // module's name unexplained (that module fails, unless allow_unknown), or under no module (unread).
 // A module is absent only when the dump holds nothing under its name.

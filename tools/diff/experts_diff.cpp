@@ -273,8 +273,6 @@ ModuleDiff diff_experts(const ExpertsSpec& s, const Checkpoint& c, const EngineD
     out.absent = true;
     return out;
   }
-  if (e == Engine::Sglang && b == MoeBackend::Cutlass)
-    throw Error(ErrorKind::Usage, d.label(), "", "sglang refuses moe_runner_backend=cutlass for NVFP4 experts; pass flashinfer_cutlass or trtllm");
   MismatchLog log(out);
   const CkptFormat f = c.quant().format;
   Module src = ref::experts_create_weights(s);

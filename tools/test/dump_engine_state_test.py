@@ -18,7 +18,7 @@ except ImportError:
     sys.exit(77)
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from dump_engine_state import dump_model  # noqa: E402
+from dump_engine_state import dump_model, installed_version  # noqa: E402
 
 
 class Linear(torch.nn.Module):
@@ -79,6 +79,12 @@ def main():
                                                "experts.w13_blockscale_swizzled": "experts.w13_weight_scale"}, meta["aliases"]
         assert json.loads(meta["shares_storage"]) == {"experts.g1_first": "experts.g1_alphas"}, meta["shares_storage"]
         assert meta["engine"] == "sglang" and meta["backend"] == "cutlass"
+        # No sglang installed here: no engine_version unless given.
+        assert "engine_version" not in meta or meta["engine_version"] == installed_version("sglang"), meta
+        dump_model(m, path, engine="sglang", backend="cutlass", engine_version="0.5.11")
+        with open(path, "rb") as f:
+            n = int.from_bytes(f.read(8), "little")
+            assert json.loads(f.read(n))["__metadata__"]["engine_version"] == "0.5.11"
         assert counts == {"tensors": 9, "aliases": 2, "shares_storage": 1}, counts
     print("dump_engine_state: 9 tensors, 2 aliases, 1 shared storage, bytes and metadata as the engine holds them")
 

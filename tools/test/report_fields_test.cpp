@@ -606,6 +606,9 @@ TEST(DiffReport, TopLevelFieldsAndTheVerdictLine) {
   EXPECT_EQ(j.at("dump"), dump);
   EXPECT_EQ(j.at("engine"), "sglang");
   EXPECT_EQ(j.at("engine_from"), "the dump's metadata");
+  // The committed dumps name no release: the newest known decodes them (tools/diff/releases.cpp).
+  EXPECT_EQ(j.at("engine_version"), "0.5.23");
+  EXPECT_EQ(j.at("engine_version_from"), "the newest known; neither --engine nor the dump's metadata names one");
   EXPECT_FALSE(j.contains("experts_backend")) << "a dense checkpoint has no experts";
   std::set<std::string> modules;
   for (const auto& m : j.at("modules")) {
@@ -627,7 +630,8 @@ TEST(DiffReport, TopLevelFieldsAndTheVerdictLine) {
 
   CliRun t = nvfp4({"diff", ck, dump});
   EXPECT_EQ(t.code, 0);
-  EXPECT_EQ(t.out.rfind("nvfp4 diff " + ck + " " + dump + "\nengine sglang (from the dump's metadata), modelopt checkpoint\n", 0), 0u) << t.out;
+  EXPECT_EQ(t.out.rfind("nvfp4 diff " + ck + " " + dump + "\nengine sglang 0.5.23 (engine from the dump's metadata; release from the newest known; neither --engine nor the dump's metadata "
+                                                                                    "names one), modelopt checkpoint\n", 0), 0u) << t.out;
   for (const auto& m : modules)
     EXPECT_TRUE(std::regex_search(t.out, std::regex("\n" + esc(m) + " +linear +" + std::to_string(names_under(dump, m).size()) + " +ok +ok\n")))
         << m << "\n" << t.out;
@@ -832,7 +836,7 @@ TEST(DiffReport, BadInputAndUsageExitTwo) {
       {{"diff", ck, garbage}, "garbage.safetensors", true},
       {{"diff", (d.path() / "nockpt").string(), dump}, "nockpt", true},
       {{"diff", kData + "/odd", dump}, "cannot hold this module's packed weight", true},
-      {{"diff", ck, dump, "--engine", "trt"}, "--engine: must be one of sglang|vllm", false},
+      {{"diff", ck, dump, "--engine", "trt"}, "--engine: \"trt\" is not an engine: expected sglang or vllm, optionally ==VERSION", false},
       {{"diff", ck, dump, "--backend", "marlin"}, "--backend: must be one of cutlass|flashinfer_cutlass|trtllm", false},
       {{"diff", ck}, "DUMP is required", false},
   };
