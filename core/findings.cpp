@@ -27,12 +27,6 @@ float read_decode_scale(const Checkpoint& c, const std::string& name, bool encod
 
 namespace {
 
-std::string fmt(float v) {
-  char b[32];
-  std::snprintf(b, sizeof b, "%.9g", static_cast<double>(v));
-  return b;
-}
-
 void check_block_scales(const Checkpoint& c, const std::string& name, std::vector<Finding>& out) {
   Tensor s = c.tensor(name);
   std::int64_t nan = 0, neg = 0, first = -1;
@@ -102,7 +96,7 @@ void check_kv_scales(const Checkpoint& c, std::vector<Finding>& out) {
     }
     const float x = c.tensor(name).get_f32(0);
     if (!std::isfinite(x) || x <= 0) {
-      out.push_back({Finding::Level::Fail, c.file_of(name), name, "KV-cache scale " + fmt(x) + " is not a positive finite value"});
+      out.push_back({Finding::Level::Fail, c.file_of(name), name, "KV-cache scale " + f32_text(x) + " is not a positive finite value"});
       continue;
     }
     (name.ends_with(".k_scale") ? k : v) += 1;
@@ -110,7 +104,7 @@ void check_kv_scales(const Checkpoint& c, std::vector<Finding>& out) {
   }
   if (k + v)
     out.push_back({Finding::Level::Info, "", "",
-                   "KV-cache scales: " + std::to_string(k) + " k_scale, " + std::to_string(v) + " v_scale, from " + fmt(lo) + " to " + fmt(hi) +
+                   "KV-cache scales: " + std::to_string(k) + " k_scale, " + std::to_string(v) + " v_scale, from " + f32_text(lo) + " to " + f32_text(hi) +
                        " (FP8 KV cache; recognised and checked, not used by the weight pipelines)"});
 }
 
@@ -120,8 +114,8 @@ void check_global(const Checkpoint& c, const std::string& name, bool encode, std
   if (std::isnan(v)) what = "NaN global scale";
   else if (std::isinf(v)) what = "infinite global scale";
   else if (v == 0) what = "zero global scale";
-  else if (v < 0) what = "negative global scale " + fmt(v);
-  else if (encode && std::isinf(1.0f / v)) what = "encode scale " + fmt(v) + " has no finite reciprocal";
+  else if (v < 0) what = "negative global scale " + f32_text(v);
+  else if (encode && std::isinf(1.0f / v)) what = "encode scale " + f32_text(v) + " has no finite reciprocal";
   if (!what.empty()) out.push_back({Finding::Level::Fail, c.file_of(name), name, what});
 }
 
@@ -149,7 +143,7 @@ std::vector<Finding> check_values(const Checkpoint& c, const ModelSpec& spec) {
     for (float x : v) same &= x == v[0];
     if (same) return;
     std::string s = "shards' " + suffix + " differ:";
-    for (std::size_t i = 0; i < v.size(); ++i) s += " " + labels[i] + "=" + fmt(v[i]);
+    for (std::size_t i = 0; i < v.size(); ++i) s += " " + labels[i] + "=" + f32_text(v[i]);
     out.push_back({Finding::Level::Info, "", module, s + " (" + consequence + ")"});
   };
   for (const auto& l : spec.linears) {
@@ -175,7 +169,7 @@ std::vector<Finding> check_values(const Checkpoint& c, const ModelSpec& spec) {
     std::string s = "all-zero blocks use scale byte(s):";
     for (auto [code, n] : scan.zero_block_codes) {
       char b[48];
-      std::snprintf(b, sizeof b, " 0x%02X (%s) x%lld", code, fmt(e4m3_to_f32(static_cast<std::uint8_t>(code))).c_str(),
+      std::snprintf(b, sizeof b, " 0x%02X (%s) x%lld", code, f32_text(e4m3_to_f32(static_cast<std::uint8_t>(code))).c_str(),
                     static_cast<long long>(n));
       s += b;
     }

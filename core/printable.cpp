@@ -106,4 +106,10 @@ std::string printable_short(std::string_view s, std::size_t max_chars) {
   return r;
 }
 
+std::string f32_text(double v) {
+  char b[40];
+  std::snprintf(b, sizeof b, "%.9g", v);
+  return b;
+}
+
 }  // namespace nvfp4

@@ -22,4 +22,8 @@ std::string printable(std::string_view s);
 // row in a table cannot merge with the next.
 std::string printable_short(std::string_view s, std::size_t max_chars = 160);
 
+// v with nine significant digits ("%.9g"): enough to tell any two f32 values apart, so two
+// numbers a report shows as equal are equal. The one formatter of every report's numbers.
+std::string f32_text(double v);
+
 }  // namespace nvfp4

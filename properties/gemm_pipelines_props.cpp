@@ -12,6 +12,7 @@
 #include <limits>
 
 #include "core/codecs.h"
+#include "core/printable.h"
 #include "core/test/temp_dir.h"
 #include "optimized/gemm.h"
 #include "optimized/kernels/dispatch.h"
@@ -24,12 +25,6 @@
 
 namespace nvfp4 {
 namespace {
-
-std::string num(double v) {
-  char b[32];
-  std::snprintf(b, sizeof b, "%.9g", v);
-  return b;
-}
 
 Tensor as_dtype(const std::vector<float>& v, DType d, std::int64_t M, std::int64_t K) {
   Tensor x = Tensor::empty(d, {M, K});
@@ -79,7 +74,7 @@ RC_GTEST_PROP(GemmPipelinesProps, ActivationCodesEqualTheReferencesAtMidpoints, 
     for (std::int64_t k = 0; k < K; ++k) {
       const std::size_t i = static_cast<std::size_t>(m * K + k);
       if (codes[static_cast<std::size_t>(k)] != want.codes[i] || scales[static_cast<std::size_t>(k / 16)] != want.scales[i / 16])
-        RC_FAIL("x[" + std::to_string(m) + ", " + std::to_string(k) + "] = " + num(v[i]) + " (gs " + num(gs) +
+        RC_FAIL("x[" + std::to_string(m) + ", " + std::to_string(k) + "] = " + f32_text(v[i]) + " (gs " + f32_text(gs) +
                 "): optimized code " + std::to_string(codes[static_cast<std::size_t>(k)]) + " scale " +
                 std::to_string(scales[static_cast<std::size_t>(k / 16)]) + ", reference code " + std::to_string(want.codes[i]) +
                 " scale " + std::to_string(want.scales[i / 16]));
@@ -139,7 +134,7 @@ RC_GTEST_PROP(GemmPipelinesProps, OptimizedWithinDerivedBoundOfExactOracle, ()) 
         RC_FAIL(std::string(opt::isa_name(isa)) + " " + gemm_mode_name(mode) + " " + std::string(dtype_name(dt)) + " " + t.module +
                 (t.expert >= 0 ? " expert " + std::to_string(t.expert) + " " + t.proj : "") + " [" + std::to_string(M) + "x" +
                 std::to_string(K) + "] . [" + std::to_string(N) + "x" + std::to_string(K) + "]^T, element [" + std::to_string(i / N) +
-                ", " + std::to_string(i % N) + "]: optimized " + num(g) + ", exact " + num(e) + ", bound " + num(bound));
+                ", " + std::to_string(i % N) + "]: optimized " + f32_text(g) + ", exact " + f32_text(e) + ", bound " + f32_text(bound));
     }
   }
 }

@@ -113,8 +113,8 @@ int diff_cmd(const DiffArgs& a, std::ostream& out) {
            "so every weight of that shard dequantizes off by the factor shown (applied / own):\n";
     for (const auto& m : results)
       for (const auto& u : m.unreconciled)
-        out << "  " << printable(m.module) << " shard " << printable(u.shard) << " (" << printable(u.source) << "): global scale " << num(u.own)
-            << ", applied " << num(u.applied) << ", off by x" << num(u.factor) << " (" << u.blocks << " blocks)\n";
+        out << "  " << printable(m.module) << " shard " << printable(u.shard) << " (" << printable(u.source) << "): global scale " << f32_text(u.own)
+            << ", applied " << f32_text(u.applied) << ", off by x" << f32_text(u.factor) << " (" << u.blocks << " blocks)\n";
   }
   bool any = false;
   for (const auto& m : results)

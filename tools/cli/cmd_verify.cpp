@@ -52,8 +52,6 @@ bool within_reconcile_bound(double s_own, double s2_common, double common) {
 
 namespace {
 
-std::string g9(double v);
-
 // Every block of one reconciled shard, the checkpoint's byte against the reference's after
 // processing: the first past within_reconcile_bound, "" if none.
 // original: a tensor's name in the user's checkpoint (a chunk of experts is seen renumbered).
@@ -89,8 +87,8 @@ std::string reconcile_past_bound(const ref::ReferencePipeline& rp, const Checkpo
     const double want = static_cast<double>(e4m3_to_f32(raw.data()[raw_first + i])) * rec.own_scale,
                  got = static_cast<double>(e4m3_to_f32(w.scales[static_cast<std::size_t>(first + i)])) * rec.common_scale;
     if (!within_reconcile_bound(want, got, rec.common_scale))
-      return original(raw_name) + " block [" + std::to_string(i / kb) + ", " + std::to_string(i % kb) + "]: S own " + g9(want) +
-             " reconciled to S' common " + g9(got) + ", past 2^-4 S own + 2^-10 common";
+      return original(raw_name) + " block [" + std::to_string(i / kb) + ", " + std::to_string(i % kb) + "]: S own " + f32_text(want) +
+             " reconciled to S' common " + f32_text(got) + ", past 2^-4 S own + 2^-10 common";
   }
   return "";
 }
@@ -114,12 +112,6 @@ class Report {
   }
   std::vector<Check> checks;
 };
-
-std::string g9(double v) {
-  char b[32];
-  std::snprintf(b, sizeof b, "%.9g", v);
-  return b;
-}
 
 struct GemmOutcome {
   std::string error, detail;
@@ -197,21 +189,21 @@ std::pair<GemmOutcome, GemmOutcome> gemm_checks(const ref::ReferencePipeline& rp
       const double half_ulp = std::ldexp(1.0, std::max(e == 0 ? -126 : std::ilogb(e), -126) - 24);
       const double eb = ref::eigen_error_bound(s.full_mag[i], K) + half_ulp;
       if (e_out.error.empty() && !(std::fabs(g - e) <= eb))
-        e_out.error = at(m, rows[static_cast<std::size_t>(j)]) + g9(e) + ", Eigen " + g9(g) + ", |diff| exceeds the bound " + g9(eb);
+        e_out.error = at(m, rows[static_cast<std::size_t>(j)]) + f32_text(e) + ", Eigen " + f32_text(g) + ", |diff| exceeds the bound " + f32_text(eb);
       e_diff = std::max(e_diff, std::fabs(g - e));
       e_bound = std::max(e_bound, eb);
     }
   const std::string edges = R == N ? "all " + std::to_string(N) + " rows"
                                    : "rows 0-" + std::to_string(kEdgeColumns - 1) + " and " + std::to_string(N - kEdgeColumns) + "-" +
                                          std::to_string(N - 1) + " of " + std::to_string(N);
-  e_out.detail = edges + " x K=" + std::to_string(K) + ", " + std::to_string(M) + " activation rows, max |Eigen - exact| = " + g9(e_diff) +
-                 " <= bound " + g9(e_bound);
+  e_out.detail = edges + " x K=" + std::to_string(K) + ", " + std::to_string(M) + " activation rows, max |Eigen - exact| = " + f32_text(e_diff) +
+                 " <= bound " + f32_text(e_bound);
   std::string acts = "M = " + m_list(ms) + " activation rows";
   if (s.rows > 2)
     acts += " (the first and last of each GEMM on all " + std::to_string(N) + " rows, the other " + std::to_string(s.rows - 2) + " on " +
             (R == N ? "all of them too" : "the first and last " + std::to_string(kEdgeColumns)) + ")";
-  o_out.detail = "all " + std::to_string(N) + " rows x K=" + std::to_string(K) + ", " + acts + ", max |optimized - exact| = " + g9(o_diff) +
-                 " <= bound " + g9(o_bound);
+  o_out.detail = "all " + std::to_string(N) + " rows x K=" + std::to_string(K) + ", " + acts + ", max |optimized - exact| = " + f32_text(o_diff) +
+                 " <= bound " + f32_text(o_bound);
   e_out.values = {{"rows", R}, {"N", N}, {"K", K}, {"max_abs_diff", e_diff}, {"max_bound", e_bound}};
   o_out.values = {{"rows", N},
                   {"N", N},
@@ -353,7 +345,7 @@ UnitResult verify_unit(const Checkpoint& ck, const std::vector<Checkpoint>& agai
     if (u.experts)  // rec.module: "<experts module>.<expert in this view>"
       expert = "expert " + std::to_string(std::stoll(rec.module.substr(rec.module.rfind('.') + 1)) + u.first_expert) + " ";
     check(r, M, "reconcile " + expert + "shard " + rec.shard, past.empty(),
-          g9(rec.own_scale) + " -> " + g9(rec.common_scale) + ", worst relative error " + g9(rec.max_rel_error) +
+          f32_text(rec.own_scale) + " -> " + f32_text(rec.common_scale) + ", worst relative error " + f32_text(rec.max_rel_error) +
               (past.empty() ? " (bound per block 2^-4 S own + 2^-10 common)" : ": " + past),
           {{"own_scale", rec.own_scale}, {"common_scale", rec.common_scale}, {"max_rel_error", rec.max_rel_error}, {"bound", 0.0625},
            {"absolute_bound", std::ldexp(static_cast<double>(rec.common_scale), -10)}});

@@ -16,13 +16,13 @@ BlockMatch match_block(std::uint8_t ckpt, std::uint8_t eng, float own, float app
 std::string scale_str(std::uint8_t b) {
   char buf[8];
   std::snprintf(buf, sizeof buf, "0x%02x", b);
-  return num(e4m3_to_f32(b)) + " (" + buf + ")";
+  return f32_text(e4m3_to_f32(b)) + " (" + buf + ")";
 }
 
 std::string code_str(std::uint8_t c) {
   char buf[8];
   std::snprintf(buf, sizeof buf, "0x%x", c);
-  return std::string("code ") + buf + " (" + num(e2m1_to_f32(c)) + ")";
+  return std::string("code ") + buf + " (" + f32_text(e2m1_to_f32(c)) + ")";
 }
 
 }  // namespace nvfp4::diff

@@ -372,7 +372,7 @@ ModuleDiff diff_experts(const ExpertsSpec& s, const Checkpoint& c, const EngineD
           Place p = place(s, f, x, w13, r, true);
           const std::int64_t o = swizzled_offset(sr, kb, Kbp);
           log.add(sn, Verdict::Semantic, at({x, o / Kbp, o % Kbp}), p.tensor + " row " + std::to_string(p.row) + " k-block " + std::to_string(kb),
-                  scale_str(cb) + " x " + num(own), scale_str(eb) + " x " + num(applied));
+                  scale_str(cb) + " x " + f32_text(own), scale_str(eb) + " x " + f32_text(applied));
         }
       }
     for (std::int64_t x = 0; x < E; ++x)

@@ -163,8 +163,8 @@ ModuleDiff diff_linear(const LinearSpec& s, const Checkpoint& c, const EngineDum
         if (log.counted(swz_name, Verdict::Semantic)) continue;
         log.add(swz_name, Verdict::Semantic, at({swizzled_offset(r, kb, Kbp) / Kbp, swizzled_offset(r, kb, Kbp) % Kbp}),
                 rs.tensor + " row " + std::to_string(rs.row) + " k-block " + std::to_string(kb),
-                scale_str(cb) + " x " + num(own) + (own == common ? "" : " (reconciled onto " + num(common) + ")"),
-                scale_str(eb) + " x " + num(common));
+                scale_str(cb) + " x " + f32_text(own) + (own == common ? "" : " (reconciled onto " + f32_text(common) + ")"),
+                scale_str(eb) + " x " + f32_text(common));
       }
     }
     for (std::size_t i = 0; i < raw_blocks.size(); ++i)

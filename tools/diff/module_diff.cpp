@@ -36,10 +36,4 @@ std::string at(std::initializer_list<std::int64_t> idx) {
   return s;
 }
 
-std::string num(double v) {
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%.9g", v);
-  return buf;
-}
-
 }  // namespace nvfp4::diff

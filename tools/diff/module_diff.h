@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "core/printable.h"  // f32_text: every number in a report
+
 namespace nvfp4::diff {
 
 enum class Verdict { Semantic, Layout };
@@ -58,8 +60,5 @@ class MismatchLog {
 
 // "[a, b, c]": an index into an engine tensor.
 std::string at(std::initializer_list<std::int64_t> idx);
-
-// "%.9g" of a float, the digits that tell two f32 values apart.
-std::string num(double v);
 
 }  // namespace nvfp4::diff

@@ -14,7 +14,7 @@ void check_scalars(const EngineDump& d, const std::string& pre, const std::vecto
   for (const ScalarExpect& sc : scalars) {
     const std::string name = pre + sc.name;
     if (!d.has(name)) {
-      log.add(sc.name, sc.verdict, "", sc.what, sc.expected.empty() ? "present" : num(sc.expected[0]), "absent");
+      log.add(sc.name, sc.verdict, "", sc.what, sc.expected.empty() ? "present" : f32_text(sc.expected[0]), "absent");
       continue;
     }
     Tensor v = d.tensor(name);
@@ -32,13 +32,13 @@ void check_scalars(const EngineDump& d, const std::string& pre, const std::vecto
         const auto& ok = sc.any_of[i];
         if (std::any_of(ok.begin(), ok.end(), [&](float x) { return same_bits(x, got); })) continue;
         std::string list;
-        for (float x : ok) list += (list.empty() ? "" : " or ") + num(x);
-        log.add(sc.name, sc.verdict, index, what, list, num(got));
+        for (float x : ok) list += (list.empty() ? "" : " or ") + f32_text(x);
+        log.add(sc.name, sc.verdict, index, what, list, f32_text(got));
         continue;
       }
       if (same_bits(got, sc.expected[i])) continue;
-      if (std::isfinite(got) && got != 0 && sc.expected[i] != 0) what += ": off by a factor " + num(static_cast<double>(got) / sc.expected[i]);
-      log.add(sc.name, sc.verdict, index, what, num(sc.expected[i]), num(got));
+      if (std::isfinite(got) && got != 0 && sc.expected[i] != 0) what += ": off by a factor " + f32_text(static_cast<double>(got) / sc.expected[i]);
+      log.add(sc.name, sc.verdict, index, what, f32_text(sc.expected[i]), f32_text(got));
     }
   }
 }
