@@ -34,11 +34,12 @@ std::string resolve_version(const EngineDump& d, Engine e, const std::string& fl
   if (!flag_version.empty()) return *how = "--engine", flag_version;
   if (auto it = d.metadata().find("engine_version"); it != d.metadata().end()) {
     const auto& k = known_releases(e);
-    if (std::find(k.begin(), k.end(), it->second) == k.end())
-      throw Error(ErrorKind::Usage, d.label(), "",
-                  "the dump's metadata says " + engine_name(e) + " " + printable_short(it->second, 40) +
-                      ", a release diff does not know; pass --engine " + engine_name(e) + "==VERSION to read it as a known one");
-    return *how = "the dump's metadata", it->second;
+    // A PEP 440 local label (0.33.0+cu129: the same release built for another CUDA) is not a release.
+    const std::string public_version = it->second.substr(0, it->second.find('+'));
+    if (std::find(k.begin(), k.end(), public_version) != k.end()) return *how = "the dump's metadata", public_version;
+    throw Error(ErrorKind::Usage, d.label(), "",
+                "the dump's metadata says " + engine_name(e) + " " + printable_short(it->second, 40) +
+                    ", a release diff does not know; pass --engine " + engine_name(e) + "==VERSION to read it as a known one");
   }
   return *how = "the newest known; neither --engine nor the dump's metadata names one", newest_release(e);
 }

@@ -93,6 +93,11 @@ TEST(Releases, TheReleaseFromTheFlagTheMetadataOrTheNewest) {
   EXPECT_NE(r.err.find("; diff decodes sglang 0.5.23"), std::string::npos) << r.err;
   r = nvfp4({"diff", ck, with_version("0.5.11"), "--engine", "sglang==0.5.23"});
   EXPECT_EQ(r.code, 0) << "the flag's release over the metadata's: " << r.err;
+  r = nvfp4({"diff", ck, with_version("0.5.23+cu129"), "--json"});
+  EXPECT_EQ(r.code, 0) << "a local build label is the same release: " << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out).at("engine_version"), "0.5.23");
+  r = nvfp4({"diff", ck, with_version("0.5.23rc1")});
+  EXPECT_EQ(r.code, 2) << "a pre-release is not the release";
   r = nvfp4({"diff", ck, with_version("9.9.9")});
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("the dump's metadata says sglang 9.9.9, a release diff does not know"), std::string::npos) << r.err;
