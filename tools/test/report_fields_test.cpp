@@ -333,6 +333,31 @@ void expect_text_agrees(const std::vector<std::string>& args, int code) {
   EXPECT_TRUE(t.err.empty()) << t.err;
 }
 
+// Every kernel set this CPU runs, forced: verify takes that set's default rows (worked out by hand
+// in optimized/test/path_rows_test.cpp), one GEMM each per projection and mode, and they pass.
+TEST_F(VerifyReport, EveryKernelSetGetsItsOwnRows) {
+  write_checkpoint(dir("ck"), generate_checkpoint(small_model()), 1);
+  const std::map<opt::Isa, std::vector<std::int64_t>> rows = {
+      {opt::Isa::Avx512, {1, 2, 3, 9, 19}}, {opt::Isa::Avx2, {1, 2, 7}}, {opt::Isa::Scalar, {2}}};
+  for (opt::Isa isa : opt::available_isas()) {
+    SCOPED_TRACE(opt::isa_name(isa));
+    opt::ScopedIsa forced(isa);
+    CliRun r = nvfp4({"verify", dir("ck").string(), "--reloads", "0", "--json"});
+    ASSERT_EQ(r.code, 0) << r.out << r.err;
+    const json j = json::parse(r.out);
+    EXPECT_EQ(j.at("sampled").at("kernels"), opt::isa_name(isa));
+    EXPECT_EQ(j.at("sampled").at("activation_rows").get<std::vector<std::int64_t>>(), rows.at(isa));
+    int kernel_checks = 0;
+    for (const auto& c : j.at("checks"))
+      if (c.at("name").get<std::string>().ends_with("optimized kernel vs exact oracle")) {
+        ++kernel_checks;
+        EXPECT_EQ(c.at("values").at("gemms"), rows.at(isa).size());
+        EXPECT_TRUE(c.at("ok").get<bool>()) << c.dump();
+      }
+    EXPECT_EQ(kernel_checks, 8) << "4 modules x 2 modes";
+  }
+}
+
 TEST_F(VerifyReport, TextAgreesWithJsonAndTheExitCode) {
   write_checkpoint(dir("ck"), with_q_reconciled(kOwn, kCommon), 1);
   expect_text_agrees({"verify", dir("ck").string(), "--reloads", "1"}, 0);
