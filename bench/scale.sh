@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Real checkpoint sizes (issue 10): builds dense H=4096/I=14336 checkpoints of about 0.5, 2 and 8 GB
+# Real checkpoint sizes: builds dense H=4096/I=14336 checkpoints of about 0.5, 2 and 8 GB
 # and a 64-expert MoE with `nvfp4 make-checkpoint`, then records wall time and peak RSS
 # (/usr/bin/time -v) of make-checkpoint, verify (cutlass and trtllm), process and gemm on each, and
 # writes bench/scale.md (appended to RESULTS.md by report.py). About 25 minutes on 2 cores.
@@ -59,7 +59,7 @@ row "dense 64 layers" --layers 64 --hidden 4096 --intermediate 14336 --shards 8
 row "MoE 64 experts, 4 layers" --layers 4 --hidden 4096 --intermediate 1536 --experts 64 --shards 4
 
 {
-  echo "## Real checkpoints: streaming (bench/scale.sh, issue 10)"
+  echo "## Real checkpoints: streaming (bench/scale.sh)"
   echo
   echo "Command: \`bench/scale.sh\` on $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'))," \
        "$(free -g | awk '/Mem:/ {print $2}') GiB, $(date -u +%Y-%m-%d). Wall time and peak RSS from \`/usr/bin/time -v\`;" \

@@ -10,7 +10,7 @@
 
 namespace nvfp4 {
 
-// An allocation the system refused (issue 10: out of memory is its own outcome, exit 3): how much
+// An allocation the system refused (out of memory is its own outcome, exit 3): how much
 // was asked for and how much the process already held through the tracking allocator.
 class OutOfMemory : public std::bad_alloc {
  public:
@@ -64,7 +64,7 @@ class TrackingAllocator {
 };
 
 // A measurement of one thread's allocations: while alive, the allocations and frees made on the
-// thread that created it are counted here as well as globally (issue 10: modules verified in
+// thread that created it are counted here as well as globally (modules verified in
 // parallel each get exact counts). Scopes nest; the innermost one counts. Memory freed here that
 // was allocated before the scope makes live_bytes negative: it is relative to the scope's start.
 class AllocScope {

@@ -65,7 +65,7 @@ class Checkpoint {
   std::vector<std::shared_ptr<SafetensorsFile>> files_;
   std::map<std::string, Entry> index_;
   // The "re:" exclusion patterns, compiled once at open. RE2: linear time, bounded memory, no
-  // recursion, whatever the pattern and the name (issue 9).
+  // recursion, whatever the pattern and the name.
   std::vector<std::shared_ptr<const re2::RE2>> exclude_re_;
 };
 

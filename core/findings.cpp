@@ -71,7 +71,7 @@ void scan_blocks(const Checkpoint& c, const std::string& wname, const std::strin
     }
   scan.blocks += N * kb;
   // A weight whose block scales are all zero dequantizes to exactly 0: the module outputs nothing,
-  // and every comparison between pipelines would still pass (issue 11's blind spot).
+  // and every comparison between pipelines would still pass.
   if (N * kb > 0 && zero_scales == N * kb)
     out.push_back({Finding::Level::Fail, c.file_of(sname), sname,
                    "every block scale is zero: the weight dequantizes to exactly 0 (a dead module)"});

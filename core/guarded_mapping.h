@@ -9,7 +9,7 @@
 // modification and change times with those seen when it was mapped. Readers check changed()
 // (SafetensorsFile::check_intact) before they commit anything read from it, so a changed file
 // becomes a clean error naming the file, and a transactional load leaves the previous weights as
-// they were (issue 9). Faults outside registered ranges go to the
+// they were. Faults outside registered ranges go to the
 // handler that was installed before ours (or the default action), so real bugs still crash.
 //
 // Alternatives considered: reading with pread instead of mapping (an extra copy of every byte, and

@@ -1,6 +1,6 @@
 // Temporary files removed when the process is interrupted. Every output is written to a temporary
 // beside its destination and renamed into place; SIGINT/SIGTERM/SIGHUP during process, gemm or
-// make-checkpoint would otherwise leave the temporary behind (issue 9). The handler unlinks every
+// make-checkpoint would otherwise leave the temporary behind. The handler unlinks every
 // registered path, then re-raises the signal with its default action, so the exit status still
 // says which signal ended the process.
 #pragma once

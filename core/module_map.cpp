@@ -74,7 +74,7 @@ bool is_expert_leaf(std::string_view leaf) {
 // A config.json integer, or -1 when absent. Anything present must be an integer in [1, 2^24]:
 // the products below (heads * head_dim, summed three times) then stay far inside int64, and a
 // negative, fractional, string or huge value is refused by name instead of read as "absent" or
-// wrapped to a small valid one (issue 9).
+// wrapped to a small valid one.
 constexpr std::int64_t kMaxConfigInt = std::int64_t{1} << 24;
 std::int64_t config_int(const Checkpoint& c, const char* key) {
   const auto& cfg = c.config();
@@ -144,7 +144,7 @@ ModelSpec map_modules(const Checkpoint& c) {
   }
 
   // Plain string code, not a regex: names come from the file and can be megabytes long (a
-  // backtracking std::regex recursed per character and overflowed the stack; issue 9).
+  // backtracking std::regex recursed per character and overflowed the stack).
   struct Group { std::map<std::string, std::string> shards; std::string fused; };
   std::map<std::string, Group> groups;  // module name -> parts
   std::map<std::string, std::map<std::int64_t, std::map<std::string, std::string>>> experts;

@@ -46,7 +46,7 @@ struct ModelSpec {
 
 ModelSpec map_modules(const Checkpoint& ckpt);
 
-// One unit of streaming work (issue 10): a linear module or one experts module, with the names of
+// One unit of streaming work: a linear module or one experts module, with the names of
 // every checkpoint tensor it reads. map_modules(ckpt.subset(u.tensors)) maps exactly that module.
 struct ModuleUnit {
   std::string name;

@@ -1,7 +1,7 @@
 // Strings from files (tensor names, JSON keys, dtype strings, file names) made safe for a terminal
 // and for a one-line error. A checkpoint from a hub is hostile input: a name holding "\n", an ESC
 // sequence, an OSC title set, NUL, a bidi override or invalid UTF-8 must not reach the terminal as
-// such, and an error must stay exactly one line (issue 9).
+// such, and an error must stay exactly one line.
 #pragma once
 #include <cstddef>
 #include <string>

@@ -1,7 +1,7 @@
 // Opening files named by untrusted input: a config, index or shard that is a FIFO would block
 // forever on open or read, /dev/zero would be read until memory runs out, a directory or socket
 // makes no sense. Only regular files (symlinks to them included: the Hugging Face cache is made of
-// symlinks) are opened, without blocking, and small files are read with a size cap (issue 9).
+// symlinks) are opened, without blocking, and small files are read with a size cap.
 #pragma once
 #include <cstddef>
 #include <cstdint>

@@ -1,4 +1,4 @@
-// Per quantized module, what its scales say about its weights (issue 11's report): the largest
+// Per quantized module, what its scales say about its weights (inspect's report): the largest
 // dequantized magnitude and a histogram of its block scales by E4M3 exponent, for `nvfp4 inspect`.
 // A module whose histogram sits far from its neighbours', or whose amax is orders of magnitude
 // off, is worth a look even when every check passes.

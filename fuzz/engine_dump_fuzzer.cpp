@@ -1,4 +1,4 @@
-// nvfp4 diff on a hostile engine dump (issue 12): byte 0 picks a committed checkpoint (even: the
+// nvfp4 diff on a hostile engine dump: byte 0 picks a committed checkpoint (even: the
 // dense one, odd: the MoE one, tools/engine_dumps/data), the rest is the dump's safetensors image
 // (seeds: the engines' own dumps of those checkpoints). The diff either completes, with every
 // module of the checkpoint reported, every mismatch counted at least once and every dump tensor

@@ -16,7 +16,7 @@
 #include <string>
 
 namespace nvfp4::fuzz {
-// An error message a user sees: non-empty, one line, no control byte (issue 9: nothing from a file
+// An error message a user sees: non-empty, one line, no control byte (nothing from a file
 // reaches the terminal raw).
 inline void check_error_line(const std::string& w) {
   FUZZ_CHECK(!w.empty(), "empty error message");

@@ -1,4 +1,4 @@
-# Mutants of our own (issue 8): one-line changes of the kinds engines have shipped, across core/,
+# Mutants of our own: one-line changes of the kinds engines have shipped, across core/,
 # reference/ and optimized/. Each is (file, exact text that occurs once, replacement, what it breaks).
 # mutants/mutation_score.py applies each to a copy of the tree, builds, runs the suite and reports
 # which test killed it. The historic bugs are switched in at compile time instead (optimized/mutants.h,

@@ -1,5 +1,5 @@
 // Derived values against formulas computed from the raw checkpoint tensors, independently of both
-// pipelines (issue 8: a property that compares the pipelines with each other cannot see a mistake
+// pipelines (a property that compares the pipelines with each other cannot see a mistake
 // they share). On generated checkpoints where every shard, expert and half has its own scale (and
 // the max can sit anywhere), read straight from the files:
 //   linear:  weight_global_scale = max_i s2_i;  alpha = max_i in_i * max_i s2_i;

@@ -164,8 +164,8 @@ TEST(KernelsVsOracle, NonFiniteActivationsRefusedInBothModes) {
   x.data_as<float>()[3] = std::numeric_limits<float>::quiet_NaN();
   x.data_as<float>()[40] = INFINITY;
   x.data_as<float>()[64 + 17] = -INFINITY;
-  // Refused in both modes by both pipelines with the same one-line error, on every path (issue 9:
-  // w4a4's saturating quantizer used to turn them into a finite, plausible product).
+  // Refused in both modes by both pipelines with the same one-line error, on every path (w4a4's
+  // saturating quantizer used to turn them into a finite, plausible product).
   for (opt::Isa isa : opt::available_isas()) {
     opt::ScopedIsa forced(isa);
     for (GemmMode mode : {GemmMode::W4A16, GemmMode::W4A4}) {

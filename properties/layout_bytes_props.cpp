@@ -1,5 +1,5 @@
 // Processed bytes against index formulas applied to the raw checkpoint tensors, independently of
-// both pipelines (issue 8: comparing the pipelines with each other cannot see a layout mistake they
+// both pipelines (comparing the pipelines with each other cannot see a layout mistake they
 // share). Read straight from the files of a generated checkpoint whose scales were aimed at E4M3
 // rounding midpoints (properties/scale_aims.h):
 //   reconcile   R(S) = S when the shard's own scale equals the module's max, else the E4M3 byte

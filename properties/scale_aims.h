@@ -1,4 +1,4 @@
-// Per-tensor scales aimed at the places bugs hide (issue 8): the writer's own scales put the max of
+// Per-tensor scales aimed at the places bugs hide: the writer's own scales put the max of
 // every reduction on the last shard and give ratios no rounding step notices. aim_scales rewrites
 // the weight and input scales of a generated checkpoint (ModelOpt or compressed-tensors) so that
 //   - every shard, expert and half has its own value, and the max of each reduction (shards of a

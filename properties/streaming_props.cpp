@@ -1,4 +1,4 @@
-// Streaming (issue 10) changes how much is held at once, never what comes out: on generated
+// Streaming changes how much is held at once, never what comes out: on generated
 // checkpoints of every layout, `nvfp4 process` (module by module) writes exactly the bytes that
 // processing the whole checkpoint in one pipeline and writing it in one go does, for both
 // pipelines; the writer on threads writes the files of generating in memory first; and

@@ -1,4 +1,4 @@
-// Valid checkpoints written in ways our writer never writes (issue 8, "paths nobody walks"): header
+// Valid checkpoints written in ways our writer never writes ("paths nobody walks"): header
 // keys in an order other than their offsets', and zero-length tensors sharing an offset with each
 // other and with the next tensor (both accepted by safetensors' own reader). Each pipeline must
 // load and process such a file exactly as it processes the same weights written plainly.

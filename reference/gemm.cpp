@@ -87,7 +87,7 @@ Operands operands(const Tensor& x, const LogicalWeight& w, GemmMode mode, const 
   Operands o{x.size(0), w.N, w.K, {}, 1.0};
   o.x.resize(static_cast<std::size_t>(o.M * o.K));
   // Activations outside the GEMM's domain are refused, at the first such element in row-major
-  // order (issue 9):
+  // order:
   // - NaN and Inf in both modes: an engine would propagate them, but w4a4's saturating quantizer
   //   would turn them into finite codes and report a plausible, wrong product;
   // - for w4a16, |x| >= FLT_MAX / (5376 K) (found by fuzz/gemm_differential): a kernel accumulates

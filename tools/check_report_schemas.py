@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """The JSON reports of `nvfp4 inspect`, `nvfp4 verify` and `nvfp4 diff` against their schemas
 (docs/schema/), with jsonschema (pinned in tools/golden/requirements.txt), on checkpoints that pass
-and that fail; `nvfp4 verify` on a checkpoint rewritten by safetensors' own Python writer (issue
-11); `nvfp4 diff` on the committed engine dumps (tools/engine_dumps/data, issue 12).
+and that fail; `nvfp4 verify` on a checkpoint rewritten by safetensors' own Python writer;
+`nvfp4 diff` on the committed engine dumps (tools/engine_dumps/data).
 
     check_report_schemas.py NVFP4_BINARY SCHEMA_DIR
 """

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Dump an inference engine's post-processed NVFP4 weights to safetensors, for `nvfp4 diff` (issue 12).
+"""Dump an inference engine's post-processed NVFP4 weights to safetensors, for `nvfp4 diff`.
 
 Run it inside the engine's process after loading and `process_weights_after_loading` (sglang or
 vLLM), on the model object the engine built:

@@ -79,7 +79,7 @@ void ThreadPool::run(std::int64_t ntasks, const std::function<void(std::int64_t)
   const int helpers = static_cast<int>(std::min<std::int64_t>(threads_ - 1, ntasks - 1));
   // One run owns the pool at a time. A caller that finds it taken (another thread's GEMM: verify
   // checks modules in parallel, an engine may multiply from several threads) runs its tasks on its
-  // own thread instead of overwriting the running job (which it did: NaN outputs, issue 10).
+  // own thread instead of overwriting the running job (which it did: NaN outputs).
   std::unique_lock<std::mutex> owner(run_mu_, std::try_to_lock);
   if (helpers <= 0 || !owner.owns_lock()) {
     for (std::int64_t t = 0; t < ntasks; ++t) f(t);

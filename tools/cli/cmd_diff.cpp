@@ -1,4 +1,4 @@
-// nvfp4 diff CKPT DUMP (issue 12): an engine's own post-processed weights against the checkpoint,
+// nvfp4 diff CKPT DUMP: an engine's own post-processed weights against the checkpoint,
 // module by module, with a semantic and a layout verdict each (tools/diff/).
 #include <iomanip>
 #include <memory>

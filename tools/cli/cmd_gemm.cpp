@@ -25,7 +25,7 @@ int gemm(const GemmArgs& a, std::ostream& out) {
   if (!xf.find("x")) throw Error(ErrorKind::BadInput, in, "x", "input file has no tensor named x");
   Tensor x = xf.tensor("x");
   if (x.dim() != 2) throw Error(ErrorKind::BadInput, in, "x", "expected [M, K], found " + describe(x));
-  // Only the module multiplied is loaded (issue 10: independent of the checkpoint's size), after
+  // Only the module multiplied is loaded (independent of the checkpoint's size), after
   // the module, expert and K are checked against the headers, before any weight byte is read.
   const ModelSpec spec = map_modules(c);
   const std::vector<ModuleUnit> units = module_units(c, spec);

@@ -1,5 +1,5 @@
-// `nvfp4 process CKPT --out FILE`: every parameter after post-processing, written module by module
-// (issue 10): each module is loaded from a view of the checkpoint holding only its tensors,
+// `nvfp4 process CKPT --out FILE`: every parameter after post-processing, written module by
+// module: each module is loaded from a view of the checkpoint holding only its tensors,
 // processed, appended to the output and released, so memory is bounded by the largest module. The
 // file is byte for byte what processing the whole checkpoint at once writes (property
 // streaming_process in properties/), and both pipelines write identical files.

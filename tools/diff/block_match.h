@@ -1,5 +1,5 @@
 // How one engine block scale relates to the checkpoint's, given the global scale the engine applies
-// to its shard (semantic verdict, issue 12), and the value strings reports print.
+// to its shard (semantic verdict), and the value strings reports print.
 #pragma once
 #include <cstdint>
 #include <string>

@@ -1,5 +1,5 @@
 // The whole of `nvfp4 diff` short of printing: every module of the checkpoint against the dump,
-// streamed module by module (issue 12). Shared by the command and the engine_dump fuzz target.
+// streamed module by module. Shared by the command and the engine_dump fuzz target.
 #pragma once
 #include <functional>
 #include <string>

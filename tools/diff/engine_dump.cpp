@@ -71,7 +71,7 @@ std::vector<std::string> EngineDump::names() const {
 namespace {
 bool ends_with(const std::string& s, const std::string& t) { return s.size() >= t.size() && s.compare(s.size() - t.size(), t.size(), t) == 0; }
 
-// Names only one engine's post-processing creates (DESIGN and issue 12, checked against sglang
+// Names only one engine's post-processing creates (checked against sglang
 // 0.5.23 modelopt_quant.py and vLLM 0.33.0 kernels/linear/nvfp4/cutlass.py).
 int votes(const EngineDump& d, Engine e) {
   int n = 0;

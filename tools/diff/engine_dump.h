@@ -1,4 +1,4 @@
-// An engine's own parameters after post-processing (issue 12), as tools/dump_engine_state.py
+// An engine's own parameters after post-processing, as tools/dump_engine_state.py
 // writes them: one safetensors file, or a directory of them. Every name is unique across files;
 // tensors are zero-copy views of the mapped files.
 #pragma once

@@ -1,4 +1,4 @@
-// One experts module of an engine dump against the checkpoint (issue 12).
+// One experts module of an engine dump against the checkpoint.
 //
 // sglang 0.5.23 ModelOptNvFp4FusedMoEMethod, read off its code and off dumps its own loaders wrote
 // (tools/engine_dumps/README.md):

@@ -1,4 +1,4 @@
-// One linear module of an engine dump against the checkpoint (issue 12).
+// One linear module of an engine dump against the checkpoint.
 //
 // Both engines' cutlass conventions, read off their code and off dumps their own loaders wrote
 // (tools/engine_dumps/README.md):

@@ -1,4 +1,4 @@
-// What `nvfp4 diff` finds in one module (issue 12): the two verdicts and, for each parameter that
+// What `nvfp4 diff` finds in one module: the two verdicts and, for each parameter that
 // fails one, its first differing element with both values and where it comes from in the
 // checkpoint. Collected per module so the command can stream.
 #pragma once

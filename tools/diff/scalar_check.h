@@ -1,5 +1,5 @@
 // The f32 scalars an engine derives (alphas, input quantization scales, kept per-shard copies),
-// each compared bit for bit with the value the checkpoint implies (issue 12).
+// each compared bit for bit with the value the checkpoint implies.
 #pragma once
 #include <string>
 #include <vector>

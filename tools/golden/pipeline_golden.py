@@ -26,7 +26,7 @@ from safetensors.numpy import save_file
 F32 = np.float32
 E4M3 = ml_dtypes.float8_e4m3fn
 E2M1 = ml_dtypes.float4_e2m1fn
-# Several draws (issue 8: one golden draw lets through a bug its draw happens not to expose): each
+# Several draws (one golden draw lets through a bug its draw happens not to expose): each
 # set has its own seed and shapes. trtllm pads I to 64 per half; w2's Kb = I/16 pads to 4 in the
 # swizzle; gate_up_proj is fused on disk, N = 2 GU rows, off a multiple of 128; "mid" plants
 # power-of-two weights and scales in block 0 so that aimed activations put w4a16 outputs exactly on
@@ -342,7 +342,7 @@ def midpoint_row(rng, K, dtype, w):
 
 
 def cases_for(st):
-    """Every projection in both modes (issue 8), output dtypes rotated; w13 of the last expert, w2 of
+    """Every projection in both modes, output dtypes rotated; w13 of the last expert, w2 of
     the first (and the other way round in odd sets)."""
     m, E = "model.layers.1.mlp.experts", st["E"]
     e13, e2 = (E - 1, 0) if st["seed"] % 2 == 0 else (0, E - 1)

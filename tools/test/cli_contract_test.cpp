@@ -1,4 +1,4 @@
-// The command line as git, cargo or ripgrep users expect it (issue 11): help in three spellings,
+// The command line as git, cargo or ripgrep users expect it: help in three spellings,
 // --version, typos answered with the nearest command or option, extra arguments and repeated
 // options refused, and usage errors that show the failing command's usage only. Exit 0 for help
 // and version, 2 for every usage error.
@@ -55,7 +55,7 @@ TEST(CliContract, EveryCommandHasHelpInThreeSpellingsWithAnExample) {
 }
 
 TEST(CliContract, HelpIsNeverTakenForAPath) {
-  // Before issue 11, `make-checkpoint -h` wrote a checkpoint into a directory named -h.
+  // Once, `make-checkpoint -h` wrote a checkpoint into a directory named -h.
   TempDir d;
   const fs::path cwd = fs::current_path();
   fs::current_path(d.path());

@@ -204,7 +204,7 @@ void patch_tensor(const fs::path& file, const std::string& name, std::size_t at,
 
 TEST_F(Cli, VerifyReportsDataProblemsAsFailedChecksWithTheFullReport) {
   // Exit 1, not 2: the file is a valid checkpoint whose values are wrong, so every other module is
-  // still checked and reported (issue 11). A malformed file stays exit 2 with one line.
+  // still checked and reported. A malformed file stays exit 2 with one line.
   struct Case { const char* name; const char* tensor; std::vector<std::uint8_t> bytes; const char* why; };
   const std::vector<Case> cases = {
       {"nan", "model.layers.0.mlp.experts.1.down_proj.weight_scale", {0x7F}, "NaN block scale"},

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # cmake --install this build into a temporary prefix, then configure, build and run a project
-# outside the tree against it with find_package(nvfp4) (issue 11).
+# outside the tree against it with find_package(nvfp4).
 #   consumer_test.sh BUILD_DIR
 set -euo pipefail
 build=$1

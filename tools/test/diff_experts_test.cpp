@@ -1,4 +1,4 @@
-// nvfp4 diff (issue 12) on experts: dumps sglang's and vLLM's own MoE code wrote on every backend
+// nvfp4 diff on experts: dumps sglang's and vLLM's own MoE code wrote on every backend
 // each offers here (ModelOpt and compressed-tensors; equal, unequal and padded shapes), and copies
 // of them with one planted fault each.
 #include "tools/test/diff_test_util.h"

@@ -1,4 +1,4 @@
-// nvfp4 diff (issue 12) on linear modules: dumps sglang's and vLLM's own code wrote for ModelOpt
+// nvfp4 diff on linear modules: dumps sglang's and vLLM's own code wrote for ModelOpt
 // and compressed-tensors checkpoints (aligned, odd, fused on disk, unequal shard scales), and
 // copies of them with one planted fault each.
 #include "tools/test/diff_test_util.h"

@@ -1,4 +1,4 @@
-// Helpers of the nvfp4 diff tests (issue 12): the committed engine dumps (tools/engine_dumps/data),
+// Helpers of the nvfp4 diff tests: the committed engine dumps (tools/engine_dumps/data),
 // copies of them with one planted fault, and expectations worked out from the checkpoints' own
 // scalars, never taken from the command.
 #pragma once

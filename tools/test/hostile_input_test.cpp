@@ -1,4 +1,4 @@
-// Hostile input against the nvfp4 command and the pipelines (issue 9), one test per defect class:
+// Hostile input against the nvfp4 command and the pipelines, one test per defect class:
 // strings from files reaching the terminal raw, recursive regex matching, unchecked integers,
 // files that are not regular files, shards truncated while mapped, interrupted writes, errors that
 // escaped as "internal error", and NaN/Inf activations. Each input is crafted by hand; each
@@ -84,7 +84,7 @@ TEST_F(Hostile, NamesWithControlSequencesStayOneEscapedLine) {
     EXPECT_TRUE(one_printable_line(r.err)) << json_name;
     EXPECT_NE(r.err.find(shown), std::string::npos) << r.err;
   }
-  // An unknown field whose key holds a raw newline (the fuzz finding of issue 9).
+  // An unknown field whose key holds a raw newline (a fuzz finding).
   write_bytes(dir("n") / "model.safetensors",
               testdata::st_image(R"({"a":{"dtype":"F32","shape":[1],"data_offsets\n40],[":[0,4]}})", 4));
   CliRun r = nvfp4({"inspect", dir("n").string()});

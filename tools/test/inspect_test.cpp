@@ -162,7 +162,7 @@ std::vector<Broken> broken_cases() {
   v.push_back({"wrong_weight_dtype", [](GeneratedCheckpoint& g) {
                  Tensor& t = g.tensors.at(kQ + ".weight_scale"); t = t.clone().view(DType::I8, t.shape());
                }, nullptr, 2, {kQ + ".weight_scale", "expected F8_E4M3"}});
-  // Dead data (issue 11): a weight whose scales are all zero outputs exactly 0 and used to pass
+  // Dead data: a weight whose scales are all zero outputs exactly 0 and used to pass
   // every other check; one block zeroed under nonzero codes loses its data the same way.
   v.push_back({"dead_module", [](GeneratedCheckpoint& g) {
                  Tensor& t = g.tensors.at(kQ + ".weight_scale");
