@@ -262,8 +262,8 @@ class Demo {
         const Tensor fast = op.gemm(t, x, mode);
         t_.gemm[1] += seconds_since(t0);
         const KernelCheck kc = check_kernel(exact, fast, mag, mode, w.K, mode == GemmMode::W4A4 ? sc.alpha : w.global_scale);
-        if (d.empty() && kc.first_bad >= 0)
-          d = gemm_mode_name(mode) + (t.expert >= 0 ? " expert " + std::to_string(t.expert) + " " + t.proj : "") + " " + kc.failure(w.N);
+        if (d.empty() && !kc.passed())
+          d = gemm_mode_name(mode) + (t.expert >= 0 ? " expert " + std::to_string(t.expert) + " " + t.proj : "") + " " + kc.failure();
         worst = std::max(worst, kc.worst_fraction);
       }
       // With the number of GEMMs: a module none of whose projections ran would read as within bound.

@@ -429,8 +429,8 @@ struct VerifyArgs {
   bool json = false;
 };
 
-// The kernel set verify's GEMMs run on (NVFP4_KERNEL may force one), and its path rows as text,
-// for --help: the best one this CPU has where the forced one is not valid.
+// The kernel set verify's GEMMs run on (NVFP4_KERNEL may force one); for --help and for a run
+// without GEMMs, the best one this CPU has where the forced one is not valid.
 opt::Isa kernels_in_use() {
   try {
     return opt::active_isa();
@@ -443,10 +443,8 @@ int verify(const VerifyArgs& a, std::ostream& out) {
   const std::string& dir = a.dir;
   VerifyOptions v{parse_backend(a.backend), a.reloads, {}};
   const bool by_paths = a.sample.empty();
-  // The kernels in use (NVFP4_KERNEL may force one; a bad value is refused here only where GEMMs run).
-  const opt::Isa isa = a.sample == "0" ? kernels_in_use() : opt::active_isa();
   if (by_paths) {
-    for (const auto& p : opt::path_rows(isa)) v.activation_rows.push_back(p.M);
+    for (const auto& p : opt::path_rows(opt::active_isa())) v.activation_rows.push_back(p.M);
   } else {
     v.activation_rows = parse_int_list(a.sample);
     std::sort(v.activation_rows.begin(), v.activation_rows.end());
@@ -457,6 +455,8 @@ int verify(const VerifyArgs& a, std::ostream& out) {
     }
   }
   const std::vector<std::int64_t>& ms = v.activation_rows;
+  // A bad NVFP4_KERNEL is refused (active_isa) only where GEMMs run.
+  const opt::Isa isa = ms.empty() ? kernels_in_use() : opt::active_isa();
   const std::int64_t jobs = a.jobs;
   const bool json = a.json;
   Report r;

@@ -30,11 +30,6 @@ Tensor slice_rows(const Tensor& t, std::int64_t r0, std::int64_t r1) {
 
 }  // namespace
 
-std::string KernelCheck::failure(std::int64_t N) const {
-  if (first_bad < 0) return "";
-  return describe(first_bad / N, first_bad % N, bad_exact, bad_got, bad_bound);
-}
-
 std::string KernelCheck::failure() const {
   if (bad_m < 0) return "";
   return "M=" + std::to_string(bad_M) + ": " + describe(bad_m, bad_n, bad_exact, bad_got, bad_bound);
@@ -53,11 +48,8 @@ void KernelCheck::add(std::int64_t M, std::int64_t m, std::int64_t n, double e, 
 KernelCheck check_kernel(const Tensor& exact, const Tensor& got, const std::vector<double>& mag, GemmMode mode, std::int64_t K, double post) {
   KernelCheck k;
   const std::int64_t N = exact.size(1);
-  for (std::int64_t i = 0; i < exact.numel(); ++i) {
-    const bool was_ok = k.bad_m < 0;
+  for (std::int64_t i = 0; i < exact.numel(); ++i)
     k.add(exact.size(0), i / N, i % N, exact.data_as<float>()[i], got.data_as<float>()[i], mag[static_cast<std::size_t>(i)], mode, K, post);
-    if (was_ok && k.bad_m >= 0) k.first_bad = i;
-  }
   return k;
 }
 

@@ -14,14 +14,12 @@
 namespace nvfp4::cli {
 
 struct KernelCheck {
-  std::int64_t first_bad = -1;  // check_kernel: flat index of the first element past its bound, -1 if none
-  std::int64_t bad_M = 0, bad_m = -1, bad_n = -1;  // check_gemm: the GEMM's row count and the element
+  std::int64_t bad_M = 0, bad_m = -1, bad_n = -1;  // the first element past its bound: its GEMM's row count, row, column
   double bad_exact = 0, bad_got = 0, bad_bound = 0;
   double max_diff = 0, max_bound = 0;
   double worst_fraction = 0;  // max over elements of |got - exact| / bound
-  // "element [m, n]: exact E, optimized G, |diff| exceeds the bound B" for an output of N columns.
-  std::string failure(std::int64_t N) const;
-  // check_gemm's: "M=9: element [8, 17]: exact E, optimized G, |diff| exceeds the bound B", or "".
+  bool passed() const { return bad_m < 0; }
+  // "M=9: element [8, 17]: exact E, optimized G, |diff| exceeds the bound B", or "".
   std::string failure() const;
   // One element: got against the exact value, within gemm_error_bound(mode, K, mag, post).
   void add(std::int64_t M, std::int64_t m, std::int64_t n, double exact, double got, double mag, GemmMode mode, std::int64_t K,

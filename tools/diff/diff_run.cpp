@@ -53,7 +53,7 @@ void require_decoded(const EngineDump& d, const DiffRun& r) {
                 release + " refuses moe_runner_backend=" + moe_backend_name(*rule.backend) + " for NVFP4 experts: " + rule.why + " (" + rule.cite + ")");
   if (rule.support == Support::NotDecoded)
     throw Error(ErrorKind::Usage, d.label(), "",
-                release + (rule.backend ? " " + rule.why + " (" + rule.cite + ")" : " " + rule.why) + "; diff decodes " +
+                release + " " + rule.why + (rule.cite.empty() ? "" : " (" + rule.cite + ")") + "; diff decodes " +
                     engine_name(r.engine) + " " + newest_release(r.engine));
 }
 

@@ -281,15 +281,16 @@ TEST(KernelCheck, FirstElementPastItsBoundAndTheWorstFraction) {
   std::memcpy(exact.data(), e, sizeof e);
   std::memcpy(got.data(), g, sizeof g);
   const cli::KernelCheck k = cli::check_kernel(exact, got, {1, 1, 1, 1}, GemmMode::W4A16, 16, 1.0);
-  EXPECT_EQ(k.first_bad, 1);
+  EXPECT_EQ(k.bad_m, 0);
+  EXPECT_EQ(k.bad_n, 1);
   EXPECT_EQ(k.max_diff, 1.0);
   EXPECT_GT(k.worst_fraction, 1e3);
-  EXPECT_EQ(k.failure(2).rfind("element [0, 1]: exact 2, optimized nan, |diff| exceeds the bound ", 0), 0u) << k.failure(2);
+  EXPECT_EQ(k.failure().rfind("M=2: element [0, 1]: exact 2, optimized nan, |diff| exceeds the bound ", 0), 0u) << k.failure();
   std::memcpy(got.data(), e, sizeof e);
   const cli::KernelCheck ok = cli::check_kernel(exact, got, {1, 1, 1, 1}, GemmMode::W4A16, 16, 1.0);
-  EXPECT_EQ(ok.first_bad, -1);
+  EXPECT_TRUE(ok.passed());
   EXPECT_EQ(ok.worst_fraction, 0.0);
-  EXPECT_EQ(ok.failure(2), "");
+  EXPECT_EQ(ok.failure(), "");
 }
 
 TEST_F(Cli, UsageErrorsExitTwo) {
