@@ -287,12 +287,12 @@ std::vector<ModuleUnit> module_units(const Checkpoint& c, const ModelSpec& spec,
       }
   };
   for (const auto& l : spec.linears) {
-    ModuleUnit u{l.name, false, {}, 0, {}, 0};
+    ModuleUnit u{l.name, false, {}, 0, {}, 0, l.name};
     for (const auto& p : l.prefixes) add_prefix(u, p);
     units.push_back(std::move(u));
   }
   for (const auto& x : spec.experts) {
-    ModuleUnit whole{x.name, true, {}, 0, {}, 0};
+    ModuleUnit whole{x.name, true, {}, 0, {}, 0, x.name};
     for (const auto& ps : x.prefixes)
       for (const auto& p : ps) add_prefix(whole, p);
     if (max_experts_bytes == 0 || whole.bytes <= max_experts_bytes || x.E < 2) {
@@ -303,7 +303,7 @@ std::vector<ModuleUnit> module_units(const Checkpoint& c, const ModelSpec& spec,
     const std::int64_t n = std::max<std::int64_t>(1, static_cast<std::int64_t>(max_experts_bytes / std::max<std::uint64_t>(per_expert, 1)));
     for (std::int64_t e0 = 0; e0 < x.E; e0 += n) {
       const std::int64_t e1 = std::min(x.E, e0 + n);
-      ModuleUnit u{x.name + "[experts " + std::to_string(e0) + ".." + std::to_string(e1 - 1) + "]", true, {}, 0, {}, e0};
+      ModuleUnit u{x.name + "[experts " + std::to_string(e0) + ".." + std::to_string(e1 - 1) + "]", true, {}, 0, {}, e0, x.name};
       for (std::int64_t e = e0; e < e1; ++e)
         for (const auto& p : x.prefixes[static_cast<std::size_t>(e)]) {
           const std::size_t before = u.tensors.size();

@@ -58,6 +58,7 @@ struct ModuleUnit {
   // experts module of its own. Empty for whole modules.
   std::vector<std::string> renamed;
   std::int64_t first_expert = 0;
+  std::string module;  // the spec's module: name, or for a chunk the layer's experts module
 };
 // In the order of spec.linears, then spec.experts. With max_experts_bytes > 0, a layer's experts
 // larger than that are split into chunks of whole experts (at least one each).

@@ -3,6 +3,7 @@
 #pragma once
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "core/checkpoint.h"
@@ -34,6 +35,12 @@ struct Reconciliation {
   double max_rel_error;  // max over blocks of |S'*common - S*own| / (S*own)
 };
 
+// What a preallocating pipeline says it holds after processing: the resident bytes (parameters
+// and derived copies) and the scratch it may use on top while processing.
+struct MemoryBudget {
+  std::int64_t resident_bytes = 0, scratch_bytes = 0;
+};
+
 class Pipeline {
  public:
   virtual ~Pipeline() = default;
@@ -50,6 +57,8 @@ class Pipeline {
   virtual const std::vector<Reconciliation>& reconciliations() const = 0;
   // y[M, N] = x[M, K] . W^T in x's dtype (F32, BF16 or F16).
   virtual Tensor gemm(const GemmTarget& t, const Tensor& x, GemmMode mode) const = 0;
+  // The memory contract this pipeline keeps (checks/memory.h), if it keeps one.
+  virtual std::optional<MemoryBudget> memory_budget() const { return std::nullopt; }
 };
 
 }  // namespace nvfp4

@@ -7,11 +7,12 @@
 #include <vector>
 
 #include "core/checkpoint.h"
-#include "core/pipeline_state.h"
+#include "checks/state.h"
 #include "fuzz/fuzz_check.h"
 #include "fuzz/fuzz_checkpoint_dir.h"
 #include "fuzz/fuzz_generated.h"
 #include "fuzz/fuzz_load_all.h"
+#include "checks/agreement.h"
 #include "registry/registry.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -26,9 +27,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     // A generated checkpoint is valid: the only refusal is trtllm's H % 64 rule.
     FUZZ_CHECK(errors.empty() || (b == Backend::Trtllm && o.experts > 0 && o.hidden % 64), "refused: %s", errors.front().c_str());
     for (std::size_t i = 1; i < ok.size(); ++i) {
-      const std::string d = first_difference(capture(*ok[0]), capture(*ok[i]), Same::Bytes, ok[0]->name(), ok[i]->name());
-      FUZZ_CHECK(d.empty(), "H=%lld I=%lld E=%d fused=%d: %s", (long long)o.hidden, (long long)o.intermediate, o.experts, o.fused, d.c_str());
-      FUZZ_CHECK(ok[0]->reconciliations().size() == ok[i]->reconciliations().size(), "reconciliation reports differ");
+      const checks::Result r = checks::agreement(*ok[0], *ok[i]);
+      FUZZ_CHECK(r.ok, "H=%lld I=%lld E=%d fused=%d: %s", (long long)o.hidden, (long long)o.intermediate, o.experts, o.fused, r.detail.c_str());
     }
   }
   return 0;

@@ -9,9 +9,11 @@
 
 #include "core/checkpoint.h"
 #include "core/error.h"
-#include "core/pipeline_state.h"
+#include "checks/state.h"
 #include "fuzz/fuzz_check.h"
 #include "fuzz/fuzz_checkpoint_dir.h"
+#include "checks/agreement.h"
+#include "checks/reload.h"
 #include "fuzz/fuzz_load_all.h"
 #include "registry/registry.h"
 
@@ -22,18 +24,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   for (Backend b : {Backend::Cutlass, Backend::Trtllm}) {
     auto [accepted, refused] = fuzz::load_every_pipeline(fuzz::checkpoint_dir(), b);
     if (accepted.empty()) continue;
-    const State first = capture(*accepted[0]);
     std::vector<State> own;
     for (const auto& p : accepted) own.push_back(capture(*p));
     for (std::size_t i = 1; i < accepted.size(); ++i) {
-      std::string d = first_difference(first, own[i], Same::Bytes, accepted[0]->name(), accepted[i]->name());
-      FUZZ_CHECK(d.empty(), "after processing: %s", d.c_str());
-      FUZZ_CHECK(accepted[0]->reconciliations().size() == accepted[i]->reconciliations().size(), "reconciliation reports differ");
+      const checks::Result r = checks::agreement(*accepted[0], own[0], *accepted[i], own[i]);
+      FUZZ_CHECK(r.ok, "after processing: %s", r.detail.c_str());
     }
     for (std::size_t i = 0; i < accepted.size(); ++i) {
-      accepted[i]->update_weights_from_disk(Checkpoint::open(fuzz::checkpoint_dir()));
-      std::string d = first_difference(own[i], capture(*accepted[i]), Same::Identities, "load", "reload");
-      FUZZ_CHECK(d.empty(), "%s reload is not idempotent: %s", accepted[i]->name().c_str(), d.c_str());
+      const checks::Result r = checks::reload_idempotent(*accepted[i], Checkpoint::open(fuzz::checkpoint_dir()), own[i],
+                                                         pipeline_kind(accepted[i]->name()).reload, "reload");
+      FUZZ_CHECK(r.ok, "%s reload is not idempotent: %s", accepted[i]->name().c_str(), r.detail.c_str());
     }
   }
   return 0;

@@ -8,7 +8,7 @@
 
 #include "core/checkpoint.h"
 #include "core/error.h"
-#include "core/pipeline_state.h"
+#include "checks/state.h"
 #include "fuzz/fuzz_check.h"
 #include "fuzz/fuzz_checkpoint_dir.h"
 #include "reference/reference_pipeline.h"

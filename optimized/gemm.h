@@ -13,8 +13,8 @@
 //   f32 (12 + 8 significant bits); these terms, at most K/4 of them, are summed with fma in f32 in
 //   any order and r = acc * alpha, so |r - t| <= gamma_(K/4+1) * sum_k |xq_k wq_k| + (K/4 + 1)
 //   2^-150 max(1, alpha).
-// The result r is then rounded to the output dtype; against the exact oracle (rounded once) add one
-// output ulp at the result's magnitude. gemm_error_bound computes that total.
+// The result r is then rounded to the output dtype. The checks hold every path to the total bound
+// this arithmetic allows against the exact oracle (checks/gemm_bound.h).
 //
 // Kernels: one set per instruction set (kernels/), chosen at run time (kernels/dispatch.h).
 #pragma once
@@ -40,10 +40,5 @@ struct GemmWeights {
 // x: [M, K] F32, BF16 or F16, finite, and for w4a16 |x| < FLT_MAX / (5376 K) so that no f32 partial
 // sum can overflow (|e2m1 * S| <= 2688); OptimizedPipeline::gemm checks both, as the reference does.
 Tensor gemm(const Tensor& x, const GemmWeights& w, GemmMode mode);
-
-// The largest |y - y_exact| the arithmetic above allows for one output element, given the exact
-// oracle's rounded result, sum_k |x_k w_k| over the dequantized operands times the post-factor
-// (alpha or global_scale), and that post-factor.
-double gemm_error_bound(GemmMode mode, std::int64_t K, double abs_sum, double post, DType out, double y_exact);
 
 }  // namespace nvfp4::opt

@@ -50,6 +50,7 @@ class OptimizedPipeline final : public Pipeline {
   // pipeline holds: parameters, reserves not yet bound, index maps, reconcile tables, scratch.
   std::int64_t scratch_bytes() const { return static_cast<std::int64_t>(scratch_.nbytes()); }
   std::int64_t resident_bytes() const;
+  std::optional<MemoryBudget> memory_budget() const override { return MemoryBudget{resident_bytes(), scratch_bytes()}; }
   // The kernel operands of a GEMM target, as gemm() reads them.
   GemmWeights weights(const GemmTarget& t) const;
 

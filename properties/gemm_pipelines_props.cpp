@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <limits>
 
+#include "checks/gemm_vs_oracle.h"
 #include "core/codecs.h"
 #include "core/printable.h"
 #include "core/test/temp_dir.h"
@@ -126,16 +127,11 @@ RC_GTEST_PROP(GemmPipelinesProps, OptimizedWithinDerivedBoundOfExactOracle, ()) 
     const std::uint64_t before = opt::kernel_hits(isa);
     const Tensor got = o.gemm(t, x, mode);
     RC_ASSERT(opt::kernel_hits(isa) == before + 1);
-    RC_ASSERT(got.shape() == exact.shape());
-    for (std::int64_t i = 0; i < M * N; ++i) {
-      const double g = got.get_f32(i), e = exact.get_f32(i);
-      const double bound = opt::gemm_error_bound(mode, K, mag[static_cast<std::size_t>(i)], post, dt, e);
-      if (!(std::fabs(g - e) <= bound))
-        RC_FAIL(std::string(opt::isa_name(isa)) + " " + gemm_mode_name(mode) + " " + std::string(dtype_name(dt)) + " " + t.module +
-                (t.expert >= 0 ? " expert " + std::to_string(t.expert) + " " + t.proj : "") + " [" + std::to_string(M) + "x" +
-                std::to_string(K) + "] . [" + std::to_string(N) + "x" + std::to_string(K) + "]^T, element [" + std::to_string(i / N) +
-                ", " + std::to_string(i % N) + "]: optimized " + f32_text(g) + ", exact " + f32_text(e) + ", bound " + f32_text(bound));
-    }
+    const checks::KernelCheck kc = checks::check_kernel(exact, got, mag, mode, K, post);
+    if (!kc.passed())
+      RC_FAIL(std::string(opt::isa_name(isa)) + " " + gemm_mode_name(mode) + " " + std::string(dtype_name(dt)) + " " + t.module +
+              (t.expert >= 0 ? " expert " + std::to_string(t.expert) + " " + t.proj : "") + " [" + std::to_string(M) + "x" +
+              std::to_string(K) + "] . [" + std::to_string(N) + "x" + std::to_string(K) + "]^T, " + kc.failure());
   }
 }
 

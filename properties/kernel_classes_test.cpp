@@ -20,6 +20,7 @@
 #include <sstream>
 #include <vector>
 
+#include "checks/gemm_vs_oracle.h"
 #include "core/rng.h"
 #include "optimized/gemm.h"
 #include "optimized/kernels/dispatch.h"
@@ -137,16 +138,10 @@ std::string check_shape(std::int64_t M, std::int64_t N, std::int64_t K, std::uin
           fail << where << " " << gemm_mode_name(mode) << ": the forced path did not run\n";
           continue;
         }
-        for (std::int64_t i = 0; i < M * N; ++i) {
-          const double gv = got.get_f32(i), e = exact.get_f32(i);
-          const double bound = opt::gemm_error_bound(mode, K, mag[static_cast<std::size_t>(i)], post, DType::F32, e);
-          if (!(std::fabs(gv - e) <= bound)) {
-            fail << where << " " << gemm_mode_name(mode) << " threads=" << threads << " M=" << M << " N=" << N << " K=" << K
-                 << " seed=" << seed << ": y[" << i / N << ", " << i % N << "] = " << gv << ", exact " << e << ", bound " << bound
-                 << "\n";
-            break;
-          }
-        }
+        const checks::KernelCheck kc = checks::check_kernel(exact, got, mag, mode, K, post);
+        if (!kc.passed())
+          fail << where << " " << gemm_mode_name(mode) << " threads=" << threads << " M=" << M << " N=" << N << " K=" << K << " seed=" << seed
+               << ": " << kc.failure() << "\n";
       }
   }
   opt::ThreadPool::global().set_threads(pool_threads);

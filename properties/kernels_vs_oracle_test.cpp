@@ -9,6 +9,7 @@
 #include <cstring>
 #include <limits>
 
+#include "checks/gemm_vs_oracle.h"
 #include "core/checkpoint_writer.h"
 #include "core/codecs.h"
 #include "core/error.h"
@@ -86,11 +87,8 @@ TEST_P(KernelsVsOracle, EveryPathWithinTheBoundOnEveryProjection) {
           const std::uint64_t before = opt::kernel_hits(isa);
           const Tensor got = p.gemm(t, x, mode);
           EXPECT_EQ(opt::kernel_hits(isa), before + 1) << "the forced path did not run";
-          for (std::int64_t i = 0; i < exact.numel(); ++i) {
-            const double g = got.get_f32(i), e = exact.get_f32(i);
-            const double bound = opt::gemm_error_bound(mode, ops.w.K, mag[static_cast<std::size_t>(i)], post, dt, e);
-            ASSERT_LE(std::fabs(g - e), bound) << "element " << i << ": got " << g << ", exact " << e;
-          }
+          const checks::KernelCheck kc = checks::check_kernel(exact, got, mag, mode, ops.w.K, post);
+          ASSERT_TRUE(kc.passed()) << kc.failure();
           ++checked;
         }
       }
@@ -141,11 +139,8 @@ TEST(KernelsVsOracle, PanelBlockingBoundaries) {
       SCOPED_TRACE(std::string(opt::isa_name(isa)) + " " + gemm_mode_name(mode) + " " + t.module);
       opt::ScopedIsa forced(isa);
       const Tensor got = p.gemm(t, x, mode);
-      for (std::int64_t i = 0; i < exact.numel(); ++i) {
-        const double g = got.get_f32(i), e = exact.get_f32(i);
-        ASSERT_LE(std::fabs(g - e), opt::gemm_error_bound(mode, ops.w.K, mag[static_cast<std::size_t>(i)], post, DType::F32, e))
-            << "row " << i / exact.size(1) << " column " << i % exact.size(1) << ": got " << g << ", exact " << e;
-      }
+      const checks::KernelCheck kc = checks::check_kernel(exact, got, mag, mode, ops.w.K, post);
+      ASSERT_TRUE(kc.passed()) << kc.failure();
     }
   }
 }

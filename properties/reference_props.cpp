@@ -12,7 +12,8 @@
 
 #include "core/codecs.h"
 #include "core/error.h"
-#include "core/pipeline_state.h"
+#include "checks/reconcile.h"
+#include "checks/state.h"
 #include "core/test/temp_dir.h"
 #include "properties/generators.h"
 #include "reference/gemm.h"
@@ -161,8 +162,7 @@ RC_GTEST_PROP(ReconcileProps, ErrorWithinHalfAnE4M3Step, ()) {
   for (std::int64_t i = 0; i < s.numel(); ++i) {
     double before = e4m3_to_f32(s.data()[i]) * static_cast<double>(own), after = e4m3_to_f32(r.data()[i]) * static_cast<double>(common);
     // Normal E4M3: within 2^-4 relative; the subnormal grid (2^-9) adds at most half a step.
-    double bound = 0.0625 * before + std::ldexp(1.0, -10) * common;
-    if (std::fabs(after - before) > bound)
+    if (!checks::within_reconcile_bound(before, after, common))
       RC_FAIL("scale byte 0x" + std::to_string(s.data()[i]) + ": " + std::to_string(before) + " became " + std::to_string(after));
     RC_ASSERT(e4m3_to_f32(r.data()[i]) <= e4m3_to_f32(s.data()[i]));  // a scale never grows
   }

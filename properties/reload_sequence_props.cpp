@@ -48,18 +48,19 @@
 #include <sstream>
 #include <tuple>
 
+#include "checks/gemm_vs_oracle.h"
 #include "core/allocator.h"
 #include "core/codecs.h"
 #include "core/error.h"
 #include "core/module_map.h"
-#include "core/pipeline_state.h"
+#include "checks/state.h"
 #include "core/safetensors.h"
 #include "core/test/small_model.h"
 #include "core/test/temp_dir.h"
 #include "optimized/gemm.h"
 #include "properties/faults.h"
 #include "properties/generators.h"
-#include "properties/reconciliation_diff.h"
+#include "checks/agreement.h"
 #include "reference/gemm.h"
 #include "reference/reference_pipeline.h"
 #include "registry/registry.h"
@@ -224,7 +225,7 @@ void require_state(Sut& s, const Model& m, const std::string& step) {
                              (b ? " processed for " + backend_name(*b) : " unprocessed");
     const Cold& want = s.pool->cold(p->name(), m.committed, b);
     std::string d = first_difference(want.state, peek(*p), Same::Bytes, what, after);
-    if (d.empty()) d = reconciliation_difference(want.rec, p->reconciliations(), what, after);
+    if (d.empty()) d = checks::reconciliation_difference(want.rec, p->reconciliations(), what, after);
     if (!d.empty()) RC_FAIL(d);
   }
   // The contract CUDA graphs rely on: the same Parameters and storage whatever happened since.
@@ -521,16 +522,9 @@ struct Gemm : Command {
       const auto ops = r.operands(t, mode);
       const std::vector<double> mag = ref::gemm_abs_sum(x, ops.w, mode, ops.s);
       const double post = mode == GemmMode::W4A4 ? ops.s.alpha : ops.w.global_scale;
-      if (fast.shape() != exact.shape()) RC_FAIL("at " + step + ": optimized " + describe(fast) + " vs exact " + describe(exact));
-      for (std::int64_t i = 0; i < exact.numel(); ++i) {
-        const double e = exact.get_f32(i), f = fast.get_f32(i);
-        if (!(std::fabs(f - e) <= opt::gemm_error_bound(mode, K, mag[static_cast<std::size_t>(i)], post, DType::F32, e))) {
-          std::ostringstream os;
-          os << "at " << step << ": " << t.module << (t.expert >= 0 ? " expert " + std::to_string(t.expert) + " " + t.proj : "")
-             << " element " << i << ": optimized " << f << " vs exact " << e;
-          RC_FAIL(os.str());
-        }
-      }
+      const checks::KernelCheck kc = checks::check_kernel(exact, fast, mag, mode, K, post);
+      if (!kc.passed())
+        RC_FAIL("at " + step + ": " + t.module + (t.expert >= 0 ? " expert " + std::to_string(t.expert) + " " + t.proj : "") + " " + kc.failure());
     }
     require_state(s, m, step);
   }

@@ -11,7 +11,7 @@
 #include "core/checkpoint.h"
 #include "core/checkpoint_writer.h"
 #include "core/module_map.h"
-#include "core/pipeline_state.h"
+#include "checks/state.h"
 #include "core/test/small_model.h"
 #include "core/test/temp_dir.h"
 #include "registry/registry.h"

@@ -11,7 +11,7 @@
 #include "core/allocator.h"
 #include "core/checkpoint_writer.h"
 #include "core/error.h"
-#include "core/pipeline_state.h"
+#include "checks/state.h"
 #include "core/test/small_model.h"
 #include "core/test/temp_dir.h"
 #include "optimized/optimized_pipeline.h"

@@ -7,7 +7,7 @@
 
 #include "core/checkpoint_writer.h"
 #include "core/error.h"
-#include "core/pipeline_state.h"
+#include "checks/state.h"
 #include "core/test/small_model.h"
 #include "core/test/temp_dir.h"
 #include "reference/loading.h"

@@ -12,18 +12,19 @@
 #include <filesystem>
 #include <memory>
 
+#include "checks/agreement.h"
+#include "checks/gemm_vs_oracle.h"
+#include "checks/reload.h"
 #include "core/allocator.h"
 #include "core/checkpoint_writer.h"
 #include "core/error.h"
-#include "core/pipeline_state.h"
 #include "core/printable.h"
 #include "core/safetensors.h"
 #include "core/rng.h"
-#include "optimized/optimized_pipeline.h"
 #include "reference/gemm.h"
 #include "reference/reference_pipeline.h"
+#include "registry/registry.h"
 #include "tools/cli/cli.h"
-#include "tools/cli/kernel_check.h"
 
 namespace nvfp4::cli {
 namespace {
@@ -68,9 +69,12 @@ struct Row {
   std::string failure;             // first failure, for the lines under the table
 };
 
+// Per pipeline of the registry, in its order; gemm: the exact oracle's time under the reference,
+// each other pipeline's kernels under its own.
 struct Totals {
-  double load[2] = {0, 0}, reload[2] = {0, 0}, gemm[2] = {0, 0};
-  std::int64_t resident[2] = {0, 0}, peak[2] = {0, 0}, reload_allocs[2] = {0, 0}, reload_bytes[2] = {0, 0};
+  explicit Totals(std::size_t n) : load(n), reload(n), gemm(n), resident(n), peak(n), reload_allocs(n), reload_bytes(n) {}
+  std::vector<double> load, reload, gemm;
+  std::vector<std::int64_t> resident, peak, reload_allocs, reload_bytes;
 };
 
 struct Model {
@@ -95,69 +99,72 @@ class Demo {
     corrupt_one_scale(bad / "model.safetensors");  // one file: the writer's default
     const Checkpoint ca = Checkpoint::open(a), cb = Checkpoint::open(b), cbad = Checkpoint::open(bad);
 
-    ref::ReferencePipeline rp;
-    opt::OptimizedPipeline op(m.backend);
-    Pipeline* p[2] = {&rp, &op};
-    for (int i = 0; i < 2; ++i) {
+    // Every pipeline of the registry; the first, the reference, is also the GEMMs' oracle.
+    std::vector<std::unique_ptr<Pipeline>> ps;
+    for (const auto& k : pipelines()) ps.push_back(k.make(m.backend));
+    for (std::size_t i = 0; i < ps.size(); ++i) {
       AllocScope s;
       const auto t0 = std::chrono::steady_clock::now();
-      p[i]->load_weights(ca);
-      p[i]->process_weights_after_loading(m.backend);
+      ps[i]->load_weights(ca);
+      ps[i]->process_weights_after_loading(m.backend);
       t_.load[i] += seconds_since(t0);
       t_.peak[i] = std::max(t_.peak[i], s.stats().peak_bytes);
       t_.resident[i] += s.stats().live_bytes;
     }
-    const State ref_a = capture(rp), opt_a = capture(op);
-
-    // Reload the same weights: bitwise idempotent, same identities (optimized: same addresses,
-    // nothing allocated).
-    State reload_same[2];
-    for (int i = 0; i < 2; ++i) {
+    std::vector<State> loaded, same, fresh_b, after;
+    for (const auto& p : ps) loaded.push_back(capture(*p));
+    // Reload the same weights: bitwise idempotent, keeping what each pipeline promises.
+    for (std::size_t i = 0; i < ps.size(); ++i) {
       AllocScope s;
       const auto t0 = std::chrono::steady_clock::now();
-      p[i]->update_weights_from_disk(ca);
+      ps[i]->update_weights_from_disk(ca);
       t_.reload[i] += seconds_since(t0);
       t_.reload_allocs[i] += s.stats().alloc_count;
       t_.reload_bytes[i] += s.stats().alloc_bytes;
-      reload_same[i] = capture(*p[i]);
+      same.push_back(capture(*ps[i]));
     }
-    // Reload different weights: what a fresh load of them gives, in both pipelines.
-    for (Pipeline* q : p) q->update_weights_from_disk(cb);
-    ref::ReferencePipeline fresh;
-    fresh.load_weights(cb);
-    fresh.process_weights_after_loading(m.backend);
-    const State fresh_b = capture(fresh), ref_b = capture(rp), opt_b = capture(op);
-    // A corrupt file: refused, and both pipelines exactly as they were.
-    std::string refused;
-    for (Pipeline* q : p) {
-      try {
-        q->update_weights_from_disk(cbad);
-        refused += q->name() + " accepted a truncated file; ";
-      } catch (const Error&) {
-      }
-    }
-    const State ref_after = capture(rp), opt_after = capture(op);
+    // Reload different weights: what a fresh load of them gives, in every pipeline.
+    for (const auto& p : ps) p->update_weights_from_disk(cb);
+    const std::unique_ptr<Pipeline> fresh = pipelines().front().make(m.backend);
+    fresh->load_weights(cb);
+    fresh->process_weights_after_loading(m.backend);
+    const State cold_b = capture(*fresh);
+    for (const auto& p : ps) fresh_b.push_back(capture(*p));
+    // A corrupt file: refused, and every pipeline exactly as it was.
+    std::vector<checks::Result> refused;
+    for (std::size_t i = 0; i < ps.size(); ++i)
+      refused.push_back(checks::failed_reload(*ps[i], cbad, fresh_b[i], ps[i]->reconciliations(), pipelines()[i].reload, "of a NaN block scale"));
 
-    for (const auto& [module, unused] : rp.modules()) {
-      Row r{m.name + " (" + backend_name(m.backend) + ")", module, kind_of(rp.spec(), module), {}, {}};
-      auto cell = [&r](const std::string& what, const std::string& d, const char* ok) {
-        r.cells.push_back(d.empty() ? ok : "FAIL");
-        if (!d.empty() && r.failure.empty()) r.failure = what + ": " + d;
-      };
-      cell("reference == optimized", first_difference(only(ref_a, module), only(opt_a, module), Same::Bytes, "reference", "optimized"), "equal");
-      std::string d = first_difference(only(ref_a, module), only(reload_same[0], module), Same::Identities, "load", "reload");
-      if (d.empty()) d = first_difference(only(opt_a, module), only(reload_same[1], module), Same::Addresses, "load", "reload");
-      cell("reload, same weights", d, "same");
-      d = first_difference(only(fresh_b, module), only(ref_b, module), Same::Bytes, "fresh load", "reference reload");
-      if (d.empty()) d = first_difference(only(fresh_b, module), only(opt_b, module), Same::Bytes, "fresh load", "optimized reload");
-      cell("reload, new weights", d, "= fresh");
-      d = refused;
-      if (d.empty()) d = first_difference(only(ref_b, module), only(ref_after, module), Same::Identities, "before", "after the corrupt reload");
-      if (d.empty()) d = first_difference(only(opt_b, module), only(opt_after, module), Same::Addresses, "before", "after the corrupt reload");
-      cell("corrupt reload", d, "unchanged");
-      gemms(rp, op, module, r);
+    for (const auto& [module, unused] : ps.front()->modules()) {
+      Row r{m.name + " (" + backend_name(m.backend) + ")", module, kind_of(ps.front()->spec(), module), {}, {}};
+      cell(r, "equal", [&](std::size_t i) { return checks::agreement(*ps[0], only(loaded[0], module), *ps[i], only(loaded[i], module)); }, ps.size(), 1);
+      cell(r, "same", [&](std::size_t i) {
+        return checks::kept(only(loaded[i], module), only(same[i], module), pipelines()[i].reload, ps[i]->name() + " load", "reload");
+      }, ps.size(), 0);
+      cell(r, "= fresh", [&](std::size_t i) {
+        return checks::held_unless("reload, new weights",
+                                   first_difference(only(cold_b, module), only(fresh_b[i], module), Same::Bytes, "fresh load", ps[i]->name() + " reload"));
+      }, ps.size(), 0);
+      // The corrupt reload is refused for the whole model; each module's cell says whether it was
+      // refused and left as it was (failed_reload compares the whole pipeline).
+      cell(r, "unchanged", [&](std::size_t i) { return refused[i]; }, ps.size(), 0);
+      gemms(ps, module, r);
       rows_.push_back(r);
     }
+  }
+
+  // One table cell: `ok` if check(i) holds for every pipeline i from `from` on, else FAIL, the first
+  // failure kept for the lines under the table.
+  template <class F>
+  static void cell(Row& r, const char* ok, F check, std::size_t n, std::size_t from) {
+    for (std::size_t i = from; i < n; ++i) {
+      const checks::Result c = check(i);
+      if (c.ok) continue;
+      r.cells.push_back("FAIL");
+      if (r.failure.empty()) r.failure = c.name + ": " + c.detail;
+      return;
+    }
+    r.cells.push_back(ok);
   }
 
   int report() {
@@ -188,36 +195,51 @@ class Demo {
     }
     for (const auto& r : rows_)
       if (!r.failure.empty()) out_ << "FAIL " << r.model << " " << printable_short(r.module, 200) << ": " << printable_short(r.failure, 1000) << "\n";
-    char b[256];
-    out_ << "\n                          reference          optimized\n";
-    auto both = [&](const char* what, const std::string& x, const std::string& y, const std::string& note) {
-      std::snprintf(b, sizeof b, "%-26s%-19s%-19s%s\n", what, x.c_str(), y.c_str(), note.c_str());
-      out_ << b;
+    failed += costs();
+    out_ << "\n" << (failed ? std::to_string(failed) + " row(s) failed" : "all " + std::to_string(rows_.size()) + " modules hold on " + every_pipeline())
+         << "\n";
+    return failed ? 1 : 0;
+  }
+
+  // What each pipeline cost, one column each in the registry's order; the note compares the last
+  // with the reference. Returns 1 if a pipeline that promises allocation-free reloads allocated.
+  int costs() {
+    const auto& ks = pipelines();
+    auto line = [&](const std::string& what, const std::vector<std::string>& v, const std::string& note) {
+      std::string l = what + std::string(26 - std::min<std::size_t>(what.size(), 25), ' ');
+      for (const auto& x : v) l += x + std::string(19 - std::min<std::size_t>(x.size(), 18), ' ');
+      out_ << l << note << "\n";
+    };
+    auto each = [&](auto f) {
+      std::vector<std::string> v;
+      for (std::size_t i = 0; i < ks.size(); ++i) v.push_back(f(i));
+      return v;
     };
     auto ms = [](double s) {
       char c[32];
       std::snprintf(c, sizeof c, "%.1f ms", s * 1e3);
       return std::string(c);
     };
-    auto ratio = [](double x, double y) {
+    auto ratio = [](const std::vector<double>& t) {
       char c[48];
-      std::snprintf(c, sizeof c, "(%.1fx faster)", y > 0 ? x / y : 0.0);
+      std::snprintf(c, sizeof c, "(%.1fx faster)", t.back() > 0 ? t.front() / t.back() : 0.0);
       return std::string(c);
     };
-    both("load + process", ms(t_.load[0]), ms(t_.load[1]), ratio(t_.load[0], t_.load[1]));
-    both("reload (same weights)", ms(t_.reload[0]), ms(t_.reload[1]), ratio(t_.reload[0], t_.reload[1]));
-    both("GEMMs (every module)", ms(t_.gemm[0]), ms(t_.gemm[1]), ratio(t_.gemm[0], t_.gemm[1]) + " exact oracle vs kernels");
-    both("held after processing", mib(t_.resident[0]), mib(t_.resident[1]), "(reference: sources and derived copies)");
-    both("peak while loading", mib(t_.peak[0]), mib(t_.peak[1]), "(the largest of the models)");
-    both("allocated by a reload", std::to_string(t_.reload_allocs[0]) + " (" + mib(t_.reload_bytes[0]) + ")",
-         std::to_string(t_.reload_allocs[1]) + " (" + mib(t_.reload_bytes[1]) + ")", "");
-    if (t_.reload_allocs[1] != 0) {
-      out_ << "FAIL the optimized reload allocated memory\n";
-      ++failed;
-    }
-    out_ << "\n" << (failed ? std::to_string(failed) + " row(s) failed" : "all " + std::to_string(rows_.size()) + " modules hold on both pipelines")
-         << "\n";
-    return failed ? 1 : 0;
+    out_ << "\n";
+    line("", each([&](std::size_t i) { return ks[i].name; }), "");
+    line("load + process", each([&](std::size_t i) { return ms(t_.load[i]); }), ratio(t_.load));
+    line("reload (same weights)", each([&](std::size_t i) { return ms(t_.reload[i]); }), ratio(t_.reload));
+    line("GEMMs (every module)", each([&](std::size_t i) { return ms(t_.gemm[i]); }), ratio(t_.gemm) + " exact oracle vs kernels");
+    line("held after processing", each([&](std::size_t i) { return mib(t_.resident[i]); }), "(reference: sources and derived copies)");
+    line("peak while loading", each([&](std::size_t i) { return mib(t_.peak[i]); }), "(the largest of the models)");
+    line("allocated by a reload", each([&](std::size_t i) { return std::to_string(t_.reload_allocs[i]) + " (" + mib(t_.reload_bytes[i]) + ")"; }), "");
+    int failed = 0;
+    for (std::size_t i = 0; i < ks.size(); ++i)
+      if (ks[i].reload.allocation_free && t_.reload_allocs[i] != 0) {
+        out_ << "FAIL the " << ks[i].name << " reload allocated memory\n";
+        ++failed;
+      }
+    return failed;
   }
 
  private:
@@ -230,8 +252,9 @@ class Demo {
   }
 
   // Every output row of 4 activation rows for every projection (every expert's w13 and w2), both
-  // modes where the checkpoint has input scales: the kernels against the exact oracle's bound.
-  void gemms(const ref::ReferencePipeline& rp, const opt::OptimizedPipeline& op, const std::string& module, Row& r) {
+  // modes where the checkpoint has input scales: each pipeline under test against the exact oracle.
+  void gemms(const std::vector<std::unique_ptr<Pipeline>>& ps, const std::string& module, Row& r) {
+    const auto& rp = dynamic_cast<const ref::ReferencePipeline&>(*ps.front());
     std::vector<GemmTarget> targets;
     bool w4a4 = false;
     for (const auto& l : rp.spec().linears)
@@ -246,7 +269,7 @@ class Demo {
         r.cells.push_back("-");
         continue;
       }
-      double worst = 0;  // max |optimized - exact| / bound
+      double worst = 0;  // max |got - exact| / bound
       std::string d;
       for (const auto& t : targets) {
         const ref::LogicalWeight w = rp.logical_weight(t);
@@ -258,13 +281,16 @@ class Demo {
         std::vector<double> mag;
         const Tensor exact = ref::gemm_exact(x, w, mode, sc, &mag);
         t_.gemm[0] += seconds_since(t0);
-        t0 = std::chrono::steady_clock::now();
-        const Tensor fast = op.gemm(t, x, mode);
-        t_.gemm[1] += seconds_since(t0);
-        const KernelCheck kc = check_kernel(exact, fast, mag, mode, w.K, mode == GemmMode::W4A4 ? sc.alpha : w.global_scale);
-        if (d.empty() && !kc.passed())
-          d = gemm_mode_name(mode) + (t.expert >= 0 ? " expert " + std::to_string(t.expert) + " " + t.proj : "") + " " + kc.failure();
-        worst = std::max(worst, kc.worst_fraction);
+        for (std::size_t i = 1; i < ps.size(); ++i) {
+          t0 = std::chrono::steady_clock::now();
+          const Tensor got = ps[i]->gemm(t, x, mode);
+          t_.gemm[i] += seconds_since(t0);
+          const checks::KernelCheck kc = checks::check_kernel(exact, got, mag, mode, w.K, mode == GemmMode::W4A4 ? sc.alpha : w.global_scale);
+          if (d.empty() && !kc.passed())
+            d = ps[i]->name() + " " + gemm_mode_name(mode) + (t.expert >= 0 ? " expert " + std::to_string(t.expert) + " " + t.proj : "") + " " +
+                kc.failure();
+          worst = std::max(worst, kc.worst_fraction);
+        }
       }
       // With the number of GEMMs: a module none of whose projections ran would read as within bound.
       char c[48];
@@ -277,7 +303,7 @@ class Demo {
   fs::path dir_;
   std::ostream& out_;
   std::vector<Row> rows_;
-  Totals t_;
+  Totals t_{pipelines().size()};
 };
 
 struct DemoArgs {

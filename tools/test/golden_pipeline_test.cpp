@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "checks/gemm_vs_oracle.h"
 #include "core/safetensors.h"
 #include "core/test/golden_dir.h"
 #include "core/test/temp_dir.h"
@@ -106,15 +107,15 @@ void check_set(const std::string& set, const nlohmann::json& m, const std::strin
     std::vector<bool> exact(static_cast<std::size_t>(got.size(0)), false);
     for (const auto& r : c["exact_rows"]) exact[r.get<std::size_t>()] = true;
     for (std::int64_t i = 0; i < got.numel(); ++i) {
-      double g = got.get_f32(i), e = want.get_f32(i);
-      if (exact[static_cast<std::size_t>(i / N)]) {
-        ASSERT_EQ(g, e) << "gemm " << name << " element " << i << " (row " << i / N << ", aimed at a rounding midpoint): optimized " << g
-                        << ", exact rounded to even " << e;
-        continue;
-      }
-      double bound = opt::gemm_error_bound(mode, K, mag.get_f32(i), post, got.dtype(), e);
-      ASSERT_LE(std::fabs(g - e), bound) << "gemm " << name << " element " << i << ": optimized " << g << ", exact " << e;
+      if (!exact[static_cast<std::size_t>(i / N)]) continue;
+      ASSERT_EQ(got.get_f32(i), want.get_f32(i)) << "gemm " << name << " element " << i << " (row " << i / N
+                                                 << ", aimed at a rounding midpoint): optimized " << got.get_f32(i) << ", exact rounded to even "
+                                                 << want.get_f32(i);
     }
+    std::vector<double> m(static_cast<std::size_t>(mag.numel()));
+    for (std::int64_t i = 0; i < mag.numel(); ++i) m[static_cast<std::size_t>(i)] = mag.get_f32(i);
+    const checks::KernelCheck kc = checks::check_kernel(want, got, m, mode, K, post);
+    ASSERT_TRUE(kc.passed()) << "gemm " << name << " " << kc.failure();
   }
   EXPECT_EQ(gemms, 8) << "every projection in both modes";
 }

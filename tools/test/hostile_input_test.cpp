@@ -19,7 +19,7 @@
 #include "core/codecs.h"
 #include "core/error.h"
 #include "core/interrupt_cleanup.h"
-#include "core/pipeline_state.h"
+#include "checks/state.h"
 #include "core/safetensors.h"
 #include "core/test/malformed_safetensors.h"
 #include "core/test/small_model.h"

@@ -1,10 +1,11 @@
 // Uses the installed nvfp4 package as an engine's test would: write a small MoE checkpoint, load
-// it into the reference oracle and the optimized pipeline, and compare every parameter's bytes.
+// it into the reference oracle and the optimized pipeline, and check that they agree (every name,
+// alias, byte and reconciliation report) with the suite's own check.
 #include <cstdio>
 #include <filesystem>
 
 #include "core/checkpoint_writer.h"
-#include "core/pipeline_state.h"
+#include "checks/agreement.h"
 #include "optimized/optimized_pipeline.h"
 #include "reference/reference_pipeline.h"
 
@@ -21,7 +22,7 @@ int main(int argc, char** argv) {
     p->load_weights(c);
     p->process_weights_after_loading(nvfp4::Backend::Trtllm);
   }
-  const std::string d = nvfp4::first_difference(nvfp4::capture(ref), nvfp4::capture(opt), nvfp4::Same::Bytes, "reference", "optimized");
-  std::printf("%s\n", d.empty() ? "reference == optimized" : d.c_str());
-  return d.empty() ? 0 : 1;
+  const nvfp4::checks::Result r = nvfp4::checks::agreement(ref, opt);
+  std::printf("%s: %s\n", r.name.c_str(), r.detail.c_str());
+  return r.ok ? 0 : 1;
 }

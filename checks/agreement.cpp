@@ -1,16 +1,11 @@
-// The first difference between two pipelines' reconciliation reports, "" if none: which entry,
-// and both sides' module, shard, scales and error (shared by the property files that compare them).
-#pragma once
+#include "checks/agreement.h"
+
 #include <cstdio>
-#include <string>
-#include <vector>
 
-#include "core/pipeline.h"
+namespace nvfp4::checks {
 
-namespace nvfp4 {
-
-inline std::string reconciliation_difference(const std::vector<Reconciliation>& a, const std::vector<Reconciliation>& b,
-                                      const std::string& wa, const std::string& wb) {
+std::string reconciliation_difference(const std::vector<Reconciliation>& a, const std::vector<Reconciliation>& b, const std::string& wa,
+                                      const std::string& wb) {
   if (a.size() != b.size())
     return std::to_string(a.size()) + " reconciled shards in " + wa + ", " + std::to_string(b.size()) + " in " + wb;
   for (std::size_t i = 0; i < a.size(); ++i) {
@@ -28,4 +23,14 @@ inline std::string reconciliation_difference(const std::vector<Reconciliation>& 
   return "";
 }
 
-}  // namespace nvfp4
+Result agreement(const Pipeline& a, const State& sa, const Pipeline& b, const State& sb) {
+  std::string d = first_difference(sa, sb, Same::Bytes, a.name(), b.name());
+  if (d.empty()) d = reconciliation_difference(a.reconciliations(), b.reconciliations(), a.name(), b.name());
+  Result r = held_unless(a.name() + " == " + b.name(), d, std::to_string(sb.size()) + " parameters");
+  r.values = {{"parameters", sb.size()}};
+  return r;
+}
+
+Result agreement(const Pipeline& a, const Pipeline& b) { return agreement(a, peek(a), b, peek(b)); }
+
+}  // namespace nvfp4::checks

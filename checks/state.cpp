@@ -1,4 +1,4 @@
-#include "core/pipeline_state.h"
+#include "checks/state.h"
 
 #include <cstring>
 

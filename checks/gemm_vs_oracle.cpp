@@ -1,4 +1,4 @@
-#include "tools/cli/kernel_check.h"
+#include "checks/gemm_vs_oracle.h"
 
 #include <algorithm>
 #include <cmath>
@@ -7,13 +7,13 @@
 #include <stdexcept>
 
 #include "core/rng.h"
-#include "optimized/gemm.h"
+#include "checks/gemm_bound.h"
 
-namespace nvfp4::cli {
+namespace nvfp4::checks {
 
 namespace {
 
-std::string describe(std::int64_t m, std::int64_t n, double e, double g, double b) {
+std::string element_line(std::int64_t m, std::int64_t n, double e, double g, double b) {
   char s[200];
   std::snprintf(s, sizeof s, "element [%lld, %lld]: exact %.9g, optimized %.9g, |diff| exceeds the bound %.9g", static_cast<long long>(m),
                 static_cast<long long>(n), e, g, b);
@@ -31,13 +31,14 @@ Tensor slice_rows(const Tensor& t, std::int64_t r0, std::int64_t r1) {
 }  // namespace
 
 std::string KernelCheck::failure() const {
+  if (!mismatch.empty()) return mismatch;
   if (bad_m < 0) return "";
-  return "M=" + std::to_string(bad_M) + ": " + describe(bad_m, bad_n, bad_exact, bad_got, bad_bound);
+  return "M=" + std::to_string(bad_M) + ": " + element_line(bad_m, bad_n, bad_exact, bad_got, bad_bound);
 }
 
 void KernelCheck::add(std::int64_t M, std::int64_t m, std::int64_t n, double e, double g, double mag, GemmMode mode, std::int64_t K,
-                      double post) {
-  const double bound = opt::gemm_error_bound(mode, K, mag, post, DType::F32, e);
+                      double post, DType out) {
+  const double bound = gemm_error_bound(mode, K, mag, post, out, e);
   const double diff = std::fabs(g - e);
   if (bad_m < 0 && !(diff <= bound)) bad_M = M, bad_m = m, bad_n = n, bad_exact = e, bad_got = g, bad_bound = bound;
   max_diff = std::max(max_diff, diff);
@@ -45,11 +46,22 @@ void KernelCheck::add(std::int64_t M, std::int64_t m, std::int64_t n, double e, 
   if (bound > 0) worst_fraction = std::max(worst_fraction, diff / bound);
 }
 
+Result KernelCheck::result(std::string name, std::string summary) const {
+  Result r = held_unless(std::move(name), failure(), std::move(summary));
+  r.values = {{"max_abs_diff", max_diff}, {"max_bound", max_bound}, {"worst_fraction_of_bound", worst_fraction}};
+  return r;
+}
+
 KernelCheck check_kernel(const Tensor& exact, const Tensor& got, const std::vector<double>& mag, GemmMode mode, std::int64_t K, double post) {
   KernelCheck k;
+  if (got.dtype() != exact.dtype() || got.shape() != exact.shape() || exact.dim() != 2 ||
+      static_cast<std::int64_t>(mag.size()) != exact.numel()) {
+    k.mismatch = "the output is " + describe(got) + ", the exact oracle's " + describe(exact);
+    return k;
+  }
   const std::int64_t N = exact.size(1);
   for (std::int64_t i = 0; i < exact.numel(); ++i)
-    k.add(exact.size(0), i / N, i % N, exact.data_as<float>()[i], got.data_as<float>()[i], mag[static_cast<std::size_t>(i)], mode, K, post);
+    k.add(exact.size(0), i / N, i % N, exact.get_f32(i), got.get_f32(i), mag[static_cast<std::size_t>(i)], mode, K, post, got.dtype());
   return k;
 }
 
@@ -131,4 +143,4 @@ KernelCheck check_gemms(const SampledRows& s, const std::vector<std::int64_t>& m
   return k;
 }
 
-}  // namespace nvfp4::cli
+}  // namespace nvfp4::checks

@@ -1,15 +1,17 @@
-// verify's sampled GEMM check (tools/cli/kernel_check.h) against planted wrong outputs: which rows
+// The sampled GEMM check verify runs (checks/gemm_vs_oracle.h) against planted wrong outputs: which rows
 // and columns it reads for each M, and what its failure names. The "kernel" here is the exact
 // oracle itself, so every element is right until one is planted.
-#include "tools/cli/kernel_check.h"
+#include "checks/gemm_vs_oracle.h"
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+#include <limits>
 #include <stdexcept>
 
 #include "core/rng.h"
 
-namespace nvfp4::cli {
+namespace nvfp4::checks {
 namespace {
 
 // N = 200 > 2 x 64: columns 64..135 are not edge columns. K = 64.
@@ -79,5 +81,36 @@ TEST(KernelCheck, AnOutputOfTheWrongShapeIsRefused) {
   EXPECT_THROW(check_gemm(k, s, 3, Tensor::empty(DType::F32, {2, 200})), std::invalid_argument);
 }
 
+TEST(KernelCheck, FirstElementPastItsBoundAndTheWorstFraction) {
+  // Row-major [2, 2]: element [0, 1] is NaN (never within a bound, though no comparison with it
+  // says "greater"), element [1, 0] is off by 1 (far past a bound of ~1e-6 for |x w| = 1).
+  Tensor exact = Tensor::empty(DType::F32, {2, 2}), got = Tensor::empty(DType::F32, {2, 2});
+  const float e[4] = {1, 2, 3, 4}, g[4] = {1, std::numeric_limits<float>::quiet_NaN(), 4, 4};
+  std::memcpy(exact.data(), e, sizeof e);
+  std::memcpy(got.data(), g, sizeof g);
+  const KernelCheck k = check_kernel(exact, got, {1, 1, 1, 1}, GemmMode::W4A16, 16, 1.0);
+  EXPECT_EQ(k.bad_m, 0);
+  EXPECT_EQ(k.bad_n, 1);
+  EXPECT_EQ(k.max_diff, 1.0);
+  EXPECT_GT(k.worst_fraction, 1e3);
+  EXPECT_EQ(k.failure().rfind("M=2: element [0, 1]: exact 2, optimized nan, |diff| exceeds the bound ", 0), 0u) << k.failure();
+  std::memcpy(got.data(), e, sizeof e);
+  const KernelCheck ok = check_kernel(exact, got, {1, 1, 1, 1}, GemmMode::W4A16, 16, 1.0);
+  EXPECT_TRUE(ok.passed());
+  EXPECT_EQ(ok.worst_fraction, 0.0);
+  EXPECT_EQ(ok.failure(), "");
+}
+
+// A GEMM path whose output has the wrong shape or dtype fails, naming both, instead of being read
+// out of bounds.
+TEST(KernelCheck, AShapeOrDtypeMismatchFailsNamingBoth) {
+  const Tensor exact = Tensor::empty(DType::F32, {2, 2});
+  for (const Tensor& got : {Tensor::empty(DType::F32, {2, 3}), Tensor::empty(DType::BF16, {2, 2}), Tensor::empty(DType::F32, {4})}) {
+    const KernelCheck k = check_kernel(exact, got, {1, 1, 1, 1}, GemmMode::W4A16, 16, 1.0);
+    EXPECT_FALSE(k.passed());
+    EXPECT_EQ(k.failure(), "the output is " + describe(got) + ", the exact oracle's F32[2, 2]");
+  }
+}
+
 }  // namespace
-}  // namespace nvfp4::cli
+}  // namespace nvfp4::checks

@@ -1,33 +1,40 @@
-// The optimized kernels' output against the exact oracle, element by element, each within the
-// bound opt::gemm_error_bound derives from the oracle's exact sum of magnitudes: what verify and
-// demo both report.
+// GEMM vs oracle: a GEMM path's output against the exact oracle (reference/gemm.h), element by
+// element, each within the bound checks/gemm_bound.h derives from the oracle's exact sum of
+// magnitudes. verify, demo, the properties and the fuzz targets all judge GEMMs here; they differ
+// only in which inputs they multiply.
 #pragma once
 #include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
 
+#include "checks/result.h"
 #include "core/pipeline.h"
 #include "core/tensor.h"
 #include "reference/gemm.h"
 
-namespace nvfp4::cli {
+namespace nvfp4::checks {
 
 struct KernelCheck {
   std::int64_t bad_M = 0, bad_m = -1, bad_n = -1;  // the first element past its bound: its GEMM's row count, row, column
   double bad_exact = 0, bad_got = 0, bad_bound = 0;
   double max_diff = 0, max_bound = 0;
   double worst_fraction = 0;  // max over elements of |got - exact| / bound
-  bool passed() const { return bad_m < 0; }
+  std::string mismatch;       // got's shape or dtype is not exact's
+  bool passed() const { return bad_m < 0 && mismatch.empty(); }
   // "M=9: element [8, 17]: exact E, optimized G, |diff| exceeds the bound B", or "".
   std::string failure() const;
-  // One element: got against the exact value, within gemm_error_bound(mode, K, mag, post).
+  // One element: got against the exact value, within gemm_error_bound(mode, K, mag, post, out).
   void add(std::int64_t M, std::int64_t m, std::int64_t n, double exact, double got, double mag, GemmMode mode, std::int64_t K,
-           double post);
+           double post, DType out = DType::F32);
+  // As a check's result: the failure, or `summary` when every element held; values {max_abs_diff,
+  // max_bound, worst_fraction_of_bound}.
+  Result result(std::string name, std::string summary) const;
 };
 
-// exact and got: F32 [M, N]; mag: the exact oracle's magnitudes; post: alpha (w4a4) or the weight's
-// global scale (w4a16).
+// The shape and the bound of every element: exact and got [M, N] in the same dtype (F32, BF16 or
+// F16); mag: the exact oracle's sums of magnitudes; post: alpha (w4a4) or the weight's global scale
+// (w4a16). A shape or dtype mismatch fails with both described.
 KernelCheck check_kernel(const Tensor& exact, const Tensor& got, const std::vector<double>& mag, GemmMode mode, std::int64_t K, double post);
 
 // The weight rows (output columns) checked where not all of them are: the first and last
@@ -71,4 +78,4 @@ void check_gemm(KernelCheck& k, const SampledRows& s, std::int64_t M, const Tens
 // and element past its bound.
 KernelCheck check_gemms(const SampledRows& s, const std::vector<std::int64_t>& ms, const std::function<Tensor(const Tensor&)>& gemm);
 
-}  // namespace nvfp4::cli
+}  // namespace nvfp4::checks
