@@ -1,4 +1,4 @@
-// The one registry of pipelines (DESIGN §2): the CLI, the properties, the fuzz targets and the
+// The one registry of pipelines (docs/architecture.md#registry): the CLI, the properties, the fuzz targets and the
 // benches all make pipelines here, by name, so each of them runs every pipeline there is.
 #pragma once
 #include <memory>
