@@ -50,7 +50,7 @@ int group_size_of(const json& j, const std::string& file) {
 }
 
 // ModelOpt: hf_quant_config.json {"quantization": {...}} (nested) or config.json
-// quantization_config (flat, or with config_groups). NVFP4-SPEC §2.7.
+// quantization_config (flat, or with config_groups). docs/formats.md#checkpoint-declarations.
 void parse_modelopt(const json& q, const std::string& file, QuantConfig& out) {
   out.present = true;
   out.format = CkptFormat::ModelOpt;

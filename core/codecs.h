@@ -1,8 +1,8 @@
 // Scalar codecs for reading, writing and printing files. The pipelines do NOT use these for derived
-// data (DESIGN §2): reference/ and optimized/ each carry their own conversions, so that their
+// data (docs/architecture.md#no-shared-transforms): reference/ and optimized/ each carry their own conversions, so that their
 // agreement means something.
 //
-// Conventions (NVFP4-SPEC §1):
+// Conventions (docs/formats.md#number-formats):
 // - E2M1: round to nearest, ties to even, saturate to ±6; sign kept (-0 -> 0x8); NaN -> 0x7 (CUDA's
 //   choice; ml_dtypes gives 0x8, so NaN is never compared against it).
 // - E4M3 "fn": RNE; NaN -> 0x7F whatever its sign. Two overflow behaviours, both real: satfinite

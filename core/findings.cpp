@@ -45,7 +45,7 @@ void check_block_scales(const Checkpoint& c, const std::string& name, std::vecto
 }
 
 // Over every block of one weight: which E4M3 byte the producer wrote for all-zero blocks
-// (NVFP4-SPEC §2.5), and blocks whose data is dead or suspicious.
+// (docs/formats.md#zero-block-scales), and blocks whose data is dead or suspicious.
 struct BlockScan {
   std::map<int, std::int64_t> zero_block_codes;
   std::int64_t blocks = 0, saturated = 0, subnormal = 0;

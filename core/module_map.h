@@ -1,4 +1,4 @@
-// Module mapping from tensor names (DESIGN §4): q/k/v -> qkv_proj, gate/up -> gate_up_proj,
+// Module mapping from tensor names (docs/formats.md#module-mapping): q/k/v -> qkv_proj, gate/up -> gate_up_proj,
 // experts.<e>.{gate,up,down}_proj (or w1/w3/w2) -> experts; names fused on disk load whole.
 // Shapes and dtypes are validated here, so every later stage can trust them.
 #pragma once

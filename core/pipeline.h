@@ -28,7 +28,7 @@ struct GemmTarget {
 };
 
 // A shard whose global scale was reconciled onto the module's common (max) scale, and the worst
-// relative dequantization error that cost (DESIGN §5 step 3).
+// relative dequantization error that cost (docs/formats.md#reconciling-shard-scales).
 struct Reconciliation {
   std::string module, shard;
   float own_scale, common_scale;

@@ -2,7 +2,7 @@
 // the fly, and the 128x4 swizzle written straight into its destination, in place (through one
 // 128-row band of scratch) or into a separate parameter.
 //
-// Reconcile (DESIGN §5 step 3, vLLM reconcile_nvfp4_moe_w13_scales): a shard whose global scale
+// Reconcile (docs/formats.md#reconciling-shard-scales, vLLM reconcile_nvfp4_moe_w13_scales): a shard whose global scale
 // `own` is below the module's common (max) scale gets S' = e4m3_satfinite(float(S) * (own / common)),
 // f32 operations in that order. S' depends on the byte S alone, so each shard needs one 256-entry
 // table, built once per processing, and applying it costs a load per byte.

@@ -1,4 +1,4 @@
-// The optimized pipeline's own number conversions for derived data (DESIGN §2: never shared with
+// The optimized pipeline's own number conversions for derived data (docs/architecture.md#no-shared-transforms: never shared with
 // reference/ or core/, so that agreement between the pipelines means something).
 //
 // Rounding is left to the FPU: for a magnitude a < 2^23 * u, with u a power of two, the f32 sum
@@ -6,7 +6,7 @@
 // of u, to nearest, ties to even; subtracting u * 2^23 again is exact. Choosing u from a's
 // exponent gives any narrower format's grid. Branch-free, so bulk loops vectorize.
 //
-// Conventions match NVFP4-SPEC §1 and the reference: E2M1 saturates to ±6, keeps the sign of zero,
+// Conventions match docs/formats.md#number-formats and the reference: E2M1 saturates to ±6, keeps the sign of zero,
 // NaN -> 0x7 (CUDA's choice); E4M3 satfinite: |x| > 464 and ±Inf -> ±448, NaN -> 0x7F.
 #pragma once
 #include <array>

@@ -2,14 +2,14 @@
 // every module of that shape (an engine caches them by shape too: FlashInfer memoizes its permute
 // indices by (shape, epilogue tile)). They are tracked tensors, so they count as resident bytes.
 //
-// 128x4 block-scale layout (NVFP4-SPEC §3.1): the byte of scale (m, k) within one batch sits at
+// 128x4 block-scale layout (docs/formats.md#the-128x4-block-scale-layout): the byte of scale (m, k) within one batch sits at
 //   row_offset[m] + col_offset[k],
 //   row_offset[m] = (m / 128) * 128 * Kp + (m % 32) * 16 + ((m % 128) / 32) * 4,
 //   col_offset[k] = (k / 4) * 512 + k % 4,
 // so rows [128 t, 128 t + 128) fill exactly bytes [128 t Kp, 128 (t + 1) Kp): a swizzle never moves
 // a byte out of its 128-row band, which is what makes the in-place swizzle need one band of scratch.
 //
-// trtllm MoE rows (NVFP4-SPEC §4.2, §4.4, epilogue tile 128): output row n of an expert holds
+// trtllm MoE rows (docs/formats.md#trt-llm-gen-moe-row-permutations, epilogue tile 128): output row n of an expert holds
 //   w2:  source row shuffle(n),
 //   w13: padded row q = r even ? r / 2 : Ip + (r - 1) / 2 with r = shuffle(n), where the padded
 //        expert is [w3 (up); zeros; w1 (gate); zeros], each half Ip = roundup(I, 64) rows,

@@ -1,5 +1,5 @@
 // sglang's parameter-identity helpers (python/sglang/srt/layers/utils/common.py after #25190;
-// NVFP4-SPEC §5.3), made allocation-free: every byte a binding can need was reserved at
+// docs/architecture.md#aliases-and-parameter-binding), made allocation-free: every byte a binding can need was reserved at
 // create_weights, so these only decide where a derived value goes and hand its writer that place.
 //
 // - copy_or_rebind: a name already bound to a Parameter of the value's shape and dtype is written in

@@ -1,4 +1,4 @@
-// w4a4 activation quantization: the exact (TransformerEngine) path of NVFP4-SPEC §2.3, every
+// w4a4 activation quantization: the exact (TransformerEngine) path of docs/formats.md#w4a4-activation-quantization, every
 // operation in f32, per 16-element block of a row:
 //   vmax = max |x| (a NaN element does not raise it), S = e4m3_satfinite(vmax * (gs * f32(1/6)))
 //   (0 when vmax == 0), out_scale = vmax != 0 ? min(1 / (float(S) * (1 / gs)), FLT_MAX) : 0,

@@ -9,7 +9,7 @@
 //            g2_alphas[e] = in2 * s2_w2[e], in2 = max over experts;
 //            w13_input_scale_quant = 1 / in13, w2_input_scale_quant = 1 / in2;
 //            trtllm: g1_scale_c[e] = (1 / in2) * g1_alphas[e] (sglang's _compute_g1_scale_c: the
-//            FC2 input quantization pre-applied to the up half, NVFP4-SPEC §4.5)
+//            FC2 input quantization pre-applied to the up half, docs/formats.md#expert-scalars)
 // and the loaded per-slot scalars (weight_scale_2, input_scale, w13/w2_weight_scale_2) equal to their
 // shard's, expert's and half's own value, with s = 1 / stored for compressed-tensors (encode scales), every operation in f32, and the
 // pipelines' values compared bit for bit.

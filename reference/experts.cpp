@@ -142,7 +142,7 @@ Module experts_process(const Module& src, const ExpertsSpec& s, Backend b, std::
     out.add("w2_weight", permute_rows(w2, p2));
     Tensor swz13 = swizzle_128x4(permute_rows(sc13, p13));  // [E, 2Ip, H/16]: 2Ip % 128 == 0, H/16 % 4 == 0
     // [E, roundup(H, 128), Ip/16]. FlashInfer's get_shuffle_matrix_sf_a_row_indices asserts
-    // H % 128 == 0 here; DESIGN §5 accepts H % 64 == 0, so the padded rows are kept instead.
+    // H % 128 == 0 here; H % 64 == 0 is accepted (docs/formats.md#padding-and-shape-rules), so the padded rows are kept.
     Tensor swz2 = swizzle_128x4(permute_rows(sc2, p2));
     // sglang binds w13/w2_blockscale_swizzled to the processed scales themselves.
     out.add("w13_weight_scale", swz13);

@@ -1,4 +1,4 @@
-// The reference's own number conversions for derived data (DESIGN §2: never shared with
+// The reference's own number conversions for derived data (docs/architecture.md#no-shared-transforms: never shared with
 // optimized/ or core/). Written the plainest way: E2M1 by the threshold table upstream's
 // Python references use, E4M3 by "scale to the grid, nearbyint, scale back", exact dyadic
 // arithmetic for the GEMM oracle.

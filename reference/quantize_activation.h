@@ -1,4 +1,4 @@
-// w4a4 activation quantization, the exact (TransformerEngine) path of NVFP4-SPEC §2.3 bit for bit:
+// w4a4 activation quantization, the exact (TransformerEngine) path of docs/formats.md#w4a4-activation-quantization bit for bit:
 //   S = e4m3_satfinite(vmax * (gs * f32(1/6)))        (0 when vmax == 0)
 //   out_scale = vmax != 0 ? min(1 / (float(S) * (1 / gs)), FLT_MAX) : 0
 //   code = e2m1(x * out_scale)

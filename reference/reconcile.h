@@ -1,6 +1,6 @@
 // Shards of one fused parameter whose global scales differ are put on one common scale (the max):
 // each shard's block scales become e4m3_satfinite(float(S) * (own / common)), f32 operations in
-// that order (vLLM reconcile_nvfp4_moe_w13_scales, DESIGN §5 step 3). Shards already at the
+// that order (vLLM reconcile_nvfp4_moe_w13_scales, docs/formats.md#reconciling-shard-scales). Shards already at the
 // common scale are left bit-identical.
 // vLLM (nvfp4_utils.py) computes scale_factors = s2 / common in f32, multiplies the f32 block
 // scales and casts to E4M3; the factor is <= 1, so saturation never matters. It differs in one

@@ -1,4 +1,4 @@
-// TRT-LLM-gen MoE row permutations (NVFP4-SPEC §4), built the way FlashInfer builds them: a
+// TRT-LLM-gen MoE row permutations (docs/formats.md#trt-llm-gen-moe-row-permutations), built the way FlashInfer builds them: a
 // source-to-destination map per block, inverted into row_indices[new_row] = old_row.
 #pragma once
 #include <cstdint>

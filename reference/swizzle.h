@@ -1,4 +1,4 @@
-// The 128x4 block-scale layout (NVFP4-SPEC §3), written as the tensor permutation vLLM's
+// The 128x4 block-scale layout (docs/formats.md#the-128x4-block-scale-layout), written as the tensor permutation vLLM's
 // swizzle_blockscale and torchao's to_blocked perform: pad [B, M, K] to [B, Mp, Kp] (Mp = 128k,
 // Kp = 4k) with zero bytes, view it as (b, mT, i, j, kT, kk) with m = 128 mT + 32 i + j and
 // k = 4 kT + kk, and lay it out in the order (b, mT, kT, j, i, kk).

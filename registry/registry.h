@@ -1,6 +1,7 @@
-// The one registry of pipelines: the CLI, the properties, the fuzz targets and the benches make
-// pipelines here, by name, so each of them runs every pipeline there is. One table: each entry its
-// name, how to make it, and what its reloads promise to keep (which the checks hold it to).
+// The one registry of pipelines (docs/architecture.md#registry): the CLI, the properties, the fuzz
+// targets and the benches make pipelines here, by name, so each of them runs every pipeline there
+// is. One table: each entry its name, how to make it, and what its reloads promise to keep (which
+// the checks hold it to).
 #pragma once
 #include <memory>
 #include <string>

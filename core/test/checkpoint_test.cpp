@@ -115,7 +115,7 @@ TEST(ScaleSummary, HistogramGlyphs) {
 namespace nvfp4 {
 namespace {
 
-// Every accepted way of declaring the quantization (NVFP4-SPEC §2.7, §2.8), and the refusals.
+// Every accepted way of declaring the quantization (docs/formats.md#checkpoint-declarations), and the refusals.
 struct ConfigCase {
   std::string name, config_json, hf_quant_json;
   bool ok;

@@ -1,5 +1,5 @@
 // Hand-worked codec vectors. Each table row says why the value was chosen; the sources are
-// NVFP4-SPEC §1 and §7 (torchao test_kernels.py, CUDA probes on an H100).
+// docs/formats.md#number-formats and docs/formats.md#hand-worked-test-vectors (torchao test_kernels.py, CUDA probes on an H100).
 #include <gtest/gtest.h>
 #include <vector>
 
@@ -98,7 +98,7 @@ TEST(E4M3, NamedValues) {
   EXPECT_EQ(e4m3_to_f32(0x7E), 448.0f);          // max finite
   EXPECT_EQ(e4m3_to_f32(0x08), 0.015625f);       // min normal 2^-6
   EXPECT_EQ(e4m3_to_f32(0x01), 0.001953125f);    // min subnormal 2^-9
-  // compressed-tensors' zero-block scale 0.125 is 0x20 (NVFP4-SPEC §7.3 says 0x28, which is 0.25:
+  // compressed-tensors' zero-block scale 0.125 is 0x20 (docs/formats.md#known-erratum: 0x28 is 0.25;
   // ml_dtypes agrees with this test).
   EXPECT_EQ(e4m3_to_f32(0x20), 0.125f);
   EXPECT_EQ(e4m3_to_f32(0x28), 0.25f);

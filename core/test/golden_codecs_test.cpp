@@ -1,6 +1,6 @@
 // Core codecs against ml_dtypes and numpy on millions of random and edge floats
 // (tools/golden/codecs_golden.py). NaN inputs are excluded there: their codes are a
-// per-library choice (NVFP4-SPEC §1.1) that the hand-worked tests pin instead.
+// per-library choice (docs/formats.md#nan-and-infinity) that the hand-worked tests pin instead.
 #include <gtest/gtest.h>
 
 #include <cmath>

@@ -1,4 +1,4 @@
-// The optimized pipeline's index maps against NVFP4-SPEC §7.5/§7.6 vectors and against FlashInfer's
+// The optimized pipeline's index maps against docs/formats.md#hand-worked-test-vectors and against FlashInfer's
 // own construction of the row permutations, written out plainly here.
 #include <gtest/gtest.h>
 
@@ -12,7 +12,7 @@ namespace nvfp4::opt {
 namespace {
 
 TEST(SwizzleMap, OffsetsMatchSpecVectors) {
-  // NVFP4-SPEC §7.5, (M, Kb) = (256, 8): (m, k) -> byte offset.
+  // docs/formats.md#swizzle-offsets, (M, Kb) = (256, 8): (m, k) -> byte offset.
   LayoutCache cache;
   const SwizzleMap& s = *cache.swizzle(256, 8);
   struct V { std::int64_t m, k, off; };
@@ -43,7 +43,7 @@ TEST(SwizzleMap, IsABijectionThatKeepsEveryRowInItsBand) {
 }
 
 TEST(RowMaps, ShuffleAndCombinedMatchSpecVectors) {
-  // NVFP4-SPEC §7.6: shuffle_matrix_a, epilogue tile 128, M = 64; and reorder-then-shuffle over
+  // docs/formats.md#row-permutation-vectors: shuffle_matrix_a, epilogue tile 128, M = 64; and reorder-then-shuffle over
   // [w3; w1] halves of 32 rows.
   const std::vector<std::int64_t> shuffle = {0,  4,  8,  12, 16, 20, 24, 28, 1,  5,  9,  13, 17, 21, 25, 29,
                                              2,  6,  10, 14, 18, 22, 26, 30, 3,  7,  11, 15, 19, 23, 27, 31,

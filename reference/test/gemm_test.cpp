@@ -72,7 +72,7 @@ TEST(GemmExact, W4A16DequantizesWithBlockAndGlobalScales) {
 }
 
 TEST(GemmExact, W4A4OnTheTieBlock) {
-  // The §7.4 block quantizes (gs = 896) to codes summing to 27.5 with S = 448: against weights of 1
+  // The tie block (docs/formats.md#the-tie-block) quantizes (gs = 896) to codes summing to 27.5 with S = 448: against weights of 1
   // and alpha 1 the product is 27.5 * 448 = 12320 exactly; alpha 0.25 scales it once.
   const float block[16] = {3.0f, 0.375f, 0.125f, 0.625f, 1.125f, -0.375f, 0.875f, 1.75f,
                            2.25f, 0.0625f, 0.0f, -0.0f, 1.5f, 2.5f, 0.25f, 0.5f};

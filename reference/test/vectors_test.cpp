@@ -1,4 +1,4 @@
-// The reference pinned to hand-worked vectors (NVFP4-SPEC §7); each value says why it is there.
+// The reference pinned to hand-worked vectors (docs/formats.md#hand-worked-test-vectors); each value says why it is there.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -52,7 +52,7 @@ TEST(RefNumerics, AgreesWithTheIndependentCoreCodecsOnManyFloats) {
   }
 }
 
-// NVFP4-SPEC §7.4: amax = 3 gives s2 = f32(3/2688) and gs = 896; the block below is chosen so that
+// docs/formats.md#the-tie-block: amax = 3 gives s2 = f32(3/2688) and gs = 896; the block below is chosen so that
 // its scaled values land on E2M1 ties (0.75, 1.25, 1.75, 3.5, 5) and on signed zeros.
 const float kTieBlock[16] = {3.0f, 0.375f, 0.125f, 0.625f, 1.125f, -0.375f, 0.875f, 1.75f,
                              2.25f, 0.0625f, 0.0f, -0.0f, 1.5f, 2.5f, 0.25f, 0.5f};
@@ -93,7 +93,7 @@ Tensor iota_scales(std::int64_t M, std::int64_t K) {
 }
 
 TEST(Swizzle, OffsetsFromTheSpec) {
-  // NVFP4-SPEC §7.5, (m, k) -> byte offset, for M = 256, Kb = 8 (and M = 130, Kb = 5, same tiles).
+  // docs/formats.md#swizzle-offsets, (m, k) -> byte offset, for M = 256, Kb = 8 (and M = 130, Kb = 5, same tiles).
   struct O { std::int64_t m, k, off; };
   const O offs[] = {{0, 0, 0},   {0, 1, 1},     {0, 3, 3},     {0, 4, 512},   {1, 0, 16},   {31, 0, 496},
                     {32, 0, 4},  {33, 0, 20},   {64, 2, 10},   {127, 3, 511}, {128, 0, 1024}, {129, 4, 1552}};
@@ -121,7 +121,7 @@ TEST(Swizzle, SizesPaddingAndInverse) {
 }
 
 TEST(Shuffle, PermutationsFromTheSpec) {
-  // NVFP4-SPEC §7.6 (row_indices[new] = old).
+  // docs/formats.md#row-permutation-vectors (row_indices[new] = old).
   EXPECT_EQ(shuffle_a_rows(64, 128),
             (Permutation{0, 4, 8, 12, 16, 20, 24, 28, 1, 5, 9, 13, 17, 21, 25, 29, 2, 6, 10, 14, 18, 22,
                          26, 30, 3, 7, 11, 15, 19, 23, 27, 31, 32, 36, 40, 44, 48, 52, 56, 60, 33, 37, 41, 45,
@@ -138,7 +138,7 @@ TEST(Shuffle, PermutationsFromTheSpec) {
 }
 
 TEST(Reconcile, VllmExample) {
-  // NVFP4-SPEC §7.7: scales all 1.0; expert 0 has s2 (gate 1, up 2), expert 1 (1, 1).
+  // docs/formats.md#the-vllm-reconcile-example: scales all 1.0; expert 0 has s2 (gate 1, up 2), expert 1 (1, 1).
   Tensor ones = Tensor::empty(DType::F8_E4M3, {2, 2});
   std::memset(ones.data(), 0x38, 4);
   double err = -1;

@@ -1,4 +1,4 @@
-// Where a block scale sits in the 128x4 layout (NVFP4-SPEC §3: m = 128 mT + 32 i + j, k = 4 kT + kk,
+// Where a block scale sits in the 128x4 layout (docs/formats.md#the-128x4-block-scale-layout: m = 128 mT + 32 i + j, k = 4 kT + kk,
 // stored in the order mT, kT, j, i, kk), so that a report names the engine's index and the
 // checkpoint's row and k-block of the same byte. Only for messages: which bytes are compared
 // comes from the reference's swizzle.

@@ -8,8 +8,8 @@ Writes OUT/codecs.safetensors (with safetensors' own writer):
   e2m1         U8  [n]  ml_dtypes float4_e2m1fn cast
   bf16, f16    U16 [n]  ml_dtypes bfloat16 / numpy float16 casts
   e4m3_decode  F32 [256], e2m1_decode F32 [16], bf16_decode/f16_decode F32 [65536]
-NaN inputs are left out of the encoder columns (their codes are a per-library choice, NVFP4-SPEC
-section 1.1), and kept out of `x` entirely.
+NaN inputs are left out of the encoder columns (their codes are a per-library choice,
+docs/formats.md#nan-and-infinity), and kept out of `x` entirely.
 """
 import sys
 

@@ -10,7 +10,7 @@ every set of SETS, OUT/pipeline/<set>/:
   inputs/<case>.safetensors     tensor `x` for each GEMM case
 
 Everything is computed here independently of the C++ code: block-scale swizzle as vLLM's
-reshape/permute, TRT-LLM shuffles from the closed forms of NVFP4-SPEC section 4, E4M3/E2M1
+reshape/permute, TRT-LLM shuffles from the closed forms of docs/formats.md#trt-llm-gen-moe-row-permutations, E4M3/E2M1
 rounding by ml_dtypes, f32 arithmetic by numpy, and GEMM sums exactly with fractions.Fraction,
 rounded once (ties to even) into the output dtype.
 """
@@ -68,12 +68,12 @@ def swizzle(lin):  # [B, M, K] -> [B, Mp, Kp] (vLLM swizzle_blockscale)
     return p.reshape(B, Mp // 128, 4, 32, Kp // 4, 4).transpose(0, 1, 4, 3, 2, 5).reshape(B, Mp, Kp)
 
 
-def shuffle_rows(M):  # shuffle_matrix_a, epilogue tile 128 (closed form, NVFP4-SPEC 4.2)
+def shuffle_rows(M):  # shuffle_matrix_a, epilogue tile 128 (closed form, docs/formats.md#row-shuffle-for-epilogue-tile-128)
     n = np.arange(M)
     return 32 * (n // 32) + 4 * (n % 8) + (n % 32) // 8
 
 
-def w31_rows(Mh):  # reorder then shuffle over [w3; w1] halves of Mh rows (closed form, NVFP4-SPEC 4.4)
+def w31_rows(Mh):  # reorder then shuffle over [w3; w1] halves of Mh rows (closed form, docs/formats.md#gated-reorder-then-shuffle)
     r = shuffle_rows(2 * Mh)
     return np.where(r % 2 == 0, r // 2, Mh + (r - 1) // 2)
 
