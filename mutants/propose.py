@@ -39,24 +39,27 @@ order of AREAS, random.Random(seed).sample(candidates of that area, per_area) (o
 area after area). No candidate is replaced by hand: one that does not compile is reported as such
 by mutation_score.py and left out of the score. Each sampled mutant's old text is its line
 (stripped), widened with whole neighbouring lines until it occurs exactly once in the file.
+
+The parts: proposing/rules.py (universalmutator's rules sorted into the classes above),
+proposing/lexical.py (the lexical filters and skipped lines), proposing/candidates.py (one file's
+candidates, and the unique text of a sampled one); this file draws the sample and writes it.
 """
 import argparse
-import contextlib
 import glob
 import hashlib
-import io
 import os
 import random
-import re
 import subprocess
 import sys
+
+from proposing.candidates import candidates_of, unique_text
+from proposing.rules import RULE_FILES
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VENV = os.path.join(ROOT, "mutants", ".venv")
 REQS = os.path.join(ROOT, "mutants", "requirements-propose.txt")
 DEFAULT_SEED = 20261203
 DEFAULT_PER_AREA = 11
-RULE_FILES = ["universal.rules", "cpp.rules", "c_like.rules"]
 
 # area -> file globs (relative to ROOT); "path::Function" restricts a file to one function.
 AREAS = [
@@ -88,310 +91,6 @@ def ensure_venv():
     os.execv(py, [py] + sys.argv)
 
 
-# ---------------------------------------------------------------------------------------------
-# classification of universalmutator's rules
-
-RELOPS = {"!=", "==", ">=", "<=", "<", ">"}
-BOUNDARY = {("<", "<="), ("<=", "<"), (">", ">="), (">=", ">")}
-
-
-def rule_op(side):
-    """The operator a universalmutator rule side stands for, or None."""
-    s = side.replace("\\1", "").replace("\\2", "").replace("([^-])", "").replace("([^>])", "")
-    s = s.replace("([^\\*/])", "").replace("([^&])", "").replace("([^|])", "")
-    s = s.replace("\\+", "+").replace("\\*", "*").replace("\\|", "|")
-    return s.strip()
-
-
-def classify(rule_text):
-    """(class, lhs operator, rhs operator) of a universalmutator rule line, or None to drop it."""
-    lhs, rhs = rule_text.split(" ==> ", 1) if " ==> " in rule_text else (rule_text.split(" ==>")[0], "")
-    if lhs == r"(\D)(\d+)(\D)":
-        return ("CONST", "n", rhs) if rhs in (r"\1(\2+1)\3", r"\1(\2-1)\3") else None
-    if lhs == r"(^\s*)(\S+[^{}]+.*)\n" and rhs == r"\1/*\2*/\n":
-        return ("SDL", "", "")
-    if lhs == r"([,\(\[\{])([^=,\)\}\]]+),([^=,\)\}\]]+)([,\)\]\}])":
-        return ("SWAP", "", "")
-    if lhs in (r"if (\(.*\))", r"if(\(.*\))", r"while (\(.*\))", r"while(\(.*\))") and "!" in rhs:
-        return ("NEG", "if/while", "")
-    if lhs == "!" and rhs.strip() == "":
-        return ("NEG", "!", "")
-    a, b = rule_op(lhs), rule_op(rhs)
-    if a in RELOPS and b in RELOPS:
-        return ("BOUNDARY" if (a, b) in BOUNDARY else "ROR", a, b)
-    if a in {"+", "-", "*", "/", "%"} and b in {"+", "-", "*", "/"} and a != b:
-        return ("AOR", a, b)
-    if (a, b) in {("&&", "||"), ("||", "&&")}:
-        return ("LCR", a, b)
-    if (a, b) in {("&", "|"), ("|", "&")}:
-        return ("BIT", a, b)
-    return None
-
-
-# ---------------------------------------------------------------------------------------------
-# lexical helpers
-
-def literal_spans(line):
-    """[start, end) of string and character literals in a line (no raw strings in this code)."""
-    spans, i, n = [], 0, len(line)
-    while i < n:
-        c = line[i]
-        if line.startswith("//", i):
-            break
-        if c in "\"'":
-            if c == "'" and i > 0 and line[i - 1].isalnum():  # digit separator 1'000
-                i += 1
-                continue
-            j = i + 1
-            while j < n and line[j] != c:
-                j += 2 if line[j] == "\\" else 1
-            spans.append((i, min(j + 1, n)))
-            i = j + 1
-        else:
-            i += 1
-    return spans
-
-
-def in_literal(spans, a, b):
-    return any(s < b and a < e for s, e in spans)
-
-
-PAIRS = {"(": ")", "[": "]", "{": "}"}
-
-
-def balanced(s, angle=False):
-    stack = []
-    opens = dict(PAIRS, **({"<": ">"} if angle else {}))
-    closes = {v: k for k, v in opens.items()}
-    for ch in s:
-        if ch in opens:
-            stack.append(ch)
-        elif ch in closes:
-            if not stack or stack[-1] != closes[ch]:
-                return False
-            stack.pop()
-    return not stack
-
-
-def group_end(line, i):
-    """Index just past the bracket group opening at line[i], or -1."""
-    depth = 0
-    for j in range(i, len(line)):
-        if line[j] in "([{":
-            depth += 1
-        elif line[j] in ")]}":
-            depth -= 1
-            if depth == 0:
-                return j + 1
-    return -1
-
-
-def spaced(line, s, e):
-    return s > 0 and e < len(line) and line[s - 1] == " " and line[e] == " "
-
-
-DECL_KEYWORDS = {"return", "case", "default", "break", "continue", "goto", "using", "typedef", "template", "struct", "class",
-                 "namespace", "static_assert", "else", "if", "for", "while", "do", "switch", "public", "private", "protected",
-                 "enum", "union", "friend", "extern", "static", "const", "constexpr", "inline", "auto", "unsigned", "signed",
-                 "int", "char", "float", "double", "bool", "void", "long", "short", "virtual", "explicit", "operator", "mutable",
-                 "volatile", "thread_local", "co_return", "try", "catch"}
-ASSIGN = re.compile(r"\s*(=(?!=)|\+=|-=|\*=|/=|%=|\|=|&=|\^=|<<=|>>=)")
-
-
-def expression_statement(code):
-    """Whether a stripped one-line statement is an expression statement (not a declaration)."""
-    if not code.endswith(";") or "{" in code or "}" in code or not balanced(code):
-        return False
-    m = re.match(r"[A-Za-z_][\w:]*", code)
-    if not m:
-        return code[0] in "*(+-"  # *p = ..., (void)x, ++i, --i
-    w, rest = m.group(0), code[m.end():]
-    if w in ("delete", "throw"):
-        return True
-    if w in DECL_KEYWORDS:
-        return False
-    if rest[:1] in ("(", "[", ".") or rest.startswith("->") or rest.startswith("++") or rest.startswith("--"):
-        return True
-    return bool(ASSIGN.match(rest))
-
-
-STRINGISH = re.compile(r'("|std::to_string\(|std::string\()')
-DECLISH = re.compile(r"\w[\*&]*\s+[\*&]*\w")
-
-
-def skipped_lines(lines, restrict=None):
-    """Line numbers (1-based) not to mutate: preprocessor, static_assert, mutant(N) switches."""
-    skip = set()
-    i = 0
-    while i < len(lines):
-        s = lines[i].strip()
-        if s.startswith("#"):
-            skip.add(i + 1)
-            while lines[i].rstrip().endswith("\\") and i + 1 < len(lines):
-                i += 1
-                skip.add(i + 1)
-        elif "static_assert" in s:
-            while True:
-                skip.add(i + 1)
-                if lines[i].split("//")[0].rstrip().endswith(";") or i + 1 >= len(lines):
-                    break
-                i += 1
-        elif re.search(r"\bmutant\(", s):
-            skip.add(i + 1)
-            if re.match(r"(\}\s*)?(else\s+)?if\s+constexpr\s*\(.*\)\s*(//.*)?$", s):  # braceless body below
-                ind = len(lines[i]) - len(lines[i].lstrip())
-                while i + 1 < len(lines) and lines[i + 1].strip() and len(lines[i + 1]) - len(lines[i + 1].lstrip()) > ind:
-                    i += 1
-                    skip.add(i + 1)
-        i += 1
-    if restrict:
-        lo = hi = None
-        for k, l in enumerate(lines):
-            if lo is None and re.search(r"\b" + re.escape(restrict) + r"\s*\(", l) and not l.strip().endswith(";"):
-                lo = k
-            elif lo is not None and l.startswith("}"):
-                hi = k
-                break
-        if lo is None or hi is None:
-            sys.exit(f"propose: function {restrict} not found")
-        skip |= {k + 1 for k in range(len(lines)) if k < lo or k > hi}
-    return skip
-
-
-def prev_code_line(lines, k):
-    """The previous non-blank, non-comment line before 0-based index k ('' if none)."""
-    in_block = False
-    for j in range(k - 1, -1, -1):
-        s = lines[j].strip()
-        if not s or s.startswith("//"):
-            continue
-        if s.endswith("*/") and "/*" not in s:
-            in_block = True
-            continue
-        if in_block:
-            if "/*" in s:
-                in_block = False
-            continue
-        return s.split("//")[0].rstrip() if not s.startswith("#") else ";"
-    return ";"
-
-
-def candidates_of(path, lines, restrict, rules):
-    """Filtered, classified universalmutator mutants of one file."""
-    from universalmutator import mutator
-    skip = skipped_lines(lines, restrict)
-    src = [("\n" if (k + 1) in skip else l) for k, l in enumerate(lines)]
-    with contextlib.redirect_stdout(io.StringIO()):
-        raw = mutator.mutants_regexp(src, ruleFiles=RULE_FILES, ignorePatterns=[], ignoreStringOnly=True)
-    out, seen = [], set()
-    for lineno, mutant, rule_used, (lhs, rhs) in raw:
-        cls = classify(rule_used[0])
-        if not cls:
-            continue
-        kind, a, b = cls
-        line = lines[lineno - 1]
-        lit = literal_spans(line)
-        new = None
-        if kind == "SDL":
-            code = line.strip()
-            if expression_statement(code) and prev_code_line(lines, lineno - 1)[-1:] in (";", "{", "}", ":"):
-                new = mutant
-        else:
-            # find the match universalmutator used: the one whose substitution gives its mutant
-            m, pos = None, 0
-            while True:
-                p = lhs.search(line, pos)
-                if not p:
-                    break
-                cand = line[:p.start()] + lhs.sub(rhs, line[p.start():], count=1)
-                if not cand.endswith("\n"):
-                    cand += "\n"
-                if cand == mutant:
-                    m = p
-                    break
-                pos = p.start() + 1
-            if m is None:
-                continue
-            if kind in ("ROR", "BOUNDARY", "AOR", "LCR", "BIT"):
-                s = m.start() + (1 if lhs.pattern.startswith("([^") else 0)  # ([^-])>, ([^&])&(...), ...
-                e = s + len(a)
-                if line[s:e] != a or not spaced(line, s, e) or in_literal(lit, s, e):
-                    continue
-                if kind == "AOR" and (line[:s].rstrip().endswith('"') or STRINGISH.match(line[e:].lstrip())):
-                    continue  # string concatenation (message text), not arithmetic
-                new = mutant
-            elif kind == "CONST":
-                s, e = m.start(2), m.end(2)
-                before, after = line[s - 1] if s else " ", line[e] if e < len(line) else " "
-                if re.match(r"[\w.']", before) or re.match(r"[\w.']", after) or in_literal(lit, s, e):
-                    continue
-                new = mutant
-            elif kind == "NEG" and a == "!":
-                s = m.start()
-                if line[s + 1:s + 2] in ("=", "") or not re.match(r"[\w(]", line[s + 1]) or in_literal(lit, s, s + 1):
-                    continue
-                new = mutant
-            elif kind == "NEG":
-                k = line.find("(", m.start())
-                end = group_end(line, k)
-                if end < 0 or in_literal(lit, m.start(), k):
-                    continue
-                new = line[:k] + "(!" + line[k:end] + ")" + line[end:]
-            elif kind == "SWAP":
-                g2, g3 = m.group(2), m.group(3)
-                x, y = g2.strip(), g3.strip()
-                if (x == y or not x or not y or not balanced(x, True) or not balanced(y, True) or ";" in x + y
-                        or DECLISH.search(x) or DECLISH.search(y) or x in ("&", "this") or "<" in x + y and ">" not in x + y
-                        or in_literal(lit, m.start(), m.end()) and not (x.startswith('"') or y.startswith('"'))):
-                    continue
-                new = line[:m.start()] + m.group(1) + g2[:len(g2) - len(g2.lstrip())] + y + "," + g3[:len(g3) - len(g3.lstrip())] + x + m.group(4) + line[m.end():]
-        if new is None or new == line:
-            continue
-        if not new.endswith("\n"):
-            new += "\n"
-        key = (lineno, new)
-        if key in seen:
-            continue
-        seen.add(key)
-        out.append({"file": path, "line": lineno, "old": line, "new": new, "op": kind,
-                    "rule": rule_used[0], "what": describe(kind, line, new)})
-    return out
-
-
-def describe(kind, old, new):
-    """A short 'old -> new' of the changed part of a line."""
-    a, b = old.rstrip("\n"), new.rstrip("\n")
-    p = 0
-    while p < min(len(a), len(b)) and a[p] == b[p]:
-        p += 1
-    q = 0
-    while q < min(len(a), len(b)) - p and a[len(a) - 1 - q] == b[len(b) - 1 - q]:
-        q += 1
-    if kind == "SDL":
-        return "deletes `" + a.strip() + "`"
-    ctx = 12
-    lo = max(0, p - ctx)
-    x, y = a[lo:len(a) - q + ctx].strip(), b[lo:len(b) - q + ctx].strip()
-    return f"`{x}` -> `{y}`"
-
-
-def unique_text(src_lines, lineno, new_line):
-    """(old, new): the line stripped, widened with whole lines above (then below) until old occurs
-    exactly once in the file."""
-    text = "".join(src_lines)
-    k = lo = hi = lineno - 1
-    while True:
-        old = "".join(src_lines[lo:hi + 1]).strip()
-        if text.count(old) == 1:
-            return old, "".join(src_lines[lo:k] + [new_line] + src_lines[k + 1:hi + 1]).strip()
-        if lo > 0:
-            lo -= 1
-        elif hi < len(src_lines) - 1:
-            hi += 1
-        else:
-            raise RuntimeError(f"line {lineno}: no unique context")
-
-
 def files_of(area_globs):
     out = []
     for g in area_globs:
@@ -403,24 +102,18 @@ def files_of(area_globs):
     return out
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    ap.add_argument("--per-area", type=int, default=DEFAULT_PER_AREA)
-    ap.add_argument("--out", default=os.path.join(ROOT, "mutants", "new_mutants.py"))
-    ap.add_argument("--list-candidates", default="", help="also write every candidate (TSV) to this file")
-    ap.add_argument("--check", action="store_true", help="only report whether --out's mutants still apply")
-    a = ap.parse_args()
-    if a.check:
-        sys.path.insert(0, os.path.join(ROOT, "mutants"))
-        from new_mutants import NEW_MUTANTS
-        bad = [(i, p) for i, (p, old, new, what) in enumerate(NEW_MUTANTS, 1) if open(os.path.join(ROOT, p)).read().count(old) != 1]
-        for i, p in bad:
-            print(f"mutant {i} ({p}): its text no longer occurs exactly once")
-        sys.exit(1 if bad else 0)
-    ensure_venv()
-    import importlib.metadata
-    version = importlib.metadata.version("universalmutator")
+def check():
+    """Exit 0 if every mutant of mutants/new_mutants.py still occurs exactly once, else 1."""
+    sys.path.insert(0, os.path.join(ROOT, "mutants"))
+    from new_mutants import NEW_MUTANTS
+    bad = [(i, p) for i, (p, old, new, what) in enumerate(NEW_MUTANTS, 1) if open(os.path.join(ROOT, p)).read().count(old) != 1]
+    for i, p in bad:
+        print(f"mutant {i} ({p}): its text no longer occurs exactly once")
+    sys.exit(1 if bad else 0)
+
+
+def all_candidates():
+    """({area: its candidates, sorted}, sha256 over every source file read)."""
     per_area, digest = {}, hashlib.sha256()
     for area, globs in AREAS:
         cands = []
@@ -430,27 +123,44 @@ def main():
             cands += candidates_of(rel, lines, fn, None)
         cands.sort(key=lambda c: (c["file"], c["line"], c["new"], c["op"]))
         per_area[area] = cands
-    rng = random.Random(a.seed)
+    return per_area, digest
+
+
+def draw(per_area, seed, n):
+    """One Random(seed), drawn area after area in AREAS' order; each area's pick sorted by place."""
+    rng = random.Random(seed)
     sample = []
     for area, _ in AREAS:
-        pick = rng.sample(per_area[area], min(a.per_area, len(per_area[area])))
+        pick = rng.sample(per_area[area], min(n, len(per_area[area])))
         sample += [dict(c, area=area) for c in sorted(pick, key=lambda c: (c["file"], c["line"], c["new"]))]
-    if a.list_candidates:
-        with open(a.list_candidates, "w") as f:
-            f.write("area\tfile\tline\top\told\tnew\n")
-            for area, _ in AREAS:
-                for c in per_area[area]:
-                    f.write("\t".join([area, c["file"], str(c["line"]), c["op"], c["old"].strip(), c["new"].strip()]) + "\n")
-    try:
-        head = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    except OSError:
-        head = "?"
+    return sample
+
+
+def write_candidates(path, per_area):
+    with open(path, "w") as f:
+        f.write("area\tfile\tline\top\told\tnew\n")
+        for area, _ in AREAS:
+            for c in per_area[area]:
+                f.write("\t".join([area, c["file"], str(c["line"]), c["op"], c["old"].strip(), c["new"].strip()]) + "\n")
+
+
+def counts_of(per_area):
+    """('area n, ...', 'OP n, ...'): the candidates per area and per operator."""
     counts = ", ".join(f"{area} {len(per_area[area])}" for area, _ in AREAS)
     ops = {}
     for area, _ in AREAS:
         for c in per_area[area]:
             ops[c["op"]] = ops.get(c["op"], 0) + 1
-    opcounts = ", ".join(f"{k} {v}" for k, v in sorted(ops.items()))
+    return counts, ", ".join(f"{k} {v}" for k, v in sorted(ops.items()))
+
+
+def write_sample(a, sample, per_area, digest, version):
+    """mutants/new_mutants.py (or --out): a header saying how it was drawn, then the sample."""
+    try:
+        head = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    except OSError:
+        head = "?"
+    counts, opcounts = counts_of(per_area)
     cmd = f"python3 mutants/propose.py --seed {a.seed} --per-area {a.per_area}"
     lines = [
         "# Generated by mutants/propose.py; do not edit by hand (a sampled mutant that does not compile stays",
@@ -472,6 +182,26 @@ def main():
     with open(a.out, "w") as f:
         f.write("\n".join(lines) + "\n")
     print(f"candidates: {counts}; by operator: {opcounts}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    ap.add_argument("--per-area", type=int, default=DEFAULT_PER_AREA)
+    ap.add_argument("--out", default=os.path.join(ROOT, "mutants", "new_mutants.py"))
+    ap.add_argument("--list-candidates", default="", help="also write every candidate (TSV) to this file")
+    ap.add_argument("--check", action="store_true", help="only report whether --out's mutants still apply")
+    a = ap.parse_args()
+    if a.check:
+        check()
+    ensure_venv()
+    import importlib.metadata
+    version = importlib.metadata.version("universalmutator")
+    per_area, digest = all_candidates()
+    sample = draw(per_area, a.seed, a.per_area)
+    if a.list_candidates:
+        write_candidates(a.list_candidates, per_area)
+    write_sample(a, sample, per_area, digest, version)
     print(f"sampled {len(sample)} (seed {a.seed}) -> {os.path.relpath(a.out, ROOT)}")
 
 

@@ -1,0 +1,1 @@
+"""The parts of mutants/propose.py: universalmutator rule classes, lexical filters, candidates."""
