@@ -11,9 +11,10 @@ set_target_properties(nvfp4_optimized PROPERTIES EXPORT_NAME optimized)
 set_target_properties(nvfp4_optimized_fixed PROPERTIES EXPORT_NAME optimized_kernels)
 set_target_properties(nvfp4_registry PROPERTIES EXPORT_NAME registry)
 set_target_properties(nvfp4_checks PROPERTIES EXPORT_NAME checks)
+set_target_properties(nvfp4_checks_state PROPERTIES EXPORT_NAME checks_state)
 
 install(TARGETS nvfp4 RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
-install(TARGETS nvfp4_core nvfp4_reference nvfp4_optimized nvfp4_optimized_fixed nvfp4_checks nvfp4_registry
+install(TARGETS nvfp4_core nvfp4_reference nvfp4_optimized nvfp4_optimized_fixed nvfp4_checks_state nvfp4_checks nvfp4_registry
   EXPORT nvfp4Targets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   OBJECTS DESTINATION ${CMAKE_INSTALL_LIBDIR}/nvfp4-objects)

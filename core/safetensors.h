@@ -1,5 +1,6 @@
 // Strict safetensors I/O. The reader validates everything the Rust reference validates
-// (TESTING-NOTES §3.2) and is stricter where upstream is lax: duplicate keys at any depth,
+// (huggingface/safetensors, safetensors/src/tensor.rs: read_metadata and validate) and is
+// stricter where upstream is lax: duplicate keys at any depth,
 // non-integer offsets or dims, unknown dtypes, unknown tensor fields, non-string metadata values
 // and a first significant character other than '{' are errors. Tensors are zero-copy views of a
 // private read-only memory map that survives truncation (check_intact says whether it happened).

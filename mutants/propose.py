@@ -66,10 +66,11 @@ AREAS = [
     ("optimized", ["optimized/*.cpp", "optimized/*.h"]),
     ("kernels", ["optimized/kernels/*.cpp", "optimized/kernels/*.h"]),
     ("core", ["core/allocator.cpp", "core/allocator.h", "core/checkpoint.cpp", "core/checkpoint_writer.cpp",
-              "core/module_map.cpp", "core/guarded_mapping.cpp", "core/safetensors_writer.cpp", "core/pipeline_state.cpp",
+              "core/module_map.cpp", "core/guarded_mapping.cpp", "core/safetensors_writer.cpp",
               # the streaming part of the reader: dropping resident pages of a tensor once it is used
               "core/safetensors_reader.cpp::SafetensorsFile::release"]),
-    ("cli", ["tools/cli/*.cpp"]),
+    ("checks", ["checks/*.cpp", "checks/*.h"]),
+    ("cli", ["tools/cli/*.cpp", "tools/cli/verify/*.cpp", "tools/cli/verify/*.h"]),
     ("diff", ["tools/diff/*.cpp"]),
 ]
 EXCLUDE = {"optimized/mutants.h"}  # the historic-bug switches themselves (compile-time test machinery)
