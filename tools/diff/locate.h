@@ -1,16 +1,4 @@
-// Where a block scale sits in the 128x4 layout (NVFP4-SPEC §3: m = 128 mT + 32 i + j, k = 4 kT + kk,
-// stored in the order mT, kT, j, i, kk), so that a report names the engine's index and the
-// checkpoint's row and k-block of the same byte. Only for messages: which bytes are compared
-// comes from the reference's swizzle.
+// The places of the 128x4 layout a diff report names (swizzled_offset, unlocate_swizzled) live with
+// the other shared decoders in tools/diff/decode.h; this header names them for their own test.
 #pragma once
-#include <cstdint>
-#include <utility>
-
-namespace nvfp4::diff {
-
-// The flat offset of logical (m, k) in a swizzled [Mp, Kp] tensor.
-std::int64_t swizzled_offset(std::int64_t m, std::int64_t k, std::int64_t Kp);
-// The logical (m, k) stored at a flat offset.
-std::pair<std::int64_t, std::int64_t> unlocate_swizzled(std::int64_t offset, std::int64_t Mp, std::int64_t Kp);
-
-}  // namespace nvfp4::diff
+#include "tools/diff/decode.h"
