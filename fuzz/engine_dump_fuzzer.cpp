@@ -2,9 +2,9 @@
 // dense one, odd: the MoE one, tools/engine_dumps/data), the rest is the dump's safetensors image
 // (seeds: the engines' own dumps of those checkpoints). The diff either completes, with every
 // module of the checkpoint reported, every mismatch counted at least once and every dump tensor
-// accounted for exactly once (read by a check, unexplained under a module, or under no module; a
-// module is absent only with nothing under its name), or throws a typed one-line error. Anything
-// else (a crash, a sanitizer report, another exception) is a bug. The dictionary holds the names
+// accounted for exactly once (read by a check or a placeholder of the release, unexplained under
+// a module, or under no module; a module is absent only with nothing under its name), or throws a
+// typed one-line error. Anything else (a crash, a sanitizer report, another exception) is a bug. The dictionary holds the names
 // and metadata of the releases diff knows, decoded or not (fuzz/dict/engine_dump.dict).
 // max_len 256 KiB (fuzz/max_len.txt): the largest seed is 141 KB.
 #include <cstdint>
@@ -26,14 +26,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const Checkpoint& c = data[0] % 2 ? moe : dense;
   try {
     diff::EngineDump d = diff::EngineDump::of(SafetensorsFile::parse({data + 1, size - 1}, "dump"));
-    diff::DiffRun r = diff::run_diff(c, d, "", "");
+    diff::DiffRun r = diff::run_diff(c, d);
     FUZZ_CHECK(r.present >= 1 && r.failed <= r.present, "present %zu, failed %zu", r.present, r.failed);
     FUZZ_CHECK(r.modules.size() + r.not_checked.size() == module_units(c, map_modules(c)).size(), "a module went unreported");
     std::set<std::string> read, other(r.unread.begin(), r.unread.end());
     for (const auto& m : r.modules) {
       for (const auto& x : m.mismatches) FUZZ_CHECK(x.count >= 1 && !x.param.empty(), "mismatch without a count or a parameter in %s", m.module.c_str());
-      FUZZ_CHECK(!m.absent || (m.params.empty() && m.unexplained.empty()), "absent module %s with tensors", m.module.c_str());
+      FUZZ_CHECK(!m.absent || (m.params.empty() && m.unexplained.empty() && m.placeholders.empty()), "absent module %s with tensors", m.module.c_str());
       for (const auto& p : m.params) read.insert(m.module + "." + p);
+      // A release's unused placeholders are accounted for as read: reported, never checked.
+      for (const auto& p : m.placeholders) FUZZ_CHECK(read.insert(m.module + "." + p).second, "placeholder %s also read", p.c_str());
       for (const auto& n : m.unexplained) {
         FUZZ_CHECK(n.rfind(m.module + ".", 0) == 0, "unexplained %s outside %s", n.c_str(), m.module.c_str());
         FUZZ_CHECK(other.insert(n).second, "%s unexplained twice or also unread", n.c_str());

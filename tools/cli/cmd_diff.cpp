@@ -40,6 +40,7 @@ nlohmann::json to_json(const ModuleDiff& m) {
   for (const auto& p : m.params) j["params"].push_back(printable(p));
   j["unexplained"] = nlohmann::json::array();
   for (const auto& n : m.unexplained) j["unexplained"].push_back(printable(n));
+  for (const auto& n : m.placeholders) j["placeholders"].push_back(printable(n));  // only where the release has some
   j["mismatches"] = nlohmann::json::array();
   for (const auto& x : m.mismatches)
     j["mismatches"].push_back({{"param", printable(x.param)}, {"verdict", verdict_name(x.verdict)}, {"index", x.index},
@@ -51,73 +52,60 @@ nlohmann::json to_json(const ModuleDiff& m) {
   return j;
 }
 
-int diff_cmd(const DiffArgs& a, std::ostream& out) {
-  Checkpoint c = open_quantized(a.ckpt);
-  EngineDump d = EngineDump::open(a.dump);
-  std::optional<Progress> progress;  // created once run_diff knows how many modules there are
-  const DiffRun r = run_diff(
-      c, d, a.engine, a.backend, [&](std::size_t n) { progress.emplace(n, a.json); }, [&](const std::string& m) { progress->step(m); },
-      a.allow_unknown);
-  if (progress) progress->done();
-  const Engine e = r.engine;
-  const std::string& how = r.engine_from;
-  const bool has_experts = r.has_experts;
-  const MoeBackend mb = r.backend;
-  const std::string& backend_how = r.backend_from;
-  const std::vector<ModuleDiff>& results = r.modules;
-  const std::vector<std::string>& not_checked = r.not_checked;
-  const std::vector<std::string>& unread = r.unread;
-  const std::size_t present = r.present, failed = r.failed;
-  std::size_t unrec = 0;
-  for (const auto& m : results) unrec += m.unreconciled.size();
+void print_json(const DiffRun& r, const Checkpoint& c, const EngineDump& d, std::ostream& out) {
+  nlohmann::json j = report_header("diff");
+  j["schema_version"] = 2;  // a module whose tensors no check read: "not read" and unexplained (was: absent)
+  j["checkpoint"] = printable(c.dir().string());
+  j["dump"] = printable(d.label());
+  j["engine"] = engine_name(r.engine);
+  j["engine_from"] = r.engine_from;
+  j["engine_version"] = r.version;
+  j["engine_version_from"] = r.version_from;
+  if (r.has_experts) j["experts_backend"] = moe_backend_name(r.backend);
+  j["modules"] = nlohmann::json::array();
+  for (const auto& m : r.modules) j["modules"].push_back(to_json(m));
+  j["not_checked"] = nlohmann::json::array();
+  for (const auto& n : r.not_checked) j["not_checked"].push_back(printable(n));
+  j["unread"] = nlohmann::json::array();
+  for (const auto& n : r.unread) j["unread"].push_back(printable(n));
+  j["allow_unknown"] = r.allow_unknown;
+  j["unexplained"] = r.unexplained;
+  j["modules_failed"] = r.failed;
+  j["passed"] = r.failed == 0;
+  out << j.dump(2) << "\n";
+}
 
-  if (a.json) {
-    nlohmann::json j = report_header("diff");
-    j["schema_version"] = 2;  // a module whose tensors no check read: "not read" and unexplained (was: absent)
-    j["checkpoint"] = printable(c.dir().string());
-    j["dump"] = printable(d.label());
-    j["engine"] = engine_name(e);
-    j["engine_from"] = how;
-    j["engine_version"] = r.version;
-    j["engine_version_from"] = r.version_from;
-    if (has_experts) j["experts_backend"] = moe_backend_name(mb);
-    j["modules"] = nlohmann::json::array();
-    for (const auto& m : results) j["modules"].push_back(to_json(m));
-    j["not_checked"] = nlohmann::json::array();
-    for (const auto& n : not_checked) j["not_checked"].push_back(printable(n));
-    j["unread"] = nlohmann::json::array();
-    for (const auto& n : unread) j["unread"].push_back(printable(n));
-    j["allow_unknown"] = r.allow_unknown;
-    j["unexplained"] = r.unexplained;
-    j["modules_failed"] = failed;
-    j["passed"] = failed == 0;
-    out << j.dump(2) << "\n";
-    return failed ? 1 : 0;
-  }
-
+// The header and one line per module.
+void print_table(const DiffRun& r, const Checkpoint& c, const EngineDump& d, std::ostream& out) {
   out << "nvfp4 diff " << printable(c.dir().string()) << " " << printable(d.label()) << "\n";
-  out << "engine " << engine_name(e) << " " << r.version << " (engine from " << how << "; release from " << r.version_from << ")";
-  if (has_experts) out << ", experts on " << moe_backend_name(mb) << " (from " << backend_how << ")";
+  out << "engine " << engine_name(r.engine) << " " << r.version << " (engine from " << r.engine_from << "; release from " << r.version_from << ")";
+  if (r.has_experts) out << ", experts on " << moe_backend_name(r.backend) << " (from " << r.backend_from << ")";
   out << ", " << format_name(c.quant().format) << " checkpoint\n\n";
   std::size_t w = 6;
-  for (const auto& m : results) w = std::max(w, printable_short(m.module, 80).size());
+  for (const auto& m : r.modules) w = std::max(w, printable_short(m.module, 80).size());
   out << std::left << std::setw(static_cast<int>(w) + 2) << "module" << std::setw(9) << "kind" << std::setw(8) << "params" << std::setw(10) << "semantic"
       << "layout\n";
-  for (const auto& m : results)
+  for (const auto& m : r.modules)
     out << std::setw(static_cast<int>(w) + 2) << printable_short(m.module, 80) << std::setw(9) << m.kind << std::setw(8)
         << (m.absent ? std::string("absent") : std::to_string(m.params.size())) << std::setw(10) << status(m, Verdict::Semantic) << status(m, Verdict::Layout)
         << "\n";
   out << std::right;
+}
+
+// What failed: unreconciled shards, the first mismatch of each parameter, unexplained tensors.
+void print_findings(const DiffRun& r, std::ostream& out) {
+  std::size_t unrec = 0;
+  for (const auto& m : r.modules) unrec += m.unreconciled.size();
   if (unrec) {
     out << "\nunreconciled shards: the engine keeps a shard's block scales but applies another shard's global scale,\n"
            "so every weight of that shard dequantizes off by the factor shown (applied / own):\n";
-    for (const auto& m : results)
+    for (const auto& m : r.modules)
       for (const auto& u : m.unreconciled)
         out << "  " << printable(m.module) << " shard " << printable(u.shard) << " (" << printable(u.source) << "): global scale " << f32_text(u.own)
             << ", applied " << f32_text(u.applied) << ", off by x" << f32_text(u.factor) << " (" << u.blocks << " blocks)\n";
   }
   bool any = false;
-  for (const auto& m : results)
+  for (const auto& m : r.modules)
     for (const auto& x : m.mismatches) {
       if (!any) out << "\nmismatches (the first of each parameter):\n";
       any = true;
@@ -126,31 +114,54 @@ int diff_cmd(const DiffArgs& a, std::ostream& out) {
       if (x.count > 1) out << " (" << x.count << " elements differ)";
       out << "\n";
     }
-  if (r.unexplained) {
-    out << "\ndump tensors under a module's name that no check reads ("
-        << (r.allow_unknown ? "--allow-unknown: NOT FAILED, AND NOT CHECKED" : "the module fails: its data may be there, unread; --allow-unknown reports them only")
-        << "):\n";
-    for (const auto& m : results)
-      if (!m.unexplained.empty()) {
-        out << "  " << printable(m.module) << ": " << m.unexplained.size() << " tensor(s)" << (not_read(m) ? ", and none this command reads" : "") << ":";
-        for (std::size_t i = 0; i < m.unexplained.size() && i < 8; ++i) out << (i ? ", " : " ") << printable_short(m.unexplained[i].substr(m.module.size() + 1), 80);
-        if (m.unexplained.size() > 8) out << ", ...";
-        out << "\n";
-      }
-  }
-  if (!not_checked.empty() || !unread.empty()) {
-    out << "\nnot checked:\n";
-    for (const auto& n : not_checked) out << "  " << printable(n) << "\n";
-    if (!unread.empty()) {
-      out << "  " << unread.size() << " dump tensor(s) under no quantized module of the checkpoint, e.g. " << printable_short(unread.front(), 100) << "\n";
+  if (!r.unexplained) return;
+  out << "\ndump tensors under a module's name that no check reads ("
+      << (r.allow_unknown ? "--allow-unknown: NOT FAILED, AND NOT CHECKED" : "the module fails: its data may be there, unread; --allow-unknown reports them only")
+      << "):\n";
+  for (const auto& m : r.modules)
+    if (!m.unexplained.empty()) {
+      out << "  " << printable(m.module) << ": " << m.unexplained.size() << " tensor(s)" << (not_read(m) ? ", and none this command reads" : "") << ":";
+      for (std::size_t i = 0; i < m.unexplained.size() && i < 8; ++i) out << (i ? ", " : " ") << printable_short(m.unexplained[i].substr(m.module.size() + 1), 80);
+      if (m.unexplained.size() > 8) out << ", ...";
+      out << "\n";
     }
+}
+
+// What was not checked, and the verdict line.
+void print_summary(const DiffRun& r, std::ostream& out) {
+  bool placeholders = false;
+  for (const auto& m : r.modules) placeholders |= !m.placeholders.empty();
+  if (!r.not_checked.empty() || !r.unread.empty() || placeholders) {
+    out << "\nnot checked:\n";
+    for (const auto& n : r.not_checked) out << "  " << printable(n) << "\n";
+    for (const auto& m : r.modules)
+      for (const auto& p : m.placeholders) out << "  " << printable(m.module) << "." << printable(p) << ": unused placeholder, not checked\n";
+    if (!r.unread.empty())
+      out << "  " << r.unread.size() << " dump tensor(s) under no quantized module of the checkpoint, e.g. " << printable_short(r.unread.front(), 100) << "\n";
   }
-  out << "\n" << present << " module(s) compared, " << (present - failed) << " hold, " << failed << " differ";
-  if (results.size() > present) out << ", " << (results.size() - present) << " absent from the dump";
+  out << "\n" << r.present << " module(s) compared, " << (r.present - r.failed) << " hold, " << r.failed << " differ";
+  if (r.modules.size() > r.present) out << ", " << (r.modules.size() - r.present) << " absent from the dump";
   out << "\n";
   if (r.allow_unknown && r.unexplained)
     out << "--allow-unknown: " << r.unexplained << " dump tensor(s) under checked modules were NOT read and did not fail their module\n";
-  return failed ? 1 : 0;
+}
+
+int diff_cmd(const DiffArgs& a, std::ostream& out) {
+  Checkpoint c = open_quantized(a.ckpt);
+  EngineDump d = EngineDump::open(a.dump);
+  std::optional<Progress> progress;  // created once run_diff knows how many modules there are
+  DiffOptions o{a.engine, a.backend, a.allow_unknown, [&](std::size_t n) { progress.emplace(n, a.json); },
+                [&](const std::string& m) { progress->step(m); }};
+  const DiffRun r = run_diff(c, d, o);
+  if (progress) progress->done();
+  if (a.json) {
+    print_json(r, c, d, out);
+  } else {
+    print_table(r, c, d, out);
+    print_findings(r, out);
+    print_summary(r, out);
+  }
+  return r.failed ? 1 : 0;
 }
 }  // namespace
 

@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "core/module_map.h"
 #include "core/printable.h"
+#include "tools/diff/experts_diff.h"
 #include "tools/diff/linear_diff.h"
 #include "tools/diff/releases.h"
 
@@ -44,62 +45,49 @@ std::string resolve_version(const EngineDump& d, Engine e, const std::string& fl
   return *how = "the newest known; neither --engine nor the dump's metadata names one", newest_release(e);
 }
 
-// Stops where the release refuses the backend or its conventions are not decoded.
-void require_decoded(const EngineDump& d, const DiffRun& r) {
-  const ReleaseRule& rule = release_rule(r.engine, r.version, r.has_experts ? std::optional<MoeBackend>(r.backend) : std::nullopt);
+// The conventions rows that decode the dump; stops where the release refuses the backend or its
+// conventions are not decoded.
+Resolution require_decoded(const EngineDump& d, const DiffRun& r, CkptFormat f) {
+  const Resolution res = resolve(r.engine, r.version, f, r.has_experts ? std::optional<MoeBackend>(r.backend) : std::nullopt);
   const std::string release = engine_name(r.engine) + " " + r.version;
-  if (rule.support == Support::Refused)
+  const ReleaseRule* rule = res.answer;
+  if (rule && rule->support == Support::Refused)
     throw Error(ErrorKind::Usage, d.label(), "",
-                release + " refuses moe_runner_backend=" + moe_backend_name(*rule.backend) + " for NVFP4 experts: " + rule.why + " (" + rule.cite + ")");
-  if (rule.support == Support::NotDecoded)
+                release + " refuses moe_runner_backend=" + moe_backend_name(*rule->backend) + " for NVFP4 experts: " + rule->why + " (" + rule->cite + ")");
+  if (rule)
     throw Error(ErrorKind::Usage, d.label(), "",
-                release + " " + rule.why + (rule.cite.empty() ? "" : " (" + rule.cite + ")") + "; diff decodes " +
-                    engine_name(r.engine) + " " + newest_release(r.engine));
+                release + " " + rule->why + (rule->cite.empty() ? "" : " (" + rule->cite + ")") + "; diff decodes " + engine_name(r.engine) + " " +
+                    newest_release(r.engine));
+  return res;
 }
 
-}  // namespace
-
-DiffRun run_diff(const Checkpoint& c, const EngineDump& d, const std::string& engine_flag, const std::string& backend_flag,
-                 const std::function<void(std::size_t)>& on_start, const std::function<void(const std::string&)>& on_module,
-                 bool allow_unknown) {
-  DiffRun r;
-  r.allow_unknown = allow_unknown;
-  const auto [flag_engine, flag_version] = engine_flag.empty() ? std::pair<Engine, std::string>{} : parse_engine_spec(engine_flag);
-  r.engine = resolve_engine(d, engine_flag.empty() ? "" : engine_name(flag_engine), &r.engine_from);
-  r.version = resolve_version(d, r.engine, flag_version, &r.version_from);
-  const ModelSpec spec = map_modules(c);
-  const std::vector<ModuleUnit> units = module_units(c, spec);
-  for (const ModuleUnit& u : units) r.has_experts |= u.experts;
-  if (on_start) on_start(units.size());
-  if (r.has_experts) r.backend = resolve_moe_backend(d, backend_flag, &r.backend_from);
-  require_decoded(d, r);
-
+// Every module through its row, streamed: each module's tensors released once it is done.
+void diff_modules(const Checkpoint& c, const EngineDump& d, const std::vector<ModuleUnit>& units, const Resolution& rows, const DiffOptions& o, DiffRun& r) {
   for (const ModuleUnit& u : units) {
     Checkpoint sub = c.subset(u.tensors);
     ModelSpec s = map_modules(sub);
-    if (u.experts) {
-      r.modules.push_back(diff_experts(s.experts.at(0), sub, d, r.engine, r.backend));
-    } else {
-      r.modules.push_back(diff_linear(s.linears.at(0), sub, d, r.engine));
-    }
+    r.modules.push_back(u.experts ? diff_experts(s.experts.at(0), sub, d, *rows.experts) : diff_linear(s.linears.at(0), sub, d, *rows.linear));
     c.release(u.tensors);
-    if (!r.modules.empty() && r.modules.back().module == u.name) {
+    if (r.modules.back().module == u.name) {
       std::vector<std::string> held;
       for (const auto& p : r.modules.back().params) held.push_back(u.name + "." + p);
       d.release(held);
     }
-    if (on_module) on_module(u.name);
+    if (o.on_module) o.on_module(u.name);
   }
+}
 
+// Each tensor no check read (and no placeholder of the row) goes to the module whose name is its
+// longest prefix: a module whose tensors sit under names no rule of this engine knows (an older
+// release's, another backend's) holds data nothing compared, which is never a pass.
+void account(const EngineDump& d, DiffRun& r) {
   std::set<std::string> read;
   std::map<std::string, std::size_t> index;  // module name -> its result
   for (std::size_t i = 0; i < r.modules.size(); ++i) {
     index.emplace(r.modules[i].module, i);
     for (const auto& p : r.modules[i].params) read.insert(r.modules[i].module + "." + p);
+    for (const auto& p : r.modules[i].placeholders) read.insert(r.modules[i].module + "." + p);
   }
-  // Each tensor no check read goes to the module whose name is its longest prefix: a module whose
-  // tensors sit under names no rule of this engine knows (an older release's, another backend's)
-  // holds data nothing compared, which is never a pass.
   for (const auto& n : d.names()) {
     if (read.count(n)) continue;
     std::size_t dot = n.rfind('.');
@@ -115,8 +103,26 @@ DiffRun run_diff(const Checkpoint& c, const EngineDump& d, const std::string& en
     if (m.absent) continue;
     ++r.present;
     r.unexplained += m.unexplained.size();
-    r.failed += !m.ok(Verdict::Semantic) || !m.ok(Verdict::Layout) || (!m.unexplained.empty() && !allow_unknown);
+    r.failed += !m.ok(Verdict::Semantic) || !m.ok(Verdict::Layout) || (!m.unexplained.empty() && !r.allow_unknown);
   }
+}
+
+}  // namespace
+
+DiffRun run_diff(const Checkpoint& c, const EngineDump& d, const DiffOptions& o) {
+  DiffRun r;
+  r.allow_unknown = o.allow_unknown;
+  const auto [flag_engine, flag_version] = o.engine.empty() ? std::pair<Engine, std::string>{} : parse_engine_spec(o.engine);
+  r.engine = resolve_engine(d, o.engine.empty() ? "" : engine_name(flag_engine), &r.engine_from);
+  r.version = resolve_version(d, r.engine, flag_version, &r.version_from);
+  const ModelSpec spec = map_modules(c);
+  const std::vector<ModuleUnit> units = module_units(c, spec);
+  for (const ModuleUnit& u : units) r.has_experts |= u.experts;
+  if (o.on_start) o.on_start(units.size());
+  if (r.has_experts) r.backend = resolve_moe_backend(d, o.backend, &r.backend_from);
+  const Resolution rows = require_decoded(d, r, c.quant().format);
+  diff_modules(c, d, units, rows, o, r);
+  account(d, r);
   if (r.present == 0)
     throw Error(ErrorKind::BadInput, d.label(), "",
                 "holds none of the " + std::to_string(r.modules.size()) + " quantized modules of " + c.dir().string() + ": not a dump of this checkpoint");

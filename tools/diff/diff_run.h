@@ -6,11 +6,21 @@
 #include <vector>
 
 #include "core/checkpoint.h"
+#include "tools/diff/conventions.h"
 #include "tools/diff/engine_dump.h"
-#include "tools/diff/experts_diff.h"
 #include "tools/diff/module_diff.h"
 
 namespace nvfp4::diff {
+
+struct DiffOptions {
+  // "sglang", "vllm==0.33.0" or "" to detect (the version: the flag's, else the dump's metadata
+  // `engine_version`, else the newest known).
+  std::string engine;
+  std::string backend;         // the experts' backend, "" to detect
+  bool allow_unknown = false;  // modules with unexplained tensors are reported, not failed
+  std::function<void(std::size_t)> on_start;                // once, with the number of modules
+  std::function<void(const std::string&)> on_module;        // after each module (progress)
+};
 
 struct DiffRun {
   Engine engine;
@@ -26,17 +36,12 @@ struct DiffRun {
   std::size_t present = 0, failed = 0, unexplained = 0;
 };
 
-// engine_flag: "sglang", "vllm==0.33.0" or "" to detect (the version: the flag's, else the dump's
-// metadata `engine_version`, else the newest known); backend_flag: "" to detect. A release that
-// refuses the experts' backend, or whose conventions are not decoded (tools/diff/releases.h), is a
-// Usage error saying so. on_start: called once with the number of modules;
-// on_module: after each module (progress). Every dump tensor is read by a check, or falls under a
-// module's name unexplained (that module fails, unless allow_unknown), or under no module (unread).
-// A module is absent only when the dump holds nothing under its name.
+// A release that refuses the experts' backend, or whose conventions for this checkpoint's format
+// are not decoded (tools/diff/releases.h), is a Usage error saying so. Every dump tensor is read by
+// a check, or falls under a module's name unexplained (that module fails, unless allow_unknown), or
+// under no module (unread). A module is absent only when the dump holds nothing under its name.
 // Throws BadInput when the dump holds none of the checkpoint's modules or a tensor cannot come
 // from it, Usage when the engine or the experts' backend cannot be told.
-DiffRun run_diff(const Checkpoint& c, const EngineDump& d, const std::string& engine_flag, const std::string& backend_flag,
-                 const std::function<void(std::size_t)>& on_start = {}, const std::function<void(const std::string&)>& on_module = {},
-                 bool allow_unknown = false);
+DiffRun run_diff(const Checkpoint& c, const EngineDump& d, const DiffOptions& o = {});
 
 }  // namespace nvfp4::diff

@@ -41,6 +41,9 @@ struct ModuleDiff {
   // Dump tensors under this module's name that no check here read and no rule explains: the module
   // fails naming them (its data may sit there unread), unless the run allows unknown names.
   std::vector<std::string> unexplained;
+  // Dump tensors under this module that the release registers and never writes (its conventions
+  // row names them): reported as unused placeholders, neither checked nor failed.
+  std::vector<std::string> placeholders;
   bool ok(Verdict v) const;
 };
 

@@ -1,14 +1,13 @@
-// The engine releases `nvfp4 diff` knows, and what it does for each: decode the dump, refuse a
-// backend the release itself refuses (with the release's own reason and line), or stop because the
-// release's conventions are not decoded yet. One row per release range; what each release holds
-// after post-processing, read off its wheel, is in docs/engine-releases.md.
+// The engine releases `nvfp4 diff` knows, and what it does for each, looked up in the engine's
+// conventions table (tools/diff/conventions.h): decode the dump through the rows for its release,
+// checkpoint format and experts' backend, refuse a backend the release itself refuses (with the
+// release's own reason and line), or stop because the release's conventions are not decoded yet.
 #pragma once
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "tools/diff/engine_dump.h"
-#include "tools/diff/experts_diff.h"
+#include "tools/diff/conventions.h"
 
 namespace nvfp4::diff {
 
@@ -21,20 +20,20 @@ const std::string& newest_release(Engine e);
 // another engine, a malformed spec or a release not in known_releases (the message lists them).
 std::pair<Engine, std::string> parse_engine_spec(const std::string& spec);
 
-enum class Support { Decoded, Refused, NotDecoded };
-struct ReleaseRule {
-  Engine engine;
-  std::string first, last;             // the release range the row holds for, inclusive
-  std::optional<MoeBackend> backend;   // the experts' backend; none: every module and backend
-  Support support;
-  std::string why;                     // for Refused and NotDecoded: what the release does
-  std::string cite;                    // upstream FILE:LINE@VERSION (package-relative), first · last
+// What diff does with a dump of `version` of `e` from a checkpoint in format `f`, with experts on
+// `backend` (none: the checkpoint has no experts): the rows that decode its linear modules and its
+// experts, or the answer that stops it. In this order: the backend's own answer; the conventions
+// rows, when there is a linear row and (with a backend) an experts row; the release's answer.
+struct Resolution {
+  const ReleaseRule* answer = nullptr;          // Refused or NotDecoded
+  const LinearConvention* linear = nullptr;     // both set, or the experts one unset without a backend,
+  const ExpertsConvention* experts = nullptr;   // when nothing stops the diff
+  Support support() const { return answer ? answer->support : Support::Decoded; }
 };
+Resolution resolve(Engine e, const std::string& version, CkptFormat f, std::optional<MoeBackend> backend);
 
-// The row for experts on `backend` (none: the dump has no experts) in `version` of `e`: the
-// backend's own row first, then the release's.
-const ReleaseRule& release_rule(Engine e, const std::string& version, std::optional<MoeBackend> backend);
-// Every row, in table order (for the tests and the report).
-const std::vector<ReleaseRule>& release_rules();
+// The answer for experts on `backend` (none: the dump has no experts) in `version` of `e`, for a
+// checkpoint in format `f`; where the rows decode it, a Decoded row spanning the releases they share.
+ReleaseRule release_rule(Engine e, const std::string& version, std::optional<MoeBackend> backend, CkptFormat f = CkptFormat::ModelOpt);
 
 }  // namespace nvfp4::diff

@@ -1,4 +1,4 @@
-// The places a diff report names in a swizzled scale tensor (tools/diff/locate.h), against where
+// The places a diff report names in a swizzled scale tensor (tools/diff/decode.h), against where
 // the reference's own 128x4 swizzle (reference/swizzle.cpp, separate code) puts each byte: every
 // (row, k-block) of a shape with several 128-row tiles, several 4-block groups and padding in both.
 #include <gtest/gtest.h>
@@ -7,7 +7,7 @@
 
 #include "core/tensor.h"
 #include "reference/swizzle.h"
-#include "tools/diff/locate.h"
+#include "tools/diff/decode.h"
 
 namespace nvfp4::diff {
 namespace {

@@ -1,0 +1,96 @@
+#include "tools/diff/experts_layout.h"
+
+#include <cstring>
+
+#include "reference/experts.h"
+#include "reference/loading.h"
+#include "reference/shuffle.h"
+
+namespace nvfp4::diff {
+
+namespace {
+
+// The order the reference's layout builds by itself: cutlass keeps the loaded [w1; w3], trtllm
+// writes [w3; 0; w1; 0] (FlashInfer's gated-activation order).
+W13Order reference_order(ExpertsLayout l) { return l == ExpertsLayout::FlashinferTrtllm ? W13Order::UpFirst : W13Order::GateFirst; }
+
+// [E, 2I, ..] -> the same with the two halves of each expert exchanged.
+Tensor flip_halves(const Tensor& t) {
+  Tensor out = t.clone();
+  const std::int64_t E = t.size(0), half = t.size(1) / 2, row = t.size(2);
+  for (std::int64_t e = 0; e < E; ++e) {
+    std::memcpy(out.data() + (e * 2 * half) * row, t.data() + (e * 2 * half + half) * row, static_cast<std::size_t>(half * row));
+    std::memcpy(out.data() + (e * 2 * half + half) * row, t.data() + (e * 2 * half) * row, static_cast<std::size_t>(half * row));
+  }
+  return out;
+}
+
+// [E, R, C] -> [E, R2, C2] with zeros after the original rows and columns.
+Tensor pad3(const Tensor& t, std::int64_t R2, std::int64_t C2) {
+  const std::int64_t E = t.size(0), R = t.size(1), C = t.size(2);
+  Tensor out = Tensor::zeros(t.dtype(), {E, R2, C2});
+  for (std::int64_t e = 0; e < E; ++e)
+    for (std::int64_t r = 0; r < R; ++r) std::memcpy(out.data() + (e * R2 + r) * C2, t.data() + (e * R + r) * C, static_cast<std::size_t>(C));
+  return out;
+}
+
+// [E, 2I, C] -> [E, 2Ip, C]: each half's rows first, then zero rows up to Ip.
+Tensor pad_halves(const Tensor& t, std::int64_t Ip) {
+  const std::int64_t E = t.size(0), I = t.size(1) / 2, C = t.size(2);
+  Tensor out = Tensor::zeros(t.dtype(), {E, 2 * Ip, C});
+  for (std::int64_t e = 0; e < E; ++e)
+    for (int h = 0; h < 2; ++h)
+      std::memcpy(out.data() + (e * 2 * Ip + h * Ip) * C, t.data() + (e * 2 * I + h * I) * C, static_cast<std::size_t>(I * C));
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::int64_t> stored_rows(const ExpertsConvention& row, const ExpertsSpec& s, bool w13, std::int64_t Hp, std::int64_t Ip) {
+  const std::int64_t I = s.I, N = w13 ? 2 * I : s.H;
+  const bool up_first = row.order == W13Order::UpFirst;
+  // Where logical row r sits before any shuffle: w13's halves each start a block of Ip rows.
+  auto unshuffled = [&](std::int64_t r) { return !w13 ? r : (r < I) != up_first ? r % I : Ip + r % I; };
+  std::vector<std::int64_t> out(static_cast<std::size_t>(N));
+  if (row.shuffle != ExpertsLayout::FlashinferTrtllm) {
+    for (std::int64_t r = 0; r < N; ++r) out[static_cast<std::size_t>(r)] = unshuffled(r);
+    return out;
+  }
+  // FlashInfer's permutations as the reference builds them (reference/shuffle.h).
+  ref::Permutation p = w13 ? ref::compose(ref::gated_act_reorder(2 * Ip), ref::shuffle_a_rows(2 * Ip, 128)) : ref::shuffle_a_rows(Hp, 128);
+  std::vector<std::int64_t> inv(p.size());
+  for (std::size_t n = 0; n < p.size(); ++n) inv[static_cast<std::size_t>(p[n])] = static_cast<std::int64_t>(n);
+  for (std::int64_t r = 0; r < N; ++r) out[static_cast<std::size_t>(r)] = inv[static_cast<std::size_t>(unshuffled(r))];
+  return out;
+}
+
+Module expected_layout(const ExpertsConvention& row, const Module& src, const ExpertsSpec& s, std::int64_t Hp, std::int64_t Ip) {
+  const std::int64_t E = s.E, H = s.H, I = s.I;
+  Module m;
+  for (const auto& [n, p] : src.entries()) m.add(n, p->data.clone());
+  const Tensor& s2 = src.tensor("w13_weight_scale_2");
+  for (std::int64_t x = 0; x < E; ++x) ref::set_f32(m.tensor("w13_weight_scale_2"), 2 * x + 1, ref::get_f32(s2, 2 * x));
+  if (row.order != reference_order(row.shuffle)) {
+    m.tensor("w13_weight") = flip_halves(src.tensor("w13_weight"));
+    m.tensor("w13_weight_scale") = flip_halves(src.tensor("w13_weight_scale"));
+  }
+  ExpertsSpec sp = s;
+  if (Ip != I) {
+    sp.I = Ip;
+    m.tensor("w13_weight") = pad_halves(m.tensor("w13_weight"), Ip);
+    m.tensor("w13_weight_scale") = pad_halves(m.tensor("w13_weight_scale"), Ip);
+    m.tensor("w2_weight") = pad3(m.tensor("w2_weight"), H, Ip / 2);
+    m.tensor("w2_weight_scale") = pad3(m.tensor("w2_weight_scale"), H, Ip / 16);
+  }
+  if (Hp != H) {
+    sp.H = Hp;
+    m.tensor("w13_weight") = pad3(m.tensor("w13_weight"), 2 * sp.I, Hp / 2);
+    m.tensor("w13_weight_scale") = pad3(m.tensor("w13_weight_scale"), 2 * sp.I, Hp / 16);
+    m.tensor("w2_weight") = pad3(m.tensor("w2_weight"), Hp, sp.I / 2);
+    m.tensor("w2_weight_scale") = pad3(m.tensor("w2_weight_scale"), Hp, sp.I / 16);
+  }
+  std::vector<Reconciliation> none;
+  return ref::experts_process(m, sp, row.shuffle == ExpertsLayout::FlashinferTrtllm ? Backend::Trtllm : Backend::Cutlass, none);
+}
+
+}  // namespace nvfp4::diff
