@@ -1,21 +1,23 @@
 # `cmake --install`: the nvfp4 command, the libraries with their headers, and a CMake package, so
 # another project can find_package(nvfp4) and link nvfp4::reference (the oracle) and
-# nvfp4::optimized (the production-style pipeline). Headers keep their paths under
+# nvfp4::optimized (the production-style pipeline), with nvfp4::generator to write synthetic
+# checkpoints for them. Headers keep their paths under
 # include/nvfp4/, so "core/tensor.h" works the same inside and outside this tree.
 include(CMakePackageConfigHelpers)
 
 set_target_properties(nvfp4_core PROPERTIES EXPORT_NAME core)
+set_target_properties(nvfp4_generator PROPERTIES EXPORT_NAME generator)
 set_target_properties(nvfp4_reference PROPERTIES EXPORT_NAME reference)
 set_target_properties(nvfp4_optimized PROPERTIES EXPORT_NAME optimized)
 set_target_properties(nvfp4_optimized_fixed PROPERTIES EXPORT_NAME optimized_kernels)
 set_target_properties(nvfp4_registry PROPERTIES EXPORT_NAME registry)
 
 install(TARGETS nvfp4 RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
-install(TARGETS nvfp4_core nvfp4_reference nvfp4_optimized nvfp4_optimized_fixed nvfp4_registry
+install(TARGETS nvfp4_core nvfp4_generator nvfp4_reference nvfp4_optimized nvfp4_optimized_fixed nvfp4_registry
   EXPORT nvfp4Targets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   OBJECTS DESTINATION ${CMAKE_INSTALL_LIBDIR}/nvfp4-objects)
-install(DIRECTORY core reference optimized registry
+install(DIRECTORY core generator reference optimized registry
   DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/nvfp4
   FILES_MATCHING PATTERN "*.h"
   PATTERN "test" EXCLUDE)

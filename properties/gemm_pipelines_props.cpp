@@ -11,9 +11,9 @@
 #include <cstdio>
 #include <limits>
 
-#include "core/codecs.h"
 #include "core/printable.h"
 #include "core/test/temp_dir.h"
+#include "generator/encoders.h"
 #include "optimized/gemm.h"
 #include "optimized/kernels/dispatch.h"
 #include "optimized/optimized_pipeline.h"

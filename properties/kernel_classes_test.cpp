@@ -20,7 +20,7 @@
 #include <sstream>
 #include <vector>
 
-#include "core/rng.h"
+#include "generator/rng.h"
 #include "optimized/gemm.h"
 #include "optimized/kernels/dispatch.h"
 #include "optimized/kernels/thread_pool.h"

@@ -49,13 +49,13 @@
 #include <tuple>
 
 #include "core/allocator.h"
-#include "core/codecs.h"
 #include "core/error.h"
 #include "core/module_map.h"
 #include "core/pipeline_state.h"
 #include "core/safetensors.h"
-#include "core/test/small_model.h"
 #include "core/test/temp_dir.h"
+#include "generator/encoders.h"
+#include "generator/test/small_model.h"
 #include "optimized/gemm.h"
 #include "properties/faults.h"
 #include "properties/generators.h"

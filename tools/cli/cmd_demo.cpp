@@ -13,12 +13,12 @@
 #include <memory>
 
 #include "core/allocator.h"
-#include "core/checkpoint_writer.h"
+#include "generator/checkpoint_writer.h"
 #include "core/error.h"
 #include "core/pipeline_state.h"
 #include "core/printable.h"
 #include "core/safetensors.h"
-#include "core/rng.h"
+#include "generator/rng.h"
 #include "optimized/optimized_pipeline.h"
 #include "reference/gemm.h"
 #include "reference/reference_pipeline.h"

@@ -26,7 +26,6 @@
 #include "core/allocator.h"
 #include "core/codecs.h"
 #include "core/error.h"
-#include "core/findings.h"
 #include "core/pipeline_state.h"
 #include "optimized/kernels/dispatch.h"
 #include "optimized/kernels/path_rows.h"
@@ -37,6 +36,7 @@
 #include "tools/cli/kernel_check.h"
 #include "tools/cli/progress.h"
 #include "tools/cli/report_json.h"
+#include "tools/inspect/findings.h"
 
 namespace nvfp4::cli {
 

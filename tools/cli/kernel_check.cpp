@@ -6,7 +6,7 @@
 #include <cstring>
 #include <stdexcept>
 
-#include "core/rng.h"
+#include "generator/rng.h"
 #include "optimized/gemm.h"
 
 namespace nvfp4::cli {

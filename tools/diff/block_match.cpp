@@ -2,7 +2,7 @@
 
 #include <cstdio>
 
-#include "core/codecs.h"
+#include "generator/encoders.h"
 #include "tools/diff/module_diff.h"
 
 namespace nvfp4::diff {

@@ -41,12 +41,13 @@ std::vector<std::int64_t> stored_rows(const ExpertsSpec& s, MoeBackend b, bool w
   return out;
 }
 
-struct Place { std::string tensor; std::int64_t row; int shard; };  // shard 0 gate, 1 up, 2 down
+// The checkpoint tensor and row that logical row r of expert e's w13 ([gate; up]) or w2 comes from.
+struct Place { std::string tensor; std::int64_t row; ExpertRole role; };
 Place place(const ExpertsSpec& s, CkptFormat f, std::int64_t e, bool w13, std::int64_t r, bool scales) {
   const FormatNames& fn = format_names(f);
-  int shard = !w13 ? 2 : r < s.I ? 0 : 1;
+  const ExpertRole role = !w13 ? ExpertRole::Down : r < s.I ? ExpertRole::Gate : ExpertRole::Up;
   std::int64_t row = w13 && r >= s.I ? r - s.I : r;
-  return {s.prefixes[static_cast<std::size_t>(e)][static_cast<std::size_t>(shard)] + "." + (scales ? fn.weight_scale : fn.weight), row, shard};
+  return {s.prefixes[static_cast<std::size_t>(e)][role] + "." + (scales ? fn.weight_scale : fn.weight), row, role};
 }
 
 void require(bool ok, const EngineDump& d, const std::string& name, const std::string& what) {
@@ -107,23 +108,24 @@ Convention convention(Engine e, MoeBackend b, bool ct) {
 // shares it on every FlashInfer backend and fuses the alphas into w13/w2_weight_scale_2.
 std::vector<ScalarExpect> ct_scalars(const ExpertsSpec& s, const Checkpoint& c, Engine eng, MoeBackend b) {
   const FormatNames& fn = format_names(CkptFormat::CompressedTensors);
-  auto raw = [&](std::int64_t e, int shard, const std::string& suffix) {
-    return c.tensor(s.prefixes[static_cast<std::size_t>(e)][static_cast<std::size_t>(shard)] + "." + suffix).get_f32(0);
+  auto raw = [&](std::int64_t e, ExpertRole role, const std::string& suffix) {
+    return c.tensor(s.prefixes[static_cast<std::size_t>(e)][role] + "." + suffix).get_f32(0);
   };
+  using enum ExpertRole;
   const bool shared = eng == Engine::Sglang ? b == MoeBackend::Trtllm : b != MoeBackend::Cutlass;
   std::vector<float> w13s2, w2s2, a13, a2, g1, g2, cc, enc13, enc2, w2_in;
   std::vector<std::vector<float>> in13_any;
   std::vector<std::string> label;
   float m13 = 0, m2 = 0;
   for (std::int64_t e = 0; e < s.E; ++e) {
-    float gi = raw(e, 0, fn.input_scale), ui = raw(e, 1, fn.input_scale), di = raw(e, 2, fn.input_scale);
+    float gi = raw(e, Gate, fn.input_scale), ui = raw(e, Up, fn.input_scale), di = raw(e, Down, fn.input_scale);
     m13 = e == 0 ? std::min(gi, ui) : std::min(m13, std::min(gi, ui));
     m2 = e == 0 ? di : std::min(m2, di);
   }
   for (std::int64_t e = 0; e < s.E; ++e) {
     label.push_back("expert " + std::to_string(e));
-    float gw = raw(e, 0, fn.weight_scale_2), uw = raw(e, 1, fn.weight_scale_2), dw = raw(e, 2, fn.weight_scale_2);
-    float gi = raw(e, 0, fn.input_scale), ui = raw(e, 1, fn.input_scale), di = raw(e, 2, fn.input_scale);
+    float gw = raw(e, Gate, fn.weight_scale_2), uw = raw(e, Up, fn.weight_scale_2), dw = raw(e, Down, fn.weight_scale_2);
+    float gi = raw(e, Gate, fn.input_scale), ui = raw(e, Up, fn.input_scale), di = raw(e, Down, fn.input_scale);
     enc13.push_back(gw);
     enc13.push_back(uw);
     enc2.push_back(dw);
@@ -379,9 +381,9 @@ ModuleDiff diff_experts(const ExpertsSpec& s, const Checkpoint& c, const EngineD
       for (int h = 0; h < 2; ++h)
         if (std::int64_t n = raw[static_cast<std::size_t>(2 * x + h)]) {
           const float own = own_scale(w13, x, h), applied = applied_scale(w13, x, h);
-          out.unreconciled.push_back({s.name, "expert " + std::to_string(x) + " " + (w13 ? (h ? "w3 (up)" : "w1 (gate)") : "w2"),
-                                      s.prefixes[static_cast<std::size_t>(x)][static_cast<std::size_t>(w13 ? h : 2)], own, applied,
-                                      static_cast<double>(applied) / own, n});
+          const ExpertRole role = !w13 ? ExpertRole::Down : h ? ExpertRole::Up : ExpertRole::Gate;
+          out.unreconciled.push_back({s.name, "expert " + std::to_string(x) + " " + std::string(role_names(role).shard_id) + (!w13 ? "" : h ? " (up)" : " (gate)"),
+                                      s.prefixes[static_cast<std::size_t>(x)][role], own, applied, static_cast<double>(applied) / own, n});
         }
   }
 

@@ -7,7 +7,7 @@
 
 #include <stdexcept>
 
-#include "core/rng.h"
+#include "generator/rng.h"
 
 namespace nvfp4::cli {
 namespace {

@@ -3,8 +3,8 @@
 #include <cstdio>
 #include <filesystem>
 
-#include "core/checkpoint_writer.h"
 #include "core/pipeline_state.h"
+#include "generator/checkpoint_writer.h"
 #include "optimized/optimized_pipeline.h"
 #include "reference/reference_pipeline.h"
 

@@ -1,4 +1,4 @@
-#include "core/findings.h"
+#include "tools/inspect/findings.h"
 
 #include "core/printable.h"
 
@@ -44,8 +44,8 @@ void check_block_scales(const Checkpoint& c, const std::string& name, std::vecto
     out.push_back({Finding::Level::Fail, c.file_of(name), name, std::to_string(neg) + " negative block scale(s)"});
 }
 
-// Over every block of one weight: which E4M3 byte the producer wrote for all-zero blocks
-// (NVFP4-SPEC §2.5), and blocks whose data is dead or suspicious.
+// Over every block of one weight: which E4M3 byte the producer wrote for all-zero blocks, and
+// blocks whose data is dead or suspicious.
 struct BlockScan {
   std::map<int, std::int64_t> zero_block_codes;
   std::int64_t blocks = 0, saturated = 0, subnormal = 0;
@@ -157,7 +157,9 @@ std::vector<Finding> check_values(const Checkpoint& c, const ModelSpec& spec) {
     for (std::int64_t e = 0; e < x.E; ++e) {
       const auto& ps = x.prefixes[static_cast<std::size_t>(e)];
       for (const auto& p : ps) prefix_checks(p, x.has_input_scale);
-      differ(x.name + "." + std::to_string(e), {ps[0], ps[1]}, {"w1", "w3"}, fn.weight_scale_2, kReconciled);
+      differ(x.name + "." + std::to_string(e), {ps[ExpertRole::Gate], ps[ExpertRole::Up]},
+             {std::string(role_names(ExpertRole::Gate).shard_id), std::string(role_names(ExpertRole::Up).shard_id)}, fn.weight_scale_2,
+             kReconciled);
     }
   check_kv_scales(c, out);
   if (scan.blocks)

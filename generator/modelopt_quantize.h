@@ -1,4 +1,4 @@
-// ModelOpt's NVFP4 export arithmetic (NVFP4-SPEC §2.2), used only to *write* checkpoints
+// ModelOpt's NVFP4 export arithmetic, used only to *write* checkpoints
 // (`nvfp4 make-checkpoint`, properties, benches). It is what lands on disk, so it mirrors
 // modelopt/torch/quantization/qtensor/nvfp4_tensor.py step by step in f32.
 #pragma once
