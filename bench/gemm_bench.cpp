@@ -17,7 +17,7 @@
 #include <string>
 
 #include "bench/synthetic_weights.h"
-#include "core/rng.h"
+#include "generator/rng.h"
 #include "optimized/kernels/dispatch.h"
 #include "optimized/kernels/thread_pool.h"
 #include "reference/gemm.h"

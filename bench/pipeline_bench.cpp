@@ -10,8 +10,8 @@
 #include <filesystem>
 
 #include "core/allocator.h"
-#include "core/checkpoint_writer.h"
 #include "core/module_map.h"
+#include "generator/checkpoint_writer.h"
 #include "registry/registry.h"
 
 namespace nvfp4::bench {

@@ -1,7 +1,7 @@
 #include "bench/synthetic_weights.h"
 
 #include "core/codecs.h"
-#include "core/rng.h"
+#include "generator/rng.h"
 
 namespace nvfp4::bench {
 

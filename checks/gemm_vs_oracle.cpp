@@ -6,8 +6,8 @@
 #include <cstring>
 #include <stdexcept>
 
-#include "core/rng.h"
 #include "checks/gemm_bound.h"
+#include "generator/rng.h"
 
 namespace nvfp4::checks {
 

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/checkpoint_config.h"
 #include "core/safetensors.h"
 
 namespace re2 {
@@ -16,18 +17,6 @@ class RE2;
 }
 
 namespace nvfp4 {
-
-enum class CkptFormat { ModelOpt, CompressedTensors };
-std::string format_name(CkptFormat f);
-
-struct QuantConfig {
-  bool present = false;          // some config file declared the quantization
-  CkptFormat format = CkptFormat::ModelOpt;
-  std::string quant_algo;        // "NVFP4" (ModelOpt) or "nvfp4-pack-quantized" (compressed-tensors)
-  int group_size = 16;
-  std::vector<std::string> exclude;  // fnmatch wildcards, or "re:<regex>" (compressed-tensors)
-  std::string source;            // the file it came from
-};
 
 class Checkpoint {
  public:
@@ -59,6 +48,9 @@ class Checkpoint {
 
  private:
   struct Entry { std::size_t file; const TensorInfo* info; };
+  // The steps of open().
+  void compile_exclusions();
+  void map_files(const std::vector<std::filesystem::path>& paths, const std::optional<WeightMap>& weight_map);
   std::filesystem::path dir_;
   QuantConfig quant_;
   nlohmann::json config_ = nlohmann::json::object();

@@ -1,7 +1,5 @@
 #include "core/codecs.h"
 
-#include <algorithm>
-
 namespace nvfp4 {
 float e2m1_to_f32(std::uint8_t code) {
   static constexpr float kLut[16] = {0.f,  0.5f,  1.f,  1.5f,  2.f,  3.f,  4.f,  6.f,
@@ -20,12 +18,6 @@ float e4m3_to_f32(std::uint8_t c) {
 
 float bf16_to_f32(std::uint16_t h) { return f32_from_bits(static_cast<std::uint32_t>(h) << 16); }
 
-std::uint16_t f32_to_bf16(float x) {
-  std::uint32_t b = f32_bits(x);
-  if ((b & 0x7FFFFFFFu) > 0x7F800000u) return static_cast<std::uint16_t>((b >> 16) | 0x40u);
-  return static_cast<std::uint16_t>((b + 0x7FFFu + ((b >> 16) & 1u)) >> 16);
-}
-
 float f16_to_f32(std::uint16_t h) {
   std::uint32_t sign = static_cast<std::uint32_t>(h & 0x8000u) << 16;
   int exp = (h >> 10) & 0x1F;
@@ -36,18 +28,6 @@ float f16_to_f32(std::uint16_t h) {
     return sign ? -v : v;
   }
   return f32_from_bits(sign | (static_cast<std::uint32_t>(exp - 15 + 127) << 23) | (man << 13));
-}
-
-std::uint16_t f32_to_f16(float x) {
-  using namespace codec_detail;
-  std::uint32_t b = f32_bits(x);
-  auto sign = static_cast<std::uint16_t>((b >> 16) & 0x8000u);
-  std::uint32_t a = b & 0x7FFFFFFFu;
-  if (a > 0x7F800000u) return sign | 0x7E00u | static_cast<std::uint16_t>((a >> 13) & 0x3FFu);
-  if (a >= 0x477FF000u) return sign | 0x7C00u;                     // >= 65520 rounds to Inf
-  if (a >= 0x38800000u)                                            // >= 2^-14: normal
-    return sign | static_cast<std::uint16_t>(rne_mantissa(a, 10) - ((127u - 15u) << 10));
-  return sign | static_cast<std::uint16_t>(rne_scaled(a, 126));     // subnormal: multiples of 2^-24
 }
 
 }  // namespace nvfp4

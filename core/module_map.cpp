@@ -65,12 +65,6 @@ bool all_digits(std::string_view s) {
   return std::all_of(s.begin(), s.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
 }
 
-bool is_expert_leaf(std::string_view leaf) {
-  for (std::string_view n : {"gate_proj", "up_proj", "down_proj", "w1", "w3", "w2"})
-    if (leaf == n) return true;
-  return false;
-}
-
 // A config.json integer, or -1 when absent. Anything present must be an integer in [1, 2^24]:
 // the products below (heads * head_dim, summed three times) then stay far inside int64, and a
 // negative, fractional, string or huge value is refused by name instead of read as "absent" or
@@ -105,25 +99,23 @@ std::vector<std::int64_t> qkv_rows(const Checkpoint& c, const std::string& wname
   return rows;
 }
 
-}  // namespace
-
-ModelSpec map_modules(const Checkpoint& c) {
-  ModelSpec spec;
-  // The tensor names decide the format; a config that says otherwise is wrong.
+// Step 1: the tensor names decide the format; a config that says otherwise is wrong.
+CkptFormat detect_format(const Checkpoint& c) {
   bool ct_names = false, mo_names = false;
   for (const auto& n : c.tensor_names()) {
     if (n.ends_with(".weight_packed") || n.ends_with(".weight_global_scale")) ct_names = true;
     if (n.ends_with(".weight_scale_2")) mo_names = true;
   }
   if (ct_names && mo_names) bad_input(c.dir().string(), "", "mixes ModelOpt and compressed-tensors tensor names");
-  spec.format = ct_names ? CkptFormat::CompressedTensors : CkptFormat::ModelOpt;
-  if (c.quant().present && c.quant().format != spec.format && (ct_names || mo_names))
+  const CkptFormat f = ct_names ? CkptFormat::CompressedTensors : CkptFormat::ModelOpt;
+  if (c.quant().present && c.quant().format != f && (ct_names || mo_names))
     bad_input(c.quant().source, "", "declares " + format_name(c.quant().format) + " but the tensors use " +
-                                        format_name(spec.format) + " names");
-  const FormatNames& fn = format_names(spec.format);
+                                        format_name(f) + " names");
+  return f;
+}
 
-  // Quantized prefixes: those with a block-scale tensor.
-  std::set<std::string> consumed;
+// Step 2: the quantized prefixes, those with a block-scale tensor.
+std::vector<std::string> quantized_prefixes(const Checkpoint& c, const FormatNames& fn) {
   std::vector<std::string> prefixes;
   const std::string scale_suffix = "." + fn.weight_scale;
   for (const auto& n : c.tensor_names()) {
@@ -142,180 +134,198 @@ ModelSpec map_modules(const Checkpoint& c) {
       if (!c.has(p + scale_suffix)) bad_input(c.dir().string(), p + scale_suffix, "missing tensor (" + n + " is packed E2M1)");
     }
   }
-
-  // Plain string code, not a regex: names come from the file and can be megabytes long (a
-  // backtracking std::regex recursed per character and overflowed the stack).
-  struct Group { std::map<std::string, std::string> shards; std::string fused; };
-  std::map<std::string, Group> groups;  // module name -> parts
-  std::map<std::string, std::map<std::int64_t, std::map<std::string, std::string>>> experts;
-  std::vector<std::string> singles;
-
-  for (const auto& p : prefixes) {
-    auto [parent, leaf] = split_last(p);
-    if (auto [owner, index] = split_last(parent);
-        owner.ends_with(".experts") && !index.empty() && all_digits(index) && is_expert_leaf(leaf)) {
-      std::string_view proj = leaf;
-      std::string role = (proj == "gate_proj" || proj == "w1") ? "w1" : (proj == "up_proj" || proj == "w3") ? "w3" : "w2";
-      if (index.size() > 7) bad_input(c.dir().string(), p, "expert index out of range");
-      std::int64_t e = 0;
-      for (char d : index) e = 10 * e + (d - '0');
-      if (e > 1'000'000) bad_input(c.dir().string(), p, "expert index out of range");
-      auto& slot = experts[std::string(owner)][e][role];
-      if (!slot.empty()) bad_input(c.dir().string(), p, "expert " + std::to_string(e) + " " + role + " also stored as " + slot);
-      slot = p;
-    } else if ((leaf == "q_proj" || leaf == "k_proj" || leaf == "v_proj") && parent.ends_with(".self_attn")) {
-      groups[std::string(parent) + ".qkv_proj"].shards[std::string(leaf.substr(0, 1))] = p;
-    } else if (leaf == "qkv_proj" && parent.ends_with(".self_attn")) {
-      groups[p].fused = p;
-    } else if ((leaf == "gate_proj" || leaf == "up_proj") && parent.ends_with(".mlp")) {
-      groups[std::string(parent) + ".gate_up_proj"].shards[leaf == "gate_proj" ? "0" : "1"] = p;
-    } else if (leaf == "gate_up_proj" && parent.ends_with(".mlp")) {
-      groups[p].fused = p;
-    } else {
-      singles.push_back(p);
-    }
-  }
-
-  for (auto& [name, g] : groups) {
-    bool qkv = name.ends_with(".qkv_proj");
-    std::vector<std::string> ids = qkv ? std::vector<std::string>{"q", "k", "v"} : std::vector<std::string>{"0", "1"};
-    LinearSpec s;
-    s.name = name;
-    s.shard_ids = ids;
-    if (!g.fused.empty() && !g.shards.empty())
-      bad_input(c.dir().string(), g.shards.begin()->second, "stored both fused (" + g.fused + ") and per shard");
-    if (!g.fused.empty()) {
-      Quantized q = check_prefix(c, fn, g.fused);
-      s.fused_on_disk = true;
-      s.prefixes = {g.fused};
-      s.K = q.K;
-      s.has_input_scale = q.input_scale;
-      if (qkv) {
-        s.shard_rows = qkv_rows(c, g.fused + "." + fn.weight, q.N);
-      } else {
-        if (q.N % 2) bad_input(c.file_of(g.fused + "." + fn.weight), g.fused + "." + fn.weight, "odd row count for gate+up");
-        s.shard_rows = {q.N / 2, q.N / 2};
-      }
-    } else {
-      for (std::size_t i = 0; i < ids.size(); ++i) {
-        auto it = g.shards.find(ids[i]);
-        std::string expect = name.substr(0, name.rfind('.')) + "." +
-                             (qkv ? ids[i] + "_proj" : (ids[i] == "0" ? "gate_proj" : "up_proj"));
-        if (it == g.shards.end())
-          bad_input(c.dir().string(), expect + "." + fn.weight, "missing shard of " + name);
-        Quantized q = check_prefix(c, fn, it->second);
-        if (i == 0) { s.K = q.K; s.has_input_scale = q.input_scale; }
-        if (q.K != s.K) bad_input(c.file_of(it->second + "." + fn.weight), it->second + "." + fn.weight,
-                                  "K = " + std::to_string(q.K) + " differs from the other shards' K = " + std::to_string(s.K));
-        if (q.input_scale != s.has_input_scale)
-          bad_input(c.dir().string(), it->second + "." + fn.input_scale, "present on some shards of " + name + " only");
-        s.prefixes.push_back(it->second);
-        s.shard_rows.push_back(q.N);
-      }
-    }
-    for (const auto& p : s.prefixes) consumed.insert(p);
-    spec.linears.push_back(std::move(s));
-  }
-  for (const auto& p : singles) {
-    Quantized q = check_prefix(c, fn, p);
-    LinearSpec s;
-    s.name = p;
-    s.shard_ids = {"0"};
-    s.shard_rows = {q.N};
-    s.K = q.K;
-    s.prefixes = {p};
-    s.has_input_scale = q.input_scale;
-    consumed.insert(p);
-    spec.linears.push_back(std::move(s));
-  }
-  for (auto& [name, by_e] : experts) {
-    ExpertsSpec s;
-    s.name = name;
-    s.E = static_cast<std::int64_t>(by_e.size());
-    for (std::int64_t e = 0; e < s.E; ++e) {
-      auto it = by_e.find(e);
-      if (it == by_e.end())
-        bad_input(c.dir().string(), name + "." + std::to_string(e) + ".gate_proj." + fn.weight,
-                  "missing expert " + std::to_string(e) + " (experts are numbered 0.." + std::to_string(s.E - 1) + ")");
-      std::array<std::string, 3> ps;
-      const char* roles[3] = {"w1", "w3", "w2"};
-      const char* names[3] = {"gate_proj", "up_proj", "down_proj"};
-      for (int r = 0; r < 3; ++r) {
-        auto f = it->second.find(roles[r]);
-        if (f == it->second.end())
-          bad_input(c.dir().string(), name + "." + std::to_string(e) + "." + names[r] + "." + fn.weight,
-                    "missing tensor (expert " + std::to_string(e) + " has no " + roles[r] + ")");
-        ps[static_cast<std::size_t>(r)] = f->second;
-      }
-      Quantized w1 = check_prefix(c, fn, ps[0]), w3 = check_prefix(c, fn, ps[1]), w2 = check_prefix(c, fn, ps[2]);
-      if (e == 0) { s.H = w1.K; s.I = w1.N; s.has_input_scale = w1.input_scale; }
-      auto wn = [&](int r) { return ps[static_cast<std::size_t>(r)] + "." + fn.weight; };
-      if (w1.K != s.H || w1.N != s.I)
-        bad_input(c.file_of(wn(0)), wn(0), "shape differs from expert 0's gate_proj");
-      if (w3.K != s.H || w3.N != s.I)
-        bad_input(c.file_of(wn(1)), wn(1), "shape [" + std::to_string(w3.N) + ", " + std::to_string(w3.K / 2) +
-                                                "] differs from gate_proj's [" + std::to_string(s.I) + ", " + std::to_string(s.H / 2) + "]");
-      if (w2.N != s.H || w2.K != s.I)
-        bad_input(c.file_of(wn(2)), wn(2), "expected [H, I/2] = [" + std::to_string(s.H) + ", " + std::to_string(s.I / 2) + "]");
-      if (w1.input_scale != s.has_input_scale || w3.input_scale != s.has_input_scale || w2.input_scale != s.has_input_scale)
-        bad_input(c.dir().string(), ps[0] + "." + fn.input_scale, "input scales present on some experts only");
-      for (const auto& p : ps) consumed.insert(p);
-      s.prefixes.push_back(ps);
-    }
-    spec.experts.push_back(std::move(s));
-  }
-
-  std::sort(spec.linears.begin(), spec.linears.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
-  std::set<std::string> quant_tensors;
-  for (const auto& p : consumed)
-    for (const auto* suffix : {&fn.weight, &fn.weight_scale, &fn.weight_scale_2, &fn.input_scale})
-      quant_tensors.insert(p + "." + *suffix);
-  for (const auto& n : c.tensor_names())
-    if (!quant_tensors.count(n)) spec.passthrough.push_back(n);
-  return spec;
+  return prefixes;
 }
 
-std::vector<ModuleUnit> module_units(const Checkpoint& c, const ModelSpec& spec, std::uint64_t max_experts_bytes) {
-  const FormatNames& fn = format_names(spec.format);
-  std::vector<ModuleUnit> units;
-  auto add_prefix = [&](ModuleUnit& u, const std::string& p) {
-    for (const auto* suffix : {&fn.weight, &fn.weight_scale, &fn.weight_scale_2, &fn.input_scale})
-      if (c.has(p + "." + *suffix)) {
-        u.tensors.push_back(p + "." + *suffix);
-        const TensorInfo& i = c.info(p + "." + *suffix);
-        u.bytes += dtype_nbytes(i.dtype, shape_numel(i.shape));
+// Step 3: each prefix classified by the tables of core/module_names.h: one expert's projection, a
+// shard or the whole of a fused module, or a module of its own. Plain string code, not a regex:
+// names come from the file and can be megabytes long (a backtracking std::regex recursed per
+// character and overflowed the stack).
+struct FusedGroup {
+  const Fusion* fusion = nullptr;
+  std::map<std::string, std::string> shards;  // shard id -> prefix
+  std::string fused;                          // the prefix holding every shard, if stored so
+};
+struct Classified {
+  std::map<std::string, FusedGroup> groups;                                // module name -> parts
+  std::map<std::string, std::map<std::int64_t, RolePrefixes>> experts;     // module -> expert -> parts
+  std::vector<std::string> singles;
+};
+
+// "<module>.experts.<e>.<role leaf>": files it under its expert and role.
+bool classify_expert(const Checkpoint& c, const std::string& p, std::string_view parent, std::string_view leaf, Classified& k) {
+  const auto [owner, index] = split_last(parent);
+  const std::optional<ExpertRole> role = expert_role(leaf);
+  if (!owner.ends_with(".experts") || index.empty() || !all_digits(index) || !role) return false;
+  if (index.size() > 7) bad_input(c.dir().string(), p, "expert index out of range");
+  std::int64_t e = 0;
+  for (char d : index) e = 10 * e + (d - '0');
+  if (e > 1'000'000) bad_input(c.dir().string(), p, "expert index out of range");
+  std::string& slot = k.experts[std::string(owner)][e][*role];
+  if (!slot.empty())
+    bad_input(c.dir().string(), p, "expert " + std::to_string(e) + " " + std::string(role_names(*role).shard_id) + " also stored as " + slot);
+  slot = p;
+  return true;
+}
+
+// "<parent>.<shard leaf>" or "<parent>.<fused leaf>" of a Fusion: files it under the fused module.
+bool classify_fused(const std::string& p, std::string_view parent, std::string_view leaf, Classified& k) {
+  for (const Fusion& f : fusions()) {
+    if (!parent.ends_with(f.parent)) continue;
+    if (leaf == f.fused_leaf) {
+      FusedGroup& g = k.groups[p];
+      g.fusion = &f;
+      g.fused = p;
+      return true;
+    }
+    for (const FusedShard& shard : f.shards)
+      if (leaf == shard.leaf) {
+        FusedGroup& g = k.groups[std::string(parent) + "." + std::string(f.fused_leaf)];
+        g.fusion = &f;
+        g.shards[std::string(shard.id)] = p;
+        return true;
       }
+  }
+  return false;
+}
+
+Classified classify(const Checkpoint& c, const std::vector<std::string>& prefixes) {
+  Classified k;
+  for (const auto& p : prefixes) {
+    const auto [parent, leaf] = split_last(p);
+    if (!classify_expert(c, p, parent, leaf, k) && !classify_fused(p, parent, leaf, k)) k.singles.push_back(p);
+  }
+  return k;
+}
+
+// Step 4: the modules, each prefix's tensors checked.
+
+// A fused module stored whole: one tensor, its rows split into shards by the Fusion's rule.
+void fused_on_disk(const Checkpoint& c, const FormatNames& fn, const Fusion& f, const std::string& prefix, LinearSpec& s) {
+  Quantized q = check_prefix(c, fn, prefix);
+  s.fused_on_disk = true;
+  s.prefixes = {prefix};
+  s.K = q.K;
+  s.has_input_scale = q.input_scale;
+  if (f.split == FusedSplit::AttentionHeads) {
+    s.shard_rows = qkv_rows(c, prefix + "." + fn.weight, q.N);
+  } else {
+    if (q.N % 2) bad_input(c.file_of(prefix + "." + fn.weight), prefix + "." + fn.weight, "odd row count for gate+up");
+    s.shard_rows = {q.N / 2, q.N / 2};
+  }
+}
+
+// A fused module stored per shard: every shard present, with one K and input scales on all or none.
+void per_shard(const Checkpoint& c, const FormatNames& fn, const FusedGroup& g, LinearSpec& s) {
+  const std::string& name = s.name;
+  for (std::size_t i = 0; i < g.fusion->shards.size(); ++i) {
+    const FusedShard& shard = g.fusion->shards[i];
+    auto it = g.shards.find(std::string(shard.id));
+    const std::string expect = name.substr(0, name.rfind('.')) + "." + std::string(shard.leaf);
+    if (it == g.shards.end())
+      bad_input(c.dir().string(), expect + "." + fn.weight, "missing shard of " + name);
+    Quantized q = check_prefix(c, fn, it->second);
+    if (i == 0) { s.K = q.K; s.has_input_scale = q.input_scale; }
+    if (q.K != s.K) bad_input(c.file_of(it->second + "." + fn.weight), it->second + "." + fn.weight,
+                              "K = " + std::to_string(q.K) + " differs from the other shards' K = " + std::to_string(s.K));
+    if (q.input_scale != s.has_input_scale)
+      bad_input(c.dir().string(), it->second + "." + fn.input_scale, "present on some shards of " + name + " only");
+    s.prefixes.push_back(it->second);
+    s.shard_rows.push_back(q.N);
+  }
+}
+
+LinearSpec build_fused(const Checkpoint& c, const FormatNames& fn, const std::string& name, const FusedGroup& g) {
+  LinearSpec s;
+  s.name = name;
+  for (const FusedShard& shard : g.fusion->shards) s.shard_ids.emplace_back(shard.id);
+  if (!g.fused.empty() && !g.shards.empty())
+    bad_input(c.dir().string(), g.shards.begin()->second, "stored both fused (" + g.fused + ") and per shard");
+  if (!g.fused.empty()) fused_on_disk(c, fn, *g.fusion, g.fused, s);
+  else per_shard(c, fn, g, s);
+  return s;
+}
+
+LinearSpec build_single(const Checkpoint& c, const FormatNames& fn, const std::string& p) {
+  Quantized q = check_prefix(c, fn, p);
+  LinearSpec s;
+  s.name = p;
+  s.shard_ids = {"0"};
+  s.shard_rows = {q.N};
+  s.K = q.K;
+  s.prefixes = {p};
+  s.has_input_scale = q.input_scale;
+  return s;
+}
+
+// One expert's three projections: gate and up [I, H], down [H, I], input scales on all or none.
+void check_expert(const Checkpoint& c, const FormatNames& fn, std::int64_t e, const RolePrefixes& ps, ExpertsSpec& s) {
+  const Quantized w1 = check_prefix(c, fn, ps[ExpertRole::Gate]), w3 = check_prefix(c, fn, ps[ExpertRole::Up]),
+                  w2 = check_prefix(c, fn, ps[ExpertRole::Down]);
+  if (e == 0) { s.H = w1.K; s.I = w1.N; s.has_input_scale = w1.input_scale; }
+  auto wn = [&](ExpertRole r) { return ps[r] + "." + fn.weight; };
+  if (w1.K != s.H || w1.N != s.I)
+    bad_input(c.file_of(wn(ExpertRole::Gate)), wn(ExpertRole::Gate), "shape differs from expert 0's gate_proj");
+  if (w3.K != s.H || w3.N != s.I)
+    bad_input(c.file_of(wn(ExpertRole::Up)), wn(ExpertRole::Up), "shape [" + std::to_string(w3.N) + ", " + std::to_string(w3.K / 2) +
+                                            "] differs from gate_proj's [" + std::to_string(s.I) + ", " + std::to_string(s.H / 2) + "]");
+  if (w2.N != s.H || w2.K != s.I)
+    bad_input(c.file_of(wn(ExpertRole::Down)), wn(ExpertRole::Down), "expected [H, I/2] = [" + std::to_string(s.H) + ", " + std::to_string(s.I / 2) + "]");
+  if (w1.input_scale != s.has_input_scale || w3.input_scale != s.has_input_scale || w2.input_scale != s.has_input_scale)
+    bad_input(c.dir().string(), ps[ExpertRole::Gate] + "." + fn.input_scale, "input scales present on some experts only");
+}
+
+ExpertsSpec build_experts(const Checkpoint& c, const FormatNames& fn, const std::string& name,
+                          const std::map<std::int64_t, RolePrefixes>& by_e) {
+  ExpertsSpec s;
+  s.name = name;
+  s.E = static_cast<std::int64_t>(by_e.size());
+  for (std::int64_t e = 0; e < s.E; ++e) {
+    auto it = by_e.find(e);
+    if (it == by_e.end())
+      bad_input(c.dir().string(), name + "." + std::to_string(e) + "." + std::string(role_names(ExpertRole::Gate).proj) + "." + fn.weight,
+                "missing expert " + std::to_string(e) + " (experts are numbered 0.." + std::to_string(s.E - 1) + ")");
+    const RolePrefixes& ps = it->second;
+    for (ExpertRole r : kExpertRoles)
+      if (ps[r].empty())
+        bad_input(c.dir().string(), name + "." + std::to_string(e) + "." + std::string(role_names(r).proj) + "." + fn.weight,
+                  "missing tensor (expert " + std::to_string(e) + " has no " + std::string(role_names(r).shard_id) + ")");
+    check_expert(c, fn, e, ps, s);
+    s.prefixes.push_back(ps);
+  }
+  return s;
+}
+
+// Step 5: every tensor that no module reads.
+std::vector<std::string> passthrough_names(const Checkpoint& c, const FormatNames& fn, const ModelSpec& spec) {
+  std::set<std::string> quant_tensors;
+  auto add = [&](const std::string& p) {
+    for (const auto* suffix : {&fn.weight, &fn.weight_scale, &fn.weight_scale_2, &fn.input_scale}) quant_tensors.insert(p + "." + *suffix);
   };
-  for (const auto& l : spec.linears) {
-    ModuleUnit u{l.name, false, {}, 0, {}, 0, l.name};
-    for (const auto& p : l.prefixes) add_prefix(u, p);
-    units.push_back(std::move(u));
-  }
-  for (const auto& x : spec.experts) {
-    ModuleUnit whole{x.name, true, {}, 0, {}, 0, x.name};
+  for (const auto& l : spec.linears)
+    for (const auto& p : l.prefixes) add(p);
+  for (const auto& x : spec.experts)
     for (const auto& ps : x.prefixes)
-      for (const auto& p : ps) add_prefix(whole, p);
-    if (max_experts_bytes == 0 || whole.bytes <= max_experts_bytes || x.E < 2) {
-      units.push_back(std::move(whole));
-      continue;
-    }
-    const std::uint64_t per_expert = whole.bytes / static_cast<std::uint64_t>(x.E);
-    const std::int64_t n = std::max<std::int64_t>(1, static_cast<std::int64_t>(max_experts_bytes / std::max<std::uint64_t>(per_expert, 1)));
-    for (std::int64_t e0 = 0; e0 < x.E; e0 += n) {
-      const std::int64_t e1 = std::min(x.E, e0 + n);
-      ModuleUnit u{x.name + "[experts " + std::to_string(e0) + ".." + std::to_string(e1 - 1) + "]", true, {}, 0, {}, e0, x.name};
-      for (std::int64_t e = e0; e < e1; ++e)
-        for (const auto& p : x.prefixes[static_cast<std::size_t>(e)]) {
-          const std::size_t before = u.tensors.size();
-          add_prefix(u, p);
-          // "<module>.<e>.<rest>" -> "<module>.<e - e0>.<rest>"
-          const std::string old_head = x.name + "." + std::to_string(e), new_head = x.name + "." + std::to_string(e - e0);
-          for (std::size_t i = before; i < u.tensors.size(); ++i) u.renamed.push_back(new_head + u.tensors[i].substr(old_head.size()));
-        }
-      units.push_back(std::move(u));
-    }
-  }
-  return units;
+      for (const auto& p : ps) add(p);
+  std::vector<std::string> out;
+  for (const auto& n : c.tensor_names())
+    if (!quant_tensors.count(n)) out.push_back(n);
+  return out;
+}
+
+}  // namespace
+
+ModelSpec map_modules(const Checkpoint& c) {
+  ModelSpec spec;
+  spec.format = detect_format(c);
+  const FormatNames& fn = format_names(spec.format);
+  const Classified k = classify(c, quantized_prefixes(c, fn));
+  for (const auto& [name, g] : k.groups) spec.linears.push_back(build_fused(c, fn, name, g));
+  for (const auto& p : k.singles) spec.linears.push_back(build_single(c, fn, p));
+  for (const auto& [name, by_e] : k.experts) spec.experts.push_back(build_experts(c, fn, name, by_e));
+  std::sort(spec.linears.begin(), spec.linears.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  spec.passthrough = passthrough_names(c, fn, spec);
+  return spec;
 }
 
 void require_same_structure(const ModelSpec& a, const ModelSpec& b, const std::string& dir) {

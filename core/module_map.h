@@ -1,6 +1,7 @@
 // Module mapping from tensor names (docs/formats.md#module-mapping): q/k/v -> qkv_proj, gate/up -> gate_up_proj,
-// experts.<e>.{gate,up,down}_proj (or w1/w3/w2) -> experts; names fused on disk load whole.
-// Shapes and dtypes are validated here, so every later stage can trust them.
+// experts.<e>.{gate,up,down}_proj (or w1/w3/w2) -> experts; names fused on disk load whole. The
+// naming rules are the tables of core/module_names.h. Shapes and dtypes are validated here, so
+// every later stage can trust them.
 #pragma once
 #include <array>
 #include <cstdint>
@@ -8,6 +9,7 @@
 #include <vector>
 
 #include "core/checkpoint.h"
+#include "core/module_names.h"
 
 namespace nvfp4 {
 
@@ -29,11 +31,17 @@ struct LinearSpec {
   std::int64_t N() const;               // sum of shard_rows
 };
 
+// One expert's checkpoint prefixes, indexed by role (ps[ExpertRole::Up]).
+struct RolePrefixes : std::array<std::string, 3> {
+  using std::array<std::string, 3>::operator[];
+  std::string& operator[](ExpertRole r) { return (*this)[role_index(r)]; }
+  const std::string& operator[](ExpertRole r) const { return (*this)[role_index(r)]; }
+};
+
 struct ExpertsSpec {
   std::string name;                     // e.g. model.layers.0.mlp.experts
   std::int64_t E = 0, H = 0, I = 0;
-  // prefixes[e] = {w1 (gate), w3 (up), w2 (down)}
-  std::vector<std::array<std::string, 3>> prefixes;
+  std::vector<RolePrefixes> prefixes;   // per expert
   bool has_input_scale = true;
 };
 

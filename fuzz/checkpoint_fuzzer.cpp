@@ -7,10 +7,10 @@
 
 #include "core/checkpoint.h"
 #include "core/error.h"
-#include "core/findings.h"
 #include "core/module_map.h"
 #include "fuzz/fuzz_check.h"
 #include "fuzz/fuzz_checkpoint_dir.h"
+#include "tools/inspect/findings.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size > (4u << 20)) return 0;

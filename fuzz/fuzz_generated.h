@@ -5,9 +5,9 @@
 #pragma once
 #include <filesystem>
 
-#include "core/checkpoint_writer.h"
 #include "core/error.h"
 #include "fuzz/byte_reader.h"
+#include "generator/checkpoint_writer.h"
 
 namespace nvfp4::fuzz {
 

@@ -10,11 +10,11 @@
 
 #include "checks/gemm_vs_oracle.h"
 #include "core/checkpoint.h"
-#include "core/codecs.h"
 #include "core/module_map.h"
 #include "fuzz/fuzz_check.h"
 #include "fuzz/fuzz_checkpoint_dir.h"
 #include "fuzz/fuzz_generated.h"
+#include "generator/encoders.h"
 #include "optimized/gemm.h"
 #include "optimized/kernels/dispatch.h"
 #include "optimized/optimized_pipeline.h"

@@ -8,9 +8,9 @@
 #include <unistd.h>
 #include <algorithm>
 
-#include "core/checkpoint_writer.h"
 #include "core/safetensors.h"
 #include "core/test/malformed_safetensors.h"
+#include "generator/checkpoint_writer.h"
 
 namespace fs = std::filesystem;
 

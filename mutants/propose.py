@@ -65,8 +65,8 @@ DEFAULT_PER_AREA = 11
 AREAS = [
     ("optimized", ["optimized/*.cpp", "optimized/*.h"]),
     ("kernels", ["optimized/kernels/*.cpp", "optimized/kernels/*.h"]),
-    ("core", ["core/allocator.cpp", "core/allocator.h", "core/checkpoint.cpp", "core/checkpoint_writer.cpp",
-              "core/module_map.cpp", "core/guarded_mapping.cpp", "core/safetensors_writer.cpp",
+    ("core", ["core/allocator.cpp", "core/allocator.h", "core/checkpoint.cpp", "generator/checkpoint_writer.cpp",
+              "core/module_map.cpp", "core/module_units.cpp", "core/guarded_mapping.cpp", "core/safetensors_writer.cpp",
               # the streaming part of the reader: dropping resident pages of a tensor once it is used
               "core/safetensors_reader.cpp::SafetensorsFile::release"]),
     ("checks", ["checks/*.cpp", "checks/*.h"]),

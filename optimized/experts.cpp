@@ -132,7 +132,8 @@ void experts_process(Module& m, ExpertsPlan& p, std::span<std::uint8_t> scratch,
       p.w13_groups[static_cast<std::size_t>(e)].identity[static_cast<std::size_t>(half)] = own == c;
       if (own != c) {
         std::span<const std::uint8_t> bytes(loaded13.data() + (2 * e + half) * I * (H / 16), static_cast<std::size_t>(I * (H / 16)));
-        rec.push_back({p.name + "." + std::to_string(e), half ? "w3" : "w1", own, c, reconcile_error(bytes, map, own, c)});
+        const std::string_view role = role_names(half ? ExpertRole::Up : ExpertRole::Gate).shard_id;
+        rec.push_back({p.name + "." + std::to_string(e), std::string(role), own, c, reconcile_error(bytes, map, own, c)});
       }
     }
   }

@@ -29,12 +29,13 @@ void for_each_source(const ModelSpec& spec, const std::function<void(const std::
   }
   for (const auto& x : spec.experts)
     for (std::int64_t e = 0; e < x.E; ++e)
-      for (int shard = 0; shard < 3; ++shard) {  // w1 -> w13 rows [0, I), slot (e, 0); w3 -> [I, 2I), (e, 1); w2
-        const std::string& pre = x.prefixes[static_cast<std::size_t>(e)][static_cast<std::size_t>(shard)];
-        const bool w13 = shard < 2;
+      for (const ExpertRole role : kExpertRoles) {  // gate -> w13 rows [0, I), slot (e, 0); up -> [I, 2I), (e, 1); down
+        const std::string& pre = x.prefixes[static_cast<std::size_t>(e)][role];
+        const bool w13 = role != ExpertRole::Down;
+        const std::int64_t half = role == ExpertRole::Up ? 1 : 0;
         const std::string w = w13 ? "w13" : "w2";
-        const std::int64_t rows = w13 ? 2 * x.I : x.H, row = shard == 1 ? x.I : 0, K = w13 ? x.H : x.I;
-        const std::int64_t slot = w13 ? 2 * e + shard : e;
+        const std::int64_t rows = w13 ? 2 * x.I : x.H, row = half * x.I, K = w13 ? x.H : x.I;
+        const std::int64_t slot = w13 ? 2 * e + half : e;
         f(x.name, {K::Weight, pre + "." + fn.weight, w + "_weight", e, row, rows, K / 2});
         f(x.name, {K::BlockScale, pre + "." + fn.weight_scale, w + "_weight_scale", e, row, rows, K / 16});
         f(x.name, {K::GlobalScale, pre + "." + fn.weight_scale_2, w + "_weight_scale_2", -1, 0, 0, 0, slot, 1, fn.encode_scales});

@@ -5,11 +5,11 @@
 // RapidCheck property samples.
 #include <gtest/gtest.h>
 
-#include "core/checkpoint_writer.h"
 #include "core/error.h"
 #include "checks/reload.h"
-#include "core/test/small_model.h"
 #include "core/test/temp_dir.h"
+#include "generator/checkpoint_writer.h"
+#include "generator/test/small_model.h"
 #include "properties/faults.h"
 #include "registry/registry.h"
 

@@ -4,9 +4,9 @@
 #include <cstring>
 #include <limits>
 
-#include "core/codecs.h"
 #include "core/module_map.h"
 #include "core/safetensors.h"
+#include "generator/encoders.h"
 
 namespace nvfp4 {
 

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "core/checkpoint_writer.h"
+#include "generator/checkpoint_writer.h"
 
 namespace nvfp4 {
 

@@ -12,9 +12,9 @@
 #include <limits>
 
 #include "checks/gemm_vs_oracle.h"
-#include "core/codecs.h"
 #include "core/printable.h"
 #include "core/test/temp_dir.h"
+#include "generator/encoders.h"
 #include "optimized/gemm.h"
 #include "optimized/kernels/dispatch.h"
 #include "optimized/optimized_pipeline.h"

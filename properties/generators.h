@@ -7,10 +7,10 @@
 #include <ostream>
 #include <string>
 
-#include "core/checkpoint_writer.h"
 #include "core/dtype.h"
 #include "core/pipeline.h"
 #include "core/tensor.h"
+#include "generator/checkpoint_writer.h"
 
 namespace nvfp4 {
 

@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "checks/gemm_vs_oracle.h"
-#include "core/rng.h"
+#include "generator/rng.h"
 #include "optimized/gemm.h"
 #include "optimized/kernels/dispatch.h"
 #include "optimized/kernels/thread_pool.h"

@@ -10,11 +10,11 @@
 #include <limits>
 
 #include "checks/gemm_vs_oracle.h"
-#include "core/checkpoint_writer.h"
-#include "core/codecs.h"
+#include "generator/checkpoint_writer.h"
+#include "generator/encoders.h"
 #include "core/error.h"
-#include "core/rng.h"
-#include "core/test/small_model.h"
+#include "generator/rng.h"
+#include "generator/test/small_model.h"
 #include "core/module_map.h"
 #include "core/test/temp_dir.h"
 #include "optimized/kernels/dispatch.h"

@@ -10,11 +10,11 @@
 #include <fstream>
 #include <numeric>
 
-#include "core/codecs.h"
 #include "core/error.h"
 #include "checks/reconcile.h"
 #include "checks/state.h"
 #include "core/test/temp_dir.h"
+#include "generator/encoders.h"
 #include "properties/generators.h"
 #include "reference/gemm.h"
 #include "reference/quantize_activation.h"
@@ -188,7 +188,7 @@ RC_GTEST_PROP(GemmProps, W4A4ActivationCodesMatchTheFormula, ()) {
   Tensor x = random_x(d, M, K);
   float gs = static_cast<float>(*rc::gen::inRange(1, 100000)) * 0.05f;
   ref::QuantizedActivation q = ref::quantize_activation(x, gs);
-  // The same formula written again with the core codecs (independently verified on all floats).
+  // The same formula written again with the generator's encoders (independently verified on all floats).
   for (std::int64_t m = 0; m < M; ++m)
     for (std::int64_t b = 0; b < K / 16; ++b) {
       float vmax = 0;

@@ -9,8 +9,8 @@
 //     rounding midpoint for many bytes S (uniform random scales almost never do).
 // The checkpoint stays valid; only its scalars change. Call inside a property (it draws values).
 #pragma once
-#include "core/checkpoint_writer.h"
 #include "core/module_map.h"
+#include "generator/checkpoint_writer.h"
 
 namespace nvfp4 {
 

@@ -13,9 +13,9 @@
 #include <sstream>
 
 #include "core/checkpoint.h"
-#include "core/checkpoint_writer.h"
 #include "core/safetensors.h"
 #include "core/test/temp_dir.h"
+#include "generator/checkpoint_writer.h"
 #include "properties/generators.h"
 #include "registry/registry.h"
 #include "tools/cli/cli.h"

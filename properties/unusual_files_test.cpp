@@ -9,11 +9,11 @@
 #include <nlohmann/json.hpp>
 
 #include "core/checkpoint.h"
-#include "core/checkpoint_writer.h"
 #include "core/module_map.h"
 #include "checks/state.h"
-#include "core/test/small_model.h"
 #include "core/test/temp_dir.h"
+#include "generator/checkpoint_writer.h"
+#include "generator/test/small_model.h"
 #include "registry/registry.h"
 
 namespace nvfp4 {

@@ -44,19 +44,20 @@ void experts_load(Module& m, const ExpertsSpec& s, const Checkpoint& c, CkptForm
   }
   for (std::int64_t e = 0; e < s.E; ++e) {
     const auto& ps = s.prefixes[static_cast<std::size_t>(e)];
-    // Shard ids: w1 -> w13 rows [0, I) and slot (e, 0); w3 -> rows [I, 2I) and slot (e, 1); w2.
-    for (int shard = 0; shard < 3; ++shard) {
-      const std::string& p = ps[static_cast<std::size_t>(shard)];
-      bool w13 = shard < 2;
+    // Gate (w1) -> w13 rows [0, I) and slot (e, 0); up (w3) -> rows [I, 2I) and slot (e, 1); down (w2).
+    for (const ExpertRole role : kExpertRoles) {
+      const std::string& p = ps[role];
+      const bool w13 = role != ExpertRole::Down;
+      const std::int64_t half = role == ExpertRole::Up ? 1 : 0;
       std::string wp = w13 ? "w13" : "w2";
-      std::int64_t rows = w13 ? s.I : s.H, row = shard == 1 ? s.I : 0;
+      std::int64_t rows = w13 ? s.I : s.H, row = half * s.I;
       Tensor w = c.tensor(p + "." + fn.weight), sc = load_block_scales(c, p + "." + fn.weight_scale);
       copy_rows(m.tensor(wp + "_weight"), e, row, w, p + "." + fn.weight);
       copy_rows(m.tensor(wp + "_weight_scale"), e, row, sc, p + "." + fn.weight_scale);
       std::int64_t unit = (w13 ? e * 2 * s.I : e * s.H) + row;
       cov.mark(wp + "_weight", unit, rows);
       cov.mark(wp + "_weight_scale", unit, rows);
-      std::int64_t slot = w13 ? e * 2 + shard : e;
+      std::int64_t slot = w13 ? e * 2 + half : e;
       set_f32(m.tensor(wp + "_weight_scale_2"), slot, load_decode_scale(c, p + "." + fn.weight_scale_2, fn.encode_scales));
       cov.mark(wp + "_weight_scale_2", slot, 1);
       if (s.has_input_scale) {
@@ -108,7 +109,7 @@ Module experts_process(const Module& src, const ExpertsSpec& s, Backend b, std::
       Tensor rows = src.tensor("w13_weight_scale").view(DType::F8_E4M3, {E * 2 * I, H / 16}).narrow0((2 * e + half) * I, I);
       Tensor r = reconcile_shard(rows, own, c, &err);
       std::memcpy(w13_scale.data() + (2 * e + half) * I * (H / 16), r.data(), r.nbytes());
-      if (own != c) rec.push_back({s.name + "." + std::to_string(e), half ? "w3" : "w1", own, c, err});
+      if (own != c) rec.push_back({s.name + "." + std::to_string(e), std::string(role_names(half ? ExpertRole::Up : ExpertRole::Gate).shard_id), own, c, err});
     }
   }
 

@@ -9,7 +9,7 @@
 #include <limits>
 #include <stdexcept>
 
-#include "core/rng.h"
+#include "generator/rng.h"
 
 namespace nvfp4::checks {
 namespace {

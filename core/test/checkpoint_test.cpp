@@ -1,116 +1,13 @@
-// Checkpoint discovery, module mapping, the block-scale summary and quantization configs (the
-// `nvfp4 inspect` command on good and broken checkpoints: tools/test/inspect_test.cpp).
+// Checkpoint configs: every accepted way of declaring the quantization, the refusals, and the
+// exclusion list (module mapping: module_map_test.cpp; `nvfp4 inspect`: tools/test/inspect_test.cpp).
 #include <gtest/gtest.h>
 
-#include <cmath>
-#include <cstring>
 #include <fstream>
-#include <functional>
-#include <limits>
-#include <sstream>
 
 #include "core/checkpoint.h"
-#include "core/checkpoint_writer.h"
-#include "core/codecs.h"
 #include "core/error.h"
-#include "core/module_map.h"
-#include "core/scale_summary.h"
 #include "core/safetensors.h"
-#include "core/test/small_model.h"
 #include "core/test/temp_dir.h"
-
-namespace nvfp4 {
-namespace {
-namespace fs = std::filesystem;
-
-WriterOptions small() { return small_model(); }
-
-TEST(ModuleMap, UnfusedModelOptMapsShardsAndGqaSizes) {
-  TempDir d;
-  WriterOptions o = small();
-  write_checkpoint(d.path(), generate_checkpoint(o), 1);
-  Checkpoint c = Checkpoint::open(d.path());
-  ModelSpec s = map_modules(c);
-  EXPECT_EQ(s.format, CkptFormat::ModelOpt);
-  ASSERT_EQ(s.linears.size(), 4u);
-  const LinearSpec& qkv = s.linears[3];
-  EXPECT_EQ(qkv.name, "model.layers.0.self_attn.qkv_proj");
-  EXPECT_EQ(qkv.shard_ids, (std::vector<std::string>{"q", "k", "v"}));
-  EXPECT_EQ(qkv.shard_rows, (std::vector<std::int64_t>{64, 32, 32}));  // 4 heads, 2 kv heads, dim 16
-  EXPECT_FALSE(qkv.fused_on_disk);
-  const LinearSpec& gu = s.linears[1];
-  EXPECT_EQ(gu.name, "model.layers.0.mlp.gate_up_proj");
-  EXPECT_EQ(gu.shard_rows, (std::vector<std::int64_t>{96, 96}));
-  EXPECT_EQ(gu.prefixes[0], "model.layers.0.mlp.gate_proj");
-  EXPECT_TRUE(std::find(s.passthrough.begin(), s.passthrough.end(), "lm_head.weight") != s.passthrough.end());
-}
-
-TEST(ModuleMap, FusedCompressedTensorsShardedMapsWholeTensors) {
-  TempDir d;
-  WriterOptions o = small();
-  o.fused = true;
-  o.format = CkptFormat::CompressedTensors;
-  write_checkpoint(d.path(), generate_checkpoint(o), 3);
-  Checkpoint c = Checkpoint::open(d.path());
-  EXPECT_EQ(c.file_count(), 3u);
-  ModelSpec s = map_modules(c);
-  EXPECT_EQ(s.format, CkptFormat::CompressedTensors);
-  const LinearSpec& qkv = s.linears[3];
-  EXPECT_TRUE(qkv.fused_on_disk);
-  EXPECT_EQ(qkv.prefixes, (std::vector<std::string>{"model.layers.0.self_attn.qkv_proj"}));
-  EXPECT_EQ(qkv.shard_rows, (std::vector<std::int64_t>{64, 32, 32}));  // split by config.json
-}
-
-TEST(ModuleMap, ExpertsGroupW1W3W2) {
-  TempDir d;
-  WriterOptions o = small();
-  o.experts = 3;
-  write_checkpoint(d.path(), generate_checkpoint(o), 2);
-  ModelSpec s = map_modules(Checkpoint::open(d.path()));
-  ASSERT_EQ(s.experts.size(), 1u);
-  EXPECT_EQ(s.experts[0].name, "model.layers.0.mlp.experts");
-  EXPECT_EQ(s.experts[0].E, 3);
-  EXPECT_EQ(s.experts[0].H, 64);
-  EXPECT_EQ(s.experts[0].I, 96);
-  EXPECT_EQ(s.experts[0].prefixes[2][2], "model.layers.0.mlp.experts.2.down_proj");
-}
-
-TEST(ScaleSummary, AmaxIsTheQuantizersAndEveryBlockIsCounted) {
-  // ModelOpt's export sets s2 = amax / (6 * 448), so the block holding a weight's amax gets scale
-  // 448 and the element itself code 6: the dequantized maximum is 6 * 448 * s2 exactly (a fused
-  // group shares one amax, hence one s2, when the shard scales are equal).
-  TempDir d;
-  write_checkpoint(d.path(), generate_checkpoint(small()), 1);
-  const Checkpoint c = Checkpoint::open(d.path());
-  const ModelSpec spec = map_modules(c);
-  const auto sums = scale_summaries(c, spec);
-  ASSERT_EQ(sums.size(), spec.linears.size() + spec.experts.size());
-  for (std::size_t i = 0; i < spec.linears.size(); ++i) {
-    const auto& l = spec.linears[i];
-    double s2 = 0;
-    for (const auto& p : l.prefixes) s2 = std::max(s2, static_cast<double>(c.tensor(p + ".weight_scale_2").get_f32(0)));
-    EXPECT_EQ(sums[i].module, l.name);
-    EXPECT_EQ(sums[i].amax, 2688.0 * s2) << l.name;
-    EXPECT_EQ(sums[i].blocks, l.N() * l.K / 16) << l.name;
-    std::int64_t total = 0;
-    for (auto n : sums[i].exponents) total += n;
-    EXPECT_EQ(total, sums[i].blocks) << l.name;
-    EXPECT_GT(sums[i].exponents[15], 0) << "the amax block's 448 is in the top binade: " << l.name;
-  }
-}
-
-TEST(ScaleSummary, HistogramGlyphs) {
-  // 9 levels by share of the largest bucket: v * 9 - 1 over the top, floored.
-  std::array<std::int64_t, 16> h{};
-  h[1] = 1, h[2] = 9, h[3] = 10, h[4] = 50, h[5] = 100, h[15] = 12;
-  // by hand: 0 -> ' ', 1, 9, 10 -> 8/100, 80/100, 89/100 = 0 '.', 50 -> 449/100 = 4 '+', 100 -> 8 '@',
-  // nine empty, 12 -> 107/100 = 1 ':'
-  EXPECT_EQ(histogram_glyphs(h), " ...+@         :");
-  EXPECT_EQ(histogram_glyphs({}), std::string(16, ' '));
-}
-
-}  // namespace
-}  // namespace nvfp4
 
 namespace nvfp4 {
 namespace {

@@ -2,8 +2,8 @@
 // definition: "the nearest value of the format, ties to the even code". The expected code comes
 // from the format's value table alone: adjacent values' midpoints (exact in float) cut the positive
 // floats, ordered by bit pattern, into segments of one code each. Within a segment the check is a
-// branch-free loop the compiler vectorizes, so a whole sweep takes seconds. Used for core's file
-// codecs and for the optimized pipeline's own encoders.
+// branch-free loop the compiler vectorizes, so a whole sweep takes seconds. Used for the
+// generator's file encoders and for the optimized pipeline's own encoders.
 #pragma once
 #include <gtest/gtest.h>
 

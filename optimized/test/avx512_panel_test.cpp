@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "core/codecs.h"
-#include "core/rng.h"
+#include "generator/rng.h"
 #include "optimized/codecs.h"
 #include "optimized/kernels/avx512_panel.h"
 #include "optimized/kernels/avx512_quantize.h"

@@ -9,11 +9,11 @@
 #include <thread>
 
 #include "core/allocator.h"
-#include "core/checkpoint_writer.h"
 #include "core/error.h"
 #include "checks/state.h"
-#include "core/test/small_model.h"
 #include "core/test/temp_dir.h"
+#include "generator/checkpoint_writer.h"
+#include "generator/test/small_model.h"
 #include "optimized/optimized_pipeline.h"
 
 namespace nvfp4::opt {

@@ -5,7 +5,7 @@
 #include <cmath>
 #include <cstring>
 
-#include "core/codecs.h"
+#include "generator/encoders.h"
 #include "reference/gemm.h"
 
 namespace nvfp4::ref {

@@ -5,11 +5,11 @@
 #include <cmath>
 #include <filesystem>
 
-#include "core/checkpoint_writer.h"
 #include "core/error.h"
 #include "checks/state.h"
-#include "core/test/small_model.h"
 #include "core/test/temp_dir.h"
+#include "generator/checkpoint_writer.h"
+#include "generator/test/small_model.h"
 #include "reference/loading.h"
 #include "reference/reference_pipeline.h"
 

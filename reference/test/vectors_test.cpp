@@ -5,8 +5,8 @@
 #include <cstring>
 #include <limits>
 
-#include "core/codecs.h"
-#include "core/modelopt_quantize.h"
+#include "generator/encoders.h"
+#include "generator/modelopt_quantize.h"
 #include "reference/numerics.h"
 #include "reference/quantize_activation.h"
 #include "reference/reconcile.h"
@@ -41,7 +41,7 @@ TEST(RefNumerics, E4M3EveryByteAndTheProbeTable) {
 
 TEST(RefNumerics, AgreesWithTheIndependentCoreCodecsOnManyFloats) {
   // Two implementations written differently (thresholds and nearbyint here, bit manipulation in
-  // core/, itself checked on all 2^32 floats): they must agree everywhere they are defined.
+  // generator/encoders.h, itself checked on all 2^32 floats): they must agree everywhere they are defined.
   std::uint32_t s = 12345;
   for (int i = 0; i < 2'000'000; ++i) {
     s = s * 1664525u + 1013904223u;

@@ -3,12 +3,12 @@
 #include <nlohmann/json.hpp>
 
 #include "core/checkpoint.h"
-#include "core/findings.h"
 #include "core/module_map.h"
 #include "core/printable.h"
-#include "core/scale_summary.h"
 #include "tools/cli/cli.h"
 #include "tools/cli/report_json.h"
+#include "tools/inspect/findings.h"
+#include "tools/inspect/scale_summary.h"
 
 namespace nvfp4::cli {
 

@@ -5,7 +5,7 @@
 #include <mutex>
 #include <thread>
 
-#include "core/checkpoint_writer.h"
+#include "generator/checkpoint_writer.h"
 #include "tools/cli/cli.h"
 #include "tools/cli/progress.h"
 

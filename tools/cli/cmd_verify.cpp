@@ -14,7 +14,6 @@
 #include <thread>
 
 #include "core/error.h"
-#include "core/findings.h"
 #include "core/printable.h"
 #include "optimized/kernels/dispatch.h"
 #include "optimized/kernels/path_rows.h"
@@ -24,6 +23,7 @@
 #include "tools/cli/verify/report.h"
 #include "tools/cli/verify/sampling.h"
 #include "tools/cli/verify/unit.h"
+#include "tools/inspect/findings.h"
 
 namespace nvfp4::cli {
 namespace {

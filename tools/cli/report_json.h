@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "core/findings.h"
+#include "tools/inspect/findings.h"
 
 namespace nvfp4::cli {
 

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "core/codecs.h"
+#include "generator/encoders.h"
 
 namespace nvfp4::diff {
 

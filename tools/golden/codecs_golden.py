@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Conversion truth from ml_dtypes and numpy for the core codecs.
+"""Conversion truth from ml_dtypes and numpy for core's decoders and the generator's encoders.
 
 Writes OUT/codecs.safetensors (with safetensors' own writer):
   x            U32 [n]  float32 bit patterns: random bits, and values at/around every midpoint

@@ -12,11 +12,11 @@
 #include <regex>
 #include <sstream>
 
-#include "core/checkpoint_writer.h"
-#include "core/codecs.h"
 #include "core/safetensors.h"
-#include "core/test/small_model.h"
 #include "core/test/temp_dir.h"
+#include "generator/checkpoint_writer.h"
+#include "generator/encoders.h"
+#include "generator/test/small_model.h"
 #include "tools/cli/cli.h"
 #include "tools/test/cli_run.h"
 

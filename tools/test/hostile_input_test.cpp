@@ -15,15 +15,15 @@
 #include <sstream>
 
 #include "core/checkpoint.h"
-#include "core/checkpoint_writer.h"
-#include "core/codecs.h"
 #include "core/error.h"
 #include "core/interrupt_cleanup.h"
 #include "checks/state.h"
 #include "core/safetensors.h"
 #include "core/test/malformed_safetensors.h"
-#include "core/test/small_model.h"
 #include "core/test/temp_dir.h"
+#include "generator/checkpoint_writer.h"
+#include "generator/encoders.h"
+#include "generator/test/small_model.h"
 #include "registry/registry.h"
 #include "tools/cli/cli.h"
 #include "tools/test/cli_run.h"

@@ -11,13 +11,13 @@
 #include <sstream>
 
 #include "core/checkpoint.h"
-#include "core/checkpoint_writer.h"
 #include "core/codecs.h"
 #include "core/error.h"
 #include "core/module_map.h"
 #include "core/safetensors.h"
-#include "core/test/small_model.h"
 #include "core/test/temp_dir.h"
+#include "generator/checkpoint_writer.h"
+#include "generator/test/small_model.h"
 #include "tools/cli/cli.h"
 
 namespace nvfp4 {

@@ -12,8 +12,8 @@
 #include <cstdlib>
 #include <fstream>
 
-#include "core/checkpoint_writer.h"
 #include "core/test/temp_dir.h"
+#include "generator/checkpoint_writer.h"
 
 namespace nvfp4 {
 namespace {

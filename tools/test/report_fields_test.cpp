@@ -17,11 +17,11 @@
 #include <string>
 #include <vector>
 
-#include "core/checkpoint_writer.h"
-#include "core/codecs.h"
 #include "core/safetensors.h"
-#include "core/test/small_model.h"
 #include "core/test/temp_dir.h"
+#include "generator/checkpoint_writer.h"
+#include "generator/encoders.h"
+#include "generator/test/small_model.h"
 #include "optimized/kernels/dispatch.h"
 #include "checks/gemm_vs_oracle.h"
 #include "tools/test/cli_run.h"

@@ -8,7 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/findings.h"
+#include "tools/inspect/findings.h"
 #include "core/pipeline.h"
 #include "tools/cli/verify/phases.h"
 #include "tools/cli/verify/unit.h"

@@ -4,8 +4,8 @@
 #include <cstdio>
 #include <filesystem>
 
-#include "core/checkpoint_writer.h"
 #include "checks/agreement.h"
+#include "generator/checkpoint_writer.h"
 #include "optimized/optimized_pipeline.h"
 #include "reference/reference_pipeline.h"
 

@@ -4,7 +4,7 @@
 
 #include <cmath>
 
-#include "core/rng.h"
+#include "generator/rng.h"
 
 namespace nvfp4 {
 namespace {

@@ -1,13 +1,13 @@
-// Every one of the 2^32 float bit patterns through core's E4M3 (satfinite and NaN-on-overflow) and
-// E2M1 encoders, against "nearest value, ties to even" derived from the value table
+// Every one of the 2^32 float bit patterns through the generator's E4M3 (satfinite and
+// NaN-on-overflow) and E2M1 encoders, against "nearest value, ties to even" derived from the value table
 // (core/test/nearest_even_sweep.h).
 #include <gtest/gtest.h>
 
 #include <cstring>
 
-#include "core/codecs.h"
-#include "core/modelopt_quantize_rows.h"
 #include "core/test/nearest_even_sweep.h"
+#include "generator/encoders.h"
+#include "generator/modelopt_quantize_rows.h"
 
 namespace nvfp4 {
 namespace {
@@ -21,7 +21,7 @@ TEST(ExhaustiveE4M3, SatfiniteMatchesNearestEvenOnAll2p32Floats) { sweep::sweep(
 TEST(ExhaustiveE4M3, NanOnOverflowMatchesNearestEvenOnAll2p32Floats) { sweep::sweep(sweep::e4m3_format(false), NoSat{}); }
 
 TEST(ExhaustiveE2M1, ThresholdsEqualTheEncoderOnEveryNonNegativeFloat) {
-  // The writer's vectorizable E2M1 (seven comparisons) against core's encoder, all 2^31 patterns
+  // The writer's vectorizable E2M1 (seven comparisons) against the encoder, all 2^31 patterns
   // with the sign bit clear (NaN and Inf included).
   std::uint64_t bad = 0, first = 0;
   for (std::uint64_t b = 0; b < (std::uint64_t{1} << 31); ++b) {

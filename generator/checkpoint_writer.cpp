@@ -1,4 +1,4 @@
-#include "core/checkpoint_writer.h"
+#include "generator/checkpoint_writer.h"
 
 #include <algorithm>
 #include <atomic>
@@ -11,12 +11,12 @@
 #include <set>
 #include <thread>
 
-#include "core/codecs.h"
 #include "core/error.h"
-#include "core/modelopt_quantize.h"
 #include "core/module_map.h"
-#include "core/rng.h"
 #include "core/safetensors.h"
+#include "generator/encoders.h"
+#include "generator/modelopt_quantize.h"
+#include "generator/rng.h"
 
 namespace nvfp4 {
 namespace {

@@ -1,10 +1,10 @@
-#include "core/scale_summary.h"
+#include "tools/inspect/scale_summary.h"
 
 #include <algorithm>
 #include <cmath>
 
 #include "core/codecs.h"
-#include "core/findings.h"
+#include "tools/inspect/findings.h"
 
 namespace nvfp4 {
 

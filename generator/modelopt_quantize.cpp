@@ -1,10 +1,10 @@
-#include "core/modelopt_quantize.h"
+#include "generator/modelopt_quantize.h"
 
 #include <cmath>
 #include <stdexcept>
 
 #include "core/codecs.h"
-#include "core/modelopt_quantize_rows.h"
+#include "generator/modelopt_quantize_rows.h"
 
 namespace nvfp4 {
 

@@ -1,4 +1,4 @@
-#include "core/findings.h"
+#include "tools/inspect/findings.h"
 
 #include "core/printable.h"
 
@@ -157,7 +157,9 @@ std::vector<Finding> check_values(const Checkpoint& c, const ModelSpec& spec) {
     for (std::int64_t e = 0; e < x.E; ++e) {
       const auto& ps = x.prefixes[static_cast<std::size_t>(e)];
       for (const auto& p : ps) prefix_checks(p, x.has_input_scale);
-      differ(x.name + "." + std::to_string(e), {ps[0], ps[1]}, {"w1", "w3"}, fn.weight_scale_2, kReconciled);
+      differ(x.name + "." + std::to_string(e), {ps[ExpertRole::Gate], ps[ExpertRole::Up]},
+             {std::string(role_names(ExpertRole::Gate).shard_id), std::string(role_names(ExpertRole::Up).shard_id)}, fn.weight_scale_2,
+             kReconciled);
     }
   check_kv_scales(c, out);
   if (scan.blocks)

@@ -5,7 +5,7 @@
 #include <cmath>
 #include <cstdint>
 
-#include "core/codecs.h"
+#include "generator/encoders.h"
 
 namespace nvfp4::quantize_detail {
 
@@ -13,7 +13,7 @@ namespace nvfp4::quantize_detail {
 // the midpoint between two E2M1 values, strict where the tie goes down to the even code (0.25 -> 0,
 // 1.25 -> 1.0, 2.5 -> 2.0, 5 -> 4.0), inclusive where it goes up (0.75 -> 1.0, 1.75 -> 2.0,
 // 3.5 -> 4.0); NaN -> 7 as f32_to_e2m1 has it. Equal to f32_to_e2m1 on every non-negative float
-// (core_exhaustive: E2M1Thresholds).
+// (generator_exhaustive: ExhaustiveE2M1.ThresholdsEqualTheEncoderOnEveryNonNegativeFloat).
 inline std::uint8_t e2m1_magnitude_code(float m) {
   const int c = (m > 0.25f) + (m >= 0.75f) + (m > 1.25f) + (m >= 1.75f) + (m > 2.5f) + (m >= 3.5f) + (m > 5.0f);
   return static_cast<std::uint8_t>(m != m ? 7 : c);

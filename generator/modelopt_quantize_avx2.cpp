@@ -2,11 +2,11 @@
 // intrinsics: the compiler would not vectorize the shared scalar body. Every operation is the
 // scalar one lane by lane (max ignoring NaN, true division, the seven E2M1 thresholds of
 // e2m1_magnitude_code, NaN -> 7, sign from x < 0), so the bytes are the same: the writer's tests and
-// `nvfp4 make-checkpoint` outputs compare equal across the two paths (core_unit: Quantizer).
-// -ffp-contract=off (core/CMakeLists.txt): no FMA may change a rounding.
+// `nvfp4 make-checkpoint` outputs compare equal across the two paths (generator_unit: Quantizer).
+// -ffp-contract=off (generator/CMakeLists.txt): no FMA may change a rounding.
 #include <immintrin.h>
 
-#include "core/modelopt_quantize_rows.h"
+#include "generator/modelopt_quantize_rows.h"
 
 namespace nvfp4::quantize_detail {
 

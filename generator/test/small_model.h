@@ -1,6 +1,6 @@
 // The small model most tests write: one layer, H = 64 (4 heads of 16, 2 KV heads), I = 96.
 #pragma once
-#include "core/checkpoint_writer.h"
+#include "generator/checkpoint_writer.h"
 
 namespace nvfp4 {
 

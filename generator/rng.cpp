@@ -1,4 +1,4 @@
-#include "core/rng.h"
+#include "generator/rng.h"
 
 namespace nvfp4 {
 namespace {

@@ -1,0 +1,51 @@
+// Streaming units of a mapped checkpoint (module_map.h: module_units).
+#include "core/module_map.h"
+
+#include <algorithm>
+
+namespace nvfp4 {
+
+std::vector<ModuleUnit> module_units(const Checkpoint& c, const ModelSpec& spec, std::uint64_t max_experts_bytes) {
+  const FormatNames& fn = format_names(spec.format);
+  std::vector<ModuleUnit> units;
+  auto add_prefix = [&](ModuleUnit& u, const std::string& p) {
+    for (const auto* suffix : {&fn.weight, &fn.weight_scale, &fn.weight_scale_2, &fn.input_scale})
+      if (c.has(p + "." + *suffix)) {
+        u.tensors.push_back(p + "." + *suffix);
+        const TensorInfo& i = c.info(p + "." + *suffix);
+        u.bytes += dtype_nbytes(i.dtype, shape_numel(i.shape));
+      }
+  };
+  for (const auto& l : spec.linears) {
+    ModuleUnit u{l.name, false, {}, 0, {}, 0, l.name};
+    for (const auto& p : l.prefixes) add_prefix(u, p);
+    units.push_back(std::move(u));
+  }
+  for (const auto& x : spec.experts) {
+    ModuleUnit whole{x.name, true, {}, 0, {}, 0, x.name};
+    for (const auto& ps : x.prefixes)
+      for (const auto& p : ps) add_prefix(whole, p);
+    if (max_experts_bytes == 0 || whole.bytes <= max_experts_bytes || x.E < 2) {
+      units.push_back(std::move(whole));
+      continue;
+    }
+    const std::uint64_t per_expert = whole.bytes / static_cast<std::uint64_t>(x.E);
+    const std::int64_t n = std::max<std::int64_t>(1, static_cast<std::int64_t>(max_experts_bytes / std::max<std::uint64_t>(per_expert, 1)));
+    for (std::int64_t e0 = 0; e0 < x.E; e0 += n) {
+      const std::int64_t e1 = std::min(x.E, e0 + n);
+      ModuleUnit u{x.name + "[experts " + std::to_string(e0) + ".." + std::to_string(e1 - 1) + "]", true, {}, 0, {}, e0, x.name};
+      for (std::int64_t e = e0; e < e1; ++e)
+        for (const auto& p : x.prefixes[static_cast<std::size_t>(e)]) {
+          const std::size_t before = u.tensors.size();
+          add_prefix(u, p);
+          // "<module>.<e>.<rest>" -> "<module>.<e - e0>.<rest>"
+          const std::string old_head = x.name + "." + std::to_string(e), new_head = x.name + "." + std::to_string(e - e0);
+          for (std::size_t i = before; i < u.tensors.size(); ++i) u.renamed.push_back(new_head + u.tensors[i].substr(old_head.size()));
+        }
+      units.push_back(std::move(u));
+    }
+  }
+  return units;
+}
+
+}  // namespace nvfp4
