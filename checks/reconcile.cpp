@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "core/codecs.h"
+#include "core/module_names.h"
 #include "core/printable.h"
 
 namespace nvfp4::checks {
@@ -38,11 +39,12 @@ ShardBlocks locate(const ref::ReferencePipeline& rp, const Reconciliation& rec) 
   for (const auto& x : rp.spec().experts)
     for (int e = 0; e < static_cast<int>(x.E); ++e)
       if (x.name + "." + std::to_string(e) == rec.module) {
-        const int half = rec.shard == "w3";  // logical w13 rows: gate (w1), then up (w3)
+        // Logical w13 rows: gate (w1), then up (w3).
+        const ExpertRole role = rec.shard == role_names(ExpertRole::Up).shard_id ? ExpertRole::Up : ExpertRole::Gate;
         s.kb = x.H / 16;
         s.n = x.I * s.kb;
-        s.first = half * s.n;
-        s.raw_name = x.prefixes[static_cast<std::size_t>(e)][static_cast<std::size_t>(half)] + ".weight_scale";
+        s.first = role == ExpertRole::Up ? s.n : 0;
+        s.raw_name = x.prefixes[static_cast<std::size_t>(e)][role] + ".weight_scale";
         s.w = rp.logical_weight({x.name, e, "w13"});
       }
   return s;

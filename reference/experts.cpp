@@ -93,12 +93,14 @@ Tensor rearrange(const Tensor& in, std::int64_t rows_out, std::int64_t cols_out,
 
 }  // namespace
 
-Module experts_process(const Module& src, const ExpertsSpec& s, Backend b, std::vector<Reconciliation>& rec) {
+namespace {
+
+// Per expert, gate and up share one common scale: the max, block scales reconciled onto it.
+// Returns the reconciled w13 block scales; common gets each expert's scale.
+Tensor reconcile_w13(const Module& src, const ExpertsSpec& s, std::vector<float>& common, std::vector<Reconciliation>& rec) {
   const std::int64_t E = s.E, H = s.H, I = s.I;
   const Tensor& s2 = src.tensor("w13_weight_scale_2");
-
-  // Per expert, gate and up share one common scale: the max, block scales reconciled onto it.
-  std::vector<float> common(static_cast<std::size_t>(E));
+  common.assign(static_cast<std::size_t>(E), 0.0f);
   Tensor w13_scale = src.tensor("w13_weight_scale").clone();
   for (std::int64_t e = 0; e < E; ++e) {
     float g = get_f32(s2, 2 * e), u = get_f32(s2, 2 * e + 1), c = std::max(g, u);
@@ -112,68 +114,87 @@ Module experts_process(const Module& src, const ExpertsSpec& s, Backend b, std::
       if (own != c) rec.push_back({s.name + "." + std::to_string(e), std::string(role_names(half ? ExpertRole::Up : ExpertRole::Gate).shard_id), own, c, err});
     }
   }
+  return w13_scale;
+}
 
+// cutlass: weights as loaded, block scales swizzled.
+void cutlass_layout(const Module& src, const Tensor& w13_scale, Module& out) {
+  out.add("w13_weight", src.tensor("w13_weight").clone());
+  out.add("w2_weight", src.tensor("w2_weight").clone());
+  Tensor swz13 = swizzle_128x4(w13_scale), swz2 = swizzle_128x4(src.tensor("w2_weight_scale"));
+  // Where an engine aliases the swizzled scales onto the sources (same shape and dtype), the two
+  // names are one Parameter holding the swizzled bytes; otherwise the sources keep the loaded ones.
+  const bool alias13 = swz13.shape() == w13_scale.shape(), alias2 = swz2.shape() == src.tensor("w2_weight_scale").shape();
+  out.add("w13_weight_scale", alias13 ? swz13 : src.tensor("w13_weight_scale").clone());
+  out.add("w2_weight_scale", alias2 ? swz2 : src.tensor("w2_weight_scale").clone());
+  if (alias13) out.alias("w13_blockscale_swizzled", "w13_weight_scale");
+  else out.add("w13_blockscale_swizzled", swz13);
+  if (alias2) out.alias("w2_blockscale_swizzled", "w2_weight_scale");
+  else out.add("w2_blockscale_swizzled", swz2);
+}
+
+// trtllm: [w1; w3] -> [w3; 0; w1; 0] with each half padded to Ip rows, w2's K padded to Ip, rows
+// shuffled (FlashInfer's permutations), block scales shuffled the same way and swizzled.
+void trtllm_layout(const Module& src, const ExpertsSpec& s, const Tensor& w13_scale, Module& out) {
+  const std::int64_t H = s.H, I = s.I;
+  if (H % 64) bad_input("", s.name, "trtllm needs the hidden size H = " + std::to_string(H) + " to be a multiple of 64");
+  const std::int64_t Ip = trtllm_padded_intermediate(I);
+  std::vector<RowMove> w31{{I, 0, I}, {0, Ip, I}};
+  Tensor w13 = rearrange(src.tensor("w13_weight"), 2 * Ip, H / 2, w31);
+  Tensor sc13 = rearrange(w13_scale, 2 * Ip, H / 16, w31);
+  Tensor w2 = rearrange(src.tensor("w2_weight"), H, Ip / 2, {{0, 0, H}});
+  Tensor sc2 = rearrange(src.tensor("w2_weight_scale"), H, Ip / 16, {{0, 0, H}});
+  Permutation p13 = compose(gated_act_reorder(2 * Ip), shuffle_a_rows(2 * Ip, 128));
+  Permutation p2 = shuffle_a_rows(H, 128);
+  out.add("w13_weight", permute_rows(w13, p13));
+  out.add("w2_weight", permute_rows(w2, p2));
+  Tensor swz13 = swizzle_128x4(permute_rows(sc13, p13));  // [E, 2Ip, H/16]: 2Ip % 128 == 0, H/16 % 4 == 0
+  // [E, roundup(H, 128), Ip/16]. FlashInfer's get_shuffle_matrix_sf_a_row_indices asserts
+  // H % 128 == 0 here; H % 64 == 0 is accepted (docs/formats.md#padding-and-shape-rules), so the padded rows are kept.
+  Tensor swz2 = swizzle_128x4(permute_rows(sc2, p2));
+  // sglang binds w13/w2_blockscale_swizzled to the processed scales themselves.
+  out.add("w13_weight_scale", swz13);
+  out.add("w2_weight_scale", swz2);
+  out.alias("w13_blockscale_swizzled", "w13_weight_scale");
+  out.alias("w2_blockscale_swizzled", "w2_weight_scale");
+}
+
+// The activation scalars: the max input scale over experts, alphas per expert, and trtllm's
+// g1_scale_c.
+void activation_scalars(const Module& src, const ExpertsSpec& s, Backend b, const std::vector<float>& common, Module& out) {
+  const std::int64_t E = s.E;
+  out.add("w13_input_scale", src.tensor("w13_input_scale").clone());
+  out.add("w2_input_scale", src.tensor("w2_input_scale").clone());
+  float in13 = max_of(src.tensor("w13_input_scale")), in2 = max_of(src.tensor("w2_input_scale"));
+  std::vector<float> g1(static_cast<std::size_t>(E)), g2(static_cast<std::size_t>(E));
+  for (std::int64_t e = 0; e < E; ++e) {
+    g1[static_cast<std::size_t>(e)] = in13 * common[static_cast<std::size_t>(e)];
+    g2[static_cast<std::size_t>(e)] = in2 * get_f32(src.tensor("w2_weight_scale_2"), e);
+  }
+  float q13 = 1.0f / in13, q2 = 1.0f / in2;
+  out.add("g1_alphas", f32_vector(g1));
+  out.add("g2_alphas", f32_vector(g2));
+  out.add("w13_input_scale_quant", Tensor::scalar_f32(q13));
+  out.add("w2_input_scale_quant", Tensor::scalar_f32(q2));
+  if (b == Backend::Trtllm) {
+    std::vector<float> c(static_cast<std::size_t>(E));
+    for (std::size_t e = 0; e < c.size(); ++e) c[e] = q2 * g1[e];
+    out.add("g1_scale_c", f32_vector(c));
+  }
+}
+
+}  // namespace
+
+Module experts_process(const Module& src, const ExpertsSpec& s, Backend b, std::vector<Reconciliation>& rec) {
+  std::vector<float> common;
+  const Tensor w13_scale = reconcile_w13(src, s, common, rec);
   Module out;
-  auto keep = [&](const std::string& n) { out.add(n, src.tensor(n).clone()); };
-  if (b == Backend::Cutlass) {
-    keep("w13_weight");
-    keep("w2_weight");
-    Tensor swz13 = swizzle_128x4(w13_scale), swz2 = swizzle_128x4(src.tensor("w2_weight_scale"));
-    // Where an engine aliases the swizzled scales onto the sources (same shape and dtype), the two
-    // names are one Parameter holding the swizzled bytes; otherwise the sources keep the loaded ones.
-    const bool alias13 = swz13.shape() == w13_scale.shape(), alias2 = swz2.shape() == src.tensor("w2_weight_scale").shape();
-    out.add("w13_weight_scale", alias13 ? swz13 : src.tensor("w13_weight_scale").clone());
-    out.add("w2_weight_scale", alias2 ? swz2 : src.tensor("w2_weight_scale").clone());
-    if (alias13) out.alias("w13_blockscale_swizzled", "w13_weight_scale");
-    else out.add("w13_blockscale_swizzled", swz13);
-    if (alias2) out.alias("w2_blockscale_swizzled", "w2_weight_scale");
-    else out.add("w2_blockscale_swizzled", swz2);
-  } else {
-    if (H % 64) bad_input("", s.name, "trtllm needs the hidden size H = " + std::to_string(H) + " to be a multiple of 64");
-    const std::int64_t Ip = trtllm_padded_intermediate(I);
-    // [w1; w3] -> [w3; 0; w1; 0] with each half padded to Ip rows, w2's K padded to Ip.
-    std::vector<RowMove> w31{{I, 0, I}, {0, Ip, I}};
-    Tensor w13 = rearrange(src.tensor("w13_weight"), 2 * Ip, H / 2, w31);
-    Tensor sc13 = rearrange(w13_scale, 2 * Ip, H / 16, w31);
-    Tensor w2 = rearrange(src.tensor("w2_weight"), H, Ip / 2, {{0, 0, H}});
-    Tensor sc2 = rearrange(src.tensor("w2_weight_scale"), H, Ip / 16, {{0, 0, H}});
-    Permutation p13 = compose(gated_act_reorder(2 * Ip), shuffle_a_rows(2 * Ip, 128));
-    Permutation p2 = shuffle_a_rows(H, 128);
-    out.add("w13_weight", permute_rows(w13, p13));
-    out.add("w2_weight", permute_rows(w2, p2));
-    Tensor swz13 = swizzle_128x4(permute_rows(sc13, p13));  // [E, 2Ip, H/16]: 2Ip % 128 == 0, H/16 % 4 == 0
-    // [E, roundup(H, 128), Ip/16]. FlashInfer's get_shuffle_matrix_sf_a_row_indices asserts
-    // H % 128 == 0 here; H % 64 == 0 is accepted (docs/formats.md#padding-and-shape-rules), so the padded rows are kept.
-    Tensor swz2 = swizzle_128x4(permute_rows(sc2, p2));
-    // sglang binds w13/w2_blockscale_swizzled to the processed scales themselves.
-    out.add("w13_weight_scale", swz13);
-    out.add("w2_weight_scale", swz2);
-    out.alias("w13_blockscale_swizzled", "w13_weight_scale");
-    out.alias("w2_blockscale_swizzled", "w2_weight_scale");
-  }
-  keep("w13_weight_scale_2");
-  keep("w2_weight_scale_2");
+  if (b == Backend::Cutlass) cutlass_layout(src, w13_scale, out);
+  else trtllm_layout(src, s, w13_scale, out);
+  out.add("w13_weight_scale_2", src.tensor("w13_weight_scale_2").clone());
+  out.add("w2_weight_scale_2", src.tensor("w2_weight_scale_2").clone());
   out.add("w13_weight_global_scale", f32_vector(common));
-  if (s.has_input_scale) {
-    keep("w13_input_scale");
-    keep("w2_input_scale");
-    float in13 = max_of(src.tensor("w13_input_scale")), in2 = max_of(src.tensor("w2_input_scale"));
-    std::vector<float> g1(static_cast<std::size_t>(E)), g2(static_cast<std::size_t>(E));
-    for (std::int64_t e = 0; e < E; ++e) {
-      g1[static_cast<std::size_t>(e)] = in13 * common[static_cast<std::size_t>(e)];
-      g2[static_cast<std::size_t>(e)] = in2 * get_f32(src.tensor("w2_weight_scale_2"), e);
-    }
-    float q13 = 1.0f / in13, q2 = 1.0f / in2;
-    out.add("g1_alphas", f32_vector(g1));
-    out.add("g2_alphas", f32_vector(g2));
-    out.add("w13_input_scale_quant", Tensor::scalar_f32(q13));
-    out.add("w2_input_scale_quant", Tensor::scalar_f32(q2));
-    if (b == Backend::Trtllm) {
-      std::vector<float> c(static_cast<std::size_t>(E));
-      for (std::size_t e = 0; e < c.size(); ++e) c[e] = q2 * g1[e];
-      out.add("g1_scale_c", f32_vector(c));
-    }
-  }
+  if (s.has_input_scale) activation_scalars(src, s, b, common, out);
   return out;
 }
 

@@ -137,24 +137,11 @@ Operands operands(const Tensor& x, const LogicalWeight& w, GemmMode mode, const 
 //                   other blocks take the per-element path)
 //   block           (sum_k a_k c_w,k) * ms_w * 2^(e_x + es_w - 1)
 // |sum| < 16 * 12 * 2^48 < 2^55.6, times ms_w <= 15: < 2^59.5 < 2^60 as add_scaled requires.
-Tensor gemm_exact(const Tensor& x, const LogicalWeight& w, GemmMode mode, const GemmScalars& s, std::vector<double>* abs_sum) {
-  Operands o = operands(x, w, mode, s);
-  if (o.K > ExactSum::kMaxTerms) {
-    char b[96];
-    std::snprintf(b, sizeof b, "K = %lld exceeds the exact oracle's 2^26 terms", static_cast<long long>(o.K));
-    throw Error(ErrorKind::BadInput, "", "x", b);
-  }
-  const Real t = real_of(x.dtype());
-  const Format f = format_of(t);
-  Tensor y = Tensor::empty(x.dtype(), {o.M, o.N});
-  const std::size_t es = dtype_bits(x.dtype()) / 8;
-  const std::int64_t M = o.M, N = o.N, K = o.K, B = K / 16;
-  const SplitValue post = split(mode == GemmMode::W4A16 ? static_cast<double>(w.global_scale) : o.post);
+namespace {
 
-  // Weights: c_w per element, (ms_w, es_w) per block; a NaN block scale has no exact product.
-  std::int8_t c_of[16];
+// The weight's block scales split into (ms_w, es_w); a NaN block scale has no exact product.
+std::vector<SplitValue> weight_block_scales(const LogicalWeight& w, std::int64_t N, std::int64_t B) {
   SplitValue s_of[256];
-  for (int c = 0; c < 16; ++c) c_of[c] = static_cast<std::int8_t>(2.0f * e2m1_value(static_cast<std::uint8_t>(c)));
   for (int b = 0; b < 256; ++b) {
     const float v = e4m3_value(static_cast<std::uint8_t>(b));
     s_of[b] = std::isfinite(v) ? split(v) : SplitValue{0, INT32_MIN};
@@ -168,74 +155,123 @@ Tensor gemm_exact(const Tensor& x, const LogicalWeight& w, GemmMode mode, const 
       throw Error(ErrorKind::BadInput, "", "weight", b);
     }
   }
-  if (mode == GemmMode::W4A16 && !std::isfinite(w.global_scale)) throw Error(ErrorKind::BadInput, "", "weight", "non-finite global scale");
+  return sw;
+}
 
-  // Activations: a_k per element and one exponent per block, or a per-element fallback.
-  std::vector<std::int64_t> ax(static_cast<std::size_t>(M * K));
-  std::vector<int> ex(static_cast<std::size_t>(M * B));
-  std::vector<std::uint8_t> per_element(static_cast<std::size_t>(M * B), 0);
-  std::vector<SplitValue> xs(static_cast<std::size_t>(M * K));
-  for (std::int64_t i = 0; i < M * K; ++i) xs[static_cast<std::size_t>(i)] = split(o.x[static_cast<std::size_t>(i)]);
+// Activations: a_k per element and one exponent per block, or a per-element fallback where the
+// block's exponents span too much for a_k to stay below 2^48; and |a_k| for the magnitudes.
+struct ActivationBlocks {
+  std::vector<SplitValue> xs;
+  std::vector<std::int64_t> ax, ax_abs;
+  std::vector<int> ex;
+  std::vector<std::uint8_t> per_element;
+};
+
+ActivationBlocks activation_blocks(const Operands& o, std::int64_t M, std::int64_t K, std::int64_t B, bool magnitudes) {
+  ActivationBlocks a;
+  a.ax.resize(static_cast<std::size_t>(M * K));
+  a.ex.resize(static_cast<std::size_t>(M * B));
+  a.per_element.assign(static_cast<std::size_t>(M * B), 0);
+  a.xs.resize(static_cast<std::size_t>(M * K));
+  for (std::int64_t i = 0; i < M * K; ++i) a.xs[static_cast<std::size_t>(i)] = split(o.x[static_cast<std::size_t>(i)]);
   for (std::int64_t mb = 0; mb < M * B; ++mb) {
-    const SplitValue* v = &xs[static_cast<std::size_t>(mb * 16)];
+    const SplitValue* v = &a.xs[static_cast<std::size_t>(mb * 16)];
     int emin = INT32_MAX;
     for (int k = 0; k < 16; ++k)
       if (v[k].m) emin = std::min(emin, v[k].e);
-    ex[static_cast<std::size_t>(mb)] = emin == INT32_MAX ? 0 : emin;
+    a.ex[static_cast<std::size_t>(mb)] = emin == INT32_MAX ? 0 : emin;
     for (int k = 0; k < 16 && emin != INT32_MAX; ++k) {
-      std::int64_t& a = ax[static_cast<std::size_t>(mb * 16 + k)];
-      a = 0;
+      std::int64_t& ak = a.ax[static_cast<std::size_t>(mb * 16 + k)];
+      ak = 0;
       if (!v[k].m) continue;
       const int sh = v[k].e - emin;
       if (sh > 24 || (v[k].m < 0 ? -v[k].m : v[k].m) >= (std::int64_t{1} << (48 - sh))) {
-        per_element[static_cast<std::size_t>(mb)] = 1;
+        a.per_element[static_cast<std::size_t>(mb)] = 1;
         break;
       }
-      a = v[k].m * (std::int64_t{1} << sh);
+      ak = v[k].m * (std::int64_t{1} << sh);
     }
   }
+  // |a_k| for the sum of magnitudes: the same block dot products on absolute values, in a second
+  // accumulator, so it is exact too (|a_k| |c_w| obeys the same bounds).
+  if (magnitudes) {
+    a.ax_abs.resize(a.ax.size());
+    for (std::size_t i = 0; i < a.ax.size(); ++i) a.ax_abs[i] = a.ax[i] < 0 ? -a.ax[i] : a.ax[i];
+  }
+  return a;
+}
 
-  // |a_k| and |c_w| for the sum of magnitudes: the same block dot products on absolute values, in
-  // a second accumulator, so it is exact too (|a_k| |c_w| obeys the same bounds).
-  std::int64_t c_abs[16];
-  for (int c = 0; c < 16; ++c) c_abs[c] = c_of[c] < 0 ? -c_of[c] : c_of[c];
-  std::vector<std::int64_t> ax_abs(abs_sum ? ax.size() : 0);
-  for (std::size_t i = 0; i < ax_abs.size(); ++i) ax_abs[i] = ax[i] < 0 ? -ax[i] : ax[i];
+// c_w = 2 * E2M1 value per code, and |c_w|.
+struct WeightCodes {
+  std::int8_t c[16];
+  std::int64_t abs[16];
+  WeightCodes() {
+    for (int i = 0; i < 16; ++i) {
+      c[i] = static_cast<std::int8_t>(2.0f * e2m1_value(static_cast<std::uint8_t>(i)));
+      abs[i] = c[i] < 0 ? -c[i] : c[i];
+    }
+  }
+};
+
+// One weight block (codes `code`, scale S) into every activation row's accumulators: block dot
+// products where the block's activations share an exponent, else element by element.
+void add_block(const ActivationBlocks& a, const WeightCodes& wc, const std::uint8_t* code, SplitValue S, std::int64_t M, std::int64_t B,
+               std::int64_t b, std::vector<ExactSum>& acc, std::vector<ExactSum>& mag) {
+  const bool magnitudes = !mag.empty();
+  const std::int64_t S_abs = S.m < 0 ? -S.m : S.m;
+  for (std::int64_t m = 0; m < M; ++m) {
+    const std::size_t mb = static_cast<std::size_t>(m * B + b);
+    ExactSum& am = acc[static_cast<std::size_t>(m)];
+    if (!a.per_element[mb]) {
+      const std::int64_t* ax = &a.ax[mb * 16];
+      std::int64_t dot = 0;
+      for (int k = 0; k < 16; ++k) dot += ax[k] * wc.c[code[k] & 0xF];
+      am.add_scaled(dot * S.m, a.ex[mb] + S.e - 1);
+      if (magnitudes) {
+        const std::int64_t* aa = &a.ax_abs[mb * 16];
+        std::int64_t dot_abs = 0;
+        for (int k = 0; k < 16; ++k) dot_abs += aa[k] * wc.abs[code[k] & 0xF];
+        mag[static_cast<std::size_t>(m)].add_scaled(dot_abs * S_abs, a.ex[mb] + S.e - 1);
+      }
+      continue;
+    }
+    for (int k = 0; k < 16; ++k) {
+      const SplitValue xk = a.xs[mb * 16 + static_cast<std::size_t>(k)];
+      am.add_product(xk, SplitValue{wc.c[code[k] & 0xF] * S.m, S.e - 1});
+      if (magnitudes)
+        mag[static_cast<std::size_t>(m)].add_product(SplitValue{xk.m < 0 ? -xk.m : xk.m, xk.e}, SplitValue{wc.abs[code[k] & 0xF] * S_abs, S.e - 1});
+    }
+  }
+}
+
+}  // namespace
+
+Tensor gemm_exact(const Tensor& x, const LogicalWeight& w, GemmMode mode, const GemmScalars& s, std::vector<double>* abs_sum) {
+  Operands o = operands(x, w, mode, s);
+  if (o.K > ExactSum::kMaxTerms) {
+    char b[96];
+    std::snprintf(b, sizeof b, "K = %lld exceeds the exact oracle's 2^26 terms", static_cast<long long>(o.K));
+    throw Error(ErrorKind::BadInput, "", "x", b);
+  }
+  const Real t = real_of(x.dtype());
+  const Format f = format_of(t);
+  Tensor y = Tensor::empty(x.dtype(), {o.M, o.N});
+  const std::size_t es = dtype_bits(x.dtype()) / 8;
+  const std::int64_t M = o.M, N = o.N, K = o.K, B = K / 16;
+  const SplitValue post = split(mode == GemmMode::W4A16 ? static_cast<double>(w.global_scale) : o.post);
+  const std::vector<SplitValue> sw = weight_block_scales(w, N, B);
+  if (mode == GemmMode::W4A16 && !std::isfinite(w.global_scale)) throw Error(ErrorKind::BadInput, "", "weight", "non-finite global scale");
+  const ActivationBlocks a = activation_blocks(o, M, K, B, abs_sum != nullptr);
+  const WeightCodes wc;
   if (abs_sum) abs_sum->assign(static_cast<std::size_t>(M * N), 0.0);
 
   // Each weight block is decoded once and used for every activation row.
   std::vector<ExactSum> acc(static_cast<std::size_t>(M)), mag(abs_sum ? static_cast<std::size_t>(M) : 0);
   for (std::int64_t n = 0; n < N; ++n) {
-    for (auto& a : acc) a.clear();
-    for (auto& a : mag) a.clear();
-    for (std::int64_t b = 0; b < B; ++b) {
-      const std::uint8_t* code = &w.codes[static_cast<std::size_t>(n * K + b * 16)];
-      const SplitValue S = sw[static_cast<std::size_t>(n * B + b)];
-      for (std::int64_t m = 0; m < M; ++m) {
-        const std::size_t mb = static_cast<std::size_t>(m * B + b);
-        ExactSum& am = acc[static_cast<std::size_t>(m)];
-        if (!per_element[mb]) {
-          const std::int64_t* a = &ax[mb * 16];
-          std::int64_t dot = 0;
-          for (int k = 0; k < 16; ++k) dot += a[k] * c_of[code[k] & 0xF];
-          am.add_scaled(dot * S.m, ex[mb] + S.e - 1);
-          if (abs_sum) {
-            const std::int64_t* aa = &ax_abs[mb * 16];
-            std::int64_t dot_abs = 0;
-            for (int k = 0; k < 16; ++k) dot_abs += aa[k] * c_abs[code[k] & 0xF];
-            mag[static_cast<std::size_t>(m)].add_scaled(dot_abs * (S.m < 0 ? -S.m : S.m), ex[mb] + S.e - 1);
-          }
-        } else {
-          for (int k = 0; k < 16; ++k) {
-            const SplitValue xk = xs[mb * 16 + static_cast<std::size_t>(k)];
-            am.add_product(xk, SplitValue{c_of[code[k] & 0xF] * S.m, S.e - 1});
-            if (abs_sum)
-              mag[static_cast<std::size_t>(m)].add_product(SplitValue{xk.m < 0 ? -xk.m : xk.m, xk.e},
-                                                           SplitValue{c_abs[code[k] & 0xF] * (S.m < 0 ? -S.m : S.m), S.e - 1});
-          }
-        }
-      }
-    }
+    for (auto& am : acc) am.clear();
+    for (auto& am : mag) am.clear();
+    for (std::int64_t b = 0; b < B; ++b)
+      add_block(a, wc, &w.codes[static_cast<std::size_t>(n * K + b * 16)], sw[static_cast<std::size_t>(n * B + b)], M, B, b, acc, mag);
     // The factor after the sum (alpha, or the w4a16 global scale), then one rounding.
     for (std::int64_t m = 0; m < M; ++m) {
       const cpp_int sum = acc[static_cast<std::size_t>(m)].value();
@@ -243,8 +279,8 @@ Tensor gemm_exact(const Tensor& x, const LogicalWeight& w, GemmMode mode, const 
       real_store(r, y.data() + static_cast<std::size_t>(m * o.N + n) * es, t);
       if (abs_sum) {
         // Rounded once to the nearest double, then one step up: an upper bound on |post| sum |x w|.
-        const cpp_int a = mag[static_cast<std::size_t>(m)].value();
-        const double d = a == 0 ? 0.0 : round_once(a * (post.m < 0 ? -post.m : post.m), ExactSum::kBase + post.e, Format{53, -1022, 1023});
+        const cpp_int am = mag[static_cast<std::size_t>(m)].value();
+        const double d = am == 0 ? 0.0 : round_once(am * (post.m < 0 ? -post.m : post.m), ExactSum::kBase + post.e, Format{53, -1022, 1023});
         (*abs_sum)[static_cast<std::size_t>(m * N + n)] = d == 0 ? 0.0 : std::nextafter(d, std::numeric_limits<double>::infinity());
       }
     }

@@ -72,94 +72,76 @@ Checkpoint open_quantized(const std::string& dir) {
   return c;
 }
 
-int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+namespace {
+
+// The command line: the app, each command's subcommand with its runner, and every command name.
+struct Parser {
   CLI::App app{"nvfp4: checks NVFP4 weight pipelines (loading, post-processing, hot reload, GEMM) on a reference and an\n"
                "optimized pipeline side by side, bit for bit, on synthetic or real checkpoints.",
                "nvfp4"};
-  app.set_version_flag("--version", std::string("nvfp4 ") + NVFP4_VERSION);
-  app.set_help_flag("-h,--help", "this help");
-  // An option given twice is refused, not silently decided by its last value.
-  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::Throw);
-  app.footer(kFooter);
   std::vector<std::pair<CLI::App*, Runner>> commands;
   std::vector<std::string> names;
-  for (const Command& c : kCommands) {
-    CLI::App* sub = app.add_subcommand(c.name, c.summary);
-    sub->set_help_flag("-h,--help", "this help");
-    commands.emplace_back(sub, c.define(*sub));
-    names.push_back(c.name);
-  }
-  app.add_subcommand("help", "a command's options and an example: nvfp4 help verify");
-  names.push_back("help");
 
-  if (args.empty()) {
-    err << app.help();
-    return 2;
+  Parser() {
+    app.set_version_flag("--version", std::string("nvfp4 ") + NVFP4_VERSION);
+    app.set_help_flag("-h,--help", "this help");
+    // An option given twice is refused, not silently decided by its last value.
+    app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::Throw);
+    app.footer(kFooter);
+    for (const Command& c : kCommands) {
+      CLI::App* sub = app.add_subcommand(c.name, c.summary);
+      sub->set_help_flag("-h,--help", "this help");
+      commands.emplace_back(sub, c.define(*sub));
+      names.push_back(c.name);
+    }
+    app.add_subcommand("help", "a command's options and an example: nvfp4 help verify");
+    names.push_back("help");
   }
-  if (args[0].rfind("-", 0) != 0 && std::find(names.begin(), names.end(), args[0]) == names.end()) {
-    const std::string near = nearest(args[0], names);
-    err << "nvfp4: unknown command \"" << printable_short(args[0], 80) << "\"" << (near.empty() ? "" : " (did you mean " + near + "?)")
-        << "\nrun 'nvfp4 --help' for the list of commands\n";
-    return 2;
+};
+
+// `nvfp4 help [COMMAND]`, by hand: CLI11 would take "help verify" for two commands.
+int help_command(const Parser& p, const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  if (args.size() == 1) {
+    out << p.app.help();
+    return 0;
   }
-  if (args[0] == "help") {  // by hand: CLI11 would take "help verify" for two commands
-    if (args.size() == 1) {
-      out << app.help();
+  for (const auto& [s, r] : p.commands)
+    if (args.size() == 2 && s->get_name() == args[1]) {
+      out << s->help("nvfp4");
       return 0;
     }
-    for (const auto& [s, r] : commands)
-      if (args.size() == 2 && s->get_name() == args[1]) {
-        out << s->help("nvfp4");
-        return 0;
+  const std::string near = args.size() == 2 ? nearest(args[1], p.names) : "";
+  err << "nvfp4 help: " << (args.size() > 2 ? "takes one command" : "unknown command \"" + printable_short(args[1], 80) + "\"")
+      << (near.empty() ? "" : " (did you mean " + near + "?)") << "\nusage: nvfp4 help [COMMAND]\n";
+  return 2;
+}
+
+// A usage error: what is wrong, the nearest spelling for a typo, and this command's usage only.
+void usage_error(CLI::App& app, const CLI::ParseError& e, std::ostream& err) {
+  CLI::App* where = app.get_subcommands().empty() ? &app : app.get_subcommands().front();
+  const std::string path = where == &app ? "nvfp4" : "nvfp4 " + where->get_name();
+  std::string what = e.what();
+  if (dynamic_cast<const CLI::ArgumentMismatch*>(&e) && what.find("At Most 1 required") != std::string::npos)
+    what = what.substr(0, what.find(':')) + " given more than once; give it once";
+  if (dynamic_cast<const CLI::ExtrasError*>(&e)) {
+    std::vector<std::string> extra = where->remaining();
+    if (extra.empty()) extra = app.remaining();
+    what = "";
+    for (const auto& x : extra) {
+      if (x.rfind("--", 0) == 0) {
+        const std::string flag = x.substr(0, x.find('='));
+        const std::string near = nearest(flag, option_names(*where));
+        what = "unknown option " + printable_short(flag, 80) + (near.empty() ? "" : " (did you mean " + near + "?)");
+        break;
       }
-    const std::string near = args.size() == 2 ? nearest(args[1], names) : "";
-    err << "nvfp4 help: " << (args.size() > 2 ? "takes one command" : "unknown command \"" + printable_short(args[1], 80) + "\"")
-        << (near.empty() ? "" : " (did you mean " + near + "?)") << "\nusage: nvfp4 help [COMMAND]\n";
-    return 2;
-  }
-  CLI::App* sub = nullptr;
-  std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 takes them last first
-  try {
-    app.parse(reversed);
-    if (!app.get_subcommands().empty()) sub = app.get_subcommands().front();
-  } catch (const CLI::CallForHelp&) {
-    out << (app.get_subcommands().empty() ? app.help() : app.get_subcommands().front()->help("nvfp4"));
-    return 0;
-  } catch (const CLI::CallForVersion&) {
-    out << "nvfp4 " << NVFP4_VERSION << "\n";
-    return 0;
-  } catch (const CLI::ParseError& e) {
-    // Usage errors: what is wrong, the nearest spelling for a typo, and this command's usage only.
-    CLI::App* where = app.get_subcommands().empty() ? &app : app.get_subcommands().front();
-    const std::string path = where == &app ? "nvfp4" : "nvfp4 " + where->get_name();
-    std::string what = e.what();
-    if (dynamic_cast<const CLI::ArgumentMismatch*>(&e) && what.find("At Most 1 required") != std::string::npos)
-      what = what.substr(0, what.find(':')) + " given more than once; give it once";
-    if (dynamic_cast<const CLI::ExtrasError*>(&e)) {
-      std::vector<std::string> extra = where->remaining();
-      if (extra.empty()) extra = app.remaining();
-      what = "";
-      for (const auto& x : extra) {
-        if (x.rfind("--", 0) == 0) {
-          const std::string flag = x.substr(0, x.find('='));
-          const std::string near = nearest(flag, option_names(*where));
-          what = "unknown option " + printable_short(flag, 80) + (near.empty() ? "" : " (did you mean " + near + "?)");
-          break;
-        }
-        if (what.empty()) what = "unexpected argument \"" + printable_short(x, 80) + "\" (this command takes no more)";
-      }
+      if (what.empty()) what = "unexpected argument \"" + printable_short(x, 80) + "\" (this command takes no more)";
     }
-    err << path << ": " << printable_short(what, 400) << "\n" << usage_line(*where, path) << "\nrun '" << path << " --help' for every option\n";
-    return 2;
   }
-  if (!sub) {  // only options, none of which ran anything
-    err << app.help();
-    return 2;
-  }
-  set_command_line(args);
-  Runner runner;
-  for (const auto& [s, r] : commands)
-    if (s == sub) runner = r;
+  err << path << ": " << printable_short(what, 400) << "\n" << usage_line(*where, path) << "\nrun '" << path << " --help' for every option\n";
+}
+
+// Runs the parsed command; its errors become one line and an exit code.
+int run_command(const Runner& runner, const CLI::App& sub, const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   try {
     return runner(out);
   } catch (const Error& e) {
@@ -167,7 +149,7 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
     // command was working on: name it.
     const bool unnamed = e.file().empty() && e.kind() != ErrorKind::Usage;
     err << "nvfp4 " << args[0] << ": " << (unnamed ? subject(args) : "") << e.what() << "\n";
-    if (e.kind() == ErrorKind::Usage) err << usage_line(*sub, "nvfp4 " + args[0]) << "\n";
+    if (e.kind() == ErrorKind::Usage) err << usage_line(sub, "nvfp4 " + args[0]) << "\n";
     return e.kind() == ErrorKind::CheckFailed ? 1 : 2;
   } catch (const OutOfMemory& e) {
     // Its own exit code (3), apart from bad input: the same command may succeed with more memory
@@ -184,6 +166,46 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
     err << "nvfp4 " << args[0] << ": " << subject(args) << "internal error: " << printable_short(e.what(), 400) << "\n";
     return 2;
   }
+}
+
+}  // namespace
+
+int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  Parser p;
+  if (args.empty()) {
+    err << p.app.help();
+    return 2;
+  }
+  if (args[0].rfind("-", 0) != 0 && std::find(p.names.begin(), p.names.end(), args[0]) == p.names.end()) {
+    const std::string near = nearest(args[0], p.names);
+    err << "nvfp4: unknown command \"" << printable_short(args[0], 80) << "\"" << (near.empty() ? "" : " (did you mean " + near + "?)")
+        << "\nrun 'nvfp4 --help' for the list of commands\n";
+    return 2;
+  }
+  if (args[0] == "help") return help_command(p, args, out, err);
+  CLI::App* sub = nullptr;
+  std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 takes them last first
+  try {
+    p.app.parse(reversed);
+    if (!p.app.get_subcommands().empty()) sub = p.app.get_subcommands().front();
+  } catch (const CLI::CallForHelp&) {
+    out << (p.app.get_subcommands().empty() ? p.app.help() : p.app.get_subcommands().front()->help("nvfp4"));
+    return 0;
+  } catch (const CLI::CallForVersion&) {
+    out << "nvfp4 " << NVFP4_VERSION << "\n";
+    return 0;
+  } catch (const CLI::ParseError& e) {
+    usage_error(p.app, e, err);
+    return 2;
+  }
+  if (!sub) {  // only options, none of which ran anything
+    err << p.app.help();
+    return 2;
+  }
+  set_command_line(args);
+  for (const auto& [s, r] : p.commands)
+    if (s == sub) return run_command(r, *sub, args, out, err);
+  return 2;
 }
 
 }  // namespace nvfp4::cli

@@ -54,9 +54,9 @@ Projection projection(const Experts& m, bool w13, CkptFormat f) {
   p.rows.stored = stored_rows(m.row, s, w13, m.Hp, m.Ip);
   p.rows.source = [&s, w13, f](std::int64_t x, std::int64_t r, bool scales) {
     const FormatNames& fn = format_names(f);
-    const int shard = !w13 ? 2 : r < s.I ? 0 : 1;
-    return RowSource{s.prefixes[static_cast<std::size_t>(x)][static_cast<std::size_t>(shard)] + "." + (scales ? fn.weight_scale : fn.weight),
-                     w13 && r >= s.I ? r - s.I : r, static_cast<std::size_t>(w13 ? 2 * x + (shard == 1) : x)};
+    const ExpertRole role = !w13 ? ExpertRole::Down : r < s.I ? ExpertRole::Gate : ExpertRole::Up;
+    return RowSource{s.prefixes[static_cast<std::size_t>(x)][role] + "." + (scales ? fn.weight_scale : fn.weight), w13 && r >= s.I ? r - s.I : r,
+                     static_cast<std::size_t>(w13 ? 2 * x + (role == ExpertRole::Up) : x)};
   };
   const W13Scales ws = m.row.w13_scales;
   for (std::int64_t x = 0; x < s.E; ++x)

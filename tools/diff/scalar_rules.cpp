@@ -56,16 +56,17 @@ PerExpert per_expert(const ExpertsConvention& row, const ExpertsSpec& s, const M
   }
   if (row.format != CkptFormat::CompressedTensors) return p;
   const FormatNames& fn = format_names(CkptFormat::CompressedTensors);
-  auto enc = [&](std::int64_t x, int shard, const std::string& suffix) {
-    return c.tensor(s.prefixes[static_cast<std::size_t>(x)][static_cast<std::size_t>(shard)] + "." + suffix).get_f32(0);
+  auto enc = [&](std::int64_t x, ExpertRole role, const std::string& suffix) {
+    return c.tensor(s.prefixes[static_cast<std::size_t>(x)][role] + "." + suffix).get_f32(0);
   };
+  using enum ExpertRole;
   for (std::int64_t x = 0; x < s.E; ++x) {
-    p.enc_gate.push_back(enc(x, 0, fn.weight_scale_2));
-    p.enc_up.push_back(enc(x, 1, fn.weight_scale_2));
-    p.enc_w2.push_back(enc(x, 2, fn.weight_scale_2));
-    p.enc_in_gate.push_back(enc(x, 0, fn.input_scale));
-    p.enc_in_up.push_back(enc(x, 1, fn.input_scale));
-    p.enc_in_w2.push_back(enc(x, 2, fn.input_scale));
+    p.enc_gate.push_back(enc(x, Gate, fn.weight_scale_2));
+    p.enc_up.push_back(enc(x, Up, fn.weight_scale_2));
+    p.enc_w2.push_back(enc(x, Down, fn.weight_scale_2));
+    p.enc_in_gate.push_back(enc(x, Gate, fn.input_scale));
+    p.enc_in_up.push_back(enc(x, Up, fn.input_scale));
+    p.enc_in_w2.push_back(enc(x, Down, fn.input_scale));
     p.min13.push_back(std::min(p.enc_in_gate.back(), p.enc_in_up.back()));
     p.min2.push_back(p.enc_in_w2.back());
   }
