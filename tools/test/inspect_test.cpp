@@ -72,52 +72,56 @@ void rewrite(const fs::path& p, const std::function<void(std::string&)>& f) {
 }
 
 const std::string kQ = "model.layers.0.self_attn.q_proj";
+// The first of the two shards every broken checkpoint is written in.
+const fs::path kShard0 = "model-00001-of-00002.safetensors";
 
-std::vector<Broken> broken_cases() {
-  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
-  const fs::path f0 = "model-00001-of-00002.safetensors";
-  std::vector<Broken> v;
-  v.push_back({"truncated_file", nullptr, [=](const fs::path& d) { fs::resize_file(d / f0, fs::file_size(d / f0) - 100); },
-               2, {f0.string(), "(truncated)"}});
-  v.push_back({"trailing_bytes", nullptr, [=](const fs::path& d) { rewrite(d / f0, [](std::string& s) { s += "polyglot"; }); },
-               2, {f0.string(), "(trailing bytes)"}});
-  v.push_back({"header_past_eof", nullptr, [=](const fs::path& d) { rewrite(d / f0, [](std::string& s) { s[3] = 1; }); },
-               2, {f0.string(), "runs past the end of the file"}});
-  v.push_back({"bad_json", nullptr, [=](const fs::path& d) { rewrite(d / f0, [](std::string& s) { s[8] = '['; }); },
-               2, {f0.string(), "must start with '{'"}});
-  v.push_back({"huge_header_length", nullptr, [=](const fs::path& d) { rewrite(d / f0, [](std::string& s) { s[4] = 1; }); },
-               2, {f0.string(), "exceeds the 100000000-byte limit"}});
-  v.push_back({"json_syntax_error", nullptr, [=](const fs::path& d) {
-                 rewrite(d / f0, [](std::string& s) { s[s.find("\"dtype\"") + 7] = ';'; });
-               }, 2, {f0.string(), "invalid JSON header at byte"}});
-  v.push_back({"overlapping_offsets", nullptr, [=](const fs::path& d) {
+// The file's framing: its length, the header's length prefix and the header's first byte.
+void add_framing(std::vector<Broken>& v) {
+  v.push_back({"truncated_file", nullptr, [](const fs::path& d) { fs::resize_file(d / kShard0, fs::file_size(d / kShard0) - 100); },
+               2, {kShard0.string(), "(truncated)"}});
+  v.push_back({"trailing_bytes", nullptr, [](const fs::path& d) { rewrite(d / kShard0, [](std::string& s) { s += "polyglot"; }); },
+               2, {kShard0.string(), "(trailing bytes)"}});
+  v.push_back({"header_past_eof", nullptr, [](const fs::path& d) { rewrite(d / kShard0, [](std::string& s) { s[3] = 1; }); },
+               2, {kShard0.string(), "runs past the end of the file"}});
+  v.push_back({"bad_json", nullptr, [](const fs::path& d) { rewrite(d / kShard0, [](std::string& s) { s[8] = '['; }); },
+               2, {kShard0.string(), "must start with '{'"}});
+  v.push_back({"huge_header_length", nullptr, [](const fs::path& d) { rewrite(d / kShard0, [](std::string& s) { s[4] = 1; }); },
+               2, {kShard0.string(), "exceeds the 100000000-byte limit"}});
+}
+
+// The JSON header: syntax, offsets, shapes, names, numbers, dtypes and keys.
+void add_header_fields(std::vector<Broken>& v) {
+  v.push_back({"json_syntax_error", nullptr, [](const fs::path& d) {
+                 rewrite(d / kShard0, [](std::string& s) { s[s.find("\"dtype\"") + 7] = ';'; });
+               }, 2, {kShard0.string(), "invalid JSON header at byte"}});
+  v.push_back({"overlapping_offsets", nullptr, [](const fs::path& d) {
                  // The second tensor's begin moved back into the first one ("[0,N]" stays; "[N," becomes "[1,").
-                 rewrite(d / f0, [](std::string& s) {
+                 rewrite(d / kShard0, [](std::string& s) {
                    auto p = s.find("\"data_offsets\":[", s.find("\"data_offsets\":[0,") + 1) + 16;
                    auto comma = s.find(',', p);
                    s.replace(p, comma - p, std::string(comma - p - 1, ' ') + "1");
                  });
-               }, 2, {f0.string(), "(overlap)"}});
-  v.push_back({"inverted_offsets", nullptr, [=](const fs::path& d) {
-                 rewrite(d / f0, [](std::string& s) {  // [0,N] -> [N,0] for the first tensor
+               }, 2, {kShard0.string(), "(overlap)"}});
+  v.push_back({"inverted_offsets", nullptr, [](const fs::path& d) {
+                 rewrite(d / kShard0, [](std::string& s) {  // [0,N] -> [N,0] for the first tensor
                    auto p = s.find("\"data_offsets\":[0,") + 16;
                    auto end = s.find(']', p);
                    std::string n = s.substr(p + 2, end - p - 2);
                    s.replace(p, end - p, n + ",0");
                  });
-               }, 2, {f0.string(), "are inverted"}});
-  v.push_back({"shape_byte_mismatch", nullptr, [=](const fs::path& d) {
-                 rewrite(d / f0, [](std::string& s) {  // the first non-scalar shape's leading digit + 1
+               }, 2, {kShard0.string(), "are inverted"}});
+  v.push_back({"shape_byte_mismatch", nullptr, [](const fs::path& d) {
+                 rewrite(d / kShard0, [](std::string& s) {  // the first non-scalar shape's leading digit + 1
                    auto p = s.find("\"shape\":[") + 9;
                    while (s[p] < '1' || s[p] > '8') p = s.find("\"shape\":[", p) + 9;
                    s[p] = static_cast<char>(s[p] + 1);
                  });
-               }, 2, {f0.string(), "needs", "bytes but data_offsets span"}});
-  v.push_back({"bad_utf8_in_name", nullptr, [=](const fs::path& d) {
-                 rewrite(d / f0, [](std::string& s) { s[s.find("model.")] = '\xff'; });
-               }, 2, {f0.string(), "invalid JSON header"}});
-  v.push_back({"float_offsets", nullptr, [=](const fs::path& d) {
-                 rewrite(d / f0, [](std::string& s) {
+               }, 2, {kShard0.string(), "needs", "bytes but data_offsets span"}});
+  v.push_back({"bad_utf8_in_name", nullptr, [](const fs::path& d) {
+                 rewrite(d / kShard0, [](std::string& s) { s[s.find("model.")] = '\xff'; });
+               }, 2, {kShard0.string(), "invalid JSON header"}});
+  v.push_back({"float_offsets", nullptr, [](const fs::path& d) {
+                 rewrite(d / kShard0, [](std::string& s) {
                    // Two more header bytes: the length prefix grows with them, the data follows unchanged.
                    auto p = s.find("\"data_offsets\":[0,");
                    s.replace(p + 16, 1, "0.0");
@@ -126,13 +130,18 @@ std::vector<Broken> broken_cases() {
                    n += 2;
                    for (int i = 0; i < 8; ++i) s[static_cast<std::size_t>(i)] = static_cast<char>((n >> (8 * i)) & 0xFF);
                  });
-               }, 2, {f0.string(), "non-integer number 0.0"}});
-  v.push_back({"unknown_dtype", nullptr, [=](const fs::path& d) {
-                 rewrite(d / f0, [](std::string& s) { auto p = s.find("\"BF16\""); s.replace(p, 6, "\"BF17\""); });
-               }, 2, {f0.string(), "unknown dtype \"BF17\""}});
-  v.push_back({"duplicate_key", nullptr, [=](const fs::path& d) {
-                 rewrite(d / f0, [](std::string& s) { auto p = s.find("\"shape\""); s.replace(p, 7, "\"dtype\""); });
-               }, 2, {f0.string(), "duplicate key \"dtype\""}});
+               }, 2, {kShard0.string(), "non-integer number 0.0"}});
+  v.push_back({"unknown_dtype", nullptr, [](const fs::path& d) {
+                 rewrite(d / kShard0, [](std::string& s) { auto p = s.find("\"BF16\""); s.replace(p, 6, "\"BF17\""); });
+               }, 2, {kShard0.string(), "unknown dtype \"BF17\""}});
+  v.push_back({"duplicate_key", nullptr, [](const fs::path& d) {
+                 rewrite(d / kShard0, [](std::string& s) { auto p = s.find("\"shape\""); s.replace(p, 7, "\"dtype\""); });
+               }, 2, {kShard0.string(), "duplicate key \"dtype\""}});
+}
+
+// Block and global scales that are not positive finite numbers.
+void add_scale_values(std::vector<Broken>& v) {
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
   v.push_back({"nan_block_scale", [](GeneratedCheckpoint& g) {
                  Tensor& t = g.tensors.at(kQ + ".weight_scale"); t = t.clone(); t.data()[5] = 0x7F;
                }, nullptr, 1, {kQ + ".weight_scale", "1 NaN block scale(s), first at [1, 1]"}});
@@ -147,6 +156,10 @@ std::vector<Broken> broken_cases() {
                {kQ + ".input_scale", "negative global scale -0.5"}});
   v.push_back({"inf_global_scale", [=](GeneratedCheckpoint& g) { set_f32(g, kQ + ".weight_scale_2", inf); }, nullptr, 1,
                {kQ + ".weight_scale_2", "infinite global scale"}});
+}
+
+// Tensors missing, or of the wrong shape or dtype for their module.
+void add_tensor_structure(std::vector<Broken>& v) {
   v.push_back({"missing_tensor", [](GeneratedCheckpoint& g) { g.tensors.erase(kQ + ".weight_scale_2"); }, nullptr, 2,
                {kQ + ".weight_scale_2", "missing tensor"}});
   v.push_back({"missing_shard", [](GeneratedCheckpoint& g) {
@@ -162,8 +175,11 @@ std::vector<Broken> broken_cases() {
   v.push_back({"wrong_weight_dtype", [](GeneratedCheckpoint& g) {
                  Tensor& t = g.tensors.at(kQ + ".weight_scale"); t = t.clone().view(DType::I8, t.shape());
                }, nullptr, 2, {kQ + ".weight_scale", "expected F8_E4M3"}});
-  // Dead data: a weight whose scales are all zero outputs exactly 0 and used to pass
-  // every other check; one block zeroed under nonzero codes loses its data the same way.
+}
+
+// Dead data: a weight whose scales are all zero outputs exactly 0 and used to pass
+// every other check; one block zeroed under nonzero codes loses its data the same way.
+void add_dead_data(std::vector<Broken>& v) {
   v.push_back({"dead_module", [](GeneratedCheckpoint& g) {
                  Tensor& t = g.tensors.at(kQ + ".weight_scale");
                  t = Tensor::zeros(DType::F8_E4M3, t.shape());
@@ -183,18 +199,34 @@ std::vector<Broken> broken_cases() {
                    }
                  }
                }, nullptr, 1, {kQ + ".weight_scale", "1 block(s) with a zero scale but nonzero codes"}});
+}
+
+// A KV-cache scale that is not a positive finite value, then the files beside the shards: the
+// index, config.json and hf_quant_config.json.
+void add_kv_scale_and_side_files(std::vector<Broken>& v) {
   v.push_back({"nan_kv_scale", [](GeneratedCheckpoint& g) {
                  Tensor k = Tensor::empty(DType::F32, {});
                  k.data_as<float>()[0] = std::numeric_limits<float>::quiet_NaN();
                  g.tensors["model.layers.0.self_attn.k_scale"] = k;
                }, nullptr, 1, {"model.layers.0.self_attn.k_scale", "KV-cache scale nan is not a positive finite value"}});
-  v.push_back({"index_points_at_missing_file", nullptr, [=](const fs::path& d) { fs::remove(d / f0); }, 2,
-               {"model.safetensors.index.json", "points at missing file " + f0.string()}});
+  v.push_back({"index_points_at_missing_file", nullptr, [](const fs::path& d) { fs::remove(d / kShard0); }, 2,
+               {"model.safetensors.index.json", "points at missing file " + kShard0.string()}});
   v.push_back({"config_bad_json", nullptr, [](const fs::path& d) { std::ofstream(d / "config.json") << "{\"a\":"; }, 2,
                {"config.json", "invalid JSON"}});
   v.push_back({"group_size_32", nullptr, [](const fs::path& d) {
                  rewrite(d / "hf_quant_config.json", [](std::string& s) { auto p = s.find("\"group_size\": 16"); s.replace(p, 16, "\"group_size\": 32"); });
                }, 2, {"hf_quant_config.json", "group_size 32 is not NVFP4"}});
+}
+
+// Every broken checkpoint, in the order the test reports them.
+std::vector<Broken> broken_cases() {
+  std::vector<Broken> v;
+  add_framing(v);
+  add_header_fields(v);
+  add_scale_values(v);
+  add_tensor_structure(v);
+  add_dead_data(v);
+  add_kv_scale_and_side_files(v);
   return v;
 }
 
