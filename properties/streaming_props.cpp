@@ -95,7 +95,7 @@ RC_GTEST_PROP(StreamingProps, VerifyReportsTheSameOnAnyNumberOfJobs, ()) {
   TempDir d;
   write_checkpoint(d.path(), generate_checkpoint(c.ckpt), c.ckpt.files);
   auto report = [&](const char* jobs) {
-    auto j = nlohmann::json::parse(run({"verify", d.path().string(), "--backend", backend_name(c.backend), "--reloads", "1", "--sample", "1",
+    auto j = nlohmann::json::parse(run({"verify", d.path().string(), "--backend", backend_name(c.backend), "--reloads", "1", "--activation-rows", "1",
                                         "--jobs", jobs, "--json"},
                                        true));
     j.erase("jobs");

@@ -100,7 +100,7 @@ def main():
             validate("inspect-report.schema.json", run(binary, "inspect", str(ckpt), "--json", expect=0), True)
             for backend in ("cutlass", "trtllm"):
                 r = validate("verify-report.schema.json",
-                             run(binary, "verify", str(ckpt), "--json", "--sample", "1", "--reloads", "1", "--backend", backend, expect=0), True)
+                             run(binary, "verify", str(ckpt), "--json", "--activation-rows", "1", "--reloads", "1", "--backend", backend, expect=0), True)
                 gemm = [c for c in r["checks"] if "optimized kernel vs exact oracle" in c["name"]]
                 if not gemm or any(c["values"]["max_abs_diff"] > c["values"]["max_bound"] for c in gemm):
                     sys.exit(f"{name}/{backend}: GEMM checks without numbers within their bound")
@@ -108,12 +108,12 @@ def main():
             rewrite_with_python_safetensors(ckpt, python_written)
             if (python_written / "model.safetensors").read_bytes() == (ckpt / "model.safetensors").read_bytes():
                 print(f"{name}: safetensors' writer gives the same bytes as ours")
-            validate("verify-report.schema.json", run(binary, "verify", str(python_written), "--json", "--sample", "1", expect=0), True)
+            validate("verify-report.schema.json", run(binary, "verify", str(python_written), "--json", "--activation-rows", "1", expect=0), True)
         bad = tmp / "nan"
         shutil.copytree(tmp / "dense", bad)
         poison_block_scale(bad)
         validate("inspect-report.schema.json", run(binary, "inspect", str(bad), "--json", expect=1), False)
-        r = validate("verify-report.schema.json", run(binary, "verify", str(bad), "--json", "--sample", "1", expect=1), False)
+        r = validate("verify-report.schema.json", run(binary, "verify", str(bad), "--json", "--activation-rows", "1", expect=1), False)
         if not any(f["level"] == "fail" and "NaN block scale" in f["what"] for f in r["findings"]):
             sys.exit("verify on a NaN block scale: no failing finding")
     dumps = pathlib.Path(__file__).resolve().parent / "engine_dumps" / "data"

@@ -29,7 +29,7 @@ namespace nvfp4::cli {
 namespace {
 
 struct VerifyArgs {
-  std::string dir, backend = "cutlass", sample;  // sample: "" for the kernels' path rows
+  std::string dir, backend = "cutlass", activation_rows;  // "" for the kernels' path rows
   std::int64_t reloads = 2, jobs = std::max(1u, std::thread::hardware_concurrency()), chunk_mib = 64;
   bool json = false;
 };
@@ -44,18 +44,18 @@ opt::Isa kernels_in_use() {
   }
 }
 
-// The M of the GEMMs: the kernel set's path rows by default, else --sample's list (0 alone: none).
-std::vector<std::int64_t> activation_rows(const std::string& sample) {
+// The M of the GEMMs: the kernel set's path rows by default, else --activation-rows' list (0 alone: none).
+std::vector<std::int64_t> parse_activation_rows(const std::string& list) {
   std::vector<std::int64_t> ms;
-  if (sample.empty()) {
+  if (list.empty()) {
     for (const auto& p : opt::path_rows(opt::active_isa())) ms.push_back(p.M);
     return ms;
   }
-  ms = parse_int_list(sample);
+  ms = parse_int_list(list);
   std::sort(ms.begin(), ms.end());
   ms.erase(std::unique(ms.begin(), ms.end()), ms.end());
   if (ms.front() == 0) {
-    if (ms.size() > 1) throw Error(ErrorKind::Usage, "", "", "--sample: 0 skips the GEMMs and goes alone, not with " + sample);
+    if (ms.size() > 1) throw Error(ErrorKind::Usage, "", "", "--activation-rows: 0 skips the GEMMs and goes alone, not with " + list);
     ms.clear();
   }
   return ms;
@@ -135,9 +135,9 @@ void collect(VerifyReport& r, const std::vector<ModuleUnit>& units, UnitOutcomes
 }
 
 int verify(const VerifyArgs& a, std::ostream& out) {
-  const VerifyOptions v{parse_backend(a.backend), a.reloads, activation_rows(a.sample)};
+  const VerifyOptions v{parse_backend(a.backend), a.reloads, parse_activation_rows(a.activation_rows)};
   // A bad NVFP4_KERNEL is refused (active_isa) only where GEMMs run.
-  Coverage cov{v.activation_rows.empty() ? kernels_in_use() : opt::active_isa(), a.sample.empty(), 0, a.chunk_mib, 0};
+  Coverage cov{v.activation_rows.empty() ? kernels_in_use() : opt::active_isa(), a.activation_rows.empty(), 0, a.chunk_mib, 0};
   VerifyReport r;
   r.checkpoint = a.dir, r.backend = v.backend, r.jobs = a.jobs;
 
@@ -179,8 +179,8 @@ Runner define_verify(CLI::App& sub) {
       ->capture_default_str();
   std::string paths;
   for (const auto& p : opt::path_rows(kernels_in_use())) paths += (paths.empty() ? "" : ",") + std::to_string(p.M);
-  sub.add_option("--sample", a->sample,
-                 "activation row counts M: one GEMM of M random rows per projection and mode each, through the optimized kernels "
+  sub.add_option("--activation-rows,--sample", a->activation_rows,
+                 "activation row counts M (--sample: its former name): one GEMM of M random rows per projection and mode each, through the optimized kernels "
                  "against the exact oracle (the first and last row of each GEMM on every output row, the rows between on the first "
                  "and last 64); default: one M per kernel path and row remainder of the kernels in use (" +
                      std::string(opt::isa_name(kernels_in_use())) + " here); 0 skips GEMMs")

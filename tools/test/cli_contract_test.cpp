@@ -49,7 +49,7 @@ TEST(CliContract, EveryCommandHasHelpInThreeSpellingsWithAnExample) {
     EXPECT_NE(a.out.find("  nvfp4 " + c + " "), std::string::npos) << "an example invocation: " << a.out;
   }
   CliRun v = nvfp4({"help", "verify"});
-  for (const char* o : {"--backend", "--reloads", "--sample", "--jobs", "--experts-chunk-mib", "--json"})
+  for (const char* o : {"--backend", "--reloads", "--activation-rows", "--sample", "--jobs", "--experts-chunk-mib", "--json"})
     EXPECT_NE(v.out.find(o), std::string::npos) << o;
   EXPECT_NE(v.out.find("--reloads INT:0..1000=2"), std::string::npos) << "range and default shown: " << v.out;
 }
@@ -118,7 +118,8 @@ TEST(CliContract, UsageErrorsShowOnlyTheFailingCommandsUsage) {
 // naming the range. The limits are the contract, written here as the help states them; the values
 // at the top are chosen so that another check refuses them before anything is generated.
 TEST(CliContract, IntegerOptionsAtTheirExactLimits) {
-  struct Limit { std::vector<std::string> cmd; std::string option; std::int64_t lo, hi; bool try_hi; };
+  // named: the option's one name, which the error uses whatever spelling was given ("": option).
+  struct Limit { std::vector<std::string> cmd; std::string option; std::int64_t lo, hi; bool try_hi; std::string named = ""; };
   TempDir d;
   const std::string ck = (d.path() / "ck").string();
   const std::vector<Limit> limits = {
@@ -130,7 +131,8 @@ TEST(CliContract, IntegerOptionsAtTheirExactLimits) {
       {{"make-checkpoint", ck}, "--experts", 0, 4096, false},
       {{"make-checkpoint", ck}, "--shards", 1, 1000, false},
       {{"verify", ck}, "--reloads", 0, 1000, false},
-      {{"verify", ck}, "--sample", 0, 4096, false},
+      {{"verify", ck}, "--activation-rows", 0, 4096, false},
+      {{"verify", ck}, "--sample", 0, 4096, false, "--activation-rows"},  // its former name, still accepted
   };
   for (const Limit& l : limits) {
     SCOPED_TRACE(l.option);
@@ -140,7 +142,7 @@ TEST(CliContract, IntegerOptionsAtTheirExactLimits) {
       a.insert(a.end(), {l.option, std::to_string(v)});
       CliRun r = nvfp4(a);
       EXPECT_EQ(r.code, 2);
-      EXPECT_NE(r.err.find(l.option + ": " + std::to_string(v) + " is out of range " + range), std::string::npos) << r.err;
+      EXPECT_NE(r.err.find((l.named.empty() ? l.option : l.named) + ": " + std::to_string(v) + " is out of range " + range), std::string::npos) << r.err;
     }
     if (!l.try_hi) continue;
     std::vector<std::string> a = l.cmd;

@@ -161,8 +161,8 @@ TEST_F(Cli, VerifyChecksLargeExpertLayersInChunks) {
   o.experts = 6;
   o.unequal_scales = true;
   write_checkpoint(path("moe6"), generate_checkpoint(o), 2);
-  CliRun whole = nvfp4({"verify", path("moe6"), "--sample", "1", "--reloads", "1", "--json"});
-  CliRun chunked = nvfp4({"verify", path("moe6"), "--sample", "1", "--reloads", "1", "--json", "--experts-chunk-mib", "1"});
+  CliRun whole = nvfp4({"verify", path("moe6"), "--activation-rows", "1", "--reloads", "1", "--json"});
+  CliRun chunked = nvfp4({"verify", path("moe6"), "--activation-rows", "1", "--reloads", "1", "--json", "--experts-chunk-mib", "1"});
   ASSERT_EQ(whole.code, 0) << whole.out;
   ASSERT_EQ(chunked.code, whole.code) << chunked.err;
   auto j = nlohmann::json::parse(chunked.out);
@@ -215,7 +215,7 @@ TEST_F(Cli, VerifyReportsDataProblemsAsFailedChecksWithTheFullReport) {
     o.layers = 2;
     write_checkpoint(path(c.name), generate_checkpoint(o), 1);
     patch_tensor(fs::path(path(c.name)) / "model.safetensors", c.tensor, 0, c.bytes);
-    CliRun r = nvfp4({"verify", path(c.name), "--sample", "1", "--reloads", "1"});
+    CliRun r = nvfp4({"verify", path(c.name), "--activation-rows", "1", "--reloads", "1"});
     EXPECT_EQ(r.code, 1) << c.name << ": " << r.err;
     EXPECT_TRUE(r.err.empty()) << r.err;
     EXPECT_NE(r.out.find("FAIL checkpoint findings"), std::string::npos) << r.out;
@@ -228,7 +228,7 @@ TEST_F(Cli, VerifyReportsDataProblemsAsFailedChecksWithTheFullReport) {
     EXPECT_TRUE(std::regex_search(r.out, std::regex(refused))) << refused << "\n" << r.out;
     EXPECT_TRUE(std::regex_search(r.out, std::regex("model\\.layers\\.1\\.mlp\\.experts +experts x2 +[0-9]+ +PASS +[0-9.e-]+ "))) << r.out;
     EXPECT_NE(r.out.find("not checked:\n  - activations other than 1 random normal rows"), std::string::npos) << r.out;
-    CliRun j = nvfp4({"verify", path(c.name), "--sample", "0", "--reloads", "0", "--json"});
+    CliRun j = nvfp4({"verify", path(c.name), "--activation-rows", "0", "--reloads", "0", "--json"});
     EXPECT_EQ(j.code, 1);
     EXPECT_FALSE(nlohmann::json::parse(j.out)["passed"].get<bool>());
   }
@@ -240,7 +240,7 @@ TEST_F(Cli, VerifyReportsDataProblemsAsFailedChecksWithTheFullReport) {
   const std::string scale = "model.layers.1.mlp.down_proj.weight_scale";
   const auto numel = SafetensorsFile::open(fs::path(path("dead")) / "model.safetensors").tensor(scale).numel();
   patch_tensor(fs::path(path("dead")) / "model.safetensors", scale, 0, std::vector<std::uint8_t>(static_cast<std::size_t>(numel), 0));
-  CliRun dead = nvfp4({"verify", path("dead"), "--sample", "1", "--reloads", "1"});
+  CliRun dead = nvfp4({"verify", path("dead"), "--activation-rows", "1", "--reloads", "1"});
   EXPECT_EQ(dead.code, 1) << dead.out;
   EXPECT_NE(dead.out.find("FAIL " + path("dead") + "/model.safetensors: " + scale + ": every block scale is zero"), std::string::npos) << dead.out;
   EXPECT_NE(dead.out.find("PASS model.layers.1.mlp.down_proj: GEMM w4a4: optimized kernel vs exact oracle"), std::string::npos) << dead.out;

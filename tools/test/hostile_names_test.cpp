@@ -59,7 +59,7 @@ TEST_F(Hostile, VerifysReportEscapesModuleNamesOnce) {
   const std::string from = "model.layers.0.self_attn.o_proj", to = "model.layers.0.self_attn.o\\\x1b_proj";
   for (auto& [name, t] : g.tensors) h.tensors[name.rfind(from, 0) == 0 ? to + name.substr(from.size()) : name] = t;
   write_checkpoint(dir("esc"), h, 1);
-  CliRun r = nvfp4({"verify", dir("esc").string(), "--sample", "1", "--reloads", "1"});
+  CliRun r = nvfp4({"verify", dir("esc").string(), "--activation-rows", "1", "--reloads", "1"});
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find(R"(PASS model.layers.0.self_attn.o\\\x1b_proj: reference == optimized)"), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find(R"(o\\\\)"), std::string::npos) << "escaped twice:\n" << r.out;

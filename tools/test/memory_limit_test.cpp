@@ -30,7 +30,7 @@ int verify_limited(const std::filesystem::path& dir, std::uint64_t limit, const 
     ::dup2(fd, 2);
     ::dup2(null, 1);
     const std::string d = dir.string();
-    ::execl(NVFP4_BIN, NVFP4_BIN, "verify", d.c_str(), "--jobs", "1", "--sample", "1", "--reloads", "1", static_cast<char*>(nullptr));
+    ::execl(NVFP4_BIN, NVFP4_BIN, "verify", d.c_str(), "--jobs", "1", "--activation-rows", "1", "--reloads", "1", static_cast<char*>(nullptr));
     ::_exit(127);
   }
   int status = 0;

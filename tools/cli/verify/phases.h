@@ -1,5 +1,5 @@
 // Where a module's time went, summed over modules in verify's report: what a user needs to see why
-// a checkpoint takes as long as it does, and what --sample and --reloads trade.
+// a checkpoint takes as long as it does, and what --activation-rows and --reloads trade.
 #pragma once
 #include <chrono>
 

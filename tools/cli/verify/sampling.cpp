@@ -41,9 +41,9 @@ Sampled describe_sampling(const VerifyOptions& v, const Coverage& c) {
   const std::int64_t distinct = ms.empty() ? 0 : ms.back();  // random rows: the largest M
   Sampled s{ms, opt::isa_name(c.isa), ms.empty() ? 0 : 2 * kEdgeColumns, c.experts, v.reloads, c.chunks, ""};
   s.description =
-      ms.empty() ? "GEMMs not checked (--sample 0)"
+      ms.empty() ? "GEMMs not checked (--activation-rows 0)"
                  : "GEMMs: every output row of every linear module and of every expert's w13 and w2 (" + std::to_string(c.experts) +
-                       " experts), one GEMM per projection and mode of each of M = " + m_list(ms) + " random activation rows (--sample" +
+                       " experts), one GEMM per projection and mode of each of M = " + m_list(ms) + " random activation rows (--activation-rows" +
                        (c.by_paths ? "; by default one M per " + std::string(opt::isa_name(c.isa)) + " kernel path and row remainder" : "") +
                        ": " + reached_by(c.isa, ms) + "), optimized kernels against the exact oracle, the first and last row of each GEMM (the same " +
                        std::to_string(std::min<std::int64_t>(distinct, 2)) + " rows in all) on every output row" +
@@ -60,10 +60,10 @@ Sampled describe_sampling(const VerifyOptions& v, const Coverage& c) {
 std::vector<std::string> not_checked(const VerifyOptions& v, const Coverage& c) {
   const std::vector<std::int64_t>& ms = v.activation_rows;
   std::vector<std::string> n;
-  if (ms.empty()) n.push_back("GEMMs (--sample 0)");
+  if (ms.empty()) n.push_back("GEMMs (--activation-rows 0)");
   else {
     const std::int64_t distinct = ms.back();
-    n.push_back("activations other than " + std::to_string(distinct) + " random normal rows per projection and mode (--sample picks the M; the "
+    n.push_back("activations other than " + std::to_string(distinct) + " random normal rows per projection and mode (--activation-rows picks the M; the "
                 "properties cover other inputs)");
     if (distinct > 2)
       n.push_back("the activation rows between the first and last of each GEMM beyond the first and last " + std::to_string(kEdgeColumns) +

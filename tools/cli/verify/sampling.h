@@ -13,7 +13,7 @@ namespace nvfp4::cli {
 
 struct Coverage {
   opt::Isa isa;
-  bool by_paths = true;  // the M are the kernel set's path rows (no --sample)
+  bool by_paths = true;  // the M are the kernel set's path rows (no --activation-rows)
   std::int64_t experts = 0, chunk_mib = 64;
   std::size_t chunks = 0;  // expert chunks (layers over chunk_mib)
 };
