@@ -9,6 +9,7 @@
 #include <fstream>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -16,6 +17,7 @@
 #include "core/checkpoint.h"
 #include "core/error.h"
 #include "core/module_map.h"
+#include "core/module_names.h"
 #include "core/safetensors.h"
 #include "fuzz/byte_reader.h"
 #include "fuzz/fuzz_check.h"
@@ -25,9 +27,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (size > (16u << 10)) return 0;
   using namespace nvfp4;
   namespace fs = std::filesystem;
-  static const char* kTokens[] = {".", "model", "layers", "0", "1", "07", "self_attn", "mlp", "experts", "q_proj", "k_proj",
-                                  "v_proj", "qkv_proj", "o_proj", "gate_proj", "up_proj", "gate_up_proj", "down_proj", "w1",
-                                  "w2", "w3", "99999999999999999999999", "*", "?", "[", "\n", "\x1b["};
+  // The expert roles' spellings from core/module_names.h, in the places the committed corpus
+  // (corpus/module_names/) picks them by: gate_proj, up_proj, ..., down_proj, w1, w2, w3.
+  using R = ExpertRole;
+  static const std::string_view kTokens[] = {
+      ".", "model", "layers", "0", "1", "07", "self_attn", "mlp", "experts", "q_proj", "k_proj", "v_proj", "qkv_proj", "o_proj",
+      role_names(R::Gate).proj, role_names(R::Up).proj, "gate_up_proj", role_names(R::Down).proj, role_names(R::Gate).shard_id,
+      role_names(R::Down).shard_id, role_names(R::Up).shard_id, "99999999999999999999999", "*", "?", "[", "\n", "\x1b["};
   fuzz::ByteReader in(data, size);
   std::set<std::string> names;
   for (int n = static_cast<int>(in.in(1, 12)); n > 0; --n) {

@@ -22,6 +22,7 @@
 
 #include "core/checkpoint.h"
 #include "core/module_map.h"
+#include "core/module_names.h"
 #include "core/test/temp_dir.h"
 #include "properties/generators.h"
 #include "properties/scale_aims.h"
@@ -87,18 +88,18 @@ RC_GTEST_PROP(DerivedValuesProps, EqualFormulasFromTheRawCheckpointTensors, ()) 
       float in13 = 0.0f, in2 = 0.0f;
       std::vector<float> common(static_cast<std::size_t>(x.E)), s2_w2(static_cast<std::size_t>(x.E));
       for (std::int64_t e = 0; e < x.E; ++e) {
-        const auto& pre = x.prefixes[static_cast<std::size_t>(e)];  // {w1, w3, w2}
-        const float g = decode(ck, pre[0] + "." + fn.weight_scale_2, fn.encode_scales),
-                    u = decode(ck, pre[1] + "." + fn.weight_scale_2, fn.encode_scales);
+        const auto& pre = x.prefixes[static_cast<std::size_t>(e)];
+        const float g = decode(ck, pre[ExpertRole::Gate] + "." + fn.weight_scale_2, fn.encode_scales),
+                    u = decode(ck, pre[ExpertRole::Up] + "." + fn.weight_scale_2, fn.encode_scales);
         common[e] = std::max(g, u);
-        s2_w2[e] = decode(ck, pre[2] + "." + fn.weight_scale_2, fn.encode_scales);
+        s2_w2[e] = decode(ck, pre[ExpertRole::Down] + "." + fn.weight_scale_2, fn.encode_scales);
         same_bits(*p, x.name, "w13_weight_scale_2", 2 * e, g);  // [E, 2]: gate (w1), then up (w3)
         same_bits(*p, x.name, "w13_weight_scale_2", 2 * e + 1, u);
         same_bits(*p, x.name, "w2_weight_scale_2", e, s2_w2[e]);
         if (!x.has_input_scale) continue;
-        in13 = std::max({in13, decode(ck, pre[0] + "." + fn.input_scale, fn.encode_scales),
-                         decode(ck, pre[1] + "." + fn.input_scale, fn.encode_scales)});
-        in2 = std::max(in2, decode(ck, pre[2] + "." + fn.input_scale, fn.encode_scales));
+        in13 = std::max({in13, decode(ck, pre[ExpertRole::Gate] + "." + fn.input_scale, fn.encode_scales),
+                         decode(ck, pre[ExpertRole::Up] + "." + fn.input_scale, fn.encode_scales)});
+        in2 = std::max(in2, decode(ck, pre[ExpertRole::Down] + "." + fn.input_scale, fn.encode_scales));
       }
       for (std::int64_t e = 0; e < x.E; ++e) same_bits(*p, x.name, "w13_weight_global_scale", e, common[e]);
       if (!x.has_input_scale) continue;

@@ -15,11 +15,16 @@
 #include <gtest/gtest.h>
 #include <rapidcheck/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <functional>
+#include <string>
+#include <vector>
 
 #include "core/checkpoint.h"
+#include "core/module_map.h"
+#include "core/module_names.h"
 #include "core/test/temp_dir.h"
 #include "properties/generators.h"
 #include "properties/scale_aims.h"
@@ -134,6 +139,97 @@ std::vector<std::uint8_t> plain(const Rows& r, std::int64_t rows_out, std::int64
   return out;
 }
 
+// Expected bytes of one (module, param, batch), computed once and checked in both pipelines.
+struct Want {
+  std::string module, param;
+  std::int64_t batch;
+  std::vector<std::uint8_t> bytes;
+  std::string what;
+};
+
+// The raw tensors of one checkpoint, by on-disk prefix.
+struct RawTensors {
+  const Checkpoint& ck;
+  const FormatNames& fn;
+  float s2(const std::string& pre) const { return decode(ck, pre + "." + fn.weight_scale_2, fn.encode_scales); }
+  Rows weight(const std::string& pre) const { return raw(ck, pre + "." + fn.weight); }
+  Rows scale(const std::string& pre) const { return raw(ck, pre + "." + fn.weight_scale); }
+};
+
+// A linear module: its shards' weights stacked, their scales reconciled to the largest global
+// scale, stacked and swizzled.
+void linear_wants(const RawTensors& src, const LinearSpec& l, std::vector<Want>& wants) {
+  float common = 0;
+  for (const auto& pre : l.prefixes) common = std::max(common, src.s2(pre));
+  std::vector<Rows> w, sc;
+  for (const auto& pre : l.prefixes) {
+    w.push_back(src.weight(pre));
+    sc.push_back(reconciled(src.scale(pre), src.s2(pre), common));
+  }
+  const Rows W = stack(w), S = stack(sc);
+  wants.push_back({l.name, "weight", 0, W.b, "the shards' raw weights stacked"});
+  wants.push_back({l.name, "weight_scale_interleaved", 0, swizzled(S.rows, S.cols, [&](auto m, auto k) { return S.at(m, k); }),
+                   "the swizzle formula on the reconciled raw scales"});
+}
+
+// One expert's raw weights and block scales by role, gate's and up's scales reconciled to the
+// larger of their two global scales (they share the w13 slot).
+struct ExpertRows {
+  Rows gate, up, down, gs, us, ds;
+};
+ExpertRows expert_rows(const RawTensors& src, const RolePrefixes& pre) {
+  const std::string &g = pre[ExpertRole::Gate], &u = pre[ExpertRole::Up], &d = pre[ExpertRole::Down];
+  const float common = std::max(src.s2(g), src.s2(u));
+  return {src.weight(g), src.weight(u), src.weight(d),
+          reconciled(src.scale(g), src.s2(g), common), reconciled(src.scale(u), src.s2(u), common), src.scale(d)};
+}
+
+void cutlass_expert_wants(const ExpertsSpec& x, std::int64_t e, const ExpertRows& r, std::vector<Want>& wants) {
+  const Rows w13 = stack({r.gate, r.up}), s13 = stack({r.gs, r.us});
+  wants.push_back({x.name, "w13_weight", e, w13.b, "[gate; up] raw weights"});
+  wants.push_back({x.name, "w2_weight", e, r.down.b, "the raw down weights"});
+  wants.push_back({x.name, "w13_blockscale_swizzled", e, swizzled(s13.rows, s13.cols, [&](auto m, auto k) { return s13.at(m, k); }),
+                   "the swizzle formula on reconciled [gate; up] scales"});
+  wants.push_back({x.name, "w2_blockscale_swizzled", e, swizzled(r.ds.rows, r.ds.cols, [&](auto m, auto k) { return r.ds.at(m, k); }),
+                   "the swizzle formula on the raw down scales"});
+}
+
+// trtllm: interleaved row 2j is up row j, 2j + 1 gate row j (rows >= I of a half are zero).
+void trtllm_expert_wants(const ExpertsSpec& x, std::int64_t e, const ExpertRows& r, std::vector<Want>& wants) {
+  const std::int64_t Ip = rup(x.I, 64);
+  auto w13_source = [&](std::int64_t n, const Rows& u, const Rows& gt, std::int64_t col) -> std::uint8_t {
+    const std::int64_t row = shuffled_source(n), j = row / 2;
+    if (j >= x.I) return 0;
+    return row % 2 == 0 ? u.at(j, col) : gt.at(j, col);
+  };
+  const std::int64_t rows13 = 2 * Ip;
+  std::vector<std::uint8_t> w13(static_cast<std::size_t>(rows13 * r.gate.cols)), s13(static_cast<std::size_t>(rows13 * r.gs.cols));
+  for (std::int64_t n = 0; n < rows13; ++n) {
+    for (std::int64_t k = 0; k < r.gate.cols; ++k) w13[static_cast<std::size_t>(n * r.gate.cols + k)] = w13_source(n, r.up, r.gate, k);
+    for (std::int64_t k = 0; k < r.gs.cols; ++k) s13[static_cast<std::size_t>(n * r.gs.cols + k)] = w13_source(n, r.us, r.gs, k);
+  }
+  wants.push_back({x.name, "w13_weight", e, w13, "interleave [up; gate], then the 32-row transpose"});
+  wants.push_back({x.name, "w13_weight_scale", e,
+                   swizzled(rows13, r.gs.cols, [&](auto m, auto k) { return s13[static_cast<std::size_t>(m * r.gs.cols + k)]; }),
+                   "interleave, transpose, then swizzle on reconciled scales"});
+  wants.push_back({x.name, "w2_weight", e, plain(r.down, x.H, Ip / 2, shuffled_source), "the 32-row transpose of raw down weights, K padded"});
+  const auto s2b = plain(r.ds, x.H, Ip / 16, shuffled_source);
+  wants.push_back({x.name, "w2_weight_scale", e, swizzled(x.H, Ip / 16, [&](auto m, auto k) { return s2b[static_cast<std::size_t>(m * (Ip / 16) + k)]; }),
+                   "transpose, pad, then swizzle on raw down scales"});
+}
+
+std::vector<Want> expected_bytes(const RawTensors& src, const ModelSpec& spec, Backend backend) {
+  std::vector<Want> wants;
+  for (const auto& l : spec.linears) linear_wants(src, l, wants);
+  for (const auto& x : spec.experts)
+    for (std::int64_t e = 0; e < x.E; ++e) {
+      const ExpertRows r = expert_rows(src, x.prefixes[static_cast<std::size_t>(e)]);
+      if (backend == Backend::Cutlass) cutlass_expert_wants(x, e, r, wants);
+      else trtllm_expert_wants(x, e, r, wants);
+    }
+  return wants;
+}
+
 RC_GTEST_PROP(LayoutBytesProps, EqualIndexFormulasOnTheRawTensors, ()) {
   PipelineCase c = *gen::pipeline_case();
   RC_TAG(format_name(c.ckpt.format), backend_name(c.backend));
@@ -144,72 +240,8 @@ RC_GTEST_PROP(LayoutBytesProps, EqualIndexFormulasOnTheRawTensors, ()) {
   write_checkpoint(d.path(), g, c.ckpt.files);
   const Checkpoint ck = Checkpoint::open(d.path());
   const ModelSpec spec = map_modules(ck);
-  const FormatNames& fn = format_names(spec.format);
-  auto s2 = [&](const std::string& pre) { return decode(ck, pre + "." + fn.weight_scale_2, fn.encode_scales); };
   ties_seen = 0;
-
-  // Expected bytes per (module, param, batch), computed once and checked in both pipelines.
-  struct Want {
-    std::string module, param;
-    std::int64_t batch;
-    std::vector<std::uint8_t> bytes;
-    std::string what;
-  };
-  std::vector<Want> wants;
-  for (const auto& l : spec.linears) {
-    float common = 0;
-    for (const auto& pre : l.prefixes) common = std::max(common, s2(pre));
-    std::vector<Rows> w, sc;
-    for (const auto& pre : l.prefixes) {
-      w.push_back(raw(ck, pre + "." + fn.weight));
-      sc.push_back(reconciled(raw(ck, pre + "." + fn.weight_scale), s2(pre), common));
-    }
-    const Rows W = stack(w), S = stack(sc);
-    wants.push_back({l.name, "weight", 0, W.b, "the shards' raw weights stacked"});
-    wants.push_back({l.name, "weight_scale_interleaved", 0, swizzled(S.rows, S.cols, [&](auto m, auto k) { return S.at(m, k); }),
-                     "the swizzle formula on the reconciled raw scales"});
-  }
-  for (const auto& x : spec.experts) {
-    const std::int64_t Ip = rup(x.I, 64);
-    for (std::int64_t e = 0; e < x.E; ++e) {
-      const auto& pre = x.prefixes[static_cast<std::size_t>(e)];
-      const float common = std::max(s2(pre[0]), s2(pre[1]));
-      const Rows gate = raw(ck, pre[0] + "." + fn.weight), up = raw(ck, pre[1] + "." + fn.weight), down = raw(ck, pre[2] + "." + fn.weight);
-      const Rows gs = reconciled(raw(ck, pre[0] + "." + fn.weight_scale), s2(pre[0]), common),
-                 us = reconciled(raw(ck, pre[1] + "." + fn.weight_scale), s2(pre[1]), common),
-                 ds = raw(ck, pre[2] + "." + fn.weight_scale);
-      if (c.backend == Backend::Cutlass) {
-        const Rows w13 = stack({gate, up}), s13 = stack({gs, us});
-        wants.push_back({x.name, "w13_weight", e, w13.b, "[gate; up] raw weights"});
-        wants.push_back({x.name, "w2_weight", e, down.b, "the raw down weights"});
-        wants.push_back({x.name, "w13_blockscale_swizzled", e, swizzled(s13.rows, s13.cols, [&](auto m, auto k) { return s13.at(m, k); }),
-                         "the swizzle formula on reconciled [gate; up] scales"});
-        wants.push_back({x.name, "w2_blockscale_swizzled", e, swizzled(ds.rows, ds.cols, [&](auto m, auto k) { return ds.at(m, k); }),
-                         "the swizzle formula on the raw down scales"});
-        continue;
-      }
-      // trtllm: interleaved row 2j is up row j, 2j + 1 gate row j (rows >= I of a half are zero).
-      auto w13_source = [&](std::int64_t n, const Rows& u, const Rows& gt, std::int64_t col) -> std::uint8_t {
-        const std::int64_t r = shuffled_source(n), j = r / 2;
-        if (j >= x.I) return 0;
-        return r % 2 == 0 ? u.at(j, col) : gt.at(j, col);
-      };
-      const std::int64_t rows13 = 2 * Ip;
-      std::vector<std::uint8_t> w13(static_cast<std::size_t>(rows13 * gate.cols)), s13(static_cast<std::size_t>(rows13 * gs.cols));
-      for (std::int64_t n = 0; n < rows13; ++n) {
-        for (std::int64_t k = 0; k < gate.cols; ++k) w13[static_cast<std::size_t>(n * gate.cols + k)] = w13_source(n, up, gate, k);
-        for (std::int64_t k = 0; k < gs.cols; ++k) s13[static_cast<std::size_t>(n * gs.cols + k)] = w13_source(n, us, gs, k);
-      }
-      wants.push_back({x.name, "w13_weight", e, w13, "interleave [up; gate], then the 32-row transpose"});
-      wants.push_back({x.name, "w13_weight_scale", e,
-                       swizzled(rows13, gs.cols, [&](auto m, auto k) { return s13[static_cast<std::size_t>(m * gs.cols + k)]; }),
-                       "interleave, transpose, then swizzle on reconciled scales"});
-      wants.push_back({x.name, "w2_weight", e, plain(down, x.H, Ip / 2, shuffled_source), "the 32-row transpose of raw down weights, K padded"});
-      const auto s2b = plain(ds, x.H, Ip / 16, shuffled_source);
-      wants.push_back({x.name, "w2_weight_scale", e, swizzled(x.H, Ip / 16, [&](auto m, auto k) { return s2b[static_cast<std::size_t>(m * (Ip / 16) + k)]; }),
-                       "transpose, pad, then swizzle on raw down scales"});
-    }
-  }
+  const std::vector<Want> wants = expected_bytes({ck, format_names(spec.format)}, spec, c.backend);
   RC_TAG(ties_seen > 0 ? "reconcile ties hit" : "no reconcile tie");
   for (const auto& name : pipeline_names()) {
     auto p = make_pipeline(name, c.backend);

@@ -5,6 +5,8 @@
 #include <cmath>
 #include <cstring>
 
+#include "core/module_names.h"
+
 namespace nvfp4 {
 namespace {
 
@@ -68,21 +70,25 @@ void aim_scales(GeneratedCheckpoint& g, const ModelSpec& spec) {
     const auto in = spread(l.prefixes.size(), few_bit_base(get_scale(g, l.prefixes[0] + "." + fn.input_scale, enc)));
     for (std::size_t i = 0; i < l.prefixes.size(); ++i) set_scale(g, l.prefixes[i] + "." + fn.input_scale, in[i], enc);
   }
+  // The two halves of an expert's w13 slot (h = 0, 1), by the role each holds: gate, then up.
+  constexpr ExpertRole kHalfRole[2] = {ExpertRole::Gate, ExpertRole::Up};
   for (const auto& x : spec.experts) {
     const std::size_t E = x.prefixes.size();
-    const float w_base = few_bit_base(get_scale(g, x.prefixes[0][0] + "." + fn.weight_scale_2, enc));
+    const RolePrefixes& first = x.prefixes[0];
+    const float w_base = few_bit_base(get_scale(g, first[ExpertRole::Gate] + "." + fn.weight_scale_2, enc));
     std::vector<float> in13, in2;
     if (x.has_input_scale) {
-      in13 = spread(2 * E, few_bit_base(get_scale(g, x.prefixes[0][0] + "." + fn.input_scale, enc)));
-      in2 = spread(E, few_bit_base(get_scale(g, x.prefixes[0][2] + "." + fn.input_scale, enc)));
+      in13 = spread(2 * E, few_bit_base(get_scale(g, first[ExpertRole::Gate] + "." + fn.input_scale, enc)));
+      in2 = spread(E, few_bit_base(get_scale(g, first[ExpertRole::Down] + "." + fn.input_scale, enc)));
     }
     for (std::size_t e = 0; e < E; ++e) {
+      const RolePrefixes& pre = x.prefixes[e];
       const auto gu = spread(2, w_base * *rc::gen::elementOf(std::vector<float>(std::begin(kRatios), std::end(kRatios))));
-      for (int h = 0; h < 2; ++h) set_scale(g, x.prefixes[e][h] + "." + fn.weight_scale_2, gu[h], enc);
-      set_scale(g, x.prefixes[e][2] + "." + fn.weight_scale_2, w_base * *rc::gen::elementOf(std::vector<float>(std::begin(kRatios), std::end(kRatios))), enc);
+      for (int h = 0; h < 2; ++h) set_scale(g, pre[kHalfRole[h]] + "." + fn.weight_scale_2, gu[h], enc);
+      set_scale(g, pre[ExpertRole::Down] + "." + fn.weight_scale_2, w_base * *rc::gen::elementOf(std::vector<float>(std::begin(kRatios), std::end(kRatios))), enc);
       if (!x.has_input_scale) continue;
-      for (int h = 0; h < 2; ++h) set_scale(g, x.prefixes[e][h] + "." + fn.input_scale, in13[2 * e + h], enc);
-      set_scale(g, x.prefixes[e][2] + "." + fn.input_scale, in2[e], enc);
+      for (int h = 0; h < 2; ++h) set_scale(g, pre[kHalfRole[h]] + "." + fn.input_scale, in13[2 * e + h], enc);
+      set_scale(g, pre[ExpertRole::Down] + "." + fn.input_scale, in2[e], enc);
     }
   }
 }
