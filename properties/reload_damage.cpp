@@ -7,6 +7,7 @@
 #include <fstream>
 #include <optional>
 
+#include "core/test/rewrite_in_place.h"
 #include "core/safetensors.h"
 #include "generator/encoders.h"
 #include "properties/faults.h"
@@ -44,7 +45,7 @@ Tensor retyped(const Tensor& t) {
 // While alive: at the first tensor view any load takes, the data section of the file it reads is
 // rewritten in place with 0x77 bytes (valid E2M1 pairs, a valid E4M3 scale, a finite positive
 // global scale), so no value check can notice and only the file's own state tells, as in
-// tools/test/hostile_input_test.cpp. The files' times are set back first: a rewrite within the
+// tools/test/hostile_reload_test.cpp (core/test/rewrite_in_place.h). The files' times are set back first: a rewrite within the
 // filesystem's timestamp granularity would otherwise leave them unchanged.
 class RewriteAtFirstView {
  public:
@@ -54,12 +55,7 @@ class RewriteAtFirstView {
     SafetensorsFile::set_view_hook_for_testing([this](const std::string& label, const std::string&) {
       if (done_) return;
       done_ = true;
-      std::fstream f(label, std::ios::in | std::ios::out | std::ios::binary);
-      std::uint64_t n = 0;
-      f.read(reinterpret_cast<char*>(&n), 8);
-      const std::string fill(fs::file_size(label) - 8 - n, '\x77');
-      f.seekp(static_cast<std::streamoff>(8 + n));
-      f.write(fill.data(), static_cast<std::streamsize>(fill.size()));
+      testdata::fill_data_section_in_place(label);
     });
   }
   ~RewriteAtFirstView() { SafetensorsFile::set_view_hook_for_testing({}); }
