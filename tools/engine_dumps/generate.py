@@ -4,13 +4,19 @@ Runs each engine's real create_weights, weight loaders and process_weights_after
 CPU over a checkpoint written by `nvfp4 make-checkpoint`, then writes the model's parameters with
 tools/dump_engine_state.py. What is stubbed, and only that (see README.md here):
   - torch.Tensor.cuda is the identity (sglang's swizzle moves its result to the GPU);
-  - tensor parallelism is one rank (sglang: a fake `parallel` context; vLLM: gloo, world size 1);
+  - tensor parallelism is one rank (sglang 0.5.23: a fake `parallel` context; 0.5.10.post1: the
+    parallel_state getters; vLLM: gloo, world size 1);
   - backend selection: sglang's FP4 GEMM runner reports no special backend (so cutlass) on a
-    Blackwell platform; vLLM's NVFP4 linear kernel is CutlassNvFp4LinearKernel.
+    Blackwell platform; vLLM's NVFP4 linear kernel is CutlassNvFp4LinearKernel;
+  - sglang 0.5.10.post1: the sgl_kernel package (imported, never called; SGLANG_RELEASES says why).
+The sglang release is the installed one; what differs between releases is a row of SGLANG_RELEASES.
 
 usage: generate.py ENGINE CKPT_DIR OUT.safetensors [MOE_BACKEND]   (ENGINE: sglang | vllm)
 """
 import glob
+import importlib
+import importlib.abc
+import importlib.machinery
 import json
 import os
 import re
@@ -60,28 +66,130 @@ class _NoSpecialBackend:
         raise AttributeError(n)
 
 
-def sglang_factory(moe_backend, quant):
-    # The MoE layer reads the published server config (runner backend, parallel widths); linear
-    # layers read only the parallel context. A throwaway llama config satisfies ServerArgs.
-    import tempfile
+def _one_rank(parallel_state):
+    # Every get_*_rank() of parallel_state answers 0 and every get_*_world_size() 1, there and in
+    # each loaded module that imported it by name (later imports take the answers from there).
+    answers = {}
+    for n in dir(parallel_state):
+        if n.startswith("get_") and n.endswith("_rank"):
+            answers[n] = lambda: 0
+        elif n.startswith("get_") and n.endswith("_world_size"):
+            answers[n] = lambda: 1
+    originals = {n: getattr(parallel_state, n) for n in answers}
+    for m in [m for name, m in list(sys.modules.items()) if name.startswith("sglang.srt") and m is not None]:
+        for n, a in answers.items():
+            if getattr(m, n, None) is originals[n]:
+                setattr(m, n, a)
+
+
+def _sglang_runtime_context(server_args):
+    # 0.5.23: the MoE layer reads the published server config (srt/runtime_context.py); linear
+    # layers read only the parallel context.
     import sglang.srt.runtime_context as rc
+    rc.publish(server_args, role="scheduler")
+    global _RANKS  # a context manager: kept alive, or collecting it would undo the override
+    _RANKS = rc.get_parallel().override(**{n: 0 for n in rc._parallel_fields() if n.endswith("_rank")})
+    _RANKS.__enter__()
+    import sglang.srt.layers.moe.utils as mu
+    mu.initialize_moe_config()
+    import sglang.srt.layers.linear as lin
+    lin.get_parallel = lambda: _OneRank()
+
+
+def _sglang_global_server_args(server_args):
+    # 0.5.10.post1: a process-global ServerArgs (set_global_server_args_for_scheduler) and the
+    # parallel getters each module imports from sglang.srt.distributed.
+    import sglang.srt.distributed.parallel_state as ps
+    import sglang.srt.layers.moe.fused_moe_triton.layer  # noqa: F401 (the layers, loaded before their getters answer)
+    import sglang.srt.layers.moe.utils as mu
+    from sglang.srt.server_args import set_global_server_args_for_scheduler
+    set_global_server_args_for_scheduler(server_args)
+    mu.initialize_moe_config(server_args)
+    _one_rank(ps)
+
+
+# What differs between the sglang releases run here, as rows: how the runtime context is set up,
+# the Blackwell checks answered yes (module, name), and packages stubbed (import them and they
+# hold names that raise when called). The layers, quantization methods, loaders and
+# post-processing run are each release's own.
+SGLANG_RELEASES = {
+    "0.5.23": {"context": _sglang_runtime_context, "stubbed": [],
+               "blackwell": [("sglang.srt.layers.quantization.modelopt_quant", "get_platform"),
+                             ("sglang.srt.layers.quantization.compressed_tensors.schemes.compressed_tensors_w4a4_nvfp4_moe", "get_platform")]},
+    # sgl_kernel 0.4.1 (the pin) is not on PyPI and its native ops need a CUDA driver; the code run
+    # here imports it (srt/mem_cache/memory_pool_host.py, srt/layers/quantization/utils.py) and
+    # never calls it.
+    "0.5.10.post1": {"context": _sglang_global_server_args, "stubbed": ["sgl_kernel"],
+                     "blackwell": [("sglang.srt.layers.quantization.modelopt_quant", "is_blackwell_supported"),
+                                   ("sglang.srt.layers.quantization.compressed_tensors.schemes.compressed_tensors_w4a4_nvfp4_moe",
+                                    "is_blackwell_supported")]},
+}
+
+
+class _Never:
+    """A stubbed package's names: anything looked up on them is another, calling one raises."""
+    def __init__(self, name):
+        self._name = name
+
+    def __getattr__(self, n):
+        if n.startswith("__"):
+            raise AttributeError(n)
+        return _Never(f"{self._name}.{n}")
+
+    def __call__(self, *a, **k):
+        raise RuntimeError(f"stubbed {self._name} was called")
+
+
+class _StubModule(types.ModuleType):
+    def __getattr__(self, n):
+        if n.startswith("__"):
+            raise AttributeError(n)
+        return _Never(f"{self.__name__}.{n}")
+
+
+class _StubPackage(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Imports of `root` and its submodules give _StubModules."""
+    def __init__(self, root):
+        self.root = root
+
+    def find_spec(self, name, path, target=None):
+        if name == self.root or name.startswith(self.root + "."):
+            return importlib.machinery.ModuleSpec(name, self, is_package=True)
+        return None
+
+    def create_module(self, spec):
+        m = _StubModule(spec.name)
+        m.__path__ = []
+        return m
+
+    def exec_module(self, module):
+        pass
+
+
+def _is_blackwell(module, name):
+    m = importlib.import_module(module)
+    setattr(m, name, (lambda: types.SimpleNamespace(is_blackwell=True)) if name == "get_platform" else (lambda: True))
+
+
+def sglang_factory(moe_backend, quant):
+    # A throwaway llama config satisfies ServerArgs.
+    import tempfile
+    import importlib.metadata
+    release = SGLANG_RELEASES[importlib.metadata.version("sglang")]
+    for root in release["stubbed"]:
+        sys.meta_path.insert(0, _StubPackage(root))
     from sglang.srt.server_args import ServerArgs
     hf = tempfile.mkdtemp()
     json.dump({"model_type": "llama", "architectures": ["LlamaForCausalLM"], "hidden_size": 64, "intermediate_size": 64,
                "num_attention_heads": 4, "num_key_value_heads": 2, "num_hidden_layers": 1, "vocab_size": 256,
                "max_position_embeddings": 128}, open(os.path.join(hf, "config.json"), "w"))
-    rc.publish(ServerArgs(model_path=hf, device="cpu", moe_runner_backend=moe_backend or "flashinfer_cutlass"), role="scheduler")
-    global _RANKS  # a context manager: kept alive, or collecting it would undo the override
-    _RANKS = rc.get_parallel().override(**{n: 0 for n in rc._parallel_fields() if n.endswith("_rank")})
-    _RANKS.__enter__()
+    release["context"](ServerArgs(model_path=hf, device="cpu", moe_runner_backend=moe_backend or "flashinfer_cutlass"))
     _flashinfer_on_cpu()
-    import sglang.srt.layers.moe.utils as mu
-    mu.initialize_moe_config()
     import sglang.srt.layers.linear as lin
     import sglang.srt.layers.quantization.modelopt_quant as mq
-    lin.get_parallel = lambda: _OneRank()
     mq.get_fp4_gemm_runner_backend = lambda: _NoSpecialBackend()
-    mq.get_platform = lambda: types.SimpleNamespace(is_blackwell=True)
+    for module, name in release["blackwell"]:
+        _is_blackwell(module, name)
     cfg = mq.ModelOptFp4Config(is_checkpoint_nvfp4_serialized=True, group_size=16, exclude_modules=[],
                                packed_modules_mapping=PACKED)
     if quant.get("quant_method") == "compressed-tensors":
@@ -89,8 +197,6 @@ def sglang_factory(moe_backend, quant):
         import sglang.srt.layers.quantization.compressed_tensors.schemes.compressed_tensors_w4a4_nvfp4 as sw
         sw.get_fp4_gemm_runner_backend = lambda: _NoSpecialBackend()
         sct.CompressedTensorsConfig._check_scheme_supported = lambda self, min_capability, error=True: True  # a Blackwell
-        import sglang.srt.layers.quantization.compressed_tensors.schemes.compressed_tensors_w4a4_nvfp4_moe as swm
-        swm.get_platform = lambda: types.SimpleNamespace(is_blackwell=True)
         cfg = sct.CompressedTensorsConfig.from_config(dict(quant, packed_modules_mapping=PACKED))
         cfg.packed_modules_mapping = PACKED
     from sglang.srt.layers.moe.fused_moe_triton.layer import FusedMoE

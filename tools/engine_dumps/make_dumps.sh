@@ -1,11 +1,13 @@
 #!/bin/sh
 # Regenerates tools/engine_dumps/data/: small checkpoints written by `nvfp4 make-checkpoint`, and
 # for each the dumps sglang's and vLLM's own loaders and post-processing produce (generate.py).
-# Needs a Python with torch, sglang 0.5.23 and vLLM 0.33.0 (README.md here says how); CI only
-# reads the committed files.
-#   usage: make_dumps.sh NVFP4_BINARY PYTHON
+# Needs a Python with torch, sglang 0.5.23 and vLLM 0.33.0 (README.md here says how), and for each
+# older sglang release a Python with that release (OLDER_SGLANG_PYTHON); CI only reads the
+# committed files.
+#   usage: make_dumps.sh NVFP4_BINARY PYTHON [OLDER_SGLANG_PYTHON...]
 set -eu
 bin=$1 py=$2
+shift 2
 here=$(cd "$(dirname "$0")" && pwd)
 out=$here/data
 rm -rf "$out" && mkdir -p "$out"
@@ -48,4 +50,15 @@ done
 # so moe_odd has trtllm dumps only.
 for e in sglang vllm; do
   "$py" "$here/generate.py" $e "$out/moe_odd" "$out/moe_odd.$e.flashinfer_trtllm.safetensors" flashinfer_trtllm 2>/dev/null
+done
+# Older sglang releases: the cases their rows in tools/diff/conventions_sglang.cpp were checked on,
+# named CASE.sglang-VERSION[.MOE_BACKEND] (the version the venv has installed).
+for opy in "$@"; do
+  v=$("$opy" -c 'import importlib.metadata as m; print(m.version("sglang"))')
+  "$opy" "$here/generate.py" sglang "$out/dense" "$out/dense.sglang-$v.safetensors" 2>/dev/null
+  for c in moe moe_unequal ct_moe; do
+    for b in flashinfer_cutlass flashinfer_trtllm; do
+      "$opy" "$here/generate.py" sglang "$out/$c" "$out/$c.sglang-$v.$b.safetensors" $b 2>/dev/null
+    done
+  done
 done

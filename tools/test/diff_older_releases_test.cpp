@@ -3,10 +3,10 @@
 // flashinfer_trtllm experts sit under gemm1_/gemm2_ names with w13_weight and friends deleted, I
 // padded to 128, the loader's w1/w3 swap putting the up's weight_scale_2 in column 0 so that
 // g1_alphas (the gate half's scale) and g1_scale_c are both the up's, no g1_alphas_up, and
-// w13/w2_blockscale_swizzled registered and never written. No engine of that release ran here: the
-// dumps are the committed 0.5.23 dumps rewritten the way 0.5.10.post1's code lays them out (the
-// FlashInfer permutations are the same in the FlashInfer each release pins), under metadata naming
-// 0.5.10.post1.
+// w13/w2_blockscale_swizzled registered and never written. The dumps here are the committed 0.5.23
+// dumps rewritten the way 0.5.10.post1's code lays them out (the FlashInfer permutations are the same
+// in the FlashInfer each release pins), under metadata naming 0.5.10.post1;
+// diff_real_older_releases_test.cpp runs the same rows on dumps that release's own code wrote.
 #include <gtest/gtest.h>
 
 #include "reference/shuffle.h"

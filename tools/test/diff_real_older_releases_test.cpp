@@ -1,0 +1,123 @@
+// nvfp4 diff on dumps sglang 0.5.10.post1's own code wrote (tools/engine_dumps/README.md: its wheel,
+// run on the CPU by generate.py), not 0.5.23's rewritten: the rows tools/diff/conventions_sglang.cpp
+// holds for that release hold on them, a planted fault fails the module and names the tensor, and
+// what the release itself gets wrong (the up's scale on the gate half, flashinfer_trtllm) fails.
+#include <gtest/gtest.h>
+
+#include "tools/test/diff_test_util.h"
+
+namespace nvfp4::diff_test {
+namespace {
+
+using Tensors = std::map<std::string, Tensor>;
+
+std::string dump_0510(const std::string& ckpt, const std::string& backend = "") {
+  return ckpt + ".sglang-0.5.10.post1" + (backend.empty() ? "" : "." + backend) + ".safetensors";
+}
+
+void flip_scale(Tensor& t, std::int64_t i) {
+  std::uint8_t& b = t.data()[i];
+  b = b == 0x38 ? 0x40 : 0x38;
+}
+
+TEST(DiffRealSglang0510, DumpsAreTheReleasesOwn) {
+  for (const std::string d : {dump_0510("dense"), dump_0510("moe", "flashinfer_trtllm"), dump_0510("ct_moe", "flashinfer_trtllm")}) {
+    const auto m = SafetensorsFile::open(kData + "/" + d).metadata();
+    EXPECT_EQ(m.at("engine"), "sglang") << d;
+    EXPECT_EQ(m.at("engine_version"), "0.5.10.post1") << d;
+    EXPECT_EQ(m.at("torch").rfind("2.9.1", 0), 0u) << d;  // the release's pinned torch
+  }
+}
+
+TEST(DiffRealSglang0510, LinearHolds) {
+  nlohmann::json j = diff_json(kData + "/dense", kData + "/" + dump_0510("dense"), 0);
+  EXPECT_EQ(j.at("engine_version"), "0.5.10.post1");
+  ASSERT_EQ(j.at("modules").size(), 4u);
+  for (const auto& m : j.at("modules")) expect_holds(j, m.at("module"));
+}
+
+// The raw loaded block scales the release keeps beside the swizzle: a copy, so Layout only.
+TEST(DiffRealSglang0510, FaultInTheKeptLoadedScalesIsLayout) {
+  TempDir dir;
+  const std::string path = planted(dir, dump_0510("dense"), [](Tensors& t) { flip_scale(t.at(kQkv + ".weight_scale"), 70 * 4 + 2); });
+  nlohmann::json j = diff_json(kData + "/dense", path, 1);
+  const auto& x = only_mismatch(j, kQkv, "layout");
+  EXPECT_EQ(x.at("param"), "weight_scale");
+  EXPECT_EQ(module(j, kQkv).at("semantic"), "ok");
+  expect_others_clean(j, kQkv);
+}
+
+TEST(DiffRealSglang0510, FaultInTheSwizzleIsSemantic) {
+  TempDir dir;
+  const std::string path =
+      planted(dir, dump_0510("dense"), [](Tensors& t) { flip_scale(t.at(kGateUp + ".weight_scale_interleaved"), 5 * 16 + 3); });
+  nlohmann::json j = diff_json(kData + "/dense", path, 1);
+  EXPECT_EQ(only_mismatch(j, kGateUp, "semantic").at("param"), "weight_scale_interleaved");
+  expect_others_clean(j, kGateUp);
+}
+
+TEST(DiffRealSglang0510, TrtllmExpertsHold) {
+  const std::string path = kData + "/" + dump_0510("moe", "flashinfer_trtllm");
+  nlohmann::json j = diff_json(kData + "/moe", path, 0);
+  for (const auto& m : j.at("modules")) expect_holds(j, m.at("module"));
+  const auto& m = module(j, kExperts);
+  EXPECT_EQ(m.at("placeholders"), (std::vector<std::string>{"w13_blockscale_swizzled", "w2_blockscale_swizzled"}));
+  EXPECT_TRUE(m.at("unexplained").empty()) << m.dump();
+  const auto params = m.at("params").get<std::vector<std::string>>();
+  for (const char* n : {"gemm1_weights_fp4_shuffled", "gemm1_scales_fp4_shuffled", "gemm2_weights_fp4_shuffled", "gemm2_scales_fp4_shuffled", "g1_scale_c"})
+    EXPECT_NE(std::find(params.begin(), params.end(), n), params.end()) << n;
+}
+
+TEST(DiffRealSglang0510, TrtllmFaultsNameTheTensor) {
+  TempDir dir;
+  const std::string dump = dump_0510("moe", "flashinfer_trtllm");
+  nlohmann::json j = diff_json(kData + "/moe", planted(dir, dump, [](Tensors& t) {
+    t.at(kExperts + ".gemm2_weights_fp4_shuffled").data()[2 * 128 * 64 + 9 * 64 + 5] ^= 0x11;  // expert 2
+  }), 1);
+  const auto& w = only_mismatch(j, kExperts, "semantic");
+  EXPECT_EQ(w.at("param"), "gemm2_weights_fp4_shuffled");
+  EXPECT_EQ(w.at("index").get<std::string>().substr(0, 3), "[2,") << w.dump();
+  expect_others_clean(j, kExperts);
+  j = diff_json(kData + "/moe", planted(dir, dump, [](Tensors& t) { t.at(kExperts + ".g1_alphas").template data_as<float>()[1] *= 0.5f; }), 1);
+  const auto& a = only_mismatch(j, kExperts, "semantic");
+  EXPECT_EQ(a.at("param"), "g1_alphas");
+  EXPECT_EQ(a.at("index"), "[1]");
+  EXPECT_NE(a.at("source").get<std::string>().find("off by a factor 0.5"), std::string::npos) << a.dump();
+}
+
+// The release's own fault: the loader's w1/w3 swap makes g1_alphas the up's, which the kernel applies
+// to the gate half, so with unequal gate and up scales every expert's gate half is off by up / gate.
+TEST(DiffRealSglang0510, TrtllmAppliesTheUpScaleToTheGateHalf) {
+  nlohmann::json j = diff_json(kData + "/moe_unequal", kData + "/" + dump_0510("moe_unequal", "flashinfer_trtllm"), 1);
+  const auto& m = module(j, kExperts);
+  EXPECT_TRUE(m.at("mismatches").empty()) << m.dump();
+  EXPECT_EQ(m.at("layout"), "ok");
+  ASSERT_EQ(m.at("unreconciled").size(), 4u) << m.dump();
+  const std::string ck = kData + "/moe_unequal/model.safetensors";
+  for (int e = 0; e < 4; ++e) {
+    const std::string p = kExperts + "." + std::to_string(e);
+    const float gate = scalar(ck, p + ".gate_proj.weight_scale_2"), up = scalar(ck, p + ".up_proj.weight_scale_2");
+    const auto& u = m.at("unreconciled")[static_cast<std::size_t>(e)];
+    EXPECT_EQ(u.at("shard"), "expert " + std::to_string(e) + " w1 (gate)");
+    EXPECT_EQ(u.at("factor").get<double>(), static_cast<double>(up) / gate);
+  }
+}
+
+TEST(DiffRealSglang0510, CompressedTensorsTrtllmHolds) {
+  nlohmann::json j = diff_json(kData + "/ct_moe", kData + "/" + dump_0510("ct_moe", "flashinfer_trtllm"), 0);
+  for (const auto& m : j.at("modules")) expect_holds(j, m.at("module"));
+  EXPECT_FALSE(module(j, kExperts).contains("placeholders"));
+}
+
+// flashinfer_cutlass in 0.5.10.post1 (raw w13/w2_weight_scale beside separate swizzles, no
+// g1_alphas_up) has no row: its real dumps stop, never a pass.
+TEST(DiffRealSglang0510, FlashinferCutlassIsNotDecoded) {
+  for (const std::string c : {"moe", "moe_unequal", "ct_moe"}) {
+    CliRun r = nvfp4({"diff", kData + "/" + c, kData + "/" + dump_0510(c, "flashinfer_cutlass")});
+    EXPECT_EQ(r.code, 2) << c;
+    EXPECT_NE(r.err.find("sglang 0.5.10.post1 holds names, aliases, padding or scalars that differ from 0.5.23's"), std::string::npos) << r.err;
+  }
+}
+
+}  // namespace
+}  // namespace nvfp4::diff_test
