@@ -135,6 +135,9 @@ struct ExpertsConvention {
   std::string w13, w2;         // the packed weights
   std::string swz13, swz2;     // the swizzled block scales the kernel reads
   std::vector<LayoutName> layout;  // compared byte for byte, in this order
+  // The loaded *_weight_scale: the swizzle aliased onto it where the shapes agree (the reference's
+  // default), or kept as loaded, in the stored row order, beside a swizzle of its own (AsLoaded).
+  LoadedScales loaded = LoadedScales::AliasWhereShapesAgree;
   W13Order order;
   ExpertsLayout shuffle;
   std::int64_t hidden_align;   // H padded to this with zero w13 columns and w2 rows first; 1: none

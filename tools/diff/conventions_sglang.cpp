@@ -37,8 +37,9 @@ const std::vector<LinearScalar> kCtLinearScalars = {
 // ModelOptNvFp4FusedMoEMethod: g1_alphas (gate) and g1_alphas_up = f32(max w13 input scale x the
 // half's weight_scale_2), g2_alphas likewise, *_input_scale_quant = f32(1 / max), 0-dim; the
 // loaded per-expert scalars kept (w13_input_scale: the loader writes one of the expert's two input
-// scales into both slots, whichever loads last). g1_alphas_up is read by trtllm's g1_scale_c only.
-std::vector<ExpertsScalar> modelopt_experts_scalars(bool trtllm) {
+// scales into both slots, whichever loads last). g1_alphas_up is read by trtllm's g1_scale_c only;
+// 0.5.10.post1 has none (up_alpha false).
+std::vector<ExpertsScalar> modelopt_experts_scalars(bool trtllm, bool up_alpha = true) {
   std::vector<ExpertsScalar> r = {
       {"g1_alphas", EQ::GateTimesA13, kSem, Slots::PerExpert, When::Always, "max w13 input scale x the gate's weight_scale_2 (f32)"},
       {"g1_alphas_up", EQ::UpTimesA13, trtllm ? kSem : kLay, Slots::PerExpert, When::Always, "max w13 input scale x the up's weight_scale_2 (f32)"},
@@ -51,6 +52,7 @@ std::vector<ExpertsScalar> modelopt_experts_scalars(bool trtllm) {
       {"w2_input_scale", EQ::W2Input, kLay, Slots::PerExpert, When::WithInputScales, "each expert's w2 input scale"},
   };
   if (trtllm) r.push_back({"g1_scale_c", EQ::G1UpTimesInvA2, kSem, Slots::PerExpert, When::Always, "w2_input_scale_quant x g1_alphas_up (f32)"});
+  if (!up_alpha) r.erase(r.begin() + 1);  // g1_alphas_up
   return r;
 }
 
@@ -151,7 +153,7 @@ std::vector<LinearConvention> linear_rows() {
   };
 }
 
-std::vector<ExpertsConvention> experts_rows() {
+std::vector<ExpertsConvention> experts_rows_0510() {
   return {
     // flashinfer_trtllm in 0.5.10.post1 (align_fp4_moe_weights_for_flashinfer_trtllm): FusedMoE pads
     // I to 128 (fused_moe_triton/layer.py:218-226, zero padding: narrow_padded_param_and_loaded_weight),
@@ -178,6 +180,39 @@ std::vector<ExpertsConvention> experts_rows() {
      .shuffle = ExpertsLayout::FlashinferTrtllm, .hidden_align = 1, .intermediate_align = 128, .w13_scales = W13Scales::GateForBoth,
      .activation = ActivationScale::OverEveryExpert, .scalars = ct_experts_scalars(true),
      .cite = kCtm + ":166-285@0.5.10.post1 (CompressedTensorsW4A4Nvfp4MoE.process_weights_after_loading)"},
+    // flashinfer_cutlass in 0.5.10.post1 (ModelOptNvFp4FusedMoEMethod): rows [w3; w1]
+    // (load_up_proj_weight_first, :1894-1897; FusedMoE's loader starts w1 at the second half,
+    // fused_moe_triton/layer.py:421-426, and swaps no shard ids off trtllm, :711-718), so
+    // w13_weight_scale_2 stays [gate, up] and g1_alphas = f32(max w13 input scale x
+    // w13_weight_scale_2[:, 0]), the gate's, for both halves (:1693-1707,1750-1770); no
+    // g1_alphas_up. process_weights_after_loading writes the 128x4 swizzle of the loaded scales into
+    // w13/w2_blockscale_swizzled with copy_or_rebind_param and leaves w13/w2_weight_scale as loaded
+    // (:1826-1869); the runner reads [w13_input_scale_quant, w13_blockscale_swizzled, g1_alphas,
+    // ...] (apply, the flashinfer_cutlass_fused_moe call, :1986-2003).
+    {.engine = Engine::Sglang, .releases = {"0.5.10.post1", "0.5.10.post1"}, .format = CkptFormat::ModelOpt,
+     .backend = MoeBackend::FlashinferCutlass, .prefix = "", .w13 = "w13_weight", .w2 = "w2_weight",
+     .swz13 = "w13_blockscale_swizzled", .swz2 = "w2_blockscale_swizzled", .layout = kModelOptLayout, .loaded = LoadedScales::AsLoaded,
+     .order = W13Order::UpFirst, .shuffle = ExpertsLayout::Swizzle128x4, .hidden_align = 1, .intermediate_align = 1,
+     .w13_scales = W13Scales::GateForBoth, .activation = ActivationScale::OverEveryExpert,
+     .scalars = modelopt_experts_scalars(false, false),
+     .cite = kMq + ":1686-1897,1986-2003@0.5.10.post1 (ModelOptNvFp4FusedMoEMethod.process_weights_after_loading, "
+                   "load_up_proj_weight_first, apply); srt/layers/moe/fused_moe_triton/layer.py:421-426,711-718@0.5.10.post1"},
+    // Compressed-tensors on flashinfer_cutlass in 0.5.10.post1: CompressedTensorsW4A4Nvfp4MoE has no
+    // load_up_proj_weight_first, so w13 stays [w1; w3], and off trtllm it runs sglang's own
+    // cutlass_moe_fp4 (apply_weights, :402-421; silu_and_mul over [gate; up],
+    // srt/layers/moe/cutlass_moe.py), the swizzle replacing w13/w2_weight_scale (:284-292), the
+    // activation scales per expert (:203-239); the scalars are 0.5.23's.
+    {.engine = Engine::Sglang, .releases = {"0.5.10.post1", "0.5.10.post1"}, .format = CkptFormat::CompressedTensors,
+     .backend = MoeBackend::FlashinferCutlass, .prefix = "", .w13 = "w13_weight", .w2 = "w2_weight",
+     .swz13 = "w13_weight_scale", .swz2 = "w2_weight_scale", .layout = kCtLayout, .order = W13Order::GateFirst,
+     .shuffle = ExpertsLayout::Swizzle128x4, .hidden_align = 1, .intermediate_align = 1, .w13_scales = W13Scales::GateForBoth,
+     .activation = ActivationScale::PerExpert, .scalars = ct_experts_scalars(false),
+     .cite = kCtm + ":166-300,402-421@0.5.10.post1 (CompressedTensorsW4A4Nvfp4MoE.process_weights_after_loading, apply_weights)"},
+  };
+}
+
+std::vector<ExpertsConvention> experts_rows_0523() {
+  return {
     // flashinfer_cutlass: rows [w3; w1] (load_up_proj_weight_first); one alpha for both halves
     // of w13: the runner's quant_scales are [w13_input_scale_quant, w13_blockscale_swizzled,
     // g1_alphas, ...] (the flashinfer_cutlass_fused_moe call), so an up half with its own
@@ -214,6 +249,12 @@ std::vector<ExpertsConvention> experts_rows() {
      .hidden_align = 1, .intermediate_align = 64, .w13_scales = W13Scales::GateForBoth, .activation = ActivationScale::OverEveryExpert,
      .scalars = ct_experts_scalars(true), .cite = kCtm + ":182-186,263-272@0.5.23"},
   };
+}
+
+std::vector<ExpertsConvention> experts_rows() {
+  std::vector<ExpertsConvention> r = experts_rows_0510(), newest = experts_rows_0523();
+  r.insert(r.end(), newest.begin(), newest.end());
+  return r;
 }
 
 std::vector<ReleaseRule> answers() {

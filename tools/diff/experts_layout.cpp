@@ -1,6 +1,8 @@
 #include "tools/diff/experts_layout.h"
 
 #include <cstring>
+#include <memory>
+#include <string>
 
 #include "reference/experts.h"
 #include "reference/loading.h"
@@ -42,6 +44,18 @@ Tensor pad_halves(const Tensor& t, std::int64_t Ip) {
     for (int h = 0; h < 2; ++h)
       std::memcpy(out.data() + (e * 2 * Ip + h * Ip) * C, t.data() + (e * 2 * I + h * I) * C, static_cast<std::size_t>(I * C));
   return out;
+}
+
+// The swizzles made Parameters of their own and *_weight_scale the scales as loaded (in the stored row
+// order, padded), where the reference aliases the two names: sglang 0.5.10.post1 writes the
+// swizzle with copy_or_rebind_param into w13/w2_blockscale_swizzled and leaves the loaded scales be
+// (ModelOptNvFp4FusedMoEMethod.process_weights_after_loading, srt/layers/quantization/modelopt_quant.py:1826-1869@0.5.10.post1).
+void keep_loaded_scales(const Module& loaded, Module& out) {
+  for (const std::string p : {"w13", "w2"}) {
+    const std::string swz = p + "_blockscale_swizzled", raw = p + "_weight_scale";
+    out.bind(swz, std::make_shared<Parameter>(Parameter{out.tensor(swz).clone()}));
+    out.bind(raw, std::make_shared<Parameter>(Parameter{loaded.tensor(raw).clone()}));
+  }
 }
 
 }  // namespace
@@ -90,7 +104,9 @@ Module expected_layout(const ExpertsConvention& row, const Module& src, const Ex
     m.tensor("w2_weight_scale") = pad3(m.tensor("w2_weight_scale"), Hp, sp.I / 16);
   }
   std::vector<Reconciliation> none;
-  return ref::experts_process(m, sp, row.shuffle == ExpertsLayout::FlashinferTrtllm ? Backend::Trtllm : Backend::Cutlass, none);
+  Module out = ref::experts_process(m, sp, row.shuffle == ExpertsLayout::FlashinferTrtllm ? Backend::Trtllm : Backend::Cutlass, none);
+  if (row.loaded == LoadedScales::AsLoaded) keep_loaded_scales(m, out);
+  return out;
 }
 
 }  // namespace nvfp4::diff

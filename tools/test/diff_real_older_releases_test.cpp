@@ -1,8 +1,11 @@
 // nvfp4 diff on dumps sglang 0.5.10.post1's own code wrote (tools/engine_dumps/README.md: its wheel,
 // run on the CPU by generate.py), not 0.5.23's rewritten: the rows tools/diff/conventions_sglang.cpp
 // holds for that release hold on them, a planted fault fails the module and names the tensor, and
-// what the release itself gets wrong (the up's scale on the gate half, flashinfer_trtllm) fails.
+// what the release itself gets wrong fails: the up's scale on the gate half (flashinfer_trtllm),
+// the gate's on the up half (flashinfer_cutlass).
 #include <gtest/gtest.h>
+
+#include <set>
 
 #include "tools/test/diff_test_util.h"
 
@@ -21,7 +24,9 @@ void flip_scale(Tensor& t, std::int64_t i) {
 }
 
 TEST(DiffRealSglang0510, DumpsAreTheReleasesOwn) {
-  for (const std::string d : {dump_0510("dense"), dump_0510("moe", "flashinfer_trtllm"), dump_0510("ct_moe", "flashinfer_trtllm")}) {
+  for (const std::string d : {dump_0510("dense"), dump_0510("moe", "flashinfer_trtllm"), dump_0510("ct_moe", "flashinfer_trtllm"),
+                              dump_0510("moe", "flashinfer_cutlass"), dump_0510("moe_unequal", "flashinfer_cutlass"),
+                              dump_0510("ct_moe", "flashinfer_cutlass")}) {
     const auto m = SafetensorsFile::open(kData + "/" + d).metadata();
     EXPECT_EQ(m.at("engine"), "sglang") << d;
     EXPECT_EQ(m.at("engine_version"), "0.5.10.post1") << d;
@@ -109,14 +114,112 @@ TEST(DiffRealSglang0510, CompressedTensorsTrtllmHolds) {
   EXPECT_FALSE(module(j, kExperts).contains("placeholders"));
 }
 
-// flashinfer_cutlass in 0.5.10.post1 (raw w13/w2_weight_scale beside separate swizzles, no
-// g1_alphas_up) has no row: its real dumps stop, never a pass.
-TEST(DiffRealSglang0510, FlashinferCutlassIsNotDecoded) {
-  for (const std::string c : {"moe", "moe_unequal", "ct_moe"}) {
-    CliRun r = nvfp4({"diff", kData + "/" + c, kData + "/" + dump_0510(c, "flashinfer_cutlass")});
-    EXPECT_EQ(r.code, 2) << c;
-    EXPECT_NE(r.err.find("sglang 0.5.10.post1 holds names, aliases, padding or scalars that differ from 0.5.23's"), std::string::npos) << r.err;
+// Every tensor the dump holds under the experts module is read by a check: none unexplained, no
+// placeholder on this backend.
+void expect_every_tensor_read(const nlohmann::json& j, const std::string& dump) {
+  const auto& m = module(j, kExperts);
+  EXPECT_TRUE(m.at("unexplained").empty()) << m.dump();
+  EXPECT_FALSE(m.contains("placeholders")) << m.dump();
+  std::set<std::string> held, read;
+  const SafetensorsFile f = SafetensorsFile::open(kData + "/" + dump);
+  for (const auto& info : f.tensors())
+    if (info.name.rfind(kExperts + ".", 0) == 0) held.insert(info.name.substr(kExperts.size() + 1));
+  for (const auto& p : m.at("params")) read.insert(p.get<std::string>());
+  EXPECT_EQ(read, held);
+}
+
+// ModelOpt on flashinfer_cutlass: w13 rows [w3; w1], the swizzle under w13/w2_blockscale_swizzled
+// (decoded) and the raw loaded w13/w2_weight_scale kept beside it (compared with the checkpoint's
+// bytes), g1_alphas the gate's for both halves, no g1_alphas_up.
+TEST(DiffRealSglang0510, FlashinferCutlassExpertsHold) {
+  const std::string dump = dump_0510("moe", "flashinfer_cutlass");
+  nlohmann::json j = diff_json(kData + "/moe", kData + "/" + dump, 0);
+  for (const auto& m : j.at("modules")) expect_holds(j, m.at("module"));
+  expect_every_tensor_read(j, dump);
+}
+
+// The release's own fault on unequal gate and up scales: g1_alphas = in13 x w13_weight_scale_2[:, 0]
+// (modelopt_quant.py:1707,1751-1755@0.5.10.post1), the gate's, is the one alpha the kernel applies
+// to both halves of w13 (quant_scales, :1996-2003), so every expert's up half is off by gate / up.
+TEST(DiffRealSglang0510, FlashinferCutlassAppliesTheGateScaleToTheUpHalf) {
+  const std::string dump = dump_0510("moe_unequal", "flashinfer_cutlass");
+  nlohmann::json j = diff_json(kData + "/moe_unequal", kData + "/" + dump, 1);
+  expect_up_halves_off(j, kData + "/moe_unequal/model.safetensors", false);
+  expect_every_tensor_read(j, dump);
+}
+
+// Compressed-tensors on flashinfer_cutlass: sglang's own cutlass_moe_fp4, w13 rows [w1; w3], the
+// swizzle replacing w13/w2_weight_scale, per-expert activation scales.
+TEST(DiffRealSglang0510, CompressedTensorsFlashinferCutlassHolds) {
+  const std::string dump = dump_0510("ct_moe", "flashinfer_cutlass");
+  nlohmann::json j = diff_json(kData + "/ct_moe", kData + "/" + dump, 0);
+  for (const auto& m : j.at("modules")) expect_holds(j, m.at("module"));
+  expect_every_tensor_read(j, dump);
+}
+
+// One fault per tensor the flashinfer_cutlass rows check, planted in expert 1 (or the one scalar):
+// the module fails under each verdict the row gives that tensor, naming it, and nowhere else.
+struct Planted {
+  std::string tensor;
+  bool semantic, layout;
+};
+
+void plant(Tensor& t) {
+  const std::int64_t i = t.numel() / 4;  // expert 1's first element in [E = 4, ..] tensors; 0 in a 0-dim one
+  if (t.dtype() == DType::F32) t.data_as<float>()[i] *= 0.5f;
+  else if (t.dtype() == DType::F8_E4M3) flip_scale(t, i);
+  else t.data()[i] ^= 0x11;
+}
+
+void expect_faults_named(const std::string& ckpt, const std::string& dump, const std::vector<Planted>& cases) {
+  TempDir dir;
+  for (const Planted& c : cases) {
+    SCOPED_TRACE(c.tensor);
+    nlohmann::json j = diff_json(kData + "/" + ckpt, planted(dir, dump, [&](Tensors& t) { plant(t.at(kExperts + "." + c.tensor)); }), 1);
+    const auto& m = module(j, kExperts);
+    for (auto [v, expect] : {std::pair{"semantic", c.semantic}, std::pair{"layout", c.layout}}) {
+      if (expect) EXPECT_EQ(only_mismatch(j, kExperts, v).at("param"), c.tensor);
+      else EXPECT_EQ(m.at(v), "ok") << m.dump();
+    }
+    EXPECT_TRUE(m.at("unreconciled").empty()) << m.dump();
+    expect_others_clean(j, kExperts);
   }
+}
+
+TEST(DiffRealSglang0510, FlashinferCutlassFaultsNameTheTensor) {
+  expect_faults_named("moe", dump_0510("moe", "flashinfer_cutlass"),
+                      {{"w13_weight", true, true},
+                       {"w2_weight", true, true},
+                       {"w13_blockscale_swizzled", true, true},
+                       {"w2_blockscale_swizzled", true, true},
+                       {"w13_weight_scale", false, true},  // the raw loaded copy: no kernel reads it
+                       {"w2_weight_scale", false, true},
+                       {"g1_alphas", true, false},
+                       {"g2_alphas", true, false},
+                       {"w13_input_scale_quant", true, false},
+                       {"w2_input_scale_quant", true, false},
+                       {"w13_weight_scale_2", false, true},
+                       {"w2_weight_scale_2", false, true},
+                       {"w13_input_scale", false, true},
+                       {"w2_input_scale", false, true}});
+}
+
+TEST(DiffRealSglang0510, CompressedTensorsFlashinferCutlassFaultsNameTheTensor) {
+  expect_faults_named("ct_moe", dump_0510("ct_moe", "flashinfer_cutlass"),
+                      {{"w13_weight", true, true},
+                       {"w2_weight", true, true},
+                       {"w13_weight_scale", true, true},
+                       {"w2_weight_scale", true, true},
+                       {"g1_alphas", true, false},
+                       {"g2_alphas", true, false},
+                       {"w13_input_scale_quant", true, false},
+                       {"w2_input_scale_quant", true, false},
+                       {"w13_weight_scale_2", true, false},
+                       {"w2_weight_scale_2", true, false},
+                       {"w13_weight_global_scale", false, true},
+                       {"w2_weight_global_scale", false, true},
+                       {"w13_input_global_scale", false, true},
+                       {"w2_input_global_scale", false, true}});
 }
 
 }  // namespace
