@@ -24,7 +24,7 @@ void flip_scale(Tensor& t, std::int64_t i) {
 }
 
 TEST(DiffRealSglang0510, DumpsAreTheReleasesOwn) {
-  for (const std::string d : {dump_0510("dense"), dump_0510("moe", "flashinfer_trtllm"), dump_0510("ct_moe", "flashinfer_trtllm"),
+  for (const std::string& d : {dump_0510("dense"), dump_0510("moe", "flashinfer_trtllm"), dump_0510("ct_moe", "flashinfer_trtllm"),
                               dump_0510("moe", "flashinfer_cutlass"), dump_0510("moe_unequal", "flashinfer_cutlass"),
                               dump_0510("ct_moe", "flashinfer_cutlass")}) {
     const auto m = SafetensorsFile::open(kData + "/" + d).metadata();

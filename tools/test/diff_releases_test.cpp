@@ -19,8 +19,12 @@ TEST(Releases, EveryKnownReleaseAndBackendHasOneRow) {
       for (std::optional<MoeBackend> b : {std::optional<MoeBackend>{}, std::optional(MoeBackend::Cutlass),
                                           std::optional(MoeBackend::FlashinferCutlass), std::optional(MoeBackend::Trtllm)}) {
         const auto& r = diff::release_rule(e, v, b);
-        if (r.support != Support::Decoded) EXPECT_FALSE(r.why.empty()) << v;
-        if (r.support == Support::Refused) EXPECT_FALSE(r.cite.empty()) << v;
+        if (r.support != Support::Decoded) {
+          EXPECT_FALSE(r.why.empty()) << v;
+        }
+        if (r.support == Support::Refused) {
+          EXPECT_FALSE(r.cite.empty()) << v;
+        }
       }
   EXPECT_EQ(diff::newest_release(Engine::Sglang), "0.5.23");
   EXPECT_EQ(diff::newest_release(Engine::Vllm), "0.33.0");
