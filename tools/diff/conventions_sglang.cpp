@@ -105,11 +105,18 @@ const std::vector<LayoutName> kModelOptLayout = {{"w13_weight", "w13_weight"},  
                                                  {"w13_weight_scale", "w13_weight_scale"}, {"w13_blockscale_swizzled", "w13_blockscale_swizzled"},
                                                  {"w2_weight_scale", "w2_weight_scale"},   {"w2_blockscale_swizzled", "w2_blockscale_swizzled"}};
 // prepare_static_weights_for_trtllm_fp4_moe's outputs under names of their own, the sources deleted
-// (0.5.10.post1; from 0.5.11 they replace w13_weight and friends in place).
+// (0.5.10.post1).
 const std::vector<LayoutName> kGemmLayout = {{"gemm1_weights_fp4_shuffled", "w13_weight"},
                                              {"gemm2_weights_fp4_shuffled", "w2_weight"},
                                              {"gemm1_scales_fp4_shuffled", "w13_weight_scale"},
                                              {"gemm2_scales_fp4_shuffled", "w2_weight_scale"}};
+// From 0.5.11 those outputs replace w13_weight and friends in place (ModelOpt: copy_or_rebind_param,
+// srt/layers/moe/moe_runner/flashinfer_trtllm.py:481-488@0.5.11; compressed-tensors:
+// replace_parameter, compressed_tensors_w4a4_nvfp4_moe.py:261-264@0.5.11).
+const std::vector<LayoutName> kInPlaceTrtllmLayout = {{"w13_weight", "w13_weight"},
+                                                      {"w2_weight", "w2_weight"},
+                                                      {"w13_weight_scale", "w13_weight_scale"},
+                                                      {"w2_weight_scale", "w2_weight_scale"}};
 // Compressed-tensors: the swizzle replaces *_weight_scale (replace_parameter).
 const std::vector<LayoutName> kCtLayout = {{"w13_weight", "w13_weight"},
                                            {"w2_weight", "w2_weight"},
@@ -125,18 +132,19 @@ const std::string kCtm = "srt/layers/quantization/compressed_tensors/schemes/com
 
 std::vector<LinearConvention> linear_rows() {
   return {
-    // 0.5.10.post1: weight_scale_interleaved a Parameter of its own (copy_or_rebind_param), the raw
-    // loaded weight_scale kept even where the shapes agree; the rest as 0.5.23. (0.5.11 holds the
-    // same, modelopt_quant.py:1369-1462@0.5.11, but is not claimed by this row yet.)
-    {.engine = Engine::Sglang, .releases = {"0.5.10.post1", "0.5.10.post1"}, .format = CkptFormat::ModelOpt, .backends = kDenseBackends,
+    // 0.5.10.post1 and 0.5.11 (the function line for line the same): weight_scale_interleaved a
+    // Parameter of its own (copy_or_rebind_param), the raw loaded weight_scale kept even where the
+    // shapes agree; the rest as 0.5.23.
+    {.engine = Engine::Sglang, .releases = {"0.5.10.post1", "0.5.11"}, .format = CkptFormat::ModelOpt, .backends = kDenseBackends,
      .weight = "weight", .weight_align = 32, .swizzled = "weight_scale_interleaved", .loaded_scales = "weight_scale",
      .loaded = LoadedScales::AsLoaded, .scalars = kModelOptLinearScalars,
-     .cite = kMq + ":1372-1465@0.5.10.post1 (ModelOptFp4LinearMethod.process_weights_after_loading)"},
-    // CompressedTensorsW4A4Fp4.process_weights_after_loading in 0.5.10.post1: line for line 0.5.23's.
-    {.engine = Engine::Sglang, .releases = {"0.5.10.post1", "0.5.10.post1"}, .format = CkptFormat::CompressedTensors,
+     .cite = kMq + ":1372-1465@0.5.10.post1 · :1369-1462@0.5.11 (ModelOptFp4LinearMethod.process_weights_after_loading)"},
+    // CompressedTensorsW4A4Fp4.process_weights_after_loading in 0.5.10.post1 and 0.5.11 (the file
+    // unchanged): line for line 0.5.23's.
+    {.engine = Engine::Sglang, .releases = {"0.5.10.post1", "0.5.11"}, .format = CkptFormat::CompressedTensors,
      .backends = kDenseBackends, .weight = "weight_packed", .weight_align = 1, .swizzled = "weight_scale", .loaded_scales = "",
      .loaded = LoadedScales::None, .scalars = kCtLinearScalars,
-     .cite = "srt/layers/quantization/compressed_tensors/schemes/compressed_tensors_w4a4_nvfp4.py:93-131@0.5.10.post1"},
+     .cite = "srt/layers/quantization/compressed_tensors/schemes/compressed_tensors_w4a4_nvfp4.py:93-131@0.5.10.post1 · :93-131@0.5.11"},
     // ModelOptFp4LinearMethod.process_weights_after_loading: weight padded to N, K multiples of
     // 32 (pad_nvfp4_weight); weight_scale_interleaved the 128x4 swizzle, rows padded to 128 of
     // the unpadded N; alias_or_bind_derived_param keeps weight_scale.
@@ -188,26 +196,62 @@ std::vector<ExpertsConvention> experts_rows_0510() {
     // g1_alphas_up. process_weights_after_loading writes the 128x4 swizzle of the loaded scales into
     // w13/w2_blockscale_swizzled with copy_or_rebind_param and leaves w13/w2_weight_scale as loaded
     // (:1826-1869); the runner reads [w13_input_scale_quant, w13_blockscale_swizzled, g1_alphas,
-    // ...] (apply, the flashinfer_cutlass_fused_moe call, :1986-2003).
-    {.engine = Engine::Sglang, .releases = {"0.5.10.post1", "0.5.10.post1"}, .format = CkptFormat::ModelOpt,
+    // ...] (apply, the flashinfer_cutlass_fused_moe call, :1986-2003). 0.5.11 the same
+    // (modelopt_quant.py:1728,1765-1768,1865-1866,1903-1904,1971-1977,2109-2127@0.5.11;
+    // fused_moe_triton/layer.py:446-452,775-780@0.5.11).
+    {.engine = Engine::Sglang, .releases = {"0.5.10.post1", "0.5.11"}, .format = CkptFormat::ModelOpt,
      .backend = MoeBackend::FlashinferCutlass, .prefix = "", .w13 = "w13_weight", .w2 = "w2_weight",
      .swz13 = "w13_blockscale_swizzled", .swz2 = "w2_blockscale_swizzled", .layout = kModelOptLayout, .loaded = LoadedScales::AsLoaded,
      .order = W13Order::UpFirst, .shuffle = ExpertsLayout::Swizzle128x4, .hidden_align = 1, .intermediate_align = 1,
      .w13_scales = W13Scales::GateForBoth, .activation = ActivationScale::OverEveryExpert,
      .scalars = modelopt_experts_scalars(false, false),
      .cite = kMq + ":1686-1897,1986-2003@0.5.10.post1 (ModelOptNvFp4FusedMoEMethod.process_weights_after_loading, "
-                   "load_up_proj_weight_first, apply); srt/layers/moe/fused_moe_triton/layer.py:421-426,711-718@0.5.10.post1"},
+                   "load_up_proj_weight_first, apply) · :1707-1977,2109-2127@0.5.11; "
+                   "srt/layers/moe/fused_moe_triton/layer.py:421-426,711-718@0.5.10.post1 · :446-452,775-780@0.5.11"},
     // Compressed-tensors on flashinfer_cutlass in 0.5.10.post1: CompressedTensorsW4A4Nvfp4MoE has no
     // load_up_proj_weight_first, so w13 stays [w1; w3], and off trtllm it runs sglang's own
     // cutlass_moe_fp4 (apply_weights, :402-421; silu_and_mul over [gate; up],
     // srt/layers/moe/cutlass_moe.py), the swizzle replacing w13/w2_weight_scale (:284-292), the
-    // activation scales per expert (:203-239); the scalars are 0.5.23's.
-    {.engine = Engine::Sglang, .releases = {"0.5.10.post1", "0.5.10.post1"}, .format = CkptFormat::CompressedTensors,
+    // activation scales per expert (:203-239); the scalars are 0.5.23's. 0.5.11 the same (:167-287,
+    // 386-405@0.5.11).
+    {.engine = Engine::Sglang, .releases = {"0.5.10.post1", "0.5.11"}, .format = CkptFormat::CompressedTensors,
      .backend = MoeBackend::FlashinferCutlass, .prefix = "", .w13 = "w13_weight", .w2 = "w2_weight",
      .swz13 = "w13_weight_scale", .swz2 = "w2_weight_scale", .layout = kCtLayout, .order = W13Order::GateFirst,
      .shuffle = ExpertsLayout::Swizzle128x4, .hidden_align = 1, .intermediate_align = 1, .w13_scales = W13Scales::GateForBoth,
      .activation = ActivationScale::PerExpert, .scalars = ct_experts_scalars(false),
-     .cite = kCtm + ":166-300,402-421@0.5.10.post1 (CompressedTensorsW4A4Nvfp4MoE.process_weights_after_loading, apply_weights)"},
+     .cite = kCtm + ":166-300,402-421@0.5.10.post1 · :167-287,386-405@0.5.11 "
+                   "(CompressedTensorsW4A4Nvfp4MoE.process_weights_after_loading, apply_weights)"},
+  };
+}
+
+std::vector<ExpertsConvention> experts_rows_0511() {
+  return {
+    // flashinfer_trtllm in 0.5.11: 0.5.10.post1's values (FusedMoE's 128 pad of I,
+    // fused_moe_triton/layer.py:228-236; the loader's w1/w3 swap, :775-780, so rows [w3; 0; w1; 0]
+    // and g1_alphas = max w13 input scale x w13_weight_scale_2[:, 0], the up's, modelopt_quant.py:1728,
+    // 1765-1768; g1_scale_c = w2_input_scale_quant x g1_alphas, flashinfer_trtllm.py:493-502; no
+    // g1_alphas_up), but align_fp4_moe_weights_for_flashinfer_trtllm writes the shuffled weights and
+    // scales over w13_weight, w2_weight and their scales in place (flashinfer_trtllm.py:431-505; its
+    // own 16-alignment pad, :383-428, finds I already a multiple of 128). w13/w2_blockscale_swizzled,
+    // the swizzle of the empty scales "for shapes" (modelopt_quant.py:1643-1663), stay unwritten.
+    {.engine = Engine::Sglang, .releases = {"0.5.11", "0.5.11"}, .format = CkptFormat::ModelOpt,
+     .backend = MoeBackend::Trtllm, .prefix = "", .w13 = "w13_weight", .w2 = "w2_weight",
+     .swz13 = "w13_weight_scale", .swz2 = "w2_weight_scale", .layout = kInPlaceTrtllmLayout, .order = W13Order::UpFirst,
+     .shuffle = ExpertsLayout::FlashinferTrtllm, .hidden_align = 1, .intermediate_align = 128, .w13_scales = W13Scales::UpForBoth,
+     .activation = ActivationScale::OverEveryExpert, .scalars = kTrtllmScalars0510,
+     .placeholders = {"w13_blockscale_swizzled", "w2_blockscale_swizzled"},
+     .cite = kMq + ":1643-1663,1707-1836@0.5.11 (ModelOptNvFp4FusedMoEMethod); "
+                   "srt/layers/moe/moe_runner/flashinfer_trtllm.py:383-505@0.5.11; "
+                   "srt/layers/moe/fused_moe_triton/layer.py:228-236,446-452,775-780@0.5.11"},
+    // Compressed-tensors flashinfer_trtllm in 0.5.11: 0.5.10.post1's values, the shuffled tensors
+    // written over w13_weight and friends with replace_parameter (:261-264) instead of under gemm1_/
+    // gemm2_ names.
+    {.engine = Engine::Sglang, .releases = {"0.5.11", "0.5.11"}, .format = CkptFormat::CompressedTensors,
+     .backend = MoeBackend::Trtllm, .prefix = "", .w13 = "w13_weight", .w2 = "w2_weight", .swz13 = "w13_weight_scale",
+     .swz2 = "w2_weight_scale", .layout = kInPlaceTrtllmLayout, .order = W13Order::UpFirst,
+     .shuffle = ExpertsLayout::FlashinferTrtllm, .hidden_align = 1, .intermediate_align = 128, .w13_scales = W13Scales::GateForBoth,
+     .activation = ActivationScale::OverEveryExpert, .scalars = ct_experts_scalars(true),
+     .cite = kCtm + ":167-271@0.5.11 (CompressedTensorsW4A4Nvfp4MoE.process_weights_after_loading)"},
   };
 }
 
@@ -252,7 +296,8 @@ std::vector<ExpertsConvention> experts_rows_0523() {
 }
 
 std::vector<ExpertsConvention> experts_rows() {
-  std::vector<ExpertsConvention> r = experts_rows_0510(), newest = experts_rows_0523();
+  std::vector<ExpertsConvention> r = experts_rows_0510(), next = experts_rows_0511(), newest = experts_rows_0523();
+  r.insert(r.end(), next.begin(), next.end());
   r.insert(r.end(), newest.begin(), newest.end());
   return r;
 }
@@ -262,6 +307,9 @@ std::vector<ReleaseRule> answers() {
     // The plain cutlass MoE runner: served, refused, served again, refused for good.
     {Engine::Sglang, "0.5.10.post1", "0.5.10.post1", MoeBackend::Cutlass, Support::NotDecoded, kCutlassPlain,
      kMq + ":1880-1906,2017@0.5.10.post1"},
+    // 0.5.11's own run (tools/engine_dumps/generate.py, moe_runner_backend=cutlass) raises it from
+    // FusedMoE.__init__ (fused_moe_triton/layer.py:301 -> modelopt_quant.py:1999 -> runner.py:66);
+    // its cutlass_moe_fp4 path is reached only under an unresolved `auto` (docs/engine-releases.md).
     {Engine::Sglang, "0.5.11", "0.5.14", MoeBackend::Cutlass, Support::Refused,
      "create_moe_runner hands every backend but flashinfer_cutlass to MoeRunner, which raises "
      "NotImplementedError(\"Unsupported runner backend: cutlass\")",

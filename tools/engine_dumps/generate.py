@@ -4,11 +4,11 @@ Runs each engine's real create_weights, weight loaders and process_weights_after
 CPU over a checkpoint written by `nvfp4 make-checkpoint`, then writes the model's parameters with
 tools/dump_engine_state.py. What is stubbed, and only that (see README.md here):
   - torch.Tensor.cuda is the identity (sglang's swizzle moves its result to the GPU);
-  - tensor parallelism is one rank (sglang 0.5.23: a fake `parallel` context; 0.5.10.post1: the
+  - tensor parallelism is one rank (sglang 0.5.23: a fake `parallel` context; 0.5.10.post1, 0.5.11: the
     parallel_state getters; vLLM: gloo, world size 1);
   - backend selection: sglang's FP4 GEMM runner reports no special backend (so cutlass) on a
     Blackwell platform; vLLM's NVFP4 linear kernel is CutlassNvFp4LinearKernel;
-  - sglang 0.5.10.post1: the sgl_kernel package (imported, never called; SGLANG_RELEASES says why).
+  - sglang 0.5.10.post1 and 0.5.11: the sgl_kernel package (imported, never called; SGLANG_RELEASES says why).
 The sglang release is the installed one; what differs between releases is a row of SGLANG_RELEASES.
 
 usage: generate.py ENGINE CKPT_DIR OUT.safetensors [MOE_BACKEND]   (ENGINE: sglang | vllm)
@@ -123,6 +123,13 @@ SGLANG_RELEASES = {
                      "blackwell": [("sglang.srt.layers.quantization.modelopt_quant", "is_blackwell_supported"),
                                    ("sglang.srt.layers.quantization.compressed_tensors.schemes.compressed_tensors_w4a4_nvfp4_moe",
                                     "is_blackwell_supported")]},
+    # 0.5.11: the same context and checks as 0.5.10.post1; its sgl_kernel pin (sglang-kernel 0.4.2,
+    # on PyPI) is a native build for its torch (2.11.0, not the one run here) and a CUDA driver,
+    # imported by the same two modules and never called.
+    "0.5.11": {"context": _sglang_global_server_args, "stubbed": ["sgl_kernel"],
+               "blackwell": [("sglang.srt.layers.quantization.modelopt_quant", "is_blackwell_supported"),
+                             ("sglang.srt.layers.quantization.compressed_tensors.schemes.compressed_tensors_w4a4_nvfp4_moe",
+                              "is_blackwell_supported")]},
 }
 
 

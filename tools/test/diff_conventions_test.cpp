@@ -25,13 +25,13 @@ bool covers(Engine e, const std::string& first, const std::string& last, const s
 // What diff does, per release, for both formats alike: sglang's plain cutlass experts runner as each
 // release's code has it (modelopt_quant.py, moe_runner/runner.py); the newest release of each engine
 // decoded; sglang 0.5.10.post1 decoded without experts and with flashinfer_trtllm's and
-// flashinfer_cutlass's.
+// flashinfer_cutlass's, and 0.5.11 likewise.
 Support expected(Engine e, const std::string& v, std::optional<MoeBackend> b) {
   if (e == Engine::Sglang && b == MoeBackend::Cutlass) {
     if (v == "0.5.10.post1" || v == "0.5.15" || v == "0.5.15.post1") return Support::NotDecoded;
     return Support::Refused;
   }
-  if (e == Engine::Sglang && v == "0.5.10.post1") return Support::Decoded;
+  if (e == Engine::Sglang && (v == "0.5.10.post1" || v == "0.5.11")) return Support::Decoded;
   return v == newest_release(e) ? Support::Decoded : Support::NotDecoded;
 }
 

@@ -1,8 +1,8 @@
-// nvfp4 diff on dumps sglang 0.5.10.post1's own code wrote (tools/engine_dumps/README.md: its wheel,
-// run on the CPU by generate.py), not 0.5.23's rewritten: the rows tools/diff/conventions_sglang.cpp
-// holds for that release hold on them, a planted fault fails the module and names the tensor, and
-// what the release itself gets wrong fails: the up's scale on the gate half (flashinfer_trtllm),
-// the gate's on the up half (flashinfer_cutlass).
+// nvfp4 diff on dumps sglang 0.5.10.post1's and 0.5.11's own code wrote (tools/engine_dumps/README.md:
+// each wheel, run on the CPU by generate.py), not 0.5.23's rewritten: the rows
+// tools/diff/conventions_sglang.cpp holds for those releases hold on them, a planted fault fails the
+// module and names the tensor, and what the releases themselves get wrong fails: the up's scale on
+// the gate half (flashinfer_trtllm), the gate's on the up half (flashinfer_cutlass).
 #include <gtest/gtest.h>
 
 #include <set>
@@ -92,8 +92,8 @@ TEST(DiffRealSglang0510, TrtllmFaultsNameTheTensor) {
 
 // The release's own fault: the loader's w1/w3 swap makes g1_alphas the up's, which the kernel applies
 // to the gate half, so with unequal gate and up scales every expert's gate half is off by up / gate.
-TEST(DiffRealSglang0510, TrtllmAppliesTheUpScaleToTheGateHalf) {
-  nlohmann::json j = diff_json(kData + "/moe_unequal", kData + "/" + dump_0510("moe_unequal", "flashinfer_trtllm"), 1);
+void expect_gate_halves_off(const std::string& dump) {
+  nlohmann::json j = diff_json(kData + "/moe_unequal", kData + "/" + dump, 1);
   const auto& m = module(j, kExperts);
   EXPECT_TRUE(m.at("mismatches").empty()) << m.dump();
   EXPECT_EQ(m.at("layout"), "ok");
@@ -107,6 +107,8 @@ TEST(DiffRealSglang0510, TrtllmAppliesTheUpScaleToTheGateHalf) {
     EXPECT_EQ(u.at("factor").get<double>(), static_cast<double>(up) / gate);
   }
 }
+
+TEST(DiffRealSglang0510, TrtllmAppliesTheUpScaleToTheGateHalf) { expect_gate_halves_off(dump_0510("moe_unequal", "flashinfer_trtllm")); }
 
 TEST(DiffRealSglang0510, CompressedTensorsTrtllmHolds) {
   nlohmann::json j = diff_json(kData + "/ct_moe", kData + "/" + dump_0510("ct_moe", "flashinfer_trtllm"), 0);
@@ -186,22 +188,25 @@ void expect_faults_named(const std::string& ckpt, const std::string& dump, const
   }
 }
 
+// ModelOpt flashinfer_cutlass, 0.5.10.post1 and 0.5.11 alike.
+const std::vector<Planted> kFlashinferCutlassFaults = {
+    {"w13_weight", true, true},
+    {"w2_weight", true, true},
+    {"w13_blockscale_swizzled", true, true},
+    {"w2_blockscale_swizzled", true, true},
+    {"w13_weight_scale", false, true},  // the raw loaded copy: no kernel reads it
+    {"w2_weight_scale", false, true},
+    {"g1_alphas", true, false},
+    {"g2_alphas", true, false},
+    {"w13_input_scale_quant", true, false},
+    {"w2_input_scale_quant", true, false},
+    {"w13_weight_scale_2", false, true},
+    {"w2_weight_scale_2", false, true},
+    {"w13_input_scale", false, true},
+    {"w2_input_scale", false, true}};
+
 TEST(DiffRealSglang0510, FlashinferCutlassFaultsNameTheTensor) {
-  expect_faults_named("moe", dump_0510("moe", "flashinfer_cutlass"),
-                      {{"w13_weight", true, true},
-                       {"w2_weight", true, true},
-                       {"w13_blockscale_swizzled", true, true},
-                       {"w2_blockscale_swizzled", true, true},
-                       {"w13_weight_scale", false, true},  // the raw loaded copy: no kernel reads it
-                       {"w2_weight_scale", false, true},
-                       {"g1_alphas", true, false},
-                       {"g2_alphas", true, false},
-                       {"w13_input_scale_quant", true, false},
-                       {"w2_input_scale_quant", true, false},
-                       {"w13_weight_scale_2", false, true},
-                       {"w2_weight_scale_2", false, true},
-                       {"w13_input_scale", false, true},
-                       {"w2_input_scale", false, true}});
+  expect_faults_named("moe", dump_0510("moe", "flashinfer_cutlass"), kFlashinferCutlassFaults);
 }
 
 TEST(DiffRealSglang0510, CompressedTensorsFlashinferCutlassFaultsNameTheTensor) {
@@ -220,6 +225,109 @@ TEST(DiffRealSglang0510, CompressedTensorsFlashinferCutlassFaultsNameTheTensor) 
                        {"w2_weight_global_scale", false, true},
                        {"w13_input_global_scale", false, true},
                        {"w2_input_global_scale", false, true}});
+}
+
+// --- sglang 0.5.11: 0.5.10.post1's rows, but the trtllm shuffle written over w13_weight and friends
+// in place (copy_or_rebind_param, srt/layers/moe/moe_runner/flashinfer_trtllm.py:481-488@0.5.11).
+
+std::string dump_0511(const std::string& ckpt, const std::string& backend = "") {
+  return ckpt + ".sglang-0.5.11" + (backend.empty() ? "" : "." + backend) + ".safetensors";
+}
+
+TEST(DiffRealSglang0511, DumpsAreTheReleasesOwn) {
+  for (const std::string& d : {dump_0511("dense"), dump_0511("moe", "flashinfer_trtllm"), dump_0511("moe_unequal", "flashinfer_trtllm"),
+                              dump_0511("moe", "flashinfer_cutlass"), dump_0511("moe_unequal", "flashinfer_cutlass"),
+                              dump_0511("ct_moe", "flashinfer_trtllm"), dump_0511("ct_moe", "flashinfer_cutlass")}) {
+    const auto m = SafetensorsFile::open(kData + "/" + d).metadata();
+    EXPECT_EQ(m.at("engine"), "sglang") << d;
+    EXPECT_EQ(m.at("engine_version"), "0.5.11") << d;
+    EXPECT_EQ(m.at("torch").rfind("2.9.1", 0), 0u) << d;  // not its pin, 2.11.0 (tools/engine_dumps/README.md says why)
+  }
+}
+
+TEST(DiffRealSglang0511, LinearHolds) {
+  nlohmann::json j = diff_json(kData + "/dense", kData + "/" + dump_0511("dense"), 0);
+  EXPECT_EQ(j.at("engine_version"), "0.5.11");
+  ASSERT_EQ(j.at("modules").size(), 4u);
+  for (const auto& m : j.at("modules")) expect_holds(j, m.at("module"));
+}
+
+TEST(DiffRealSglang0511, LinearFaultInTheKeptLoadedScalesIsLayout) {
+  TempDir dir;
+  const std::string path = planted(dir, dump_0511("dense"), [](Tensors& t) { flip_scale(t.at(kQkv + ".weight_scale"), 70 * 4 + 2); });
+  nlohmann::json j = diff_json(kData + "/dense", path, 1);
+  EXPECT_EQ(only_mismatch(j, kQkv, "layout").at("param"), "weight_scale");
+  EXPECT_EQ(module(j, kQkv).at("semantic"), "ok");
+  expect_others_clean(j, kQkv);
+}
+
+TEST(DiffRealSglang0511, TrtllmExpertsHoldInPlace) {
+  const std::string dump = dump_0511("moe", "flashinfer_trtllm");
+  nlohmann::json j = diff_json(kData + "/moe", kData + "/" + dump, 0);
+  for (const auto& m : j.at("modules")) expect_holds(j, m.at("module"));
+  const auto& m = module(j, kExperts);
+  EXPECT_EQ(m.at("placeholders"), (std::vector<std::string>{"w13_blockscale_swizzled", "w2_blockscale_swizzled"}));
+  EXPECT_TRUE(m.at("unexplained").empty()) << m.dump();
+  const auto params = m.at("params").get<std::vector<std::string>>();
+  for (const char* n : {"w13_weight", "w13_weight_scale", "w2_weight", "w2_weight_scale", "g1_scale_c"})
+    EXPECT_NE(std::find(params.begin(), params.end(), n), params.end()) << n;
+}
+
+// The same fault as 0.5.10.post1's: g1_alphas from w13_weight_scale_2[:, 0] (modelopt_quant.py:1728,
+// 1765-1768@0.5.11), the up's after the loader's swap (fused_moe_triton/layer.py:775-780@0.5.11).
+TEST(DiffRealSglang0511, TrtllmAppliesTheUpScaleToTheGateHalf) { expect_gate_halves_off(dump_0511("moe_unequal", "flashinfer_trtllm")); }
+
+// One fault per tensor the in-place trtllm row checks: the shuffled weights and scales under their
+// loaded names (semantic, and layout byte for byte), the alphas and g1_scale_c, the kept scalars.
+TEST(DiffRealSglang0511, TrtllmFaultsNameTheTensor) {
+  expect_faults_named("moe", dump_0511("moe", "flashinfer_trtllm"),
+                      {{"w13_weight", true, true},          {"w2_weight", true, true},           {"w13_weight_scale", true, true},
+                       {"w2_weight_scale", true, true},     {"g1_alphas", true, false},          {"g2_alphas", true, false},
+                       {"g1_scale_c", true, false},         {"w13_input_scale_quant", true, false}, {"w2_input_scale_quant", true, false},
+                       {"w13_weight_scale_2", false, true}, {"w2_weight_scale_2", false, true},  {"w13_input_scale", false, true},
+                       {"w2_input_scale", false, true}});
+}
+
+// flashinfer_cutlass in 0.5.11: 0.5.10.post1's row, on the release's own dumps; its fault the same
+// (g1_alphas the gate's for both halves, modelopt_quant.py:1728,1765-1768,2109-2127@0.5.11).
+TEST(DiffRealSglang0511, FlashinferCutlassExpertsHold) {
+  const std::string dump = dump_0511("moe", "flashinfer_cutlass");
+  nlohmann::json j = diff_json(kData + "/moe", kData + "/" + dump, 0);
+  for (const auto& m : j.at("modules")) expect_holds(j, m.at("module"));
+  expect_every_tensor_read(j, dump);
+}
+
+TEST(DiffRealSglang0511, FlashinferCutlassAppliesTheGateScaleToTheUpHalf) {
+  const std::string dump = dump_0511("moe_unequal", "flashinfer_cutlass");
+  nlohmann::json j = diff_json(kData + "/moe_unequal", kData + "/" + dump, 1);
+  expect_up_halves_off(j, kData + "/moe_unequal/model.safetensors", false);
+  expect_every_tensor_read(j, dump);
+}
+
+TEST(DiffRealSglang0511, FlashinferCutlassFaultsNameTheTensor) {
+  expect_faults_named("moe", dump_0511("moe", "flashinfer_cutlass"), kFlashinferCutlassFaults);
+}
+
+// Compressed-tensors: 0.5.10.post1's rows, the trtllm shuffle written over w13_weight and friends
+// with replace_parameter (compressed_tensors_w4a4_nvfp4_moe.py:261-264@0.5.11).
+TEST(DiffRealSglang0511, CompressedTensorsTrtllmHoldsInPlace) {
+  const std::string dump = dump_0511("ct_moe", "flashinfer_trtllm");
+  nlohmann::json j = diff_json(kData + "/ct_moe", kData + "/" + dump, 0);
+  for (const auto& m : j.at("modules")) expect_holds(j, m.at("module"));
+  expect_every_tensor_read(j, dump);
+}
+
+TEST(DiffRealSglang0511, CompressedTensorsTrtllmFaultsNameTheTensor) {
+  expect_faults_named("ct_moe", dump_0511("ct_moe", "flashinfer_trtllm"),
+                      {{"w13_weight", true, true}, {"w2_weight", true, true}, {"w13_weight_scale", true, true},
+                       {"w2_weight_scale", true, true}, {"g1_scale_c", true, false}});
+}
+
+TEST(DiffRealSglang0511, CompressedTensorsFlashinferCutlassHolds) {
+  const std::string dump = dump_0511("ct_moe", "flashinfer_cutlass");
+  nlohmann::json j = diff_json(kData + "/ct_moe", kData + "/" + dump, 0);
+  for (const auto& m : j.at("modules")) expect_holds(j, m.at("module"));
+  expect_every_tensor_read(j, dump);
 }
 
 }  // namespace

@@ -91,11 +91,11 @@ TEST(Releases, TheReleaseFromTheFlagTheMetadataOrTheNewest) {
   r = nvfp4({"diff", ck, with_version("0.5.23"), "--json"});
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(nlohmann::json::parse(r.out).at("engine_version_from"), "the dump's metadata");
-  r = nvfp4({"diff", ck, with_version("0.5.11")});
+  r = nvfp4({"diff", ck, with_version("0.5.12")});
   EXPECT_EQ(r.code, 2);
-  EXPECT_NE(r.err.find("sglang 0.5.11 holds names, aliases, padding or scalars that differ from 0.5.23's"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("sglang 0.5.12 holds names, aliases, padding or scalars that differ from 0.5.23's"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("; diff decodes sglang 0.5.23"), std::string::npos) << r.err;
-  r = nvfp4({"diff", ck, with_version("0.5.11"), "--engine", "sglang==0.5.23"});
+  r = nvfp4({"diff", ck, with_version("0.5.12"), "--engine", "sglang==0.5.23"});
   EXPECT_EQ(r.code, 0) << "the flag's release over the metadata's: " << r.err;
   r = nvfp4({"diff", ck, with_version("0.5.23+cu129"), "--json"});
   EXPECT_EQ(r.code, 0) << "a local build label is the same release: " << r.err;
