@@ -10,6 +10,8 @@
 #include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
+
+#include "core/module_names.h"
 #include <optional>
 #include <set>
 #include <string>
@@ -111,22 +113,29 @@ inline void expect_holds(const nlohmann::json& j, const std::string& mod) {
   EXPECT_EQ(m.at("layout"), "ok") << m.dump();
 }
 
-// The experts module's only finding: every expert's up half decoded with the gate's scale, off by
-// gate / up as decode scales (encode: f32(1 / gate) / f32(1 / up)), from the checkpoint's scalars.
-inline void expect_up_halves_off(const nlohmann::json& j, const std::string& ckpt_file, bool encode) {
+// The experts module of j fails only on its unreconciled halves: every expert's `off` half (up, or
+// gate) decoded with the other half's global scale, by exactly that factor from the checkpoint's
+// scalars (encode: compressed-tensors' encode scales, whose decode scale is 1 / encode).
+inline void expect_halves_off(const nlohmann::json& j, const std::string& ckpt_file, bool encode, ExpertRole off) {
   const auto& m = module(j, kExperts);
   EXPECT_TRUE(m.at("mismatches").empty()) << m.dump();
   EXPECT_EQ(m.at("layout"), "ok");
   ASSERT_EQ(m.at("unreconciled").size(), 4u) << m.dump();
   const std::string name = encode ? ".weight_global_scale" : ".weight_scale_2";
+  const bool up = off == ExpertRole::Up;
   for (int e = 0; e < 4; ++e) {
     const std::string p = kExperts + "." + std::to_string(e);
-    const float gate = scalar(ckpt_file, p + ".gate_proj" + name), up = scalar(ckpt_file, p + ".up_proj" + name);
+    const float gate = scalar(ckpt_file, p + ".gate_proj" + name), upv = scalar(ckpt_file, p + ".up_proj" + name);
+    const double dgate = encode ? static_cast<double>(1.0f / gate) : gate, dup = encode ? static_cast<double>(1.0f / upv) : upv;
     const auto& u = m.at("unreconciled")[static_cast<std::size_t>(e)];
-    EXPECT_EQ(u.at("shard"), "expert " + std::to_string(e) + " w3 (up)");
-    EXPECT_EQ(u.at("source"), p + ".up_proj");
-    EXPECT_EQ(u.at("factor").get<double>(), encode ? static_cast<double>(1.0f / gate) / (1.0f / up) : static_cast<double>(gate) / up);
+    EXPECT_EQ(u.at("shard"), "expert " + std::to_string(e) + (up ? " w3 (up)" : " w1 (gate)"));
+    EXPECT_EQ(u.at("source"), p + (up ? ".up_proj" : ".gate_proj"));
+    EXPECT_EQ(u.at("factor").get<double>(), up ? dgate / dup : dup / dgate);
   }
+}
+
+inline void expect_up_halves_off(const nlohmann::json& j, const std::string& ckpt_file, bool encode) {
+  expect_halves_off(j, ckpt_file, encode, ExpertRole::Up);
 }
 
 }  // namespace nvfp4::diff_test
