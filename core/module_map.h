@@ -71,6 +71,9 @@ struct ModuleUnit {
 // In the order of spec.linears, then spec.experts. With max_experts_bytes > 0, a layer's experts
 // larger than that are split into chunks of whole experts (at least one each).
 std::vector<ModuleUnit> module_units(const Checkpoint& ckpt, const ModelSpec& spec, std::uint64_t max_experts_bytes = 0);
+// What a report's table says a module is: "linear", "linear xN" (N shards), "experts xE"; "" for a
+// name the spec does not hold.
+std::string module_kind(const ModelSpec& spec, const std::string& module);
 // A reload may change the layout on disk (fused or not, format, files) but not a module's shape:
 // BadInput naming `dir` and the module otherwise.
 void require_same_structure(const ModelSpec& loaded, const ModelSpec& incoming, const std::string& dir);

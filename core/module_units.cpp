@@ -48,4 +48,12 @@ std::vector<ModuleUnit> module_units(const Checkpoint& c, const ModelSpec& spec,
   return units;
 }
 
+std::string module_kind(const ModelSpec& spec, const std::string& module) {
+  for (const auto& l : spec.linears)
+    if (l.name == module) return l.shard_ids.size() > 1 ? "linear x" + std::to_string(l.shard_ids.size()) : "linear";
+  for (const auto& x : spec.experts)
+    if (x.name == module) return "experts x" + std::to_string(x.E);
+  return "";
+}
+
 }  // namespace nvfp4

@@ -136,7 +136,7 @@ class Demo {
       refused.push_back(checks::failed_reload(*ps[i], cbad, fresh_b[i], ps[i]->reconciliations(), pipelines()[i].reload, "of a NaN block scale"));
 
     for (const auto& [module, unused] : ps.front()->modules()) {
-      Row r{m.name + " (" + backend_name(m.backend) + ")", module, kind_of(ps.front()->spec(), module), {}, {}};
+      Row r{m.name + " (" + backend_name(m.backend) + ")", module, module_kind(ps.front()->spec(), module), {}, {}};
       cell(r, "equal", [&](std::size_t i) { return checks::agreement(*ps[0], only(loaded[0], module), *ps[i], only(loaded[i], module)); }, ps.size(), 1);
       cell(r, "same", [&](std::size_t i) {
         return checks::kept(only(loaded[i], module), only(same[i], module), pipelines()[i].reload, ps[i]->name() + " load", "reload");
@@ -243,14 +243,6 @@ class Demo {
   }
 
  private:
-  static std::string kind_of(const ModelSpec& s, const std::string& module) {
-    for (const auto& l : s.linears)
-      if (l.name == module) return l.prefixes.size() > 1 || l.fused_on_disk ? "linear x" + std::to_string(l.shard_ids.size()) : "linear";
-    for (const auto& x : s.experts)
-      if (x.name == module) return "experts x" + std::to_string(x.E);
-    return "?";
-  }
-
   // Every output row of 4 activation rows for every projection (every expert's w13 and w2), both
   // modes where the checkpoint has input scales: each pipeline under test against the exact oracle.
   void gemms(const std::vector<std::unique_ptr<Pipeline>>& ps, const std::string& module, Row& r) {

@@ -91,14 +91,6 @@ UnitOutcomes run_units(const Checkpoint& c, const std::vector<Checkpoint>& again
   return o;
 }
 
-std::string kind_of(const ModuleUnit& u, const ModelSpec& spec) {
-  for (const auto& l : spec.linears)
-    if (l.name == u.module) return l.shard_ids.size() > 1 ? "linear x" + std::to_string(l.shard_ids.size()) : "linear";
-  for (const auto& x : spec.experts)
-    if (x.name == u.module) return "experts x" + std::to_string(x.E);
-  return "";
-}
-
 // The units' checks into the report, in checkpoint order, with one table row per unit.
 // A module refused for its data (a NaN block scale, a zero global scale: a failing finding on one
 // of its tensors) is a failed check, and the rest of the report still comes (exit 1). Anything
@@ -110,7 +102,7 @@ void collect(VerifyReport& r, const std::vector<ModuleUnit>& units, UnitOutcomes
     if (f.level == Finding::Level::Fail) failing.insert(f.tensor);
   for (std::size_t i = 0; i < units.size(); ++i) {
     const std::size_t first = r.checks.size();
-    ModuleRow row{printable_short(units[i].name, 240), kind_of(units[i], spec), 0, 0, -1, -1};
+    ModuleRow row{printable_short(units[i].name, 240), module_kind(spec, units[i].module), 0, 0, -1, -1};
     if (o.errors[i]) {
       bool data = false;
       for (const auto& t : units[i].tensors) data = data || failing.count(t);
