@@ -1,5 +1,5 @@
 // An engine's NVFP4 post-processing conventions as data: one table per engine
-// (conventions_sglang.cpp, conventions_vllm.cpp), each row keyed by (release range, checkpoint
+// (conventions_sglang*.cpp, conventions_vllm.cpp), each row keyed by (release range, checkpoint
 // format, backend) and citing the upstream code it was read off. diff_linear and diff_experts
 // decode a dump through the row releases.h resolves; the answers (a backend the release refuses,
 // conventions not decoded) sit in the same table. What each release holds, release by release, is
@@ -118,8 +118,8 @@ enum class ExpertsLayout {
                      // (epilogue tile 128), then the 128x4 swizzle of the shuffled scales
 };
 // The global scale the engine's alphas apply to w13's halves: the gate's to both, each half its own,
-// or the up's to both.
-enum class W13Scales { GateForBoth, EachOwn, UpForBoth };
+// the up's to both, or each half the other's.
+enum class W13Scales { GateForBoth, EachOwn, UpForBoth, Swapped };
 enum class ActivationScale { PerExpert, OverEveryExpert };
 
 struct LayoutName {
@@ -147,10 +147,14 @@ struct ExpertsConvention {
   W13Scales w13_scales;
   ActivationScale activation;
   std::vector<ExpertsScalar> scalars;  // checked in this order
-  // Parameters the release registers and never writes: reported as unused placeholders, not
-  // checked, not failed.
+  // Parameters the release registers that this backend never reads (never written at all, like
+  // sglang 0.5.10.post1's trtllm *_blockscale_swizzled, or written and unread, like g1_alphas_up
+  // off trtllm): reported by name as unused placeholders, not checked, not failed.
   std::vector<std::string> placeholders = {};
   std::string cite;
+  // Other backends this row decodes: the release runs the same post-processing and kernel for them
+  // (sglang's compressed-tensors experts: every backend but trtllm).
+  std::vector<MoeBackend> also = {};
 };
 
 // --- what diff does for a release: decode it through the rows above, or stop.
@@ -163,6 +167,7 @@ struct ReleaseRule {
   Support support;
   std::string why;                     // for Refused and NotDecoded: what the release does
   std::string cite;                    // upstream FILE:LINE@VERSION (package-relative), first · last
+  std::optional<CkptFormat> format = std::nullopt;  // the checkpoint format it answers for; none: every format
 };
 
 struct EngineConventions {

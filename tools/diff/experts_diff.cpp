@@ -62,7 +62,7 @@ Projection projection(const Experts& m, bool w13, CkptFormat f) {
   for (std::int64_t x = 0; x < s.E; ++x)
     for (int h = 0; h < (w13 ? 2 : 1); ++h) {
       p.own.push_back(w13 ? ref::get_f32(s2, 2 * x + h) : ref::get_f32(w2s2, x));
-      const int from = ws == W13Scales::GateForBoth ? 0 : ws == W13Scales::UpForBoth ? 1 : h;
+      const int from = ws == W13Scales::GateForBoth ? 0 : ws == W13Scales::UpForBoth ? 1 : ws == W13Scales::Swapped ? 1 - h : h;
       p.applied.push_back(w13 ? ref::get_f32(s2, 2 * x + from) : p.own.back());
     }
   p.ckpt_weight = m.src.tensor(w13 ? "w13_weight" : "w2_weight");

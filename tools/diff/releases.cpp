@@ -60,14 +60,19 @@ Resolution resolve(Engine e, const std::string& version, CkptFormat f, std::opti
   const EngineConventions& t = conventions(e);
   auto in = [&](const std::string& first, const std::string& last) { return covers(e, first, last, version); };
   Resolution r;
-  r.answer = first_of(t.answers, [&](const ReleaseRule& a) { return a.backend && a.backend == backend && in(a.first, a.last); });
+  r.answer = first_of(t.answers, [&](const ReleaseRule& a) {
+    return a.backend && a.backend == backend && (!a.format || *a.format == f) && in(a.first, a.last);
+  });
   if (r.answer) return r;
   r.linear = first_of(t.linear, [&](const LinearConvention& l) { return l.format == f && in(l.releases.first, l.releases.last); });
+  auto serves = [&](const ExpertsConvention& x) {
+    return x.backend == *backend || std::find(x.also.begin(), x.also.end(), *backend) != x.also.end();
+  };
   if (backend)
-    r.experts = first_of(t.experts, [&](const ExpertsConvention& x) { return x.format == f && x.backend == *backend && in(x.releases.first, x.releases.last); });
+    r.experts = first_of(t.experts, [&](const ExpertsConvention& x) { return x.format == f && serves(x) && in(x.releases.first, x.releases.last); });
   if (r.linear && (r.experts || !backend)) return r;
   r = {};
-  r.answer = first_of(t.answers, [&](const ReleaseRule& a) { return !a.backend && in(a.first, a.last); });
+  r.answer = first_of(t.answers, [&](const ReleaseRule& a) { return !a.backend && (!a.format || *a.format == f) && in(a.first, a.last); });
   if (r.answer) return r;
   throw std::logic_error("no conventions row or answer for " + engine_name(e) + " " + version + " " + format_name(f) +
                          (backend ? " " + moe_backend_name(*backend) : ""));
@@ -84,6 +89,36 @@ ReleaseRule release_rule(Engine e, const std::string& version, std::optional<Moe
   }
   return {e, k[static_cast<std::size_t>(first)], k[static_cast<std::size_t>(last)], backend, Support::Decoded, "",
           r.experts ? r.linear->cite + "; " + r.experts->cite : r.linear->cite};
+}
+
+namespace {
+
+// "decoded", "refused: WHY" or "not decoded yet" for one release, format and module kind.
+std::string answer_text(Engine e, const std::string& v, CkptFormat f, std::optional<MoeBackend> b) {
+  const Resolution r = resolve(e, v, f, b);
+  if (!r.answer) return "decoded";
+  return r.answer->support == Support::Refused ? "refused: " + r.answer->why : "not decoded yet";
+}
+
+}  // namespace
+
+std::string support_table_markdown() {
+  std::string out = "| engine | releases | checkpoint | modules | diff |\n|---|---|---|---|---|\n";
+  for (Engine e : {Engine::Sglang, Engine::Vllm}) {
+    const auto& k = known_releases(e);
+    for (CkptFormat f : {CkptFormat::ModelOpt, CkptFormat::CompressedTensors})
+      for (std::optional<MoeBackend> b : {std::optional<MoeBackend>{}, std::optional(MoeBackend::Trtllm), std::optional(MoeBackend::FlashinferCutlass),
+                                          std::optional(MoeBackend::Cutlass)})
+        for (std::size_t i = 0; i < k.size();) {
+          const std::string text = answer_text(e, k[i], f, b);
+          std::size_t j = i;
+          while (j + 1 < k.size() && answer_text(e, k[j + 1], f, b) == text) ++j;
+          out += "| " + engine_name(e) + " | " + (i == j ? k[i] : k[i] + " to " + k[j]) + " | " + format_name(f) + " | " +
+                 (b ? "experts on " + moe_backend_name(*b) : std::string("linear")) + " | " + text + " |\n";
+          i = j + 1;
+        }
+  }
+  return out;
 }
 
 }  // namespace nvfp4::diff

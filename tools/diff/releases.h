@@ -36,4 +36,10 @@ Resolution resolve(Engine e, const std::string& version, CkptFormat f, std::opti
 // checkpoint in format `f`; where the rows decode it, a Decoded row spanning the releases they share.
 ReleaseRule release_rule(Engine e, const std::string& version, std::optional<MoeBackend> backend, CkptFormat f = CkptFormat::ModelOpt);
 
+// What diff does, as a Markdown table (README.md's list of supported releases, checked against it
+// by a test): one line per engine, checkpoint format, module kind (linear; experts on each backend)
+// and run of consecutive releases with the same answer: decoded, refused (the release's reason) or
+// not decoded yet.
+std::string support_table_markdown();
+
 }  // namespace nvfp4::diff

@@ -4,11 +4,11 @@ Runs each engine's real create_weights, weight loaders and process_weights_after
 CPU over a checkpoint written by `nvfp4 make-checkpoint`, then writes the model's parameters with
 tools/dump_engine_state.py. What is stubbed, and only that (see README.md here):
   - torch.Tensor.cuda is the identity (sglang's swizzle moves its result to the GPU);
-  - tensor parallelism is one rank (sglang 0.5.23: a fake `parallel` context; 0.5.10.post1, 0.5.11: the
+  - tensor parallelism is one rank (sglang 0.5.23: a fake `parallel` context; 0.5.10.post1 to 0.5.15: the
     parallel_state getters; vLLM: gloo, world size 1);
   - backend selection: sglang's FP4 GEMM runner reports no special backend (so cutlass) on a
     Blackwell platform; vLLM's NVFP4 linear kernel is CutlassNvFp4LinearKernel;
-  - sglang 0.5.10.post1 and 0.5.11: the sgl_kernel package (imported, never called; SGLANG_RELEASES says why).
+  - sglang 0.5.10.post1 to 0.5.15: the sgl_kernel package (imported, never called; SGLANG_RELEASES says why).
 The sglang release is the installed one; what differs between releases is a row of SGLANG_RELEASES.
 
 usage: generate.py ENGINE CKPT_DIR OUT.safetensors [MOE_BACKEND]   (ENGINE: sglang | vllm)
@@ -112,24 +112,25 @@ def _sglang_global_server_args(server_args):
 # the Blackwell checks answered yes (module, name), and packages stubbed (import them and they
 # hold names that raise when called). The layers, quantization methods, loaders and
 # post-processing run are each release's own.
+# Releases before runtime_context.publish (0.5.10.post1 to 0.5.15 here): a process-global ServerArgs,
+# the parallel getters answered by module (0.5.15's runtime_context.get_parallel reads the same
+# getters live), is_blackwell_supported answered yes. Their sgl_kernel is stubbed: 0.5.10.post1's
+# pin (0.4.1) is not on PyPI, the later pins (sglang-kernel 0.4.2, 0.4.3, 0.4.4) are native builds
+# for torch 2.11.0 (not the one run here) needing a CUDA driver; the code run imports it
+# (srt/mem_cache/memory_pool_host.py, srt/layers/quantization/utils.py) and never calls it.
+_GLOBAL_SERVER_ARGS = {"context": _sglang_global_server_args, "stubbed": ["sgl_kernel"],
+                       "blackwell": [("sglang.srt.layers.quantization.modelopt_quant", "is_blackwell_supported"),
+                                     ("sglang.srt.layers.quantization.compressed_tensors.schemes.compressed_tensors_w4a4_nvfp4_moe",
+                                      "is_blackwell_supported")]}
+
 SGLANG_RELEASES = {
     "0.5.23": {"context": _sglang_runtime_context, "stubbed": [],
                "blackwell": [("sglang.srt.layers.quantization.modelopt_quant", "get_platform"),
                              ("sglang.srt.layers.quantization.compressed_tensors.schemes.compressed_tensors_w4a4_nvfp4_moe", "get_platform")]},
-    # sgl_kernel 0.4.1 (the pin) is not on PyPI and its native ops need a CUDA driver; the code run
-    # here imports it (srt/mem_cache/memory_pool_host.py, srt/layers/quantization/utils.py) and
-    # never calls it.
-    "0.5.10.post1": {"context": _sglang_global_server_args, "stubbed": ["sgl_kernel"],
-                     "blackwell": [("sglang.srt.layers.quantization.modelopt_quant", "is_blackwell_supported"),
-                                   ("sglang.srt.layers.quantization.compressed_tensors.schemes.compressed_tensors_w4a4_nvfp4_moe",
-                                    "is_blackwell_supported")]},
-    # 0.5.11: the same context and checks as 0.5.10.post1; its sgl_kernel pin (sglang-kernel 0.4.2,
-    # on PyPI) is a native build for its torch (2.11.0, not the one run here) and a CUDA driver,
-    # imported by the same two modules and never called.
-    "0.5.11": {"context": _sglang_global_server_args, "stubbed": ["sgl_kernel"],
-               "blackwell": [("sglang.srt.layers.quantization.modelopt_quant", "is_blackwell_supported"),
-                             ("sglang.srt.layers.quantization.compressed_tensors.schemes.compressed_tensors_w4a4_nvfp4_moe",
-                              "is_blackwell_supported")]},
+    "0.5.10.post1": _GLOBAL_SERVER_ARGS,
+    "0.5.11": _GLOBAL_SERVER_ARGS,
+    "0.5.13": _GLOBAL_SERVER_ARGS,
+    "0.5.15": _GLOBAL_SERVER_ARGS,
 }
 
 

@@ -51,14 +51,20 @@ done
 for e in sglang vllm; do
   "$py" "$here/generate.py" $e "$out/moe_odd" "$out/moe_odd.$e.flashinfer_trtllm.safetensors" flashinfer_trtllm 2>/dev/null
 done
-# Older sglang releases: the cases their rows in tools/diff/conventions_sglang.cpp were checked on,
+# Older sglang releases: the cases their rows in tools/diff/conventions_sglang*.cpp were checked on,
 # named CASE.sglang-VERSION[.MOE_BACKEND] (the version the venv has installed).
 for opy in "$@"; do
   v=$("$opy" -c 'import importlib.metadata as m; print(m.version("sglang"))')
-  "$opy" "$here/generate.py" sglang "$out/dense" "$out/dense.sglang-$v.safetensors" 2>/dev/null
+  for c in dense fused; do
+    "$opy" "$here/generate.py" sglang "$out/$c" "$out/$c.sglang-$v.safetensors" 2>/dev/null
+  done
   for c in moe moe_unequal ct_moe; do
     for b in flashinfer_cutlass flashinfer_trtllm; do
       "$opy" "$here/generate.py" sglang "$out/$c" "$out/$c.sglang-$v.$b.safetensors" $b 2>/dev/null
     done
+    # The plain cutlass runner: a release that refuses it for this checkpoint (ModelOpt: every one
+    # but 0.5.10.post1 and 0.5.15-0.5.15.post1) raises while building the layer and writes nothing.
+    "$opy" "$here/generate.py" sglang "$out/$c" "$out/$c.sglang-$v.cutlass.safetensors" cutlass 2>/dev/null ||
+      rm -f "$out/$c.sglang-$v.cutlass.safetensors"
   done
 done

@@ -22,18 +22,20 @@ std::ptrdiff_t pos(Engine e, const std::string& v) {
 }
 bool covers(Engine e, const std::string& first, const std::string& last, const std::string& v) { return pos(e, first) <= pos(e, v) && pos(e, v) <= pos(e, last); }
 
-// What diff does, per release, for both formats alike: sglang's plain cutlass experts runner as each
-// release's code has it (modelopt_quant.py, moe_runner/runner.py); the newest release of each engine
-// decoded; sglang 0.5.10.post1 decoded without experts and with flashinfer_trtllm's and
-// flashinfer_cutlass's, and 0.5.11 likewise.
-Support expected(Engine e, const std::string& v, std::optional<MoeBackend> b) {
-  if (e == Engine::Sglang && b == MoeBackend::Cutlass) {
-    if (v == "0.5.10.post1" || v == "0.5.15" || v == "0.5.15.post1") return Support::NotDecoded;
-    return Support::Refused;
+// What diff does, per release: every sglang release decoded, but the plain cutlass experts runner
+// on a ModelOpt checkpoint where the release refuses it (modelopt_quant.py, moe_runner/runner.py:
+// served in 0.5.10.post1 and 0.5.15-0.5.15.post1; compressed-tensors takes its non-trtllm path on
+// cutlass in every release); the newest vLLM release decoded.
+Support expected(Engine e, const std::string& v, CkptFormat f, std::optional<MoeBackend> b) {
+  if (e == Engine::Sglang) {
+    const bool served = v == "0.5.10.post1" || v == "0.5.15" || v == "0.5.15.post1";
+    return b == MoeBackend::Cutlass && f == CkptFormat::ModelOpt && !served ? Support::Refused : Support::Decoded;
   }
-  if (e == Engine::Sglang && (v == "0.5.10.post1" || v == "0.5.11")) return Support::Decoded;
   return v == newest_release(e) ? Support::Decoded : Support::NotDecoded;
 }
+
+bool serves(const ExpertsConvention& r, MoeBackend b) { return r.backend == b || std::find(r.also.begin(), r.also.end(), b) != r.also.end(); }
+bool answers_for(const ReleaseRule& a, CkptFormat f) { return !a.format || *a.format == f; }
 
 TEST(Conventions, EveryReleaseFormatAndBackendResolvesOnce) {
   for (Engine e : {Engine::Sglang, Engine::Vllm}) {
@@ -45,17 +47,19 @@ TEST(Conventions, EveryReleaseFormatAndBackendResolvesOnce) {
           const auto linear = std::count_if(t.linear.begin(), t.linear.end(),
                                             [&](const auto& r) { return r.format == f && covers(e, r.releases.first, r.releases.last, v); });
           const auto experts = std::count_if(t.experts.begin(), t.experts.end(), [&](const auto& r) {
-            return b && r.format == f && r.backend == *b && covers(e, r.releases.first, r.releases.last, v);
+            return b && r.format == f && serves(r, *b) && covers(e, r.releases.first, r.releases.last, v);
           });
-          const auto by_backend = std::count_if(t.answers.begin(), t.answers.end(), [&](const auto& a) { return a.backend && a.backend == b && covers(e, a.first, a.last, v); });
-          const auto release_wide = std::count_if(t.answers.begin(), t.answers.end(), [&](const auto& a) { return !a.backend && covers(e, a.first, a.last, v); });
+          const auto by_backend = std::count_if(t.answers.begin(), t.answers.end(),
+                                                [&](const auto& a) { return a.backend && a.backend == b && answers_for(a, f) && covers(e, a.first, a.last, v); });
+          const auto release_wide =
+              std::count_if(t.answers.begin(), t.answers.end(), [&](const auto& a) { return !a.backend && answers_for(a, f) && covers(e, a.first, a.last, v); });
           EXPECT_LE(linear, 1);
           EXPECT_LE(experts, 1);
           EXPECT_LE(by_backend, 1);
           EXPECT_LE(release_wide, 1);
           EXPECT_FALSE(by_backend && experts) << "an experts row the backend's answer hides";
           const Resolution r = resolve(e, v, f, b);
-          EXPECT_EQ(r.support(), expected(e, v, b));
+          EXPECT_EQ(r.support(), expected(e, v, f, b));
           EXPECT_EQ(!r.answer, r.linear && (r.experts != nullptr) == b.has_value()) << "one answer, or a row per module kind";
           EXPECT_EQ(release_rule(e, v, b, f).support, r.support());
         }

@@ -1,4 +1,4 @@
-// nvfp4 diff on sglang 0.5.10.post1's conventions (tools/diff/conventions_sglang.cpp), read off its
+// nvfp4 diff on sglang 0.5.10.post1's conventions (tools/diff/conventions_sglang*.cpp), read off its
 // wheel: linear modules keep the raw loaded weight_scale beside weight_scale_interleaved;
 // flashinfer_trtllm experts sit under gemm1_/gemm2_ names with w13_weight and friends deleted, I
 // padded to 128, the loader's w1/w3 swap putting the up's weight_scale_2 in column 0 so that

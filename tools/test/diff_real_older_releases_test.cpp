@@ -1,78 +1,25 @@
-// nvfp4 diff on dumps sglang 0.5.10.post1's and 0.5.11's own code wrote (tools/engine_dumps/README.md:
-// each wheel, run on the CPU by generate.py), not 0.5.23's rewritten: the rows
-// tools/diff/conventions_sglang.cpp holds for those releases hold on them, a planted fault fails the
-// module and names the tensor, and what the releases themselves get wrong fails: the up's scale on
-// the gate half (flashinfer_trtllm), the gate's on the up half (flashinfer_cutlass).
+// nvfp4 diff on dumps sglang 0.5.10.post1's, 0.5.11's, 0.5.13's and 0.5.15's own code wrote
+// (tools/engine_dumps/README.md: each wheel, run on the CPU by generate.py), not 0.5.23's rewritten:
+// the rows tools/diff/conventions_sglang*.cpp hold for those releases hold on them, a planted fault
+// fails the module and names the tensor, and what the releases themselves get wrong fails: the up's
+// scale on the gate half (flashinfer_trtllm), the gate's on the up half (flashinfer_cutlass).
+// diff_real_middle_releases_test.cpp: the plain cutlass runner, fused-on-disk scales, and what 0.5.13 and 0.5.15 do otherwise.
 #include <gtest/gtest.h>
 
 #include <set>
 
-#include "tools/test/diff_test_util.h"
+#include "tools/test/diff_real_util.h"
 
 namespace nvfp4::diff_test {
 namespace {
 
-using Tensors = std::map<std::string, Tensor>;
-
-// The dumps of one release: CKPT.sglang-RELEASE[.BACKEND].safetensors.
-std::string dump_of(const std::string& release, const std::string& ckpt, const std::string& backend = "") {
-  return ckpt + ".sglang-" + release + (backend.empty() ? "" : "." + backend) + ".safetensors";
-}
 std::string dump_0510(const std::string& ckpt, const std::string& backend = "") { return dump_of("0.5.10.post1", ckpt, backend); }
 std::string dump_0511(const std::string& ckpt, const std::string& backend = "") { return dump_of("0.5.11", ckpt, backend); }
-
-void flip_scale(Tensor& t, std::int64_t i) {
-  std::uint8_t& b = t.data()[i];
-  b = b == 0x38 ? 0x40 : 0x38;
-}
 
 // The release's own fault: the loader's w1/w3 swap makes g1_alphas the up's, which the kernel applies
 // to the gate half, so with unequal gate and up scales every expert's gate half is off by up / gate.
 void expect_gate_halves_off(const std::string& dump) {
   expect_halves_off(diff_json(kData + "/moe_unequal", kData + "/" + dump, 1), kData + "/moe_unequal/model.safetensors", false, ExpertRole::Gate);
-}
-
-// Every tensor the dump holds under the experts module is read by a check: none unexplained, no
-// placeholder on this backend.
-void expect_every_tensor_read(const nlohmann::json& j, const std::string& dump) {
-  const auto& m = module(j, kExperts);
-  EXPECT_TRUE(m.at("unexplained").empty()) << m.dump();
-  EXPECT_FALSE(m.contains("placeholders")) << m.dump();
-  std::set<std::string> held, read;
-  const SafetensorsFile f = SafetensorsFile::open(kData + "/" + dump);
-  for (const auto& info : f.tensors())
-    if (info.name.rfind(kExperts + ".", 0) == 0) held.insert(info.name.substr(kExperts.size() + 1));
-  for (const auto& p : m.at("params")) read.insert(p.get<std::string>());
-  EXPECT_EQ(read, held);
-}
-
-// One fault per tensor the flashinfer_cutlass rows check, planted in expert 1 (or the one scalar):
-// the module fails under each verdict the row gives that tensor, naming it, and nowhere else.
-struct Planted {
-  std::string tensor;
-  bool semantic, layout;
-};
-
-void plant(Tensor& t) {
-  const std::int64_t i = t.numel() / 4;  // expert 1's first element in [E = 4, ..] tensors; 0 in a 0-dim one
-  if (t.dtype() == DType::F32) t.data_as<float>()[i] *= 0.5f;
-  else if (t.dtype() == DType::F8_E4M3) flip_scale(t, i);
-  else t.data()[i] ^= 0x11;
-}
-
-void expect_faults_named(const std::string& ckpt, const std::string& dump, const std::vector<Planted>& cases) {
-  TempDir dir;
-  for (const Planted& c : cases) {
-    SCOPED_TRACE(c.tensor);
-    nlohmann::json j = diff_json(kData + "/" + ckpt, planted(dir, dump, [&](Tensors& t) { plant(t.at(kExperts + "." + c.tensor)); }), 1);
-    const auto& m = module(j, kExperts);
-    for (auto [v, expect] : {std::pair{"semantic", c.semantic}, std::pair{"layout", c.layout}}) {
-      if (expect) EXPECT_EQ(only_mismatch(j, kExperts, v).at("param"), c.tensor);
-      else EXPECT_EQ(m.at(v), "ok") << m.dump();
-    }
-    EXPECT_TRUE(m.at("unreconciled").empty()) << m.dump();
-    expect_others_clean(j, kExperts);
-  }
 }
 
 // ModelOpt flashinfer_cutlass, 0.5.10.post1 and 0.5.11 alike.
@@ -120,12 +67,15 @@ void expect_trtllm_holds(const std::string& dump, const std::vector<std::string>
   for (const auto& n : shuffled) EXPECT_NE(std::find(params.begin(), params.end(), n), params.end()) << n;
 }
 
-// --- what 0.5.10.post1 and 0.5.11 share: the linear rows, the flashinfer_cutlass rows, and the
-// trtllm fault; one test each, run on each release's own dumps.
+// --- what 0.5.10.post1, 0.5.11, 0.5.13 and 0.5.15 share: the linear rows (the kept loaded scales: raw
+// through 0.5.11, the aliased swizzle from 0.5.12, a copy either way), the flashinfer_cutlass rows
+// and compressed-tensors' [w1; w3] off trtllm; one test each, run on each release's own dumps.
 
 class DiffRealSglang : public ::testing::TestWithParam<std::string> {
  protected:
   std::string dump(const std::string& ckpt, const std::string& backend = "") const { return dump_of(GetParam(), ckpt, backend); }
+  // From 0.5.14 flashinfer_cutlass's experts also hold g1_alphas_up, written and never read.
+  std::vector<std::string> unread() const { return GetParam() == "0.5.15" ? std::vector<std::string>{"g1_alphas_up"} : std::vector<std::string>{}; }
 };
 
 TEST_P(DiffRealSglang, DumpsAreTheReleasesOwn) {
@@ -135,7 +85,7 @@ TEST_P(DiffRealSglang, DumpsAreTheReleasesOwn) {
     const auto m = SafetensorsFile::open(kData + "/" + d).metadata();
     EXPECT_EQ(m.at("engine"), "sglang") << d;
     EXPECT_EQ(m.at("engine_version"), GetParam()) << d;
-    // 0.5.10.post1's pin; 0.5.11 pins 2.11.0 (tools/engine_dumps/README.md says why it ran on 2.9.1)
+    // 0.5.10.post1's pin; the others pin 2.11.0 (tools/engine_dumps/README.md says why they ran on 2.9.1)
     EXPECT_EQ(m.at("torch").rfind("2.9.1", 0), 0u) << d;
   }
 }
@@ -147,7 +97,8 @@ TEST_P(DiffRealSglang, LinearHolds) {
   for (const auto& m : j.at("modules")) expect_holds(j, m.at("module"));
 }
 
-// The raw loaded block scales the release keeps beside the swizzle: a copy, so Layout only.
+// The loaded block scales the release keeps beside the swizzle (raw through 0.5.11, the swizzled
+// bytes from 0.5.12, where the shapes agree): a copy no GEMM reads, so Layout only.
 TEST_P(DiffRealSglang, FaultInTheKeptLoadedScalesIsLayout) {
   TempDir dir;
   const std::string path = planted(dir, dump("dense"), [](Tensors& t) { flip_scale(t.at(kQkv + ".weight_scale"), 70 * 4 + 2); });
@@ -165,17 +116,13 @@ TEST_P(DiffRealSglang, FaultInTheSwizzleIsSemantic) {
   expect_others_clean(j, kGateUp);
 }
 
-// g1_alphas = in13 x w13_weight_scale_2[:, 0] (modelopt_quant.py:1707,1751-1755@0.5.10.post1;
-// :1728,1765-1768@0.5.11), the up's after the loader's swap (fused_moe_triton/layer.py:775-780@0.5.11).
-TEST_P(DiffRealSglang, TrtllmAppliesTheUpScaleToTheGateHalf) { expect_gate_halves_off(dump("moe_unequal", "flashinfer_trtllm")); }
-
 // ModelOpt on flashinfer_cutlass: w13 rows [w3; w1], the swizzle under w13/w2_blockscale_swizzled
 // (decoded) and the raw loaded w13/w2_weight_scale kept beside it (compared with the checkpoint's
 // bytes), g1_alphas the gate's for both halves, no g1_alphas_up.
 TEST_P(DiffRealSglang, FlashinferCutlassExpertsHold) {
   nlohmann::json j = diff_json(kData + "/moe", kData + "/" + dump("moe", "flashinfer_cutlass"), 0);
   for (const auto& m : j.at("modules")) expect_holds(j, m.at("module"));
-  expect_every_tensor_read(j, dump("moe", "flashinfer_cutlass"));
+  expect_every_tensor_read(j, dump("moe", "flashinfer_cutlass"), unread());
 }
 
 // The releases' own fault on unequal gate and up scales: g1_alphas, the gate's, is the one alpha the
@@ -184,11 +131,12 @@ TEST_P(DiffRealSglang, FlashinferCutlassExpertsHold) {
 TEST_P(DiffRealSglang, FlashinferCutlassAppliesTheGateScaleToTheUpHalf) {
   nlohmann::json j = diff_json(kData + "/moe_unequal", kData + "/" + dump("moe_unequal", "flashinfer_cutlass"), 1);
   expect_up_halves_off(j, kData + "/moe_unequal/model.safetensors", false);
-  expect_every_tensor_read(j, dump("moe_unequal", "flashinfer_cutlass"));
+  expect_every_tensor_read(j, dump("moe_unequal", "flashinfer_cutlass"), unread());
 }
 
 TEST_P(DiffRealSglang, FlashinferCutlassFaultsNameTheTensor) {
   expect_faults_named("moe", dump("moe", "flashinfer_cutlass"), kFlashinferCutlassFaults);
+  for (const auto& n : unread()) expect_placeholder_unchecked("moe", dump("moe", "flashinfer_cutlass"), n);
 }
 
 // Compressed-tensors on flashinfer_cutlass: sglang's own cutlass_moe_fp4, w13 rows [w1; w3], the
@@ -203,7 +151,7 @@ TEST_P(DiffRealSglang, CompressedTensorsFlashinferCutlassFaultsNameTheTensor) {
   expect_faults_named("ct_moe", dump("ct_moe", "flashinfer_cutlass"), kCtFlashinferCutlassFaults);
 }
 
-INSTANTIATE_TEST_SUITE_P(Releases, DiffRealSglang, ::testing::Values("0.5.10.post1", "0.5.11"), [](const auto& info) {
+INSTANTIATE_TEST_SUITE_P(Releases, DiffRealSglang, ::testing::Values("0.5.10.post1", "0.5.11", "0.5.13", "0.5.15"), [](const auto& info) {
   std::string n = "v" + info.param;
   for (char& c : n)
     if (c == '.') c = '_';
@@ -218,6 +166,11 @@ TEST(DiffRealSglang0510, TrtllmExpertsHold) {
   expect_trtllm_holds(dump_0510("moe", "flashinfer_trtllm"),
                       {"gemm1_weights_fp4_shuffled", "gemm1_scales_fp4_shuffled", "gemm2_weights_fp4_shuffled", "gemm2_scales_fp4_shuffled", "g1_scale_c"});
 }
+
+// g1_alphas = in13 x w13_weight_scale_2[:, 0] (modelopt_quant.py:1707,1751-1755@0.5.10.post1;
+// :1728,1765-1768@0.5.11), the up's after the loader's swap (fused_moe_triton/layer.py:775-780@0.5.11).
+TEST(DiffRealSglang0510, TrtllmAppliesTheUpScaleToTheGateHalf) { expect_gate_halves_off(dump_0510("moe_unequal", "flashinfer_trtllm")); }
+TEST(DiffRealSglang0511, TrtllmAppliesTheUpScaleToTheGateHalf) { expect_gate_halves_off(dump_0511("moe_unequal", "flashinfer_trtllm")); }
 
 TEST(DiffRealSglang0510, TrtllmFaultsNameTheTensor) {
   TempDir dir;

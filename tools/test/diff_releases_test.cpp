@@ -5,6 +5,9 @@
 // --no-deps sglang==V, srt/layers/quantization/modelopt_quant.py and moe_runner/runner.py).
 #include "tools/diff/releases.h"
 
+#include <fstream>
+#include <iterator>
+
 #include "tools/test/diff_test_util.h"
 
 namespace nvfp4::diff_test {
@@ -34,18 +37,22 @@ TEST(Releases, EveryKnownReleaseAndBackendHasOneRow) {
 
 // sglang's plain cutlass MoE runner, release by release, as the wheels have it: served by
 // cutlass_moe_fp4 in 0.5.10.post1 (create_moe_runner builds a runner only for trtllm) and 0.5.15
-// ("The plain CUTLASS backend uses the direct cutlass_moe_fp4 fused path"); refused by MoeRunner
-// in 0.5.11-0.5.14 and by create_moe_runner from 0.5.16.
+// ("The plain CUTLASS backend uses the direct cutlass_moe_fp4 fused path"), and decoded there;
+// refused by MoeRunner in 0.5.11-0.5.14 and by create_moe_runner from 0.5.16. A compressed-tensors
+// checkpoint takes the scheme's non-trtllm path on cutlass in every release.
 TEST(Releases, SglangPlainCutlassRunnerPerRelease) {
   const std::map<std::string, Support> want = {
-      {"0.5.10.post1", Support::NotDecoded}, {"0.5.11", Support::Refused},       {"0.5.12", Support::Refused},
-      {"0.5.12.post1", Support::Refused},    {"0.5.13", Support::Refused},       {"0.5.13.post1", Support::Refused},
-      {"0.5.14", Support::Refused},          {"0.5.15", Support::NotDecoded},    {"0.5.15.post1", Support::NotDecoded},
-      {"0.5.16", Support::Refused},          {"0.5.17", Support::Refused},       {"0.5.18", Support::Refused},
-      {"0.5.19", Support::Refused},          {"0.5.20", Support::Refused},       {"0.5.21", Support::Refused},
-      {"0.5.22", Support::Refused},          {"0.5.23", Support::Refused}};
+      {"0.5.10.post1", Support::Decoded}, {"0.5.11", Support::Refused},       {"0.5.12", Support::Refused},
+      {"0.5.12.post1", Support::Refused}, {"0.5.13", Support::Refused},       {"0.5.13.post1", Support::Refused},
+      {"0.5.14", Support::Refused},       {"0.5.15", Support::Decoded},       {"0.5.15.post1", Support::Decoded},
+      {"0.5.16", Support::Refused},       {"0.5.17", Support::Refused},       {"0.5.18", Support::Refused},
+      {"0.5.19", Support::Refused},       {"0.5.20", Support::Refused},       {"0.5.21", Support::Refused},
+      {"0.5.22", Support::Refused},       {"0.5.23", Support::Refused}};
   ASSERT_EQ(want.size(), diff::known_releases(Engine::Sglang).size());
-  for (const auto& [v, s] : want) EXPECT_EQ(diff::release_rule(Engine::Sglang, v, MoeBackend::Cutlass).support, s) << v;
+  for (const auto& [v, s] : want) {
+    EXPECT_EQ(diff::release_rule(Engine::Sglang, v, MoeBackend::Cutlass).support, s) << v;
+    EXPECT_EQ(diff::release_rule(Engine::Sglang, v, MoeBackend::Cutlass, CkptFormat::CompressedTensors).support, Support::Decoded) << v;
+  }
   for (const auto& v : diff::known_releases(Engine::Vllm))
     EXPECT_NE(diff::release_rule(Engine::Vllm, v, MoeBackend::Cutlass).support, Support::Refused) << "vLLM " << v << " runs cutlass";
 }
@@ -63,12 +70,31 @@ TEST(Releases, CutlassRefusedWithTheReleasesOwnReason) {
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("sglang 0.5.11 refuses moe_runner_backend=cutlass for NVFP4 experts: create_moe_runner"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("Unsupported runner backend"), std::string::npos) << r.err;
-  r = nvfp4({"diff", ck, dump, "--backend", "cutlass", "--engine", "sglang==0.5.15"});
-  EXPECT_EQ(r.code, 2);
-  EXPECT_NE(r.err.find("sglang 0.5.15 serves NVFP4 experts with its plain CUTLASS runner"), std::string::npos) << r.err;
   // A usage error: the reason on the first line, then the command's usage.
-  EXPECT_NE(r.err.substr(0, r.err.find('\n')).find("diff decodes sglang 0.5.23"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.substr(0, r.err.find('\n')).find("Unsupported runner backend"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("usage: nvfp4 diff"), std::string::npos) << r.err;
+  // 0.5.15 serves it: decoded, and this flashinfer_cutlass dump ([w3; w1]) is not its [w1; w3].
+  r = nvfp4({"diff", ck, dump, "--backend", "cutlass", "--engine", "sglang==0.5.15"});
+  EXPECT_EQ(r.code, 1) << r.err;
+}
+
+// Compressed-tensors on cutlass is never refused: the scheme's non-trtllm path, the FlashInfer
+// CUTLASS runner's [w3; w1] from 0.5.17, so 0.5.23's flashinfer_cutlass dump holds read as
+// 0.5.20's cutlass and fails read as 0.5.12's ([w1; w3] there).
+TEST(Releases, CompressedTensorsOnCutlassDecodes) {
+  const std::string ck = kData + "/ct_moe", dump = kData + "/ct_moe.sglang.flashinfer_cutlass.safetensors";
+  CliRun r = nvfp4({"diff", ck, dump, "--backend", "cutlass", "--engine", "sglang==0.5.20"});
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  r = nvfp4({"diff", ck, dump, "--backend", "cutlass", "--engine", "sglang==0.5.12"});
+  EXPECT_EQ(r.code, 1) << r.out << r.err;
+}
+
+// Every sglang release decodes linear modules and experts on both FlashInfer backends, both formats.
+TEST(Releases, EverySglangReleaseDecoded) {
+  for (const auto& v : diff::known_releases(Engine::Sglang))
+    for (CkptFormat f : {CkptFormat::ModelOpt, CkptFormat::CompressedTensors})
+      for (std::optional<MoeBackend> b : {std::optional<MoeBackend>{}, std::optional(MoeBackend::FlashinferCutlass), std::optional(MoeBackend::Trtllm)})
+        EXPECT_EQ(diff::release_rule(Engine::Sglang, v, b, f).support, Support::Decoded) << v << " " << format_name(f);
 }
 
 TEST(Releases, TheReleaseFromTheFlagTheMetadataOrTheNewest) {
@@ -91,11 +117,12 @@ TEST(Releases, TheReleaseFromTheFlagTheMetadataOrTheNewest) {
   r = nvfp4({"diff", ck, with_version("0.5.23"), "--json"});
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(nlohmann::json::parse(r.out).at("engine_version_from"), "the dump's metadata");
-  r = nvfp4({"diff", ck, with_version("0.5.12")});
-  EXPECT_EQ(r.code, 2);
-  EXPECT_NE(r.err.find("sglang 0.5.12 holds names, aliases, padding or scalars that differ from 0.5.23's"), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find("; diff decodes sglang 0.5.23"), std::string::npos) << r.err;
-  r = nvfp4({"diff", ck, with_version("0.5.12"), "--engine", "sglang==0.5.23"});
+  // 0.5.11 keeps the raw loaded weight_scale where 0.5.23's dump holds the swizzle: the metadata's
+  // release decodes (and fails it), the flag's wins over it.
+  r = nvfp4({"diff", ck, with_version("0.5.11"), "--json"});
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out).at("engine_version"), "0.5.11");
+  r = nvfp4({"diff", ck, with_version("0.5.11"), "--engine", "sglang==0.5.23"});
   EXPECT_EQ(r.code, 0) << "the flag's release over the metadata's: " << r.err;
   r = nvfp4({"diff", ck, with_version("0.5.23+cu129"), "--json"});
   EXPECT_EQ(r.code, 0) << "a local build label is the same release: " << r.err;
@@ -120,6 +147,20 @@ TEST(Releases, UnknownOrUndecodedReleasesStop) {
   EXPECT_NE(r.err.find("expected sglang or vllm, optionally ==VERSION"), std::string::npos) << r.err;
   r = nvfp4({"diff", ck, kData + "/dense.sglang.safetensors", "--engine", "vllm==0.33.0"});
   EXPECT_EQ(r.code, 2) << "the flag's engine against the metadata's";
+}
+
+// README.md's list of what diff decodes is the tables' own (diff::support_table_markdown), between
+// its two markers: a row added to a table without the README fails here, with the text to paste.
+TEST(Releases, ReadmeListsWhatTheTablesDecode) {
+  std::ifstream in(kData + "/../../../README.md");
+  ASSERT_TRUE(in) << "README.md";
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string begin = "<!-- diff-releases: generated by diff::support_table_markdown -->\n", end = "<!-- diff-releases end -->";
+  const auto b = text.find(begin), e = text.find(end);
+  ASSERT_TRUE(b != std::string::npos && e != std::string::npos && b < e) << "README.md has no diff-releases markers";
+  EXPECT_EQ(text.substr(b + begin.size(), e - b - begin.size()), diff::support_table_markdown())
+      << "README.md's diff-releases table is stale; between the markers it should read:\n"
+      << diff::support_table_markdown();
 }
 
 }  // namespace

@@ -116,7 +116,11 @@ TEST(DiffReport, TopLevelFieldsAndTheVerdictLine) {
     if (m.at("module") == "model.layers.0.mlp.experts") {
       experts = true;
       EXPECT_EQ(m.at("kind"), "experts");
-      const auto params = m.at("params").get<std::vector<std::string>>();
+      // Every name read, but g1_alphas_up: written and never read by this runner, an unused
+      // placeholder (tools/diff/conventions_sglang_modelopt_moe.cpp).
+      auto params = m.at("params").get<std::vector<std::string>>();
+      EXPECT_EQ(m.at("placeholders"), std::vector<std::string>{"g1_alphas_up"});
+      params.push_back("g1_alphas_up");
       EXPECT_EQ(std::set<std::string>(params.begin(), params.end()),
                 names_under(kData + "/moe.sglang.flashinfer_cutlass.safetensors", "model.layers.0.mlp.experts"));
     }
