@@ -95,6 +95,11 @@ enum class LoadedScales {
   AsLoaded,               // kept under loaded_scales as loaded, the swizzle a Parameter of its own
 };
 
+// Where a fused-on-disk checkpoint's one per-tensor scale goes (a module whose shards share one
+// tensor on disk): into every shard slot, or into slot 0 only, the other slots left as created
+// (torch.empty) and read by the max the engine derives its scalars from.
+enum class FusedScales { EverySlot, SlotZeroOnly };
+
 struct LinearConvention {
   Engine engine;
   ReleaseRange releases;
@@ -107,6 +112,10 @@ struct LinearConvention {
   LoadedScales loaded;
   std::vector<LinearScalar> scalars;  // checked in this order
   std::string cite;          // upstream FILE:LINE@VERSION (package-relative), first · last
+  // SlotZeroOnly: a fused-on-disk module fails, naming the per-tensor slots left unwritten (the
+  // engine may have deleted them: its derived scalars hold whatever the max read).
+  FusedScales fused_scales = FusedScales::EverySlot;
+  std::string fused_cite = {};  // the loader that writes slot 0 only
 };
 
 // --- experts modules
@@ -121,6 +130,7 @@ enum class ExpertsLayout {
 // the up's to both, or each half the other's.
 enum class W13Scales { GateForBoth, EachOwn, UpForBoth, Swapped };
 enum class ActivationScale { PerExpert, OverEveryExpert };
+enum class IntermediatePad { PerHalf, Tail };
 
 struct LayoutName {
   std::string dump, reference;  // the dump's name, and the reference post-processing's for the same bytes
@@ -144,6 +154,9 @@ struct ExpertsConvention {
   // 1: I unpadded. Else each w13 half holds Ip rows, read off the dump's shape: at least I and a
   // multiple of this (engines pad to 64 or 128).
   std::int64_t intermediate_align;
+  // How the Ip - I padding rows sit in w13: after each half ([w3; 0; w1; 0]), or all after the
+  // two unpadded halves ([w3; w1; 0; 0]: the padded tensor's "halves" straddle w3 and w1).
+  IntermediatePad intermediate_pad = IntermediatePad::PerHalf;
   W13Scales w13_scales;
   ActivationScale activation;
   std::vector<ExpertsScalar> scalars;  // checked in this order

@@ -56,7 +56,9 @@ std::vector<ExpertsScalar> modelopt_experts_scalars(MoeBackend b) {
 // CompressedTensorsW4A4Nvfp4MoEMethod: as ModelOpt with encode scales (a13, a2 the smallest input
 // encode scales, shared on every FlashInfer backend); the alphas fused into w13/w2_weight_scale_2;
 // the encode scales kept.
-std::vector<ExpertsScalar> ct_experts_scalars(MoeBackend b) {
+// Up to 0.27.1 the fused alphas are plain attributes (layer.w13_weight_scale_2 = ..., not in
+// named_parameters, so in no dump): alphas_are_parameters false leaves them out.
+std::vector<ExpertsScalar> ct_experts_scalars(MoeBackend b, bool alphas_are_parameters) {
   const std::string over = b != MoeBackend::Cutlass ? " over every expert" : " of the expert";
   std::vector<ExpertsScalar> r = {
       {"w13_weight_scale_2", EQ::EncG1, kSem, Slots::PerExpert, When::Always,
@@ -68,6 +70,7 @@ std::vector<ExpertsScalar> ct_experts_scalars(MoeBackend b) {
       {"w13_input_global_scale", EQ::HalfInputEnc, kLay, Slots::PerExpertHalf, When::Always, "each expert's gate and up input_global_scale"},
       {"w2_input_global_scale", EQ::W2InputEnc, kLay, Slots::PerExpert, When::Always, "each expert's w2 input_global_scale"},
   };
+  if (!alphas_are_parameters) r.erase(r.begin(), r.begin() + 2);
   if (b == MoeBackend::Trtllm)
     r.push_back({"g1_scale_c", EQ::EncScaleC, kSem, Slots::PerExpert, When::Always, "the smallest w2 input_global_scale" + over + " x g1 alpha (f32)"});
   return r;
@@ -83,74 +86,118 @@ const std::string kMo = "model_executor/layers/quantization/modelopt.py:1039-111
 const std::string kVcm =
     "model_executor/layers/quantization/compressed_tensors/compressed_tensors_moe/compressed_tensors_moe_w4a4_nvfp4.py:262-265@0.33.0; ";
 
+const std::string kMoPy = "model_executor/layers/quantization/modelopt.py";
+const std::string kVclPy = "model_executor/layers/quantization/compressed_tensors/schemes/compressed_tensors_w4a4_nvfp4.py";
+const std::string kDenseBackends0191 =
+    "VLLM_CUTLASS, FLASHINFER_CUTLASS and FLASHINFER_CUDNN: convert_to_nvfp4_linear_kernel_format gives all three "
+    "prepare_weights_for_nvfp4_cutlass (model_executor/layers/quantization/utils/nvfp4_utils.py:107-117,163-170@0.19.1)";
+// MergedColumnParallelLinear.weight_loader_v2 and QKVParallelLinear.weight_loader_v2, 0.19.1 only (0.20.0 fills every slot).
+const std::string kSlotZero = "model_executor/layers/linear.py:912-915,1124-1129@0.19.1";
+
+LinearConvention linear_row(ReleaseRange r, CkptFormat f, std::string cite, bool slot_zero) {
+  const bool mo = f == CkptFormat::ModelOpt;
+  return {.engine = Engine::Vllm, .releases = std::move(r), .format = f, .backends = slot_zero ? kDenseBackends0191 : kDenseBackends,
+          .weight = "weight", .weight_align = 32, .swizzled = "weight_scale", .loaded_scales = "", .loaded = LoadedScales::None,
+          .scalars = mo ? kModelOptLinearScalars : kCtLinearScalars, .cite = std::move(cite),
+          .fused_scales = slot_zero ? FusedScales::SlotZeroOnly : FusedScales::EverySlot, .fused_cite = slot_zero ? kSlotZero : ""};
+}
+
+// ModelOpt: weight padded to N, K multiples of 32, the swizzle replaces weight_scale; compressed-
+// tensors: weight_packed renamed weight and padded alike. The same names and values in every
+// release; 0.19.1 loads a fused-on-disk per-tensor scale into slot 0 only (every slot from 0.20.0).
 std::vector<LinearConvention> linear_rows() {
   return {
-    // ModelOpt: weight padded to N, K multiples of 32; the swizzle replaces weight_scale.
-    {.engine = Engine::Vllm, .releases = {"0.33.0", "0.33.0"}, .format = CkptFormat::ModelOpt, .backends = kDenseBackends,
-     .weight = "weight", .weight_align = 32, .swizzled = "weight_scale", .loaded_scales = "", .loaded = LoadedScales::None,
-     .scalars = kModelOptLinearScalars, .cite = "model_executor/layers/quantization/modelopt.py:2094,2127-2134,2411-2419,2688@0.33.0"},
-    // Compressed-tensors: weight_packed renamed weight and padded as above.
-    {.engine = Engine::Vllm, .releases = {"0.33.0", "0.33.0"}, .format = CkptFormat::CompressedTensors,
-     .backends = kDenseBackends, .weight = "weight", .weight_align = 32, .swizzled = "weight_scale", .loaded_scales = "",
-     .loaded = LoadedScales::None, .scalars = kCtLinearScalars,
-     .cite = "model_executor/layers/quantization/compressed_tensors/schemes/compressed_tensors_w4a4_nvfp4.py:95-138@0.33.0"},
+    linear_row({"0.19.1", "0.19.1"}, CkptFormat::ModelOpt, kMoPy + ":1153-1171@0.19.1", true),
+    linear_row({"0.20.0", "0.33.0"}, CkptFormat::ModelOpt, kMoPy + ":1169-1200@0.20.0 · :2094,2127-2134,2411-2419,2688@0.33.0", false),
+    linear_row({"0.19.1", "0.19.1"}, CkptFormat::CompressedTensors, kVclPy + ":88-111@0.19.1", true),
+    linear_row({"0.20.0", "0.33.0"}, CkptFormat::CompressedTensors, kVclPy + ":88-124@0.20.0 · :95-138@0.33.0", false),
   };
+}
+
+// The experts' conventions change at these releases (docs/engine-releases.md, vLLM experts);
+// between them every release has the same code for each row.
+struct Era {
+  ReleaseRange releases;
+  std::string prefix;              // where the parameters sit under the experts module
+  std::int64_t trtllm_h, trtllm_i; // flashinfer_trtllm: H and I padded to multiples of these
+  IntermediatePad trtllm_pad;
+  bool ct_alphas_are_parameters;   // compressed-tensors' w13/w2_weight_scale_2
+  std::string prefix_cite, trtllm_cite, ct_cite;
+};
+
+const std::string kFu = "model_executor/layers/quantization/utils/flashinfer_utils.py";
+const std::string kVcmPy = "model_executor/layers/quantization/compressed_tensors/compressed_tensors_moe";
+const std::string kOnLayer = "parameters on the FusedMoE layer itself: process_weights_after_loading(self, layer: FusedMoE), ";
+const std::string kRouted = "FusedMoE returns a MoERunner holding them under routed_experts: model_executor/layers/fused_moe/layer.py:";
+const std::string kAttr = "w13/w2_weight_scale_2 plain attributes: " + kVcmPy;
+
+const std::vector<Era> kEras = {
+    {{"0.19.1", "0.19.1"}, "", 1, 16, IntermediatePad::Tail, false, kOnLayer + kMoPy + ":1343@0.19.1",
+     "no H padding, I to 16 at the tail of w13: " + kFfm + ":251@0.19.1, " + kFu + ":212,250@0.19.1", kAttr + ".py:564-567@0.19.1"},
+    {{"0.20.0", "0.23.0"}, "", 256, 16, IntermediatePad::Tail, false, kOnLayer + kMoPy + ":1367@0.20.0",
+     "H to 256, I to 16 at the tail: " + kFfm + ":345-353@0.20.0, " + kFu + ":266-271@0.20.0", kAttr + "/compressed_tensors_moe_w4a4_nvfp4.py:226-229@0.20.0"},
+    {{"0.24.0", "0.25.1"}, "routed_experts.", 256, 16, IntermediatePad::Tail, false, kRouted + "340@0.24.0",
+     "H to 256, I to 16 at the tail: " + kFfm + ":333-340@0.25.1", kAttr + "/compressed_tensors_moe_w4a4_nvfp4.py:227-230@0.27.1"},
+    {{"0.26.0", "0.27.1"}, "routed_experts.", 256, 64, IntermediatePad::Tail, false, kRouted + "340@0.24.0",
+     "H to 256, I to 64 at the tail: " + kFfm + ":362@0.26.0, " + kFu + ":221@0.26.0",
+     kAttr + "/compressed_tensors_moe_w4a4_nvfp4.py:227-230@0.27.1"},
+    {{"0.28.0", "0.28.0"}, "routed_experts.", 256, 64, IntermediatePad::Tail, true, kRouted + "340@0.24.0",
+     "H to 256, I to 64 at the tail: " + kFu + ":235@0.28.0",
+     "replace_parameter: " + kVcmPy + "/compressed_tensors_moe_w4a4_nvfp4.py:240-243@0.28.0"},
+    {{"0.29.0", "0.33.0"}, "routed_experts.", 256, 64, IntermediatePad::PerHalf, true, kRouted + "415@0.33.0",
+     "H to 256, each half of I to 64: " + kFu + ":236-244@0.29.0 · " + kFfm + ":401,419@0.33.0, " + kFu + ":255,283-302@0.33.0",
+     "replace_parameter: " + kVcmPy + "/compressed_tensors_moe_w4a4_nvfp4.py:262-265@0.33.0"},
+};
+
+// What an era's row for this format and backend rests on, besides the methods' common lines.
+std::string era_cite(const Era& e, CkptFormat f, MoeBackend b) {
+  return e.prefix_cite + (b == MoeBackend::Trtllm ? "; " + e.trtllm_cite : "") + (f == CkptFormat::ModelOpt ? "" : "; " + e.ct_cite);
+}
+
+// One era's row for a format and backend. VLLM_CUTLASS keeps [w1; w3]; FLASHINFER_CUTLASS and
+// FLASHINFER_TRTLLM reorder_w1w3_to_w3w1 (flashinfer_fp4_moe.py:238@0.19.1 · :384@0.33.0); trtllm
+// pads (H first, so the shuffle and the 128x4 tiles run over the padded rows), then FlashInfer's
+// layout. a13, a2: per expert on VLLM_CUTLASS, else over every expert (:241-246@0.19.1 ·
+// :387-397@0.33.0). No backend reconciles gate and up.
+ExpertsConvention experts_row(const Era& e, CkptFormat f, MoeBackend b) {
+  const bool trtllm = b == MoeBackend::Trtllm, mo = f == CkptFormat::ModelOpt;
+  return {.engine = Engine::Vllm, .releases = e.releases, .format = f, .backend = b, .prefix = e.prefix, .w13 = "w13_weight",
+          .w2 = "w2_weight", .swz13 = "w13_weight_scale", .swz2 = "w2_weight_scale", .layout = kLayout,
+          .order = b == MoeBackend::Cutlass ? W13Order::GateFirst : W13Order::UpFirst,
+          .shuffle = trtllm ? ExpertsLayout::FlashinferTrtllm : ExpertsLayout::Swizzle128x4, .hidden_align = trtllm ? e.trtllm_h : 1,
+          .intermediate_align = trtllm ? e.trtllm_i : 1, .intermediate_pad = trtllm ? e.trtllm_pad : IntermediatePad::PerHalf,
+          .w13_scales = W13Scales::GateForBoth,
+          .activation = b == MoeBackend::Cutlass ? ActivationScale::PerExpert : ActivationScale::OverEveryExpert,
+          .scalars = mo ? modelopt_experts_scalars(b) : ct_experts_scalars(b, e.ct_alphas_are_parameters),
+          .cite = (mo ? kMo : kVcm) + kFfm + ":384,387-397@0.33.0; " + era_cite(e, f, b)};
+}
+
+// What a row decodes: two adjacent eras whose rows agree on it are one row.
+bool same_decode(const ExpertsConvention& a, const ExpertsConvention& b) {
+  auto names = [](const ExpertsConvention& r) {
+    std::vector<std::string> n;
+    for (const auto& s : r.scalars) n.push_back(s.name);
+    return n;
+  };
+  return a.prefix == b.prefix && a.hidden_align == b.hidden_align && a.intermediate_align == b.intermediate_align &&
+         a.intermediate_pad == b.intermediate_pad && names(a) == names(b);
 }
 
 std::vector<ExpertsConvention> experts_rows() {
-  return {
-    // Parameters under routed_experts. (the MoERunner's). VLLM_CUTLASS keeps [w1; w3];
-    // FLASHINFER_CUTLASS and FLASHINFER_TRTLLM reorder_w1w3_to_w3w1 (flashinfer_fp4_moe.py:384);
-    // trtllm pads H to 256 with zeros first (so the shuffle and the 128x4 tiles run over the
-    // padded rows) and each half of I to 64 (:401,419; flashinfer_utils.py:255,283-302), then
-    // FlashInfer's layout. a13, a2: per expert on VLLM_CUTLASS, else over every expert
-    // (:387-397). No backend reconciles gate and up.
-    {.engine = Engine::Vllm, .releases = {"0.33.0", "0.33.0"}, .format = CkptFormat::ModelOpt, .backend = MoeBackend::Cutlass,
-     .prefix = "routed_experts.", .w13 = "w13_weight", .w2 = "w2_weight", .swz13 = "w13_weight_scale", .swz2 = "w2_weight_scale",
-     .layout = kLayout, .order = W13Order::GateFirst, .shuffle = ExpertsLayout::Swizzle128x4,
-     .hidden_align = 1, .intermediate_align = 1, .w13_scales = W13Scales::GateForBoth,
-     .activation = ActivationScale::PerExpert, .scalars = modelopt_experts_scalars(MoeBackend::Cutlass),
-     .cite = kMo + kFfm + ":384,387-397,401,419@0.33.0"},
-    {.engine = Engine::Vllm, .releases = {"0.33.0", "0.33.0"}, .format = CkptFormat::ModelOpt, .backend = MoeBackend::FlashinferCutlass,
-     .prefix = "routed_experts.", .w13 = "w13_weight", .w2 = "w2_weight", .swz13 = "w13_weight_scale", .swz2 = "w2_weight_scale",
-     .layout = kLayout, .order = W13Order::UpFirst, .shuffle = ExpertsLayout::Swizzle128x4,
-     .hidden_align = 1, .intermediate_align = 1, .w13_scales = W13Scales::GateForBoth,
-     .activation = ActivationScale::OverEveryExpert, .scalars = modelopt_experts_scalars(MoeBackend::FlashinferCutlass),
-     .cite = kMo + kFfm + ":384,387-397,401,419@0.33.0"},
-    {.engine = Engine::Vllm, .releases = {"0.33.0", "0.33.0"}, .format = CkptFormat::ModelOpt, .backend = MoeBackend::Trtllm,
-     .prefix = "routed_experts.", .w13 = "w13_weight", .w2 = "w2_weight", .swz13 = "w13_weight_scale", .swz2 = "w2_weight_scale",
-     .layout = kLayout, .order = W13Order::UpFirst, .shuffle = ExpertsLayout::FlashinferTrtllm,
-     .hidden_align = 256, .intermediate_align = 64, .w13_scales = W13Scales::GateForBoth,
-     .activation = ActivationScale::OverEveryExpert, .scalars = modelopt_experts_scalars(MoeBackend::Trtllm),
-     .cite = kMo + kFfm + ":384,387-397,401,419@0.33.0"},
-    {.engine = Engine::Vllm, .releases = {"0.33.0", "0.33.0"}, .format = CkptFormat::CompressedTensors, .backend = MoeBackend::Cutlass,
-     .prefix = "routed_experts.", .w13 = "w13_weight", .w2 = "w2_weight", .swz13 = "w13_weight_scale", .swz2 = "w2_weight_scale",
-     .layout = kLayout, .order = W13Order::GateFirst, .shuffle = ExpertsLayout::Swizzle128x4,
-     .hidden_align = 1, .intermediate_align = 1, .w13_scales = W13Scales::GateForBoth,
-     .activation = ActivationScale::PerExpert, .scalars = ct_experts_scalars(MoeBackend::Cutlass),
-     .cite = kVcm + kFfm + ":384,387-397,401,419@0.33.0"},
-    {.engine = Engine::Vllm, .releases = {"0.33.0", "0.33.0"}, .format = CkptFormat::CompressedTensors, .backend = MoeBackend::FlashinferCutlass,
-     .prefix = "routed_experts.", .w13 = "w13_weight", .w2 = "w2_weight", .swz13 = "w13_weight_scale", .swz2 = "w2_weight_scale",
-     .layout = kLayout, .order = W13Order::UpFirst, .shuffle = ExpertsLayout::Swizzle128x4,
-     .hidden_align = 1, .intermediate_align = 1, .w13_scales = W13Scales::GateForBoth,
-     .activation = ActivationScale::OverEveryExpert, .scalars = ct_experts_scalars(MoeBackend::FlashinferCutlass),
-     .cite = kVcm + kFfm + ":384,387-397,401,419@0.33.0"},
-    {.engine = Engine::Vllm, .releases = {"0.33.0", "0.33.0"}, .format = CkptFormat::CompressedTensors, .backend = MoeBackend::Trtllm,
-     .prefix = "routed_experts.", .w13 = "w13_weight", .w2 = "w2_weight", .swz13 = "w13_weight_scale", .swz2 = "w2_weight_scale",
-     .layout = kLayout, .order = W13Order::UpFirst, .shuffle = ExpertsLayout::FlashinferTrtllm,
-     .hidden_align = 256, .intermediate_align = 64, .w13_scales = W13Scales::GateForBoth,
-     .activation = ActivationScale::OverEveryExpert, .scalars = ct_experts_scalars(MoeBackend::Trtllm),
-     .cite = kVcm + kFfm + ":384,387-397,401,419@0.33.0"},
-  };
-}
-
-std::vector<ReleaseRule> answers() {
-  return {
-    {Engine::Vllm, "0.19.1", "0.32.0", std::nullopt, Support::NotDecoded,
-     "holds names, prefixes, padding or scalars that differ from 0.33.0's in ways diff does not decode yet "
-     "(docs/engine-releases.md, the vLLM tables)",
-     ""},
-  };
+  std::vector<ExpertsConvention> rows;
+  for (CkptFormat f : {CkptFormat::ModelOpt, CkptFormat::CompressedTensors})
+    for (MoeBackend b : {MoeBackend::Cutlass, MoeBackend::FlashinferCutlass, MoeBackend::Trtllm})
+      for (std::size_t i = 0; i < kEras.size(); ++i) {
+        ExpertsConvention r = experts_row(kEras[i], f, b);
+        if (i > 0 && same_decode(rows.back(), r)) {
+          rows.back().releases.last = r.releases.last;
+          const std::string more = era_cite(kEras[i], f, b);
+          if (rows.back().cite.find(more) == std::string::npos) rows.back().cite += " · " + more;
+        } else {
+          rows.push_back(std::move(r));
+        }
+      }
+  return rows;
 }
 
 }  // namespace
@@ -163,7 +210,7 @@ const EngineConventions& vllm_conventions() {
                    "0.25.1", "0.26.0", "0.27.0", "0.27.1", "0.28.0", "0.29.0", "0.30.0", "0.31.0", "0.32.0", "0.33.0"},
       .linear = linear_rows(),
       .experts = experts_rows(),
-      .answers = answers(),
+      .answers = {},  // every known release decoded
   };
   return t;
 }

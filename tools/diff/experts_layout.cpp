@@ -63,8 +63,10 @@ void keep_loaded_scales(const Module& loaded, Module& out) {
 std::vector<std::int64_t> stored_rows(const ExpertsConvention& row, const ExpertsSpec& s, bool w13, std::int64_t Hp, std::int64_t Ip) {
   const std::int64_t I = s.I, N = w13 ? 2 * I : s.H;
   const bool up_first = row.order == W13Order::UpFirst;
-  // Where logical row r sits before any shuffle: w13's halves each start a block of Ip rows.
-  auto unshuffled = [&](std::int64_t r) { return !w13 ? r : (r < I) != up_first ? r % I : Ip + r % I; };
+  // Where logical row r sits before any shuffle: the second half starts at Ip (each half padded)
+  // or right after the first (the padding at the tail).
+  const std::int64_t second = row.intermediate_pad == IntermediatePad::Tail ? I : Ip;
+  auto unshuffled = [&](std::int64_t r) { return !w13 ? r : (r < I) != up_first ? r % I : second + r % I; };
   std::vector<std::int64_t> out(static_cast<std::size_t>(N));
   if (row.shuffle != ExpertsLayout::FlashinferTrtllm) {
     for (std::int64_t r = 0; r < N; ++r) out[static_cast<std::size_t>(r)] = unshuffled(r);
@@ -84,15 +86,18 @@ Module expected_layout(const ExpertsConvention& row, const Module& src, const Ex
   for (const auto& [n, p] : src.entries()) m.add(n, p->data.clone());
   const Tensor& s2 = src.tensor("w13_weight_scale_2");
   for (std::int64_t x = 0; x < E; ++x) ref::set_f32(m.tensor("w13_weight_scale_2"), 2 * x + 1, ref::get_f32(s2, 2 * x));
-  if (row.order != reference_order(row.shuffle)) {
-    m.tensor("w13_weight") = flip_halves(src.tensor("w13_weight"));
-    m.tensor("w13_weight_scale") = flip_halves(src.tensor("w13_weight_scale"));
+  // w13 in the engine's row order and padded as the row says, then handed to the reference in the
+  // order its layout swaps back by itself (trtllm's writes up first from [gate; up] halves of Ip):
+  // padding at the tail straddles the halves, so it is laid before that swap, not after.
+  const bool tail = row.intermediate_pad == IntermediatePad::Tail;
+  for (const char* n : {"w13_weight", "w13_weight_scale"}) {
+    Tensor t = row.order == W13Order::UpFirst ? flip_halves(src.tensor(n)) : src.tensor(n).clone();
+    if (Ip != I) t = tail ? pad3(t, 2 * Ip, t.size(2)) : pad_halves(t, Ip);
+    m.tensor(n) = reference_order(row.shuffle) == W13Order::UpFirst ? flip_halves(t) : t;
   }
   ExpertsSpec sp = s;
   if (Ip != I) {
     sp.I = Ip;
-    m.tensor("w13_weight") = pad_halves(m.tensor("w13_weight"), Ip);
-    m.tensor("w13_weight_scale") = pad_halves(m.tensor("w13_weight_scale"), Ip);
     m.tensor("w2_weight") = pad3(m.tensor("w2_weight"), H, Ip / 2);
     m.tensor("w2_weight_scale") = pad3(m.tensor("w2_weight_scale"), H, Ip / 16);
   }

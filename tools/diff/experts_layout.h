@@ -17,8 +17,9 @@ std::vector<std::int64_t> stored_rows(const ExpertsConvention& row, const Expert
 // The reference's post-processing of the loaded module `src` under the row's conventions: no
 // reconcile (no engine reconciles gate and up; the reference reconciles only unequal scales, so it
 // is given the gate's for both halves), the row's w13 order fed to the reference's layout, and the
-// halves padded to Ip and H to Hp with zeros before it; with LoadedScales::AsLoaded, *_weight_scale
-// holds those loaded scales and *_blockscale_swizzled the swizzle apart.
+// halves padded to Ip (each, or both at the tail: the row's intermediate_pad) and H to Hp with
+// zeros before it; with LoadedScales::AsLoaded, *_weight_scale holds those loaded scales and
+// *_blockscale_swizzled the swizzle apart.
 Module expected_layout(const ExpertsConvention& row, const Module& src, const ExpertsSpec& s, std::int64_t Hp, std::int64_t Ip);
 
 }  // namespace nvfp4::diff

@@ -136,6 +136,26 @@ void check_loaded_scales(const LinearConvention& row, const Truth& t, const Tens
   compare_bytes(n, exp, ws, true, [&](std::int64_t i) { return std::pair{at({i / ws.size(1), i % ws.size(1)}), source}; }, log);
 }
 
+// A fused-on-disk module under a loader that writes its one per-tensor scale into slot 0 only
+// (FusedScales::SlotZeroOnly): every other slot of each per-tensor parameter is uninitialized, and
+// so is any scalar the engine derives from the max over the slots. Fails naming those slots, which
+// the engine may have deleted since (vLLM 0.19.1 keeps only the max).
+void check_fused_slots(const LinearSpec& s, const LinearConvention& row, const Checkpoint& c, MismatchLog& log) {
+  if (row.fused_scales != FusedScales::SlotZeroOnly || !s.fused_on_disk || s.shard_ids.size() < 2) return;
+  const FormatNames& fn = format_names(c.quant().format);
+  std::vector<std::string> names = {fn.weight_scale_2};
+  if (s.has_input_scale) names.push_back(fn.input_scale);
+  for (const std::string& n : names) {
+    const std::string disk = s.prefixes[0] + "." + n;
+    const std::string value = f32_text(c.tensor(disk).get_f32(0));
+    for (std::size_t i = 1; i < s.shard_ids.size(); ++i)
+      log.add(n, Verdict::Semantic, at({static_cast<std::int64_t>(i)}),
+              "shard " + s.shard_ids[i] + "'s slot: " + engine_name(row.engine) + " loads the fused " + disk + " into slot 0 only (" + row.fused_cite +
+                  "), this slot stays torch.empty and the max over the slots reads it",
+              value, "uninitialized");
+  }
+}
+
 }  // namespace
 
 ModuleDiff diff_linear(const LinearSpec& s, const Checkpoint& c, const EngineDump& d, const LinearConvention& row) {
@@ -175,6 +195,7 @@ ModuleDiff diff_linear(const LinearSpec& s, const Checkpoint& c, const EngineDum
           "expected 2-D F8_E4M3 block scales, found " + std::string(dtype_name(swz.dtype())) + " " + shape_str(swz.shape()));
   check_swizzled(s, row, t, p, swz, out, log);
   check_loaded_scales(row, t, swz, d, pre, out, log);
+  check_fused_slots(s, row, c, log);
   check_scalars(d, pre, linear_scalars(row.scalars, s, t.scalars), out, log);
   return out;
 }

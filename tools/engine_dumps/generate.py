@@ -7,9 +7,12 @@ tools/dump_engine_state.py. What is stubbed, and only that (see README.md here):
   - tensor parallelism is one rank (sglang 0.5.23: a fake `parallel` context; 0.5.10.post1 to 0.5.15: the
     parallel_state getters; vLLM: gloo, world size 1);
   - backend selection: sglang's FP4 GEMM runner reports no special backend (so cutlass) on a
-    Blackwell platform; vLLM's NVFP4 linear kernel is CutlassNvFp4LinearKernel;
+    Blackwell platform; vLLM's NVFP4 linear kernel is CutlassNvFp4LinearKernel (0.19.1: the
+    VLLM_CUTLASS backend enum), and its MoE backend oracle answers with the backend asked for
+    (both ask the GPU's compute capability, which a CPU cannot answer);
   - sglang 0.5.10.post1 to 0.5.15: the sgl_kernel package (imported, never called; SGLANG_RELEASES says why).
-The sglang release is the installed one; what differs between releases is a row of SGLANG_RELEASES.
+The engine release is the installed one; what differs between releases is a row of SGLANG_RELEASES
+or VLLM_RELEASES.
 
 usage: generate.py ENGINE CKPT_DIR OUT.safetensors [MOE_BACKEND]   (ENGINE: sglang | vllm)
 """
@@ -20,6 +23,7 @@ import importlib.machinery
 import json
 import os
 import re
+import socket
 import sys
 import types
 
@@ -36,11 +40,14 @@ os.environ.setdefault("FLASHINFER_CUDA_ARCH_LIST", "9.0a")
 
 
 def _flashinfer_on_cpu():
-    try:
-        import flashinfer.quantization.fp4_quantization as fq
-    except ImportError:
+    # flashinfer/fp4_quantization.py up to 0.6.6 (vLLM 0.19.1's pin), flashinfer/quantization/ after.
+    for name in ("flashinfer.quantization.fp4_quantization", "flashinfer.fp4_quantization"):
+        try:
+            fq = importlib.import_module(name)
+        except ImportError:
+            continue
+        fq.get_compute_capability = lambda device: (9, 0)
         return
-    fq.get_compute_capability = lambda device: (9, 0)
 
 # Checkpoint shard names -> (fused engine parameter, shard id), as both engines' model files map them.
 STACKED = [("qkv_proj", "q_proj", "q"), ("qkv_proj", "k_proj", "k"), ("qkv_proj", "v_proj", "v"),
@@ -215,43 +222,93 @@ def sglang_factory(moe_backend, quant):
     return lin, cfg, experts
 
 
-def vllm_factory(moe_backend, quant):
-    import vllm.distributed.parallel_state as ps
-    import vllm.model_executor.layers.linear as lin
-    import vllm.model_executor.layers.quantization.modelopt as vmo
-    from vllm.config import DeviceConfig, VllmConfig, set_current_vllm_config
+def _vllm_kernel_classes(modules):
+    # 0.20.0+: each NVFP4 linear method asks init_nvfp4_linear_kernel for a kernel object
+    # (model_executor/kernels/linear/__init__.py:615@0.20.0); CutlassNvFp4LinearKernel it is.
     from vllm.model_executor.kernels.linear.nvfp4.base import NvFp4LinearLayerConfig
     from vllm.model_executor.kernels.linear.nvfp4.cutlass import CutlassNvFp4LinearKernel
     CutlassNvFp4LinearKernel.is_supported = classmethod(lambda cls, cc=None: (True, None))
-    vmo.init_nvfp4_linear_kernel = lambda use_a16=False: CutlassNvFp4LinearKernel(NvFp4LinearLayerConfig())
-    ctx = set_current_vllm_config(VllmConfig(device_config=DeviceConfig(device="cpu")))
-    ctx.__enter__()
-    ps.init_distributed_environment(world_size=1, rank=0, distributed_init_method="tcp://127.0.0.1:29533",
+    for m in modules:
+        m.init_nvfp4_linear_kernel = lambda use_a16=False: CutlassNvFp4LinearKernel(NvFp4LinearLayerConfig())
+
+
+def _vllm_backend_enum(modules):
+    # 0.19.1: no kernel classes; each method keeps select_nvfp4_linear_backend()'s enum and
+    # convert_to_nvfp4_linear_kernel_format branches on it
+    # (model_executor/layers/quantization/utils/nvfp4_utils.py:39,163-170@0.19.1); VLLM_CUTLASS it is.
+    from vllm.model_executor.layers.quantization.utils.nvfp4_utils import NvFp4LinearBackend
+    for m in modules:
+        m.select_nvfp4_linear_backend = lambda: NvFp4LinearBackend.VLLM_CUTLASS
+
+
+_VCM = "vllm.model_executor.layers.quantization.compressed_tensors.compressed_tensors_moe"
+# What differs between the vLLM releases run here, as rows: how the linear kernel is pinned to
+# CUTLASS, the module whose compressed-tensors MoE method imported select_nvfp4_moe_backend, the
+# experts' layer class and where its parameters sit under it, and the arguments ModelOptNvFp4Config
+# takes beyond 0.33.0's. The layers, quantization methods, loaders and post-processing run are each
+# release's own.
+VLLM_RELEASES = {
+    # FusedMoEFactory returns a MoERunner holding the parameters under routed_experts.
+    # (model_executor/layers/fused_moe/layer.py:415@0.33.0).
+    "0.33.0": {"linear": _vllm_kernel_classes, "ct_moe": _VCM + ".compressed_tensors_moe_w4a4_nvfp4",
+               "experts": "FusedMoEFactory", "inner": "routed_experts", "modelopt_kw": {}},
+    # FusedMoE, a function until its 0.27.0 rename, returns the MoERunner as above
+    # (model_executor/layers/fused_moe/layer.py:100@0.26.0).
+    "0.26.0": {"linear": _vllm_kernel_classes, "ct_moe": _VCM + ".compressed_tensors_moe_w4a4_nvfp4",
+               "experts": "FusedMoE", "inner": "routed_experts", "modelopt_kw": {}},
+    # FusedMoE is the layer and holds its parameters itself (model_executor/layers/fused_moe/layer.py:219@0.20.0);
+    # ModelOptNvFp4Config still takes kv_cache_quant_algo (model_executor/layers/quantization/modelopt.py:1004-1010@0.20.0).
+    "0.20.0": {"linear": _vllm_kernel_classes, "ct_moe": _VCM + ".compressed_tensors_moe_w4a4_nvfp4",
+               "experts": "FusedMoE", "inner": "", "modelopt_kw": {"kv_cache_quant_algo": None}},
+    "0.19.1": {"linear": _vllm_backend_enum, "ct_moe": _VCM, "experts": "FusedMoE", "inner": "",
+               "modelopt_kw": {"kv_cache_quant_algo": None}},
+}
+
+# 0.28.0 as 0.33.0: FusedMoEFactory from its 0.27.0 rename (model_executor/layers/fused_moe/layer.py:99@0.28.0).
+VLLM_RELEASES["0.28.0"] = VLLM_RELEASES["0.33.0"]
+
+
+def vllm_factory(moe_backend, quant):
+    import importlib.metadata
+    release = VLLM_RELEASES[importlib.metadata.version("vllm").split("+")[0]]
+    import vllm.distributed.parallel_state as ps
+    import vllm.model_executor.layers.linear as lin
+    import vllm.model_executor.layers.quantization.modelopt as vmo
+    import vllm.model_executor.layers.quantization.compressed_tensors.schemes.compressed_tensors_w4a4_nvfp4 as vw
+    from vllm.config import DeviceConfig, VllmConfig, set_current_vllm_config
+    release["linear"]([vmo, vw])
+    global _VLLM_CONFIG  # a context manager: kept alive, or collecting it would unset the config (0.19.1, 0.20.0)
+    _VLLM_CONFIG = set_current_vllm_config(VllmConfig(device_config=DeviceConfig(device="cpu")))
+    _VLLM_CONFIG.__enter__()
+    with socket.socket() as probe:  # a free port: several dumps may run at once
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    ps.init_distributed_environment(world_size=1, rank=0, distributed_init_method=f"tcp://127.0.0.1:{port}",
                                     local_rank=0, backend="gloo")
     ps.initialize_model_parallel(1, 1)
-    cfg = vmo.ModelOptNvFp4Config(is_checkpoint_nvfp4_serialized=True, group_size=16, exclude_modules=[])
+    cfg = vmo.ModelOptNvFp4Config(is_checkpoint_nvfp4_serialized=True, group_size=16, exclude_modules=[],
+                                   **release["modelopt_kw"])
     if quant.get("quant_method") == "compressed-tensors":
         from vllm.model_executor.layers.quantization.compressed_tensors import compressed_tensors as vct
-        import vllm.model_executor.layers.quantization.compressed_tensors.schemes.compressed_tensors_w4a4_nvfp4 as vw
-        vw.init_nvfp4_linear_kernel = vmo.init_nvfp4_linear_kernel
         cfg = vct.CompressedTensorsConfig.from_config(quant)
         cfg.packed_modules_mapping = PACKED
     # The MoE backend oracle answers with the backend asked for; its kernel object reads the
     # current device index, which is 0 here.
     _flashinfer_on_cpu()
-    from vllm.model_executor.layers.fused_moe.layer import FusedMoEFactory
+    import vllm.model_executor.layers.fused_moe.layer as fml
     from vllm.model_executor.layers.fused_moe.oracle import nvfp4 as oracle
     backend = oracle.NvFp4MoeBackend[{"cutlass": "VLLM_CUTLASS", "flashinfer_cutlass": "FLASHINFER_CUTLASS",
                                       "flashinfer_trtllm": "FLASHINFER_TRTLLM"}[moe_backend or "cutlass"]]
     vmo.select_nvfp4_moe_backend = lambda config, weight_key=None, activation_key=None, **k: (
         backend, oracle.backend_to_kernel_cls(backend)[0])
-    import vllm.model_executor.layers.quantization.compressed_tensors.compressed_tensors_moe.compressed_tensors_moe_w4a4_nvfp4 as vctm
-    vctm.select_nvfp4_moe_backend = vmo.select_nvfp4_moe_backend
+    importlib.import_module(release["ct_moe"]).select_nvfp4_moe_backend = vmo.select_nvfp4_moe_backend
     torch.accelerator.current_device_index = lambda: 0
+    layer_cls = getattr(fml, release["experts"])
 
     def experts(E, H, I, prefix):
-        m = FusedMoEFactory(num_experts=E, top_k=2, hidden_size=H, intermediate_size=I, quant_config=cfg, prefix=prefix)
-        return m, "routed_experts.", m.routed_experts
+        m = layer_cls(num_experts=E, top_k=2, hidden_size=H, intermediate_size=I, quant_config=cfg, prefix=prefix)
+        inner = release["inner"]
+        return m, inner + "." if inner else "", getattr(m, inner) if inner else m
     return lin, cfg, experts
 
 

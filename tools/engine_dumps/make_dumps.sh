@@ -2,9 +2,10 @@
 # Regenerates tools/engine_dumps/data/: small checkpoints written by `nvfp4 make-checkpoint`, and
 # for each the dumps sglang's and vLLM's own loaders and post-processing produce (generate.py).
 # Needs a Python with torch, sglang 0.5.23 and vLLM 0.33.0 (README.md here says how), and for each
-# older sglang release a Python with that release (OLDER_SGLANG_PYTHON); CI only reads the
-# committed files.
-#   usage: make_dumps.sh NVFP4_BINARY PYTHON [OLDER_SGLANG_PYTHON...]
+# older sglang release a Python with that release (OLDER_SGLANG_PYTHON), and for each older vLLM
+# release one with that release (the environment's OLDER_VLLM_PYTHONS, space-separated); CI only
+# reads the committed files.
+#   usage: [OLDER_VLLM_PYTHONS="PY..."] make_dumps.sh NVFP4_BINARY PYTHON [OLDER_SGLANG_PYTHON...]
 set -eu
 bin=$1 py=$2
 shift 2
@@ -67,4 +68,22 @@ for opy in "$@"; do
     "$opy" "$here/generate.py" sglang "$out/$c" "$out/$c.sglang-$v.cutlass.safetensors" cutlass 2>/dev/null ||
       rm -f "$out/$c.sglang-$v.cutlass.safetensors"
   done
+done
+# Older vLLM releases: the cases their rows in tools/diff/conventions_vllm.cpp were checked on,
+# named CASE.vllm-VERSION[.MOE_BACKEND]; moe_odd (trtllm only, as above) from 0.26.0: up to 0.25.1
+# vLLM pads I = 48 to 48 and fails FlashInfer's M % 128 assertion in the trtllm shuffle.
+for opy in ${OLDER_VLLM_PYTHONS:-}; do
+  v=$("$opy" -c 'import importlib.metadata as m; print(m.version("vllm"))')
+  for c in dense odd ct_odd fused ct; do
+    "$opy" "$here/generate.py" vllm "$out/$c" "$out/$c.vllm-$v.safetensors" 2>/dev/null
+  done
+  for c in moe ct_moe moe_unequal; do
+    for b in cutlass flashinfer_cutlass flashinfer_trtllm; do
+      "$opy" "$here/generate.py" vllm "$out/$c" "$out/$c.vllm-$v.$b.safetensors" $b 2>/dev/null
+    done
+  done
+  case $v in
+    0.19.*|0.2[0-5].*) ;;
+    *) "$opy" "$here/generate.py" vllm "$out/moe_odd" "$out/moe_odd.vllm-$v.flashinfer_trtllm.safetensors" flashinfer_trtllm 2>/dev/null ;;
+  esac
 done

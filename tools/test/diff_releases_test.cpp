@@ -136,9 +136,9 @@ TEST(Releases, TheReleaseFromTheFlagTheMetadataOrTheNewest) {
 
 TEST(Releases, UnknownOrUndecodedReleasesStop) {
   const std::string ck = kData + "/dense";
+  // Every vLLM release is decoded: 0.19.1's linear rows read 0.33.0's dump of an unfused checkpoint alike.
   CliRun r = nvfp4({"diff", ck, kData + "/dense.vllm.safetensors", "--engine", "vllm==0.19.1"});
-  EXPECT_EQ(r.code, 2);
-  EXPECT_NE(r.err.find("vllm 0.19.1 holds names, prefixes, padding or scalars that differ from 0.33.0's"), std::string::npos) << r.err;
+  EXPECT_EQ(r.code, 0) << r.err;
   r = nvfp4({"diff", ck, kData + "/dense.sglang.safetensors", "--engine", "sglang==0.6.0"});
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("sglang \"0.6.0\" is not a release diff knows (0.5.10.post1, 0.5.11,"), std::string::npos) << r.err;
