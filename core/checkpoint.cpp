@@ -123,12 +123,24 @@ Checkpoint Checkpoint::renamed_subset(const std::vector<std::string>& names, con
   c.config_ = config_;
   c.files_ = files_;
   c.exclude_re_ = exclude_re_;
+  c.experts_maxima_ = experts_maxima_;
   for (std::size_t i = 0; i < names.size(); ++i) {
     auto it = index_.find(names[i]);
     if (it == index_.end()) bad_input(dir_.string(), names[i], "tensor not found in the checkpoint");
     c.index_.emplace(rename.at(i), it->second);
   }
   return c;
+}
+
+Checkpoint Checkpoint::with_experts_input_maxima(const std::string& module, ExpertsInputMaxima m) const {
+  Checkpoint c = *this;
+  c.experts_maxima_[module] = m;
+  return c;
+}
+
+const ExpertsInputMaxima* Checkpoint::experts_input_maxima(const std::string& module) const {
+  auto it = experts_maxima_.find(module);
+  return it == experts_maxima_.end() ? nullptr : &it->second;
 }
 
 Checkpoint Checkpoint::subset(const std::vector<std::string>& names) const { return renamed_subset(names, names); }

@@ -18,6 +18,14 @@ class RE2;
 
 namespace nvfp4 {
 
+// The maxima over every expert of one layer of its decoded input scales (w13: gate and up; w2:
+// down). A view holding only a chunk of that layer's experts carries them, so that what the
+// pipelines derive from the maxima (g1/g2 alphas, *_input_scale_quant, g1_scale_c) is the whole
+// layer's, as in an engine that loads the layer at once (ExpertsSpec::layer_input_maxima).
+struct ExpertsInputMaxima {
+  float w13 = 0, w2 = 0;
+};
+
 class Checkpoint {
  public:
   static Checkpoint open(const std::filesystem::path& dir);
@@ -42,6 +50,10 @@ class Checkpoint {
   // experts renumbered from 0 is itself a valid experts module. Errors and file_of() still name
   // the tensors as the files do.
   Checkpoint renamed_subset(const std::vector<std::string>& names, const std::vector<std::string>& rename) const;
+  // This view with the layer-wide input-scale maxima of the experts module `module` attached (a
+  // chunk of its experts); experts_input_maxima(module) returns them, nullptr when none are.
+  Checkpoint with_experts_input_maxima(const std::string& module, ExpertsInputMaxima m) const;
+  const ExpertsInputMaxima* experts_input_maxima(const std::string& module) const;
   // Drops the process's resident pages of these tensors (SafetensorsFile::release); unknown names
   // are ignored.
   void release(const std::vector<std::string>& names) const;
@@ -56,6 +68,7 @@ class Checkpoint {
   nlohmann::json config_ = nlohmann::json::object();
   std::vector<std::shared_ptr<SafetensorsFile>> files_;
   std::map<std::string, Entry> index_;
+  std::map<std::string, ExpertsInputMaxima> experts_maxima_;
   // The "re:" exclusion patterns, compiled once at open. RE2: linear time, bounded memory, no
   // recursion, whatever the pattern and the name.
   std::vector<std::shared_ptr<const re2::RE2>> exclude_re_;

@@ -322,7 +322,11 @@ ModelSpec map_modules(const Checkpoint& c) {
   const Classified k = classify(c, quantized_prefixes(c, fn));
   for (const auto& [name, g] : k.groups) spec.linears.push_back(build_fused(c, fn, name, g));
   for (const auto& p : k.singles) spec.linears.push_back(build_single(c, fn, p));
-  for (const auto& [name, by_e] : k.experts) spec.experts.push_back(build_experts(c, fn, name, by_e));
+  for (const auto& [name, by_e] : k.experts) {
+    spec.experts.push_back(build_experts(c, fn, name, by_e));
+    if (const ExpertsInputMaxima* m = c.experts_input_maxima(name); m && spec.experts.back().has_input_scale)
+      spec.experts.back().layer_input_maxima = *m;
+  }
   std::sort(spec.linears.begin(), spec.linears.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
   spec.passthrough = passthrough_names(c, fn, spec);
   return spec;

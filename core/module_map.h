@@ -5,6 +5,7 @@
 #pragma once
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,10 @@ struct ExpertsSpec {
   std::int64_t E = 0, H = 0, I = 0;
   std::vector<RolePrefixes> prefixes;   // per expert
   bool has_input_scale = true;
+  // Set when the checkpoint view holds a chunk of a layer's experts (Checkpoint::
+  // experts_input_maxima): the layer's maxima, which both pipelines then use in place of the
+  // chunk's own.
+  std::optional<ExpertsInputMaxima> layer_input_maxima;
 };
 
 struct ModelSpec {
@@ -71,6 +76,13 @@ struct ModuleUnit {
 // In the order of spec.linears, then spec.experts. With max_experts_bytes > 0, a layer's experts
 // larger than that are split into chunks of whole experts (at least one each).
 std::vector<ModuleUnit> module_units(const Checkpoint& ckpt, const ModelSpec& spec, std::uint64_t max_experts_bytes = 0);
+// The view of `c` that one unit loads: its tensors (a chunk renumbered from 0). A chunk also
+// carries its layer's input-scale maxima (experts_layer_input_maxima), so that it processes and
+// multiplies to the same bytes as the same experts of the whole layer.
+Checkpoint unit_view(const Checkpoint& c, const ModelSpec& spec, const ModuleUnit& u);
+// The maxima over all of x's experts of the decoded input scales (F32 or BF16; compressed-tensors'
+// stored reciprocals inverted), folded in expert order, gate before up. nullopt without input scales.
+std::optional<ExpertsInputMaxima> experts_layer_input_maxima(const Checkpoint& c, const ExpertsSpec& x, CkptFormat f);
 // What a report's table says a module is: "linear", "linear xN" (N shards), "experts xE"; "" for a
 // name the spec does not hold.
 std::string module_kind(const ModelSpec& spec, const std::string& module);

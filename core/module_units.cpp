@@ -2,6 +2,9 @@
 #include "core/module_map.h"
 
 #include <algorithm>
+#include <cstring>
+
+#include "core/codecs.h"
 
 namespace nvfp4 {
 
@@ -46,6 +49,44 @@ std::vector<ModuleUnit> module_units(const Checkpoint& c, const ModelSpec& spec,
     }
   }
   return units;
+}
+
+namespace {
+float decoded_scale(const Checkpoint& c, const std::string& name, bool encode) {
+  const Tensor t = c.tensor(name);
+  float v = 0;
+  if (t.dtype() == DType::BF16) {
+    std::uint16_t h = 0;
+    std::memcpy(&h, t.data(), 2);
+    v = bf16_to_f32(h);
+  } else {
+    std::memcpy(&v, t.data(), 4);
+  }
+  return encode ? 1.0f / v : v;
+}
+}  // namespace
+
+std::optional<ExpertsInputMaxima> experts_layer_input_maxima(const Checkpoint& c, const ExpertsSpec& x, CkptFormat f) {
+  if (!x.has_input_scale || x.prefixes.empty()) return std::nullopt;
+  const FormatNames& fn = format_names(f);
+  auto scale = [&](const RolePrefixes& ps, ExpertRole r) { return decoded_scale(c, ps[r] + "." + fn.input_scale, fn.encode_scales); };
+  // The same fold as the pipelines' own maxima over [E, 2] and [E] (first element, then max).
+  ExpertsInputMaxima m{scale(x.prefixes[0], ExpertRole::Gate), scale(x.prefixes[0], ExpertRole::Down)};
+  for (const auto& ps : x.prefixes)
+    for (const ExpertRole r : kExpertRoles) {
+      float& to = r == ExpertRole::Down ? m.w2 : m.w13;
+      to = std::max(to, scale(ps, r));
+    }
+  return m;
+}
+
+Checkpoint unit_view(const Checkpoint& c, const ModelSpec& spec, const ModuleUnit& u) {
+  if (u.renamed.empty()) return c.subset(u.tensors);
+  Checkpoint view = c.renamed_subset(u.tensors, u.renamed);
+  for (const auto& x : spec.experts)
+    if (x.name == u.module)
+      if (const auto m = experts_layer_input_maxima(c, x, spec.format)) return view.with_experts_input_maxima(u.module, *m);
+  return view;
 }
 
 std::string module_kind(const ModelSpec& spec, const std::string& module) {

@@ -95,6 +95,10 @@ class StreamingSafetensorsWriter {
   StreamingSafetensorsWriter(const StreamingSafetensorsWriter&) = delete;
   StreamingSafetensorsWriter& operator=(const StreamingSafetensorsWriter&) = delete;
   void add(const std::string& name, const Tensor& t);
+  // Grows the tensor `name` by t's rows (its first dimension); the first call adds it as add()
+  // does, later ones must match its dtype and other dimensions. A tensor produced in pieces (a
+  // layer's experts, a chunk at a time) streams through with memory bounded by one piece.
+  void append(const std::string& name, const Tensor& t);
   void finish(const std::map<std::string, std::string>& metadata = {});
 
  private:

@@ -125,7 +125,9 @@ struct StreamingSafetensorsWriter::Impl {
   int fd = -1;
   std::uint64_t size = 0;
   std::vector<Entry> entries;
-  std::vector<std::uint64_t> at;  // each entry's offset in the data file
+  // Each entry's pieces in the data file (offset, bytes), in order.
+  std::vector<std::vector<std::pair<std::uint64_t, std::uint64_t>>> at;
+  std::map<std::string, std::size_t> appended;  // append()'s names -> entry
   std::unique_ptr<TempFileGuard> guard;
 };
 
@@ -146,7 +148,28 @@ StreamingSafetensorsWriter::~StreamingSafetensorsWriter() {
 void StreamingSafetensorsWriter::add(const std::string& name, const Tensor& t) {
   if ((t.numel() * dtype_bits(t.dtype())) % 8 != 0) throw Error(ErrorKind::BadInput, d_->path.string(), name, "not a whole number of bytes");
   d_->entries.push_back({name, t.dtype(), t.shape(), t.nbytes()});
-  d_->at.push_back(d_->size);
+  d_->at.push_back({{d_->size, t.nbytes()}});
+  write_all(d_->fd, t.data(), t.nbytes(), d_->path);
+  d_->size += t.nbytes();
+}
+
+void StreamingSafetensorsWriter::append(const std::string& name, const Tensor& t) {
+  auto it = d_->appended.find(name);
+  if (it == d_->appended.end()) {
+    if (t.dim() == 0) throw Error(ErrorKind::BadInput, d_->path.string(), name, "a 0-d tensor cannot grow along its first dimension");
+    add(name, t);
+    d_->appended.emplace(name, d_->entries.size() - 1);
+    return;
+  }
+  Entry& e = d_->entries[it->second];
+  if (t.dtype() != e.dtype || t.dim() != static_cast<std::int64_t>(e.shape.size()) ||
+      !std::equal(e.shape.begin() + 1, e.shape.end(), t.shape().begin() + 1))
+    throw Error(ErrorKind::BadInput, d_->path.string(), name,
+                "cannot append " + std::string(dtype_name(t.dtype())) + " " + shape_str(t.shape()) + " to " +
+                    std::string(dtype_name(e.dtype)) + " " + shape_str(e.shape));
+  e.shape[0] += t.size(0);
+  e.nbytes += t.nbytes();
+  d_->at[it->second].emplace_back(d_->size, t.nbytes());
   write_all(d_->fd, t.data(), t.nbytes(), d_->path);
   d_->size += t.nbytes();
 }
@@ -171,16 +194,17 @@ void StreamingSafetensorsWriter::finish(const std::map<std::string, std::string>
     write_all(out, len, 8, d_->path);
     write_all(out, reinterpret_cast<const std::uint8_t*>(h.data()), h.size(), d_->path);
     // The data in the header's order, copied file to file by the kernel.
-    for (const Entry* e : order) {
-      loff_t from = static_cast<loff_t>(d_->at[static_cast<std::size_t>(e - d_->entries.data())]);
-      std::uint64_t left = e->nbytes;
-      while (left) {
-        const ssize_t c = ::copy_file_range(d_->fd, &from, out, nullptr, left, 0);
-        if (c < 0 && errno == EINTR) continue;
-        if (c <= 0) throw Error(ErrorKind::Io, d_->path.string(), e->name, std::string("copy failed: ") + std::strerror(errno));
-        left -= static_cast<std::uint64_t>(c);
+    for (const Entry* e : order)
+      for (const auto& [offset, bytes] : d_->at[static_cast<std::size_t>(e - d_->entries.data())]) {
+        loff_t from = static_cast<loff_t>(offset);
+        std::uint64_t left = bytes;
+        while (left) {
+          const ssize_t c = ::copy_file_range(d_->fd, &from, out, nullptr, left, 0);
+          if (c < 0 && errno == EINTR) continue;
+          if (c <= 0) throw Error(ErrorKind::Io, d_->path.string(), e->name, std::string("copy failed: ") + std::strerror(errno));
+          left -= static_cast<std::uint64_t>(c);
+        }
       }
-    }
     if (::fsync(out) != 0) throw Error(ErrorKind::Io, d_->path.string(), "", "cannot flush the file");
   } catch (...) {
     ::close(out);

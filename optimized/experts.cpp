@@ -42,6 +42,7 @@ ExpertsPlan experts_create_weights(const ExpertsSpec& s, Backend b, LayoutCache&
   p.H = s.H;
   p.I = s.I;
   p.has_input_scale = s.has_input_scale;
+  p.layer_input_maxima = s.layer_input_maxima;
   const bool trt = b == Backend::Trtllm;
   experts_check_backend(s, b);
   const std::int64_t E = s.E, H = s.H, I = s.I;
@@ -117,6 +118,32 @@ void experts_restore_loaded_views(Module& m, const ExpertsPlan& p, bool keep_wei
   restore("w2_weight_scale", DType::F8_E4M3, {E, H, I / 16});
 }
 
+namespace {
+
+// The activation scalars: in13 and in2 (the maxima of the input scales over all experts), the
+// alphas per expert, 1 / in13 and 1 / in2, trtllm's g1_scale_c.
+void activation_scalars(Module& m, ExpertsPlan& p) {
+  const std::int64_t E = p.E;
+  // A chunk of a layer's experts takes the layer's maxima (core/module_map.h), so it derives what
+  // the whole layer does.
+  const auto& layer = p.layer_input_maxima;
+  const float in13 = layer ? layer->w13 : max_f32(m.tensor("w13_input_scale"));
+  const float in2 = layer ? layer->w2 : max_f32(m.tensor("w2_input_scale"));
+  const Tensor& common = m.tensor("w13_weight_global_scale");
+  const Tensor& w2_s2 = m.tensor("w2_weight_scale_2");
+  set_vector(m, "g1_alphas", p.g1_alphas, E, [&](std::int64_t e) { return in13 * f32_at(common, e); });
+  set_vector(m, "g2_alphas", p.g2_alphas, E, [&](std::int64_t e) { return in2 * f32_at(w2_s2, e); });
+  const float q13 = 1.0f / in13, q2 = 1.0f / in2;
+  set_scalar(m, "w13_input_scale_quant", p.w13_quant, q13);
+  set_scalar(m, "w2_input_scale_quant", p.w2_quant, q2);
+  if (p.backend == Backend::Trtllm) {
+    const Tensor& g1 = m.tensor("g1_alphas");
+    set_vector(m, "g1_scale_c", p.g1_scale_c, E, [&](std::int64_t e) { return q2 * f32_at(g1, e); });
+  }
+}
+
+}  // namespace
+
 void experts_process(Module& m, ExpertsPlan& p, std::span<std::uint8_t> scratch, std::vector<Reconciliation>& rec, bool weights_placed) {
   const std::int64_t E = p.E, H = p.H, I = p.I, Ip = p.Ip;
   const Tensor& s2 = m.tensor("w13_weight_scale_2");
@@ -177,19 +204,7 @@ void experts_process(Module& m, ExpertsPlan& p, std::span<std::uint8_t> scratch,
     const float g = f32_at(s2, 2 * e), u = f32_at(s2, 2 * e + 1);
     return u > g ? u : g;
   });
-  if (!p.has_input_scale) return;
-  const float in13 = max_f32(m.tensor("w13_input_scale")), in2 = max_f32(m.tensor("w2_input_scale"));
-  const Tensor& common = m.tensor("w13_weight_global_scale");
-  const Tensor& w2_s2 = m.tensor("w2_weight_scale_2");
-  set_vector(m, "g1_alphas", p.g1_alphas, E, [&](std::int64_t e) { return in13 * f32_at(common, e); });
-  set_vector(m, "g2_alphas", p.g2_alphas, E, [&](std::int64_t e) { return in2 * f32_at(w2_s2, e); });
-  const float q13 = 1.0f / in13, q2 = 1.0f / in2;
-  set_scalar(m, "w13_input_scale_quant", p.w13_quant, q13);
-  set_scalar(m, "w2_input_scale_quant", p.w2_quant, q2);
-  if (p.backend == Backend::Trtllm) {
-    const Tensor& g1 = m.tensor("g1_alphas");
-    set_vector(m, "g1_scale_c", p.g1_scale_c, E, [&](std::int64_t e) { return q2 * f32_at(g1, e); });
-  }
+  if (p.has_input_scale) activation_scalars(m, p);
 }
 
 }  // namespace nvfp4::opt

@@ -14,6 +14,7 @@
 //   *_blockscale_swizzled names alias the scales; g1_scale_c = w2_input_scale_quant * g1_alphas.
 #pragma once
 #include <memory>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -31,6 +32,7 @@ struct ExpertsPlan {
   Backend backend = Backend::Cutlass;
   std::int64_t E = 0, H = 0, I = 0, Ip = 0;   // Ip: trtllm's padded I (I on cutlass)
   bool has_input_scale = true;
+  std::optional<ExpertsInputMaxima> layer_input_maxima;  // a chunk of a layer's experts: the layer's
   std::shared_ptr<const SwizzleMap> w13_swizzle, w2_swizzle;
   std::shared_ptr<const RowMap> w13_rows, w2_rows;  // trtllm
   bool w13_aliases = false, w2_aliases = false;     // the swizzled scales are the sources themselves

@@ -1,7 +1,7 @@
 // Streaming changes how much is held at once, never what comes out: on generated
-// checkpoints of every layout, `nvfp4 process` (module by module) writes exactly the bytes that
-// processing the whole checkpoint in one pipeline and writing it in one go does, for both
-// pipelines; the writer on threads writes the files of generating in memory first; and
+// checkpoints of every layout, `nvfp4 process` (module by module, a layer's experts whole or in
+// chunks of any size) writes exactly the bytes that processing the whole checkpoint in one
+// pipeline and writing it in one go does, for both pipelines; the writer on threads writes the files of generating in memory first; and
 // `nvfp4 verify` reports the same with one job as with several.
 #include <gtest/gtest.h>
 #include <rapidcheck/gtest.h>
@@ -19,6 +19,7 @@
 #include "properties/generators.h"
 #include "registry/registry.h"
 #include "tools/cli/cli.h"
+#include "tools/cli/process_stream.h"
 
 namespace nvfp4 {
 namespace {
@@ -68,6 +69,31 @@ RC_GTEST_PROP(StreamingProps, ProcessWritesTheWholeCheckpointsBytes, ()) {
     while (i < std::min(a.size(), b.size()) && a[i] == b[i]) ++i;
     RC_FAIL(pipeline + ": streamed file (" + std::to_string(a.size()) + " bytes) and whole-checkpoint file (" + std::to_string(b.size()) +
             " bytes) first differ at byte " + std::to_string(i));
+  }
+}
+
+RC_GTEST_PROP(StreamingProps, ProcessInExpertChunksWritesTheWholeLayersBytes, ()) {
+  // A layer's experts in chunks of whole experts, at any byte size below the layer's (down to one
+  // expert a chunk): each chunk derives the alphas and *_input_scale_quant from the layer's
+  // input-scale maxima, not its own, so the file is the whole checkpoint's.
+  const PipelineCase c = *rc::gen::suchThat(gen::pipeline_case(), [](const PipelineCase& p) { return p.ckpt.experts >= 2; });
+  TempDir d;
+  write_checkpoint(d.path() / "ckpt", generate_checkpoint(c.ckpt), c.ckpt.files);
+  const Checkpoint ck = Checkpoint::open(d.path() / "ckpt");
+  std::uint64_t layer = 0;
+  for (const auto& u : module_units(ck, map_modules(ck)))
+    if (u.experts) layer = std::max(layer, u.bytes);
+  const std::uint64_t chunk = *rc::gen::inRange<std::uint64_t>(1, layer);
+  const std::string pipeline = *rc::gen::elementOf(pipeline_names());
+  RC_TAG(pipeline, backend_name(c.backend));
+  cli::process_streaming(ck, pipeline, c.backend, (d.path() / "chunked.safetensors").string(), chunk);
+  process_whole(d.path() / "ckpt", pipeline, c.backend, d.path() / "whole.safetensors");
+  const auto a = slurp(d.path() / "chunked.safetensors"), b = slurp(d.path() / "whole.safetensors");
+  if (a != b) {
+    std::size_t i = 0;
+    while (i < std::min(a.size(), b.size()) && a[i] == b[i]) ++i;
+    RC_FAIL(pipeline + ": chunks of " + std::to_string(chunk) + " bytes of a " + std::to_string(layer) + "-byte layer: files first differ at byte " +
+            std::to_string(i));
   }
 }
 

@@ -165,7 +165,10 @@ void activation_scalars(const Module& src, const ExpertsSpec& s, Backend b, cons
   const std::int64_t E = s.E;
   out.add("w13_input_scale", src.tensor("w13_input_scale").clone());
   out.add("w2_input_scale", src.tensor("w2_input_scale").clone());
-  float in13 = max_of(src.tensor("w13_input_scale")), in2 = max_of(src.tensor("w2_input_scale"));
+  // A chunk of a layer's experts takes the layer's maxima (core/module_map.h), so it derives what
+  // the whole layer does.
+  const auto& layer = s.layer_input_maxima;
+  float in13 = layer ? layer->w13 : max_of(src.tensor("w13_input_scale")), in2 = layer ? layer->w2 : max_of(src.tensor("w2_input_scale"));
   std::vector<float> g1(static_cast<std::size_t>(E)), g2(static_cast<std::size_t>(E));
   for (std::int64_t e = 0; e < E; ++e) {
     g1[static_cast<std::size_t>(e)] = in13 * common[static_cast<std::size_t>(e)];

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
 #include "core/codecs.h"
 #include "core/error.h"
@@ -76,6 +77,51 @@ TEST(SafetensorsWriter, AtomicWriteLeavesNoPartialFile) {
   for (auto& e : std::filesystem::directory_iterator(d.path())) files += e.is_regular_file();
   EXPECT_EQ(files, 1);
   EXPECT_THROW(serialize_safetensors({{"__metadata__", a}}), Error);
+}
+
+TEST(SafetensorsWriter, StreamingAppendGrowsATensorAlongItsFirstDimension) {
+  // Rows 0-1 and 2 of one [3, 3] F32 tensor, with another tensor added between the pieces: the
+  // in-memory writer's file of the whole tensor, byte for byte.
+  Tensor whole = Tensor::zeros(DType::F32, {3, 3}), other = Tensor::zeros(DType::U8, {5});
+  for (int i = 0; i < 9; ++i) whole.data_as<float>()[i] = 0.5f * static_cast<float>(i) - 1.0f;
+  for (int i = 0; i < 5; ++i) other.data_as<std::uint8_t>()[i] = static_cast<std::uint8_t>(7 * i);
+  TempDir d;
+  StreamingSafetensorsWriter w(d.path() / "s.safetensors");
+  w.append("w", whole.narrow0(0, 2));
+  w.add("other", other);
+  w.append("w", whole.narrow0(2, 1));
+  w.finish({{"k", "v"}});
+  write_safetensors(d.path() / "m.safetensors", {{"w", whole}, {"other", other}}, {{"k", "v"}});
+  auto slurp = [](const std::filesystem::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  EXPECT_EQ(slurp(d.path() / "s.safetensors"), slurp(d.path() / "m.safetensors"));
+}
+
+TEST(SafetensorsWriter, StreamingAppendRefusesAPieceOfAnotherShape) {
+  TempDir d;
+  StreamingSafetensorsWriter w(d.path() / "s.safetensors");
+  w.append("w", Tensor::zeros(DType::F32, {2, 3}));
+  auto refused = [&](const Tensor& piece, const std::string& problem) {
+    try {
+      w.append("w", piece);
+      ADD_FAILURE() << "accepted " << problem;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.file(), (d.path() / "s.safetensors").string());
+      EXPECT_EQ(e.tensor(), "w");
+      EXPECT_NE(e.problem().find(problem), std::string::npos) << e.what();
+    }
+  };
+  refused(Tensor::zeros(DType::F32, {1, 4}), "cannot append F32 [1, 4] to F32 [2, 3]");
+  refused(Tensor::zeros(DType::U8, {1, 3}), "cannot append U8 [1, 3] to F32 [2, 3]");
+  refused(Tensor::zeros(DType::F32, {3}), "cannot append F32 [3] to F32 [2, 3]");
+  try {
+    w.append("s", Tensor::scalar_f32(1.0f));
+    ADD_FAILURE() << "a 0-d tensor has no first dimension to grow";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.tensor(), "s");
+  }
 }
 
 TEST(SafetensorsReader, OpenNamesTheFile) {

@@ -12,6 +12,15 @@ struct GemmArgs {
   std::int64_t expert = -1;
 };
 
+// The unit holding t: its module, of an experts module the chunk of one expert holding t.expert
+// (module_units with 1-byte chunks); nullptr when no module has that name.
+const ModuleUnit* unit_of(const std::vector<ModuleUnit>& units, const GemmTarget& t) {
+  const ModuleUnit* unit = nullptr;
+  for (const auto& u : units)
+    if (u.module == t.module && (unit == nullptr || u.first_expert <= t.expert)) unit = &u;
+  return unit;
+}
+
 int gemm(const GemmArgs& a, std::ostream& out) {
   // Every argument is checked before any file is opened: a usage error is reported as one.
   const std::string &dir = a.dir, &file = a.out, &in = a.input;
@@ -25,13 +34,13 @@ int gemm(const GemmArgs& a, std::ostream& out) {
   if (!xf.find("x")) throw Error(ErrorKind::BadInput, in, "x", "input file has no tensor named x");
   Tensor x = xf.tensor("x");
   if (x.dim() != 2) throw Error(ErrorKind::BadInput, in, "x", "expected [M, K], found " + describe(x));
-  // Only the module multiplied is loaded (independent of the checkpoint's size), after
-  // the module, expert and K are checked against the headers, before any weight byte is read.
+  // Only the module multiplied is loaded (independent of the checkpoint's size), and of an
+  // experts module only the expert multiplied (a chunk of one, renumbered from 0, that carries the
+  // layer's input-scale maxima: the same y as with the whole layer loaded), after the module,
+  // expert and K are checked against the headers, before any weight byte is read.
   const ModelSpec spec = map_modules(c);
-  const std::vector<ModuleUnit> units = module_units(c, spec);
-  const ModuleUnit* unit = nullptr;
-  for (const auto& u : units)
-    if (u.name == t.module) unit = &u;
+  const std::vector<ModuleUnit> units = module_units(c, spec, 1);
+  const ModuleUnit* unit = unit_of(units, t);
   if (!unit) throw Error(ErrorKind::BadInput, c.dir().string(), t.module, "no such quantized module");
   std::int64_t K = -1;
   for (const auto& l : spec.linears)
@@ -46,11 +55,13 @@ int gemm(const GemmArgs& a, std::ostream& out) {
   if (x.size(1) != K)
     throw Error(ErrorKind::BadInput, in, "x", "shape " + shape_str(x.shape()) + " does not match K = " + std::to_string(K) + " of " + t.module +
                                               (t.proj.empty() ? "" : " " + t.proj));
-  p->load_weights(c.subset(unit->tensors));
+  p->load_weights(unit_view(c, spec, *unit));
   p->process_weights_after_loading(b);
+  GemmTarget in_view = t;
+  if (t.expert >= 0) in_view.expert = t.expert - static_cast<int>(unit->first_expert);
   Tensor y;
   try {
-    y = p->gemm(t, x, mode);
+    y = p->gemm(in_view, x, mode);
   } catch (const Error& e) {
     // Problems with x belong to the input file; the rest (module, expert) to the checkpoint.
     if (!e.file().empty()) throw;

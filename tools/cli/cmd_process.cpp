@@ -1,15 +1,13 @@
 // `nvfp4 process CKPT --out FILE`: every parameter after post-processing, written module by
 // module: each module is loaded from a view of the checkpoint holding only its tensors,
-// processed, appended to the output and released, so memory is bounded by the largest module. The
-// file is byte for byte what processing the whole checkpoint at once writes (property
-// streaming_process in properties/), and both pipelines write identical files.
-#include <malloc.h>
+// processed, appended to the output and released, so memory is bounded by the largest module.
+// A layer's experts larger than --experts-chunk-mib are processed a chunk of whole experts at a
+// time (process_stream.h). The file is byte for byte what processing the whole checkpoint at once
+// writes (property ProcessWritesTheWholeCheckpointsBytes), and both pipelines write identical files.
+#include <optional>
 
-#include <nlohmann/json.hpp>
-
-#include "core/safetensors.h"
-#include "registry/registry.h"
 #include "tools/cli/cli.h"
+#include "tools/cli/process_stream.h"
 #include "tools/cli/progress.h"
 
 namespace nvfp4::cli {
@@ -17,6 +15,7 @@ namespace nvfp4::cli {
 namespace {
 struct ProcessArgs {
   std::string dir, out, pipeline = "reference", backend = "cutlass";
+  std::int64_t chunk_mib = 64;
 };
 
 int process(const ProcessArgs& a, std::ostream& out) {
@@ -24,34 +23,15 @@ int process(const ProcessArgs& a, std::ostream& out) {
   check_output(file, "--out", dir);
   Checkpoint c = open_quantized(dir);
   Backend b = parse_backend(a.backend);
-  const std::vector<ModuleUnit> units = module_units(c, map_modules(c));
-  // Every parameter name after post-processing, aliases included as their own tensors (a
-  // safetensors file cannot share bytes between names) and listed in __metadata__. Nothing names
-  // the pipeline, so the two pipelines' files can be compared byte for byte.
-  StreamingSafetensorsWriter w(file);
-  nlohmann::json aliases = nlohmann::json::object();
-  std::size_t params = 0;
-  Progress progress(units.size(), false);
-  for (const auto& u : units) {
-    auto p = make_pipeline(pipeline, b);
-    p->load_weights(c.subset(u.tensors));
-    p->process_weights_after_loading(b);
-    for (const auto& [mname, m] : p->modules())
-      for (const auto& [pname, param] : m.entries()) {
-        w.add(mname + "." + pname, param->data);
-        ++params;
-        std::string target = m.alias_of(pname);
-        if (!target.empty()) aliases[mname + "." + pname] = mname + "." + target;
-      }
-    p.reset();
-    c.release(u.tensors);
-    ::malloc_trim(0);
-    progress.step(u.name);
-  }
-  progress.done();
-  w.finish({{"backend", backend_name(b)}, {"aliases", aliases.dump()}});
-  out << "wrote " << params << " parameters of " << units.size() << " modules (" << pipeline << ", " << backend_name(b) << ") to " << file
-      << "\n";
+  const std::uint64_t chunk_bytes = static_cast<std::uint64_t>(a.chunk_mib) << 20;
+  std::optional<Progress> progress;
+  const ProcessedCounts n = process_streaming(c, pipeline, b, file, chunk_bytes, [&](const std::string& unit, std::size_t units) {
+    if (!progress) progress.emplace(units, false);
+    progress->step(unit);
+  });
+  if (progress) progress->done();
+  out << "wrote " << n.params << " parameters of " << n.modules << " modules (" << pipeline << ", "
+      << backend_name(b) << ") to " << file << "\n";
   return 0;
 }
 }  // namespace
@@ -62,6 +42,10 @@ Runner define_process(CLI::App& sub) {
   sub.add_option("--out", a->out, "safetensors file to write (atomically: a temporary file renamed into place)")->required();
   sub.add_option("--pipeline", a->pipeline, "which pipeline post-processes")->check(one_of({"reference", "optimized"}))->capture_default_str();
   sub.add_option("--backend", a->backend, "MoE backend whose layouts are produced")->check(one_of({"cutlass", "trtllm"}))->capture_default_str();
+  sub.add_option("--experts-chunk-mib", a->chunk_mib,
+                 "a layer's experts larger than this are processed in chunks of whole experts (the same bytes out; 0: whole layers)")
+      ->check(int_range(0, 1 << 20))
+      ->capture_default_str();
   sub.footer(
       "Every parameter name after post-processing, aliases written as their own tensors and listed in\n"
       "__metadata__; nothing names the pipeline, so both pipelines' files compare byte for byte.\n"

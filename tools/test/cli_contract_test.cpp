@@ -133,6 +133,8 @@ TEST(CliContract, IntegerOptionsAtTheirExactLimits) {
       {{"verify", ck}, "--reloads", 0, 1000, false},
       {{"verify", ck}, "--activation-rows", 0, 4096, false},
       {{"verify", ck}, "--sample", 0, 4096, false, "--activation-rows"},  // its former name, still accepted
+      {{"verify", ck}, "--experts-chunk-mib", 1, 1 << 20, false},
+      {{"process", ck, "--out", ck + ".safetensors"}, "--experts-chunk-mib", 0, 1 << 20, false},
   };
   for (const Limit& l : limits) {
     SCOPED_TRACE(l.option);

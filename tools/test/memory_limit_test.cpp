@@ -1,4 +1,4 @@
-// verify streams: under a data-memory limit (RLIMIT_DATA: heap and private writable mappings; the
+// verify, process and gemm stream: under a data-memory limit (RLIMIT_DATA: heap and private writable mappings; the
 // checkpoint's read-only file mapping is not counted, as the kernel pages it from the page cache)
 // well below the checkpoint's size, it still checks everything and passes. Under a limit too small
 // for one module it stops with exit 3 and a message that says how much it asked for, not a crash
@@ -11,6 +11,10 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <string>
+#include <vector>
+
+#include "core/safetensors.h"
 
 #include "core/test/temp_dir.h"
 #include "generator/checkpoint_writer.h"
@@ -18,9 +22,12 @@
 namespace nvfp4 {
 namespace {
 
-// Exit code of `nvfp4 verify dir --jobs 1` (the real binary, exec'd in a fresh address space) in a
-// child limited to `limit` bytes of data memory; its stderr goes to err_file.
-int verify_limited(const std::filesystem::path& dir, std::uint64_t limit, const std::filesystem::path& err_file) {
+// Exit code of `nvfp4 ARGS` (the real binary, exec'd in a fresh address space) in a child limited
+// to `limit` bytes of data memory; its stderr goes to err_file.
+int nvfp4_limited(const std::vector<std::string>& args, std::uint64_t limit, const std::filesystem::path& err_file) {
+  std::vector<char*> argv{const_cast<char*>(NVFP4_BIN)};
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
   const pid_t pid = ::fork();
   if (pid == 0) {
     ::setenv("NVFP4_THREADS", "1", 1);  // no kernel worker threads: their stacks would count too
@@ -29,13 +36,17 @@ int verify_limited(const std::filesystem::path& dir, std::uint64_t limit, const 
     const int fd = ::open(err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644), null = ::open("/dev/null", O_WRONLY);
     ::dup2(fd, 2);
     ::dup2(null, 1);
-    const std::string d = dir.string();
-    ::execl(NVFP4_BIN, NVFP4_BIN, "verify", d.c_str(), "--jobs", "1", "--activation-rows", "1", "--reloads", "1", static_cast<char*>(nullptr));
+    ::execv(NVFP4_BIN, argv.data());
     ::_exit(127);
   }
   int status = 0;
   ::waitpid(pid, &status, 0);
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+// `nvfp4 verify dir --jobs 1` under the limit.
+int verify_limited(const std::filesystem::path& dir, std::uint64_t limit, const std::filesystem::path& err_file) {
+  return nvfp4_limited({"verify", dir.string(), "--jobs", "1", "--activation-rows", "1", "--reloads", "1"}, limit, err_file);
 }
 
 std::string slurp(const std::filesystem::path& p) {
@@ -64,6 +75,36 @@ TEST(MemoryLimit, VerifyStreamsUnderALimitWellBelowTheCheckpoint) {
   const int code = verify_limited(d.path() / "ckpt", limit, d.path() / "err.txt");
   const std::string err = slurp(d.path() / "err.txt");
   EXPECT_EQ(code, 0) << "checkpoint " << size << " bytes, limit " << limit << ": " << err;
+}
+
+TEST(MemoryLimit, ProcessAndGemmHoldOneChunkOfExperts) {
+  // One layer of 16 experts (~27 MiB packed): under 48 MiB, process with whole layers runs out of
+  // memory (the reference pipeline holds the loaded and the processed layer), in chunks of 2 MiB
+  // (one expert each) it passes; gemm loads one expert and passes.
+  TempDir d;
+  WriterOptions o;
+  o.layers = 1;
+  o.hidden = 1024;
+  o.intermediate = 1024;
+  o.head_dim = 64;
+  o.experts = 16;
+  write_checkpoint_streaming(d.path() / "ckpt", o, 1);
+  const std::string ckpt = (d.path() / "ckpt").string(), out = (d.path() / "p.safetensors").string();
+  const std::uint64_t limit = 48u << 20;
+  const std::vector<std::string> process{"process", ckpt, "--out", out};
+  auto with = [](std::vector<std::string> a, std::vector<std::string> more) {
+    a.insert(a.end(), more.begin(), more.end());
+    return a;
+  };
+  EXPECT_EQ(nvfp4_limited(with(process, {"--experts-chunk-mib", "0"}), limit, d.path() / "err.txt"), 3) << slurp(d.path() / "err.txt");
+  EXPECT_EQ(nvfp4_limited(with(process, {"--experts-chunk-mib", "2"}), limit, d.path() / "err.txt"), 0) << slurp(d.path() / "err.txt");
+  Tensor x = Tensor::zeros(DType::F32, {4, 1024});
+  write_safetensors(d.path() / "x.safetensors", {{"x", x}});
+  EXPECT_EQ(nvfp4_limited({"gemm", ckpt, "--module", "model.layers.0.mlp.experts", "--expert", "9", "--proj", "w13", "--input",
+                           (d.path() / "x.safetensors").string(), "--out", (d.path() / "y.safetensors").string(), "--mode", "w4a4"},
+                          limit, d.path() / "err.txt"),
+            0)
+      << slurp(d.path() / "err.txt");
 }
 
 TEST(MemoryLimit, TooLittleMemoryIsItsOwnExitCode) {

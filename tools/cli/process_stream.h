@@ -1,0 +1,28 @@
+// `nvfp4 process`'s streaming, apart so that tests can chunk a small checkpoint's experts at any
+// byte size: every parameter after post-processing written to one safetensors file, unit by unit
+// (core/module_map.h module_units). A linear module or a whole experts layer is loaded from a view
+// holding only its tensors; a layer's experts larger than max_experts_bytes go a chunk of whole
+// experts at a time (unit_view: renumbered from 0, carrying the layer's input-scale maxima), each
+// [E, ...] parameter growing by the chunk's experts. Either way the file holds the bytes that
+// processing the whole checkpoint in one pipeline writes.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "core/checkpoint.h"
+#include "core/pipeline.h"
+
+namespace nvfp4::cli {
+
+struct ProcessedCounts {
+  std::size_t params = 0, modules = 0;
+};
+
+// max_experts_bytes 0: whole layers. on_unit(name, units) after each unit (units: how many in all).
+ProcessedCounts process_streaming(const Checkpoint& c, const std::string& pipeline, Backend b, const std::string& file,
+                                  std::uint64_t max_experts_bytes,
+                                  const std::function<void(const std::string& unit, std::size_t units)>& on_unit = {});
+
+}  // namespace nvfp4::cli

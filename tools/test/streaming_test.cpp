@@ -1,0 +1,94 @@
+// `process` and `gemm` on an MoE checkpoint hold one chunk of a layer's experts (process) or one
+// expert (gemm) at a time, and write the bytes that the whole layer loaded at once gives. The
+// checkpoint: 5 experts of ~0.83 MiB (H = 512, I = 1008: 2I and I/16 off the 128x4 swizzle, so
+// cutlass keeps separate swizzled scales and trtllm pads I), each expert's gate, up and down with
+// input scales of their own (unequal scales), so that a chunk's own maxima differ from the layer's.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <fstream>
+#include <iterator>
+
+#include "core/checkpoint.h"
+#include "core/safetensors.h"
+#include "core/test/temp_dir.h"
+#include "generator/checkpoint_writer.h"
+#include "generator/encoders.h"
+#include "generator/test/small_model.h"
+#include "registry/registry.h"
+#include "tools/test/cli_run.h"
+
+namespace nvfp4 {
+namespace {
+
+std::string slurp(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+class Streaming : public ::testing::TestWithParam<CkptFormat> {
+ protected:
+  void SetUp() override {
+    WriterOptions o = small_model();
+    o.hidden = 512;
+    o.intermediate = 1008;
+    o.experts = 5;
+    o.unequal_scales = true;
+    o.format = GetParam();
+    o.scalars = ScalarStyle::Dim0BF16;  // ModelOpt's input scales as BF16 (compressed-tensors: F32 reciprocals)
+    write_checkpoint(dir_.path() / "ckpt", generate_checkpoint(o), 2);
+    for (const std::int64_t K : {512, 1008}) {  // w13's K = H, w2's K = I
+      Tensor x = Tensor::empty(DType::BF16, {3, K});
+      for (std::int64_t i = 0; i < 3 * K; ++i) x.data_as<std::uint16_t>()[i] = f32_to_bf16(0.01f * static_cast<float>(i % 41) - 0.2f);
+      write_safetensors(path("x" + std::to_string(K) + ".safetensors"), {{"x", x}});
+    }
+  }
+  std::string path(const std::string& f) const { return (dir_.path() / f).string(); }
+  TempDir dir_;
+};
+
+TEST_P(Streaming, ProcessInExpertChunksWritesTheWholeLayersBytes) {
+  for (const char* pipeline : {"reference", "optimized"})
+    for (const char* b : {"cutlass", "trtllm"}) {
+      auto process = [&](const char* mib) {
+        CliRun r = nvfp4({"process", path("ckpt"), "--pipeline", pipeline, "--backend", b, "--experts-chunk-mib", mib, "--out", path("p.safetensors")});
+        EXPECT_EQ(r.code, 0) << r.err;
+        return r.out + slurp(path("p.safetensors"));  // the same counts of parameters and modules, the same bytes
+      };
+      const std::string whole = process("0");
+      ASSERT_GT(whole.size(), 4u << 20);
+      EXPECT_TRUE(process("1") == whole) << pipeline << " " << b << ": one expert a chunk";
+      EXPECT_TRUE(process("2") == whole) << pipeline << " " << b << ": two experts a chunk (2, 2, 1)";
+      EXPECT_TRUE(process("64") == whole) << pipeline << " " << b << ": the default, one chunk";
+    }
+}
+
+TEST_P(Streaming, GemmLoadsOneExpertAndGivesTheWholeLayersY) {
+  for (const char* pipeline : {"reference", "optimized"})
+    for (const Backend b : {Backend::Cutlass, Backend::Trtllm}) {
+      auto whole = make_pipeline(pipeline, b);
+      whole->load_weights(Checkpoint::open(path("ckpt")));
+      whole->process_weights_after_loading(b);
+      for (const GemmMode mode : {GemmMode::W4A4, GemmMode::W4A16})
+        for (const int e : {0, 3, 4})
+          for (const char* proj : {"w13", "w2"}) {
+            const bool w13 = std::string(proj) == "w13";
+            CliRun r = nvfp4({"gemm", path("ckpt"), "--module", "model.layers.0.mlp.experts", "--expert", std::to_string(e), "--proj", proj,
+                              "--input", path(w13 ? "x512.safetensors" : "x1008.safetensors"), "--out", path("y.safetensors"), "--mode",
+                              gemm_mode_name(mode), "--backend", backend_name(b), "--pipeline", pipeline});
+            ASSERT_EQ(r.code, 0) << r.err;
+            const Tensor x = SafetensorsFile::open(path(w13 ? "x512.safetensors" : "x1008.safetensors")).tensor("x");
+            const Tensor want = whole->gemm({"model.layers.0.mlp.experts", e, proj}, x, mode);
+            const Tensor got = SafetensorsFile::open(path("y.safetensors")).tensor("y");
+            ASSERT_EQ(got.shape(), want.shape());
+            EXPECT_EQ(std::memcmp(got.data(), want.data(), static_cast<std::size_t>(want.nbytes())), 0)
+                << pipeline << " " << backend_name(b) << " " << gemm_mode_name(mode) << " expert " << e << " " << proj;
+          }
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(Formats, Streaming, ::testing::Values(CkptFormat::ModelOpt, CkptFormat::CompressedTensors),
+                         [](const auto& i) { return i.param == CkptFormat::ModelOpt ? std::string("modelopt") : std::string("compressed_tensors"); });
+
+}  // namespace
+}  // namespace nvfp4
