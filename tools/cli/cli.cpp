@@ -51,15 +51,21 @@ std::vector<std::string> option_names(const CLI::App& sub) {
   return r;
 }
 
-std::string subject(const std::vector<std::string>& args) {
+// The first argument that is not an option: what the command works on (its checkpoint).
+std::string subject_arg(const std::vector<std::string>& args) {
   for (std::size_t i = 1; i < args.size(); ++i) {
     if (args[i].rfind("--", 0) == 0) {
       if (args[i].find('=') == std::string::npos) ++i;  // skip the option's value
       continue;
     }
-    return printable_short(args[i], 240) + ": ";
+    return args[i];
   }
   return "";
+}
+
+std::string subject(const std::vector<std::string>& args) {
+  const std::string s = subject_arg(args);
+  return s.empty() ? "" : printable_short(s, 240) + ": ";
 }
 
 }  // namespace
@@ -140,29 +146,33 @@ void usage_error(CLI::App& app, const CLI::ParseError& e, std::ostream& err) {
   err << path << ": " << printable_short(what, 400) << "\n" << usage_line(*where, path) << "\nrun '" << path << " --help' for every option\n";
 }
 
-// Runs the parsed command; its errors become one line and an exit code.
-int run_command(const Runner& runner, const CLI::App& sub, const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+// Runs the parsed command; its errors become one line and an exit code, or with `rethrow` propagate
+// (the same message: an unnamed error gets the command's subject as its file).
+int run_command(const Runner& runner, const CLI::App& sub, const std::vector<std::string>& args, std::ostream& out, std::ostream& err,
+                bool rethrow) {
   try {
     return runner(out);
   } catch (const Error& e) {
     // An error raised where no file is known (a pipeline's shape refusal, say) is about what the
     // command was working on: name it.
     const bool unnamed = e.file().empty() && e.kind() != ErrorKind::Usage;
+    if (rethrow && unnamed) throw Error(e.kind(), subject_arg(args), e.tensor(), e.problem());
+    if (rethrow) throw;
     err << "nvfp4 " << args[0] << ": " << (unnamed ? subject(args) : "") << e.what() << "\n";
     if (e.kind() == ErrorKind::Usage) err << usage_line(sub, "nvfp4 " + args[0]) << "\n";
     return e.kind() == ErrorKind::CheckFailed ? 1 : 2;
   } catch (const OutOfMemory& e) {
     // Its own exit code (3), apart from bad input: the same command may succeed with more memory
     // or fewer --jobs. Name what was being worked on and how much was needed.
-    char b[200];
-    std::snprintf(b, sizeof b, "out of memory: an allocation of %.1f MiB failed with %.1f MiB already held (try --jobs 1, or more memory)",
-                  static_cast<double>(e.requested()) / (1 << 20), static_cast<double>(e.live()) / (1 << 20));
-    err << "nvfp4 " << args[0] << ": " << subject(args) << b << "\n";
+    if (rethrow) throw;
+    err << "nvfp4 " << args[0] << ": " << subject(args) << out_of_memory_message(e) << "\n";
     return 3;
   } catch (const std::bad_alloc&) {
+    if (rethrow) throw;
     err << "nvfp4 " << args[0] << ": " << subject(args) << "out of memory (try --jobs 1, or more memory)\n";
     return 3;
   } catch (const std::exception& e) {
+    if (rethrow) throw;
     err << "nvfp4 " << args[0] << ": " << subject(args) << "internal error: " << printable_short(e.what(), 400) << "\n";
     return 2;
   }
@@ -170,7 +180,15 @@ int run_command(const Runner& runner, const CLI::App& sub, const std::vector<std
 
 }  // namespace
 
-int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+std::string out_of_memory_message(const OutOfMemory& e) {
+  char b[200];
+  std::snprintf(b, sizeof b, "out of memory: an allocation of %.1f MiB failed with %.1f MiB already held (try --jobs 1, or more memory)",
+                static_cast<double>(e.requested()) / (1 << 20), static_cast<double>(e.live()) / (1 << 20));
+  return b;
+}
+
+namespace {
+int run_impl(const std::vector<std::string>& args, std::ostream& out, std::ostream& err, bool rethrow) {
   Parser p;
   if (args.empty()) {
     err << p.app.help();
@@ -204,8 +222,13 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
   }
   set_command_line(args);
   for (const auto& [s, r] : p.commands)
-    if (s == sub) return run_command(r, *sub, args, out, err);
+    if (s == sub) return run_command(r, *sub, args, out, err, rethrow);
   return 2;
 }
+}  // namespace
+
+int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) { return run_impl(args, out, err, false); }
+
+int run_or_throw(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) { return run_impl(args, out, err, true); }
 
 }  // namespace nvfp4::cli

@@ -6,12 +6,20 @@
 #include <string>
 #include <vector>
 
+#include "core/allocator.h"
 #include "core/checkpoint.h"
 #include "tools/cli/options.h"
 
 namespace nvfp4::cli {
 
 int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+// As run(), but a command's own errors propagate (nvfp4::Error, OutOfMemory, std::bad_alloc)
+// instead of becoming a line on err and an exit code, so the Python package raises them as its
+// exceptions with the same message; a usage error of the command line still goes to err (exit 2).
+int run_or_throw(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+
+// "out of memory: an allocation of X MiB failed with Y MiB already held (...)": exit 3's line.
+std::string out_of_memory_message(const OutOfMemory& e);
 
 // The checkpoint of process, gemm and verify: refused by name when it holds no quantized module
 // (nothing to process, multiply or verify) instead of failing later on an empty model.

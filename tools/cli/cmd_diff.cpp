@@ -8,6 +8,7 @@
 #include "core/module_map.h"
 #include "core/printable.h"
 #include "tools/cli/cli.h"
+#include "tools/cli/diff_report.h"
 #include "tools/cli/progress.h"
 #include "tools/cli/report_json.h"
 #include "tools/diff/diff_run.h"
@@ -52,11 +53,13 @@ nlohmann::json to_json(const ModuleDiff& m) {
   return j;
 }
 
-void print_json(const DiffRun& r, const Checkpoint& c, const EngineDump& d, std::ostream& out) {
+}  // namespace
+
+nlohmann::json diff_report_json(const DiffRun& r, const Checkpoint& c, const std::string& dump_label) {
   nlohmann::json j = report_header("diff");
   j["schema_version"] = 2;  // a module whose tensors no check read: "not read" and unexplained (was: absent)
   j["checkpoint"] = printable(c.dir().string());
-  j["dump"] = printable(d.label());
+  j["dump"] = printable(dump_label);
   j["engine"] = engine_name(r.engine);
   j["engine_from"] = r.engine_from;
   j["engine_version"] = r.version;
@@ -72,8 +75,10 @@ void print_json(const DiffRun& r, const Checkpoint& c, const EngineDump& d, std:
   j["unexplained"] = r.unexplained;
   j["modules_failed"] = r.failed;
   j["passed"] = r.failed == 0;
-  out << j.dump(2) << "\n";
+  return j;
 }
+
+namespace {
 
 // The header and one line per module.
 void print_table(const DiffRun& r, const Checkpoint& c, const EngineDump& d, std::ostream& out) {
@@ -155,7 +160,7 @@ int diff_cmd(const DiffArgs& a, std::ostream& out) {
   const DiffRun r = run_diff(c, d, o);
   if (progress) progress->done();
   if (a.json) {
-    print_json(r, c, d, out);
+    out << diff_report_json(r, c, d.label()).dump(2) << "\n";
   } else {
     print_table(r, c, d, out);
     print_findings(r, out);

@@ -42,21 +42,42 @@ EngineDump EngineDump::of(SafetensorsFile f) {
   return d;
 }
 
+EngineDump EngineDump::of_views(std::string label, const std::vector<DumpView>& views, std::map<std::string, std::string> metadata,
+                                std::shared_ptr<const void> keepalive) {
+  EngineDump d;
+  d.label_ = std::move(label);
+  d.metadata_ = std::move(metadata);
+  for (const DumpView& v : views) {
+    for (std::int64_t n : v.shape)
+      if (n < 0) bad_input(d.label_, v.name, "negative dimension in shape " + shape_str(v.shape));
+    const std::size_t need = dtype_nbytes(v.dtype, shape_numel(v.shape));
+    if (need != v.bytes.size())
+      bad_input(d.label_, v.name,
+                "holds " + std::to_string(v.bytes.size()) + " bytes but " + std::string(dtype_name(v.dtype)) + shape_str(v.shape) + " needs " +
+                    std::to_string(need));
+    if (!d.index_.emplace(v.name, kInMemory).second) bad_input(d.label_, v.name, "given twice: a name must be given once");
+    auto storage = Storage::external(v.bytes.data(), v.bytes.size(), keepalive);
+    d.in_memory_.emplace(v.name, Tensor::external(v.dtype, v.shape, std::move(storage)));
+  }
+  return d;
+}
+
 Tensor EngineDump::tensor(const std::string& name) const {
   auto it = index_.find(name);
   if (it == index_.end()) bad_input(label_, name, "not in the dump");
+  if (it->second == kInMemory) return in_memory_.at(name);
   return files_[it->second]->tensor(name);
 }
 
 std::string EngineDump::file_of(const std::string& name) const {
   auto it = index_.find(name);
-  return it == index_.end() ? label_ : files_[it->second]->label();
+  return it == index_.end() || it->second == kInMemory ? label_ : files_[it->second]->label();
 }
 
 void EngineDump::release(const std::vector<std::string>& names) const {
   for (const auto& n : names) {
     auto it = index_.find(n);
-    if (it == index_.end()) continue;
+    if (it == index_.end() || it->second == kInMemory) continue;  // the caller's memory is the caller's
     if (const TensorInfo* info = files_[it->second]->find(n)) files_[it->second]->release(*info);
   }
 }
