@@ -27,6 +27,8 @@ constexpr Command kCommands[] = {
     {"gemm", "multiply activations by one module (or one expert's projection) of a checkpoint", define_gemm},
     {"verify", "both pipelines side by side on a checkpoint, module by module; exit 0 iff every check holds", define_verify},
     {"diff", "an engine's own post-processed weights (a dump) against the checkpoint: semantic and layout verdicts per module", define_diff},
+    {"engine-check", "an engine release's own load, post-processing and hot reload on generated checkpoints: properties per backend",
+     define_engine_check},
 };
 
 const char* kFooter =

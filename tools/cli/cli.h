@@ -34,5 +34,6 @@ Runner define_process(CLI::App& sub);
 Runner define_gemm(CLI::App& sub);
 Runner define_verify(CLI::App& sub);
 Runner define_diff(CLI::App& sub);
+Runner define_engine_check(CLI::App& sub);
 
 }  // namespace nvfp4::cli

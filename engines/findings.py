@@ -1,0 +1,76 @@
+"""Finding classes: engine behaviour that holds for a whole release, named, with the upstream line.
+
+A class is read off `nvfp4 diff --json` of a cold load: a module that fails only through
+`unreconciled` shards (its block scales kept under another shard's global scale, no other
+mismatch, nothing unexplained). A run allows a class only when told (`--expect CLASS`); every
+other failure, and a class not expected, fails it.
+"""
+
+CLASSES = {
+    "unreconciled-shard-scales": (
+        "a fused linear module applies one global scale (the max) to every shard and keeps each "
+        "shard's block scales: a shard whose own scale differs dequantizes off by applied / own",
+        ["sglang srt/layers/quantization/modelopt_quant.py:1888@0.5.23 (weight_scale_2.max())",
+         "vllm model_executor/layers/quantization/modelopt.py:2093@0.33.0, :1158@0.19.1 (weight_scale_2.max())"]),
+    "up-half-uses-gate-scale": (
+        "expert backends apply the gate's global scale to the up half of w13",
+        ["sglang srt/layers/quantization/modelopt_quant.py:2352@0.5.23 (gate_scale = w13_weight_scale_2[:, 0])",
+         "vllm model_executor/layers/quantization/modelopt.py:1063@0.33.0, :1356@0.19.1 (w13_weight_scale_2[:, 0])"]),
+    "w4a16-input-scale-unwritten": (
+        "a W4A16 checkpoint has no input scales, yet the release's NVFP4 path registers them with "
+        "torch.empty and builds alpha (and the experts' g1/g2 alphas) from them: unwritten memory "
+        "in every activation scalar",
+        ["sglang srt/layers/quantization/modelopt_quant.py (create_weights, input_scale torch.empty) <= 0.5.17 "
+         "(docs/engine-releases.md)",
+         "vllm model_executor/layers/quantization/modelopt.py:1125-1129@0.19.1 (input_scale torch.empty)"]),
+    "ct-reload-unreachable": (
+        "sglang's compressed-tensors methods replace loaded parameters by fresh ones without a "
+        "weight_loader, or delete them, when processing: a reload cannot load a compressed-tensors "
+        "checkpoint into them (update_weights_from_disk raises)",
+        ["sglang srt/layers/quantization/compressed_tensors/schemes/compressed_tensors_w4a4_nvfp4.py:96@0.5.23 "
+         "(layer.input_global_scale = Parameter(...))",
+         "sglang .../schemes/compressed_tensors_w4a4_nvfp4_moe.py:174@0.5.23 (delattr(layer, \"w13_weight_packed\"))"]),
+    "gate-half-uses-up-scale": (
+        "sglang's ModelOpt flashinfer_trtllm experts (<= 0.5.13) put the up's global scale in the one "
+        "alpha the kernel applies to the gate half",
+        ["sglang srt/layers/quantization/modelopt_quant.py:1707@0.5.10.post1 (columns [up, gate])"]),
+}
+
+
+_ACTIVATION = ("alpha", "input", "scale_c")
+
+
+def _activation_only(module):
+    """Every mismatch is in a scalar built from the input scales, and nothing else is off."""
+    mm = module.get("mismatches") or []
+    return (mm and all(any(k in x.get("param", "") for k in _ACTIVATION) for x in mm)
+            and all("input_scale" in n for n in module.get("unexplained") or []) and not module.get("unreconciled"))
+
+
+def classify_reload(engine, fmt, failure):
+    """The class of a reload failure, or None: a compressed-tensors checkpoint sglang's own
+    processing left unloadable."""
+    if engine == "sglang" and fmt == "compressed-tensors" and "the reload could not load" in failure.get("detail", ""):
+        return "ct-reload-unreachable"
+    return None
+
+
+def classify(module, w4a16=False):
+    """The finding classes one failing module of diff's JSON shows, or None when its failure is
+    anything else (a mismatch, an unexplained tensor, an absent module)."""
+    if w4a16 and _activation_only(module):
+        return {"w4a16-input-scale-unwritten"}
+    if module.get("mismatches") or module.get("unexplained") or not module.get("unreconciled"):
+        return None
+    seen = set()
+    for u in module["unreconciled"]:
+        shard = u.get("shard", "")
+        if module.get("kind") != "experts":
+            seen.add("unreconciled-shard-scales")
+        elif "w3" in shard or "up" in shard:
+            seen.add("up-half-uses-gate-scale")
+        elif "w1" in shard or "gate" in shard:
+            seen.add("gate-half-uses-up-scale")
+        else:
+            return None
+    return seen

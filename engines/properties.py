@@ -1,0 +1,173 @@
+"""The properties, run on one checkpoint spec, one engine release, one backend, one memory mode.
+
+  loaded-slots   after loading and before processing, every slot of every per-shard parameter
+                 holds the checkpoint's value (fused on disk: the one scalar fills every slot)
+  cold-diff      cold load + processing: `nvfp4 diff` holds (findings classes aside, findings.py)
+  reload-same    a reload of the same checkpoint leaves the state byte-identical
+  reload-other   reload B (same shapes, other weights and scales) equals a cold load of B, and
+                 reloading A after it equals cold A; every checkpoint tensor reaches a parameter
+  identity       every parameter and buffer keeps its object and storage address across reloads,
+                 none deleted, rebound or added (graph-captured kernels hold them)
+Each failure is a dict: property, step, parameter, index, expected, actual (and detail).
+"""
+import json
+import os
+import subprocess
+import sys
+import traceback
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+from dump_engine_state import dump_model  # noqa: E402
+
+from . import findings, state  # noqa: E402
+from .model import TinyModel, read_checkpoint  # noqa: E402
+
+PROPERTIES = ("loaded-slots", "cold-diff", "reload-same", "reload-other", "identity")
+_DIFF_BACKEND = {"flashinfer_trtllm": "trtllm"}  # diff's own name for it
+_SLOT = {"q": 0, "k": 1, "v": 2, 0: 0, 1: 1, "w1": 0, "w3": 1}
+
+
+def failure(prop, step, parameter, index=None, expected=None, actual=None, detail=""):
+    return {"property": prop, "step": step, "parameter": parameter, "index": index,
+            "expected": expected, "actual": actual, "detail": detail}
+
+
+def _slots(t, slot):
+    """Flat indices a scalar with this shard id is loaded into."""
+    if slot is None:
+        return range(t.numel())  # fused on disk: one scalar for every shard's slot
+    if isinstance(slot, tuple):
+        e, s = slot
+        return [e * 2 + _SLOT[s]] if t.dim() == 2 else [e]
+    return [_SLOT[slot]]
+
+
+def loaded_slots(model, snap):
+    out = []
+    for name, slot, want in model.scalar_loads:
+        t = snap[name].data.float() if name in snap else None
+        if t is None or t.numel() > 64:
+            continue
+        want = float(snap[name].data.new_tensor([want]).float()[0])  # in the parameter's dtype
+        for i in _slots(t, slot):
+            got = state.value(t, i)
+            if got != want:
+                out.append(failure("loaded-slots", "cold load, before processing", name, i, want, got,
+                                   "slot never written by the engine's weight_loader"))
+                break
+    return out
+
+
+def cold_diff(nvfp4, adapter, model, ckpt, dump, w4a16):
+    """(failures, finding classes seen, not-run reason or None)."""
+    dump_model(model, dump, engine=adapter.engine, backend=adapter.backend, engine_version=adapter.version)
+    r = subprocess.run([nvfp4, "diff", ckpt, dump, "--engine", f"{adapter.engine}=={adapter.version}",
+                        "--backend", _DIFF_BACKEND.get(adapter.backend, adapter.backend), "--json"], capture_output=True, text=True)
+    if r.returncode == 2:
+        return [], set(), (r.stderr.strip().splitlines() or ["diff exit 2"])[0]
+    if r.returncode == 0:
+        return [], set(), None
+    report, out, seen = json.loads(r.stdout), [], set()
+    for m in report["modules"]:
+        if m.get("semantic") == "ok" and m.get("layout") == "ok":
+            continue
+        classes = findings.classify(m, w4a16)
+        if classes:
+            seen |= classes
+            continue
+        mm = (m.get("mismatches") or [{}])[0]
+        out.append(failure("cold-diff", "cold load + processing", f"{m['module']}.{mm.get('param', '')}".rstrip("."),
+                           mm.get("index"), mm.get("expected"), mm.get("found"),
+                           f"semantic {m.get('semantic')}, layout {m.get('layout')}, unexplained {m.get('unexplained')}"))
+    return out, seen, None
+
+
+def _compare(prop, step, want, got):
+    d = state.first_difference(want, got)
+    return [] if d is None else [failure(prop, step, d[0], d[1], d[2], d[3])]
+
+
+def _identity(step, before, after):
+    d = state.identity_change(before, after)
+    return [] if d is None else [failure("identity", step, d[0], detail=d[1])]
+
+
+def _unreached(model, step, cold):
+    """A checkpoint tensor a cold load fed to a parameter that the reload could not find."""
+    lost = [(n, why) for n, why in model.unreached if n not in cold]
+    prop = "reload-same" if step == "reload A" else "reload-other"
+    return [failure(prop, step, n, detail=f"the reload could not load the checkpoint's tensor: {why}") for n, why in lost[:1]]
+
+
+def _reload(adapter, model, weights):
+    model.unreached = []
+    adapter.reload(model, list(weights.items()))
+    return state.capture(model)
+
+
+def engine_frame(e):
+    """file:line of the innermost frame of the engine's (or FlashInfer's) own code that raised."""
+    frames = traceback.extract_tb(e.__traceback__)
+    inner = [f for f in frames if any(k in f.filename for k in ("/sglang/", "/vllm/", "/flashinfer/"))] or frames
+    f = inner[-1]
+    return f"{f.filename.split('site-packages/')[-1]}:{f.lineno}"
+
+
+class _Steps:
+    """Names the step in progress, so an exception the engine raises is reported under it."""
+    PROPERTY = {"cold load A": "cold-diff", "reload A after cold A": "reload-same"}
+
+    def __init__(self):
+        self.step = "building the model"
+
+    def __call__(self, step):
+        self.step = step
+
+    def failure(self, e, unreached):
+        # a tensor the reload could not load first, then what the engine's processing raised
+        name, why = (unreached or [("", "")])[0]
+        return failure(self.PROPERTY.get(self.step, "reload-other"), self.step, name,
+                       detail=(f"the reload could not load it ({why}); then " if name else "")
+                       + f"the engine raised {type(e).__name__}: {e} ({engine_frame(e)})")
+
+
+def run_case(adapter, spec_a, spec_b, nvfp4, work, mode):
+    """Every property on checkpoints A and B under one memory mode: (failures, findings, not_run)."""
+    conf, a = read_checkpoint(spec_a)
+    _, b = read_checkpoint(spec_b)
+    fails, seen, not_run, step, model, cold = [], set(), {}, _Steps(), None, set()
+    with state.memory_mode(mode):
+        try:
+            step("cold load A")
+            model = TinyModel(adapter, conf)
+            model.after_load = lambda m: fails.extend(loaded_slots(m, state.capture(m)))
+            adapter.cold_load(model, list(a.items()))
+            model.after_load = None
+            cold = {n for n, _ in model.unreached}  # names no layer here has (embeddings, norms): never loaded
+            cold_a = state.capture(model)
+            w4a16 = not any(n.endswith(("input_scale", "input_global_scale")) for n in a)  # no input scales on disk
+            diff_fails, seen, why = cold_diff(nvfp4, adapter, model, spec_a, os.path.join(work, f"dump-{mode}.safetensors"), w4a16)
+            fails += diff_fails
+            if why:
+                not_run["cold-diff"] = why
+            step("reload A after cold A")
+            same = _reload(adapter, model, a)
+            fails += _unreached(model, "reload A", cold) or _compare("reload-same", "reload A after cold A", cold_a, same)
+            fails += _identity("reload A after cold A", cold_a, same)
+            step("cold load B")
+            other = TinyModel(adapter, conf)
+            adapter.cold_load(other, list(b.items()))
+            cold_b = state.capture(other)
+            del other
+            step("reload B after A")
+            then_b = _reload(adapter, model, b)
+            fails += _unreached(model, "reload B", cold) or _compare("reload-other", "reload B == cold B", cold_b, then_b)
+            fails += _identity("reload B after A", cold_a, then_b)
+            step("reload A after B")
+            back = _reload(adapter, model, a)
+            fails += _unreached(model, "reload A after B", cold) or _compare("reload-other", "reload A after B == cold A", cold_a, back)
+            fails += _identity("reload A after B", cold_a, back)
+        except Exception as e:  # the engine's own code raised on this checkpoint
+            lost = [u for u in (model.unreached if model is not None else []) if u[0] not in cold]
+            fails.append(step.failure(e, lost if step.step.startswith("reload") else []))
+    return fails, seen, not_run

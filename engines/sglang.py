@@ -1,0 +1,132 @@
+"""sglang's own layers, loaders, post-processing and hot reload, run on the CPU.
+
+One adapter for every release; what differs between releases is a row of RELEASES. The layers
+(srt/layers/linear.py, srt/layers/moe/fused_moe_triton/layer.py), their quantization methods
+(ModelOpt, compressed-tensors), the expert name mapping (FusedMoE.make_expert_params_mapping) and
+DefaultModelLoader.load_weights_and_postprocess (srt/model_loader/loader.py: the model's
+load_weights over the parameters it has now, looked up by name, then every quant_method's
+process_weights_after_loading; update_weights_from_disk runs the same function) are the release's
+own. stubs.py lists what is stubbed.
+"""
+import importlib.metadata
+import json
+import os
+import tempfile
+
+import torch
+
+from . import stubs
+from .model import PACKED
+
+
+def _runtime_context(server_args):
+    # 0.5.23: the MoE layer reads the published server config (srt/runtime_context.py); linear
+    # layers read only the parallel context.
+    import sglang.srt.runtime_context as rc
+    rc.publish(server_args, role="scheduler")
+    ranks = rc.get_parallel().override(**{n: 0 for n in rc._parallel_fields() if n.endswith("_rank")})
+    ranks.__enter__()
+    import sglang.srt.layers.moe.utils as mu
+    mu.initialize_moe_config()
+    import sglang.srt.layers.linear as lin
+    lin.get_parallel = lambda: stubs.OneRank()
+    return ranks  # a context manager: kept alive, or collecting it would undo the override
+
+
+def _global_server_args(server_args):
+    # 0.5.10.post1, 0.5.11: a process-global ServerArgs and the parallel getters each module
+    # imports from sglang.srt.distributed.
+    import sglang.srt.distributed.parallel_state as ps
+    import sglang.srt.layers.moe.fused_moe_triton.layer  # noqa: F401 (loaded before its getters answer)
+    import sglang.srt.layers.moe.utils as mu
+    from sglang.srt.server_args import set_global_server_args_for_scheduler
+    set_global_server_args_for_scheduler(server_args)
+    mu.initialize_moe_config(server_args)
+    stubs.one_rank_getters(ps, "sglang.srt")
+
+
+_MQ = "sglang.srt.layers.quantization.modelopt_quant"
+_CTM = "sglang.srt.layers.quantization.compressed_tensors.schemes.compressed_tensors_w4a4_nvfp4_moe"
+
+# Per release: how the runtime context is set up, the Blackwell checks answered yes, packages
+# stubbed, and the MoE runners whose post-processing runs on a CPU. Not `cutlass` on 0.5.11 and
+# 0.5.23: both refuse it while building the layer (srt/layers/moe/moe_runner/runner.py:66@0.5.11,
+# "Unsupported runner backend"; modelopt_quant.py:3144-3148@0.5.23).
+RELEASES = {
+    "0.5.23": {"context": _runtime_context, "stubbed": [],
+               "blackwell": [(_MQ, "get_platform"), (_CTM, "get_platform")],
+               "backends": ["flashinfer_cutlass", "flashinfer_trtllm"]},
+    # sgl_kernel: 0.4.1 (the pin) is not on PyPI and its native ops need a CUDA driver; the code
+    # run imports it (srt/layers/quantization/utils.py) and never calls it.
+    "0.5.10.post1": {"context": _global_server_args, "stubbed": ["sgl_kernel"],
+                     "blackwell": [(_MQ, "is_blackwell_supported"), (_CTM, "is_blackwell_supported")],
+                     "backends": ["cutlass", "flashinfer_cutlass", "flashinfer_trtllm"]},
+    # 0.5.11's pin (sglang-kernel 0.4.2) is a native build for torch 2.11.0 and a CUDA driver.
+    "0.5.11": {"context": _global_server_args, "stubbed": ["sgl_kernel"],
+               "blackwell": [(_MQ, "is_blackwell_supported"), (_CTM, "is_blackwell_supported")],
+               "backends": ["flashinfer_cutlass", "flashinfer_trtllm"]},
+}
+
+
+class Adapter:
+    engine = "sglang"
+
+    def __init__(self, backend):
+        self.version = importlib.metadata.version("sglang")
+        self.release = RELEASES[self.version]
+        self.backend = backend
+        for root in self.release["stubbed"]:
+            stubs.stub_package(root)
+        stubs.cuda_is_identity()
+        from sglang.srt.server_args import ServerArgs
+        hf = tempfile.mkdtemp()  # a throwaway llama config satisfies ServerArgs
+        with open(os.path.join(hf, "config.json"), "w") as f:
+            json.dump({"model_type": "llama", "architectures": ["LlamaForCausalLM"], "hidden_size": 64,
+                       "intermediate_size": 64, "num_attention_heads": 4, "num_key_value_heads": 2,
+                       "num_hidden_layers": 1, "vocab_size": 256, "max_position_embeddings": 128}, f)
+        self._keep = self.release["context"](ServerArgs(model_path=hf, device="cpu", moe_runner_backend=backend))
+        stubs.flashinfer_on_cpu()
+        import sglang.srt.layers.linear as lin
+        import sglang.srt.layers.quantization.modelopt_quant as mq
+        mq.get_fp4_gemm_runner_backend = lambda: stubs.NoSpecialBackend()
+        for module, name in self.release["blackwell"]:
+            stubs.answer_blackwell(module, name)
+        self.lin = lin
+
+    def quant_config(self, quant):
+        import sglang.srt.layers.quantization.modelopt_quant as mq
+        if quant.get("quant_method") != "compressed-tensors":
+            return mq.ModelOptFp4Config(is_checkpoint_nvfp4_serialized=True, group_size=16, exclude_modules=[],
+                                        packed_modules_mapping=PACKED)
+        from sglang.srt.layers.quantization.compressed_tensors import compressed_tensors as sct
+        import sglang.srt.layers.quantization.compressed_tensors.schemes.compressed_tensors_w4a4_nvfp4 as sw
+        sw.get_fp4_gemm_runner_backend = lambda: stubs.NoSpecialBackend()
+        sct.CompressedTensorsConfig._check_scheme_supported = lambda self, min_capability, error=True: True
+        cfg = sct.CompressedTensorsConfig.from_config(dict(quant, packed_modules_mapping=PACKED))
+        cfg.packed_modules_mapping = PACKED
+        return cfg
+
+    def experts(self, cfg, E, H, I, prefix):
+        from sglang.srt.layers.moe.fused_moe_triton.layer import FusedMoE
+        return FusedMoE(num_experts=E, hidden_size=H, intermediate_size=I, layer_id=0, top_k=min(2, E),
+                        quant_config=cfg, prefix=prefix)
+
+    def expert_mapping(self, E):
+        """The model files' expert mapping (qwen2_moe.py and others call it with these names)."""
+        from sglang.srt.layers.moe.fused_moe_triton.layer import FusedMoE
+        return FusedMoE.make_expert_params_mapping(ckpt_gate_proj_name="gate_proj", ckpt_down_proj_name="down_proj",
+                                                   ckpt_up_proj_name="up_proj", num_experts=E)
+
+    def before_build(self):
+        pass
+
+    def on_built(self, model):
+        pass
+
+    def cold_load(self, model, weights):
+        """Cold load is the same function as a reload: DefaultModelLoader.load_model ends in it."""
+        self.reload(model, weights)
+
+    def reload(self, model, weights):
+        from sglang.srt.model_loader.loader import DefaultModelLoader
+        DefaultModelLoader.load_weights_and_postprocess(model, weights, torch.device("cpu"))

@@ -1,0 +1,77 @@
+"""Checkpoint specs drawn by Hypothesis, each written by `nvfp4 make-checkpoint`.
+
+Every field is a make-checkpoint flag (`nvfp4 make-checkpoint --help`): fused or unfused on disk
+(--layout), ModelOpt or compressed-tensors (--format), odd or aligned sizes (--hidden,
+--intermediate: 80 and 48 pad to the engines' 32/128 alignments), GQA (--kv-heads 1 under 4-8
+heads), 1-8 experts (--experts), equal or unequal shard scales (--unequal-scales), 0-d/[1]/BF16
+scalars (--scalars), W4A4 or W4A16 (--w4a16). Choices are listed simplest first, so a failure
+shrinks towards the plainest checkpoint that still shows it. Experts use H 128 (FlashInfer's
+trtllm shuffle asserts M % 128 == 0 on w2's rows) and I 64 or 128 (both engines refuse a gated
+w13 that needs padding off trtllm).
+"""
+import dataclasses
+import shlex
+import subprocess
+
+from hypothesis import strategies as st
+
+# The second checkpoint of a reload (same shapes, other weights and scales) is this far in seed.
+OTHER_SEED = 1000003
+
+
+@dataclasses.dataclass(frozen=True)
+class Spec:
+    layout: str = "unfused"
+    fmt: str = "modelopt"
+    hidden: int = 64
+    intermediate: int = 64
+    kv_heads: int = 0
+    experts: int = 0
+    unequal: bool = False
+    scalars: str = "0d"
+    w4a16: bool = False
+    seed: int = 0
+
+    def args(self, seed=None):
+        a = ["--layers", "1", "--hidden", str(self.hidden), "--intermediate", str(self.intermediate),
+             "--head-dim", "16", "--layout", self.layout, "--format", self.fmt, "--scalars", self.scalars,
+             "--seed", str(self.seed if seed is None else seed), "--jobs", "1"]
+        if self.kv_heads:
+            a += ["--kv-heads", str(self.kv_heads)]
+        if self.experts:
+            a += ["--experts", str(self.experts)]
+        if self.unequal:
+            a.append("--unequal-scales")
+        if self.w4a16:
+            a.append("--w4a16")
+        return a
+
+    def command(self, directory, other=False):
+        return shlex.join(["nvfp4", "make-checkpoint", directory] + self.args(self.seed + OTHER_SEED if other else None))
+
+
+class Refused(Exception):
+    """make-checkpoint refused the spec (exit 2): not a checkpoint to check."""
+
+
+def write(nvfp4, spec, directory, other=False):
+    args = spec.args(spec.seed + OTHER_SEED if other else None)
+    r = subprocess.run([nvfp4, "make-checkpoint", directory] + args, capture_output=True, text=True)
+    if r.returncode == 2:
+        raise Refused(r.stderr.strip())
+    if r.returncode != 0:
+        raise RuntimeError(f"make-checkpoint failed ({r.returncode}): {r.stderr.strip()}")
+
+
+@st.composite
+def specs(draw, formats=("modelopt", "compressed-tensors")):
+    experts = draw(st.sampled_from([0, 1, 2, 4, 8]))
+    if experts:
+        hidden, inter = 128, draw(st.sampled_from([64, 128]))
+    else:
+        hidden, inter = draw(st.sampled_from([64, 80, 128])), draw(st.sampled_from([64, 48, 128]))
+    return Spec(layout=draw(st.sampled_from(["unfused", "fused"])),
+                fmt=draw(st.sampled_from(list(formats))),
+                hidden=hidden, intermediate=inter, kv_heads=draw(st.sampled_from([0, 1])), experts=experts,
+                unequal=draw(st.booleans()), scalars=draw(st.sampled_from(["0d", "1d", "bf16"])),
+                w4a16=draw(st.booleans()), seed=draw(st.integers(0, 1 << 16)))

@@ -1,0 +1,142 @@
+"""vLLM's own layers, loaders, post-processing and layerwise reload, run on the CPU.
+
+One adapter for every release; what differs is a row of RELEASES. Run as released: the layers
+(model_executor/layers/linear.py, fused_moe/layer.py), ModelOpt and compressed-tensors methods,
+the expert mapping (make_expert_params_mapping), model_loader/utils.py's
+process_weights_after_loading and its reload (model_loader/reload/layerwise.py: the model is
+recorded on meta tensors after construction; a reload restores each layer on meta, buffers its
+weights, processes it and copies the result into the tensors the kernels hold,
+gpu_model_runner.py:4960-4962@0.19.1). stubs.py lists what is stubbed.
+"""
+import importlib
+import importlib.metadata
+import types
+
+import torch
+
+from . import stubs
+from .model import PACKED
+
+_MO = "vllm.model_executor.layers.quantization.modelopt"
+_CTL = "vllm.model_executor.layers.quantization.compressed_tensors.schemes.compressed_tensors_w4a4_nvfp4"
+
+
+def _cutlass_backend(mods):
+    # 0.19.1: ModelOptNvFp4LinearMethod.__init__ calls select_nvfp4_linear_backend() (modelopt.py:1077)
+    from vllm.model_executor.layers.quantization.utils.nvfp4_utils import NvFp4LinearBackend
+    for m in mods:
+        importlib.import_module(m).select_nvfp4_linear_backend = lambda: NvFp4LinearBackend.VLLM_CUTLASS
+
+
+def _cutlass_kernel(mods):
+    # 0.20.0+: init_nvfp4_linear_kernel() picks a kernel class by device (kernels/linear/__init__.py)
+    from vllm.model_executor.kernels.linear.nvfp4.base import NvFp4LinearLayerConfig
+    from vllm.model_executor.kernels.linear.nvfp4.cutlass import CutlassNvFp4LinearKernel
+    CutlassNvFp4LinearKernel.is_supported = classmethod(lambda cls, cc=None: (True, None))
+    for m in mods:
+        importlib.import_module(m).init_nvfp4_linear_kernel = lambda *a, **k: CutlassNvFp4LinearKernel(
+            NvFp4LinearLayerConfig())
+
+
+def _fused_moe(cfg, E, H, I, prefix):
+    from vllm.model_executor.layers.fused_moe.layer import FusedMoE
+    return FusedMoE(num_experts=E, top_k=min(2, E), hidden_size=H, intermediate_size=I, quant_config=cfg, prefix=prefix)
+
+
+def _fused_moe_factory(cfg, E, H, I, prefix):
+    from vllm.model_executor.layers.fused_moe.layer import FusedMoEFactory
+    return FusedMoEFactory(num_experts=E, top_k=min(2, E), hidden_size=H, intermediate_size=I, quant_config=cfg,
+                           prefix=prefix)
+
+
+_CTM_OLD = "vllm.model_executor.layers.quantization.compressed_tensors.compressed_tensors_moe"
+_CTM_NEW = _CTM_OLD + ".compressed_tensors_moe_w4a4_nvfp4"
+
+# Per release: how the linear GEMM is chosen, the experts' constructor, the compressed-tensors MoE
+# module that imports the backend oracle. Every release post-processes all three MoE backends on
+# a CPU (oracle/nvfp4.py map_nvfp4_backend refuses none by name).
+RELEASES = {
+    "0.19.1": {"linear": _cutlass_backend, "experts": _fused_moe, "ct_moe": _CTM_OLD},
+    "0.20.0": {"linear": _cutlass_kernel, "experts": _fused_moe, "ct_moe": _CTM_NEW},
+    "0.33.0": {"linear": _cutlass_kernel, "experts": _fused_moe_factory, "ct_moe": _CTM_NEW},
+}
+BACKENDS = {"cutlass": "VLLM_CUTLASS", "flashinfer_cutlass": "FLASHINFER_CUTLASS",
+            "flashinfer_trtllm": "FLASHINFER_TRTLLM"}
+
+
+class Adapter:
+    engine = "vllm"
+
+    def __init__(self, backend):
+        self.version = importlib.metadata.version("vllm")
+        self.release = RELEASES[self.version]
+        self.backend = backend
+        stubs.cuda_is_identity()
+        import vllm.distributed.parallel_state as ps
+        import vllm.model_executor.layers.linear as lin
+        from vllm.config import DeviceConfig, VllmConfig, set_current_vllm_config
+        self._ctx = set_current_vllm_config(VllmConfig(device_config=DeviceConfig(device="cpu")))
+        self._ctx.__enter__()
+        ps.init_distributed_environment(world_size=1, rank=0, distributed_init_method="tcp://127.0.0.1:29533",
+                                        local_rank=0, backend="gloo")
+        ps.initialize_model_parallel(1, 1)
+        self.release["linear"]([_MO, _CTL])
+        stubs.flashinfer_on_cpu()
+        from vllm.model_executor.layers.fused_moe.oracle import nvfp4 as oracle
+        chosen = oracle.NvFp4MoeBackend[BACKENDS[backend]]
+        select = lambda config, weight_key=None, activation_key=None, **k: (  # noqa: E731
+            chosen, oracle.backend_to_kernel_cls(chosen)[0])
+        for m in (_MO, self.release["ct_moe"]):
+            importlib.import_module(m).select_nvfp4_moe_backend = select
+        # the trtllm kernel object reads the current device index after conversion
+        torch.accelerator.current_device_index = lambda: 0
+        self.lin = lin
+
+    def quant_config(self, quant):
+        import vllm.model_executor.layers.quantization.modelopt as vmo
+        if quant.get("quant_method") != "compressed-tensors":
+            return vmo.ModelOptNvFp4Config.from_config(quant)  # the config.json's quantization_config
+        from vllm.model_executor.layers.quantization.compressed_tensors import compressed_tensors as vct
+        cfg = vct.CompressedTensorsConfig.from_config(quant)
+        cfg.packed_modules_mapping = PACKED
+        return cfg
+
+    def experts(self, cfg, E, H, I, prefix):
+        return self.release["experts"](cfg, E, H, I, prefix)
+
+    def expert_mapping(self, E):
+        from vllm.model_executor.layers.fused_moe import layer as fml
+        make = getattr(fml, "fused_moe_make_expert_params_mapping", None) or fml.FusedMoE.make_expert_params_mapping
+        return make(self._model, "gate_proj", "down_proj", "up_proj", E)
+
+    def before_build(self):
+        # Each layer registers its prefix in the config's forward context and refuses a second one
+        # (fused_moe/layer.py:327@0.19.1); the harness builds a second model of the same names.
+        from vllm.config import get_current_vllm_config
+        get_current_vllm_config().compilation_config.static_forward_context.clear()
+
+    def on_built(self, model):
+        # model_loader/utils.py initialize_model: recorded right after construction
+        from vllm.model_executor.model_loader.reload import record_metadata_for_reloading
+        self._model = model
+        record_metadata_for_reloading(model)
+
+    # What process_weights_after_loading and finalize_layerwise_reload read of the ModelConfig
+    # (attention dtype, the torchao check, 0.33.0's re-tie of word embeddings); the model has no
+    # attention layers and no embeddings.
+    _MODEL_CONFIG = types.SimpleNamespace(quantization="modelopt", dtype=torch.bfloat16,
+                                          word_embeddings_untied_by_checkpoint=False)
+
+    def _process(self, model):
+        from vllm.model_executor.model_loader.utils import process_weights_after_loading
+        process_weights_after_loading(model, self._MODEL_CONFIG, torch.device("cpu"))
+
+    def cold_load(self, model, weights):
+        model.load_weights(weights)
+        self._process(model)
+
+    def reload(self, model, weights):
+        from vllm.model_executor.model_loader.reload import finalize_layerwise_reload, initialize_layerwise_reload
+        initialize_layerwise_reload(model)
+        model.load_weights(weights)
+        finalize_layerwise_reload(model, self._MODEL_CONFIG)
