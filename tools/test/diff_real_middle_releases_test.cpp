@@ -108,12 +108,7 @@ TEST_P(DiffRealSglangCutlass, CompressedTensorsHolds) {
   expect_every_tensor_read(j, dump("ct_moe"));
 }
 
-INSTANTIATE_TEST_SUITE_P(Releases, DiffRealSglangCutlass, ::testing::Values("0.5.10.post1", "0.5.15"), [](const auto& info) {
-  std::string n = "v" + info.param;
-  for (char& c : n)
-    if (c == '.') c = '_';
-  return n;
-});
+INSTANTIATE_TEST_SUITE_P(Releases, DiffRealSglangCutlass, ::testing::Values("0.5.10.post1", "0.5.15"), release_test_name);
 
 // --- 0.5.15 otherwise.
 
@@ -183,12 +178,7 @@ TEST_P(DiffRealSglangFused, ScalesInSlotZeroOnlyFail) {
   expect_holds(j, kDown);
 }
 
-INSTANTIATE_TEST_SUITE_P(Releases, DiffRealSglangFused, ::testing::Values("0.5.10.post1", "0.5.11", "0.5.13", "0.5.15"), [](const auto& info) {
-  std::string n = "v" + info.param;
-  for (char& c : n)
-    if (c == '.') c = '_';
-  return n;
-});
+INSTANTIATE_TEST_SUITE_P(Releases, DiffRealSglangFused, ::testing::Values("0.5.10.post1", "0.5.11", "0.5.13", "0.5.15"), release_test_name);
 
 // 0.5.11-0.5.14 refuse cutlass for ModelOpt experts but not for compressed-tensors, whose scheme
 // tests only for trtllm: these releases' own runs wrote these dumps (and raised for ModelOpt).
@@ -205,12 +195,7 @@ TEST_P(DiffRealSglangRefusingCutlass, CompressedTensorsCutlassHolds) {
   EXPECT_NE(r.err.find("sglang " + GetParam() + " refuses moe_runner_backend=cutlass"), std::string::npos) << r.err;
 }
 
-INSTANTIATE_TEST_SUITE_P(Releases, DiffRealSglangRefusingCutlass, ::testing::Values("0.5.11", "0.5.13"), [](const auto& info) {
-  std::string n = "v" + info.param;
-  for (char& c : n)
-    if (c == '.') c = '_';
-  return n;
-});
+INSTANTIATE_TEST_SUITE_P(Releases, DiffRealSglangRefusingCutlass, ::testing::Values("0.5.11", "0.5.13"), release_test_name);
 
 // --- 0.5.13: the trtllm row of 0.5.12-0.5.13.post1.
 

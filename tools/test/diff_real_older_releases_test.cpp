@@ -151,12 +151,7 @@ TEST_P(DiffRealSglang, CompressedTensorsFlashinferCutlassFaultsNameTheTensor) {
   expect_faults_named("ct_moe", dump("ct_moe", "flashinfer_cutlass"), kCtFlashinferCutlassFaults);
 }
 
-INSTANTIATE_TEST_SUITE_P(Releases, DiffRealSglang, ::testing::Values("0.5.10.post1", "0.5.11", "0.5.13", "0.5.15"), [](const auto& info) {
-  std::string n = "v" + info.param;
-  for (char& c : n)
-    if (c == '.') c = '_';
-  return n;
-});
+INSTANTIATE_TEST_SUITE_P(Releases, DiffRealSglang, ::testing::Values("0.5.10.post1", "0.5.11", "0.5.13", "0.5.15"), release_test_name);
 
 // --- where they differ: the trtllm experts' names.
 

@@ -10,6 +10,14 @@ namespace nvfp4::diff_test {
 using Tensors = std::map<std::string, Tensor>;
 
 // The dumps of one release: CKPT.sglang-RELEASE[.BACKEND].safetensors.
+// A release as a gtest parameter name: v0_19_1 for 0.19.1.
+inline std::string release_test_name(const ::testing::TestParamInfo<std::string>& info) {
+  std::string n = "v" + info.param;
+  for (char& c : n)
+    if (c == '.') c = '_';
+  return n;
+}
+
 inline std::string dump_of(const std::string& release, const std::string& ckpt, const std::string& backend = "") {
   return ckpt + ".sglang-" + release + (backend.empty() ? "" : "." + backend) + ".safetensors";
 }

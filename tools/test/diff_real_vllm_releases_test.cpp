@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "core/printable.h"
+#include "tools/test/diff_real_util.h"
 #include "tools/test/diff_test_util.h"
 
 namespace nvfp4::diff_test {
@@ -16,13 +17,6 @@ namespace {
 using Tensors = std::map<std::string, Tensor>;
 const std::vector<std::string> kMoeBackends = {"cutlass", "flashinfer_cutlass", "flashinfer_trtllm"};
 
-// v0_19_1 for 0.19.1
-std::string test_name(const ::testing::TestParamInfo<std::string>& info) {
-  std::string n = "v" + info.param;
-  for (char& c : n)
-    if (c == '.') c = '_';
-  return n;
-}
 
 class DiffRealVllm : public ::testing::TestWithParam<std::string> {
  protected:
@@ -161,7 +155,7 @@ TEST_P(DiffRealVllm, AFaultInAnyExpertsTensorIsNamed) {
     }
 }
 
-INSTANTIATE_TEST_SUITE_P(Releases, DiffRealVllm, ::testing::Values("0.19.1", "0.20.0", "0.26.0", "0.28.0"), test_name);
+INSTANTIATE_TEST_SUITE_P(Releases, DiffRealVllm, ::testing::Values("0.19.1", "0.20.0", "0.26.0", "0.28.0"), release_test_name);
 
 class DiffRealVllmTailPad : public ::testing::TestWithParam<std::string> {};
 
@@ -186,7 +180,7 @@ TEST_P(DiffRealVllmTailPad, TrtllmPadsIAtTheTailOfW13) {
   EXPECT_EQ(off, (std::set<std::string>{"routed_experts.w13_weight", "routed_experts.w13_weight_scale"})) << module(j, kExperts).dump();
   expect_others_clean(j, kExperts);
 }
-INSTANTIATE_TEST_SUITE_P(Releases, DiffRealVllmTailPad, ::testing::Values("0.26.0", "0.28.0"), test_name);
+INSTANTIATE_TEST_SUITE_P(Releases, DiffRealVllmTailPad, ::testing::Values("0.26.0", "0.28.0"), release_test_name);
 
 // 0.19.1 loads a fused-on-disk per-tensor scale into slot 0 only (linear.py:912-915,1124-1129@0.19.1)
 // and then deletes the slots, keeping their max: qkv (3 slots) and gate_up (2) fail naming every
