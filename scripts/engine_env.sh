@@ -59,7 +59,7 @@ build() {
 
 make_base() {
   "$python3" -m venv "$1"
-  "$1/bin/python" -m pip install --disable-pip-version-check -q "torch==$torch" "torchvision==$torchvision" \
+  "$1/bin/python" -m pip install --disable-pip-version-check -q --no-compile "torch==$torch" "torchvision==$torchvision" \
     -r "$reqs/base.txt"
 }
 
@@ -74,7 +74,7 @@ make_engine() {
   local drop='^$' p
   for p in "${extra[@]}"; do drop="$drop|^${p%%==*}=="; done
   grep -v -i -E "$drop" "$reqs/$reqfile" >"$1/requirements.txt"
-  "$1/bin/python" -m pip install --disable-pip-version-check -q --no-deps \
+  "$1/bin/python" -m pip install --disable-pip-version-check -q --no-compile --no-deps \
     "$spec" "flashinfer-python==$flashinfer" -r "$1/requirements.txt" "${extra[@]}"
 }
 
