@@ -100,7 +100,7 @@ def text(report):
     for b in report["backends"]:
         status = "FAIL" if b["failures"] else "ok"
         lines.append(f"\n{b['backend']}: {status} ({b['examples']} example(s), {b['refused_specs']} refused by "
-                     f"make-checkpoint)")
+                     f"make-checkpoint or with no CPU path)")
         for prop, why in b["not_run"].items():
             lines.append(f"  {prop}: not run ({why})")
         if b["findings_seen"]:
@@ -114,6 +114,8 @@ def text(report):
                          + (f" -- {f['detail']}" if f.get("detail") else ""))
     lines.append(f"\nexpected classes: {', '.join(report['expected']) or 'none'}; seen: "
                  f"{', '.join(report['seen']) or 'none'}")
+    if report["expected_unseen"]:
+        lines.append(f"expected but not seen: {', '.join(report['expected_unseen'])} (no spec drawn showed them)")
     for c in report["seen"]:
         lines.append(f"  {c}: {findings.CLASSES[c][0]} ({'; '.join(findings.CLASSES[c][1])})")
     lines.append(f"stubbed: {'; '.join(s for s, _ in stubs.STUBS)}")
@@ -130,7 +132,7 @@ def main(argv):
     seen = sorted({c for r in results for c in r["findings_seen"]})
     report = {"engine": a.engine, "engine_version": a.version, "seed": a.seed,
               "examples_per_backend": a.examples, "formats": a.format or ["modelopt", "compressed-tensors"], "memory_modes": ["nan", "garbage"], "expected": sorted(a.expect),
-              "seen": seen, "properties": a.property or list(properties.PROPERTIES), "backends": results,
+              "seen": seen, "expected_unseen": sorted(set(a.expect) - set(seen)), "properties": a.property or list(properties.PROPERTIES), "backends": results,
               "stubs": [{"stub": s, "why": w} for s, w in stubs.STUBS],
               "status": "fail" if any(r["failures"] for r in results) else "hold"}
     print(json.dumps(finite(report), indent=1, default=str, allow_nan=False) if a.json else text(report))

@@ -30,6 +30,13 @@ CLASSES = {
         ["sglang srt/layers/quantization/compressed_tensors/schemes/compressed_tensors_w4a4_nvfp4.py:96@0.5.23 "
          "(layer.input_global_scale = Parameter(...))",
          "sglang .../schemes/compressed_tensors_w4a4_nvfp4_moe.py:174@0.5.23 (delattr(layer, \"w13_weight_packed\"))"]),
+    "expert-input-scale-last-wins": (
+        "the experts' loader keeps one input scale per expert (gate and up read the same "
+        "activation): w13_input_scale[e] gets each of the gate's and the up's in both slots, the last "
+        "loaded wins; a checkpoint whose gate and up input scales differ loses one",
+        ["vllm model_executor/layers/fused_moe/layer.py:1031@0.20.0, :960@0.19.1 (_load_single_value: "
+         "param_data[expert_id] = loaded_weight, \"should be equal\")",
+         "sglang srt/layers/moe/fused_moe_triton/layer.py:535@0.5.10.post1, :1133@0.5.23 (the same)"]),
     "gate-half-uses-up-scale": (
         "sglang's ModelOpt flashinfer_trtllm experts (<= 0.5.13) put the up's global scale in the one "
         "alpha the kernel applies to the gate half",
@@ -38,20 +45,29 @@ CLASSES = {
 
 
 _ACTIVATION = ("alpha", "input", "scale_c")
+# vLLM's expert kernels take w13/w2_weight_scale_2 as the g1/g2 alphas, the activation's global
+# scale folded in (model_executor/layers/fused_moe/oracle/nvfp4.py:429-449@0.20.0).
+_EXPERT_ACTIVATION = _ACTIVATION + ("weight_scale_2",)
 
 
 def _activation_only(module):
     """Every mismatch is in a scalar built from the input scales, and nothing else is off."""
     mm = module.get("mismatches") or []
-    return (mm and all(any(k in x.get("param", "") for k in _ACTIVATION) for x in mm)
-            and all("input_scale" in n for n in module.get("unexplained") or []) and not module.get("unreconciled"))
+    keys = _EXPERT_ACTIVATION if module.get("kind") == "experts" else _ACTIVATION
+    return (mm and all(any(k in x.get("param", "") for k in keys) for x in mm)
+            and all("input_scale" in n or "input_global_scale" in n for n in module.get("unexplained") or [])
+            and not module.get("unreconciled"))
 
 
-def classify_reload(engine, fmt, failure):
-    """The class of a reload failure, or None: a compressed-tensors checkpoint sglang's own
-    processing left unloadable."""
+def classify_failure(engine, fmt, failure):
+    """The class of a reload or loaded-slots failure, or None: a compressed-tensors checkpoint
+    sglang's own processing left unloadable, or an expert's input scale overwritten by its other
+    shard's (properties.OVERWRITTEN)."""
     if engine == "sglang" and fmt == "compressed-tensors" and "the reload could not load" in failure.get("detail", ""):
         return "ct-reload-unreachable"
+    if (failure["property"] == "loaded-slots" and failure["parameter"].endswith("w13_input_scale")
+            and failure.get("detail", "").startswith("every slot written")):
+        return "expert-input-scale-last-wins"
     return None
 
 

@@ -43,6 +43,18 @@ def _attach(root, name, module):
 class TinyModel(torch.nn.Module):
     def __init__(self, adapter, conf):
         super().__init__()
+        # Both engines build the model under the checkpoint's dtype (`with set_default_torch_dtype(
+        # model_config.dtype)`: sglang srt/model_loader/loader.py:838@0.5.23, vLLM
+        # model_executor/model_loader/base_loader.py:73@0.33.0): the layers' params_dtype, which
+        # sglang's W4A16 (Marlin) processing requires to be 16-bit (marlin_utils_fp4.py:148-150@0.5.23).
+        default = torch.get_default_dtype()
+        torch.set_default_dtype(getattr(torch, conf.get("torch_dtype", "float32")))
+        try:
+            self._build(adapter, conf)
+        finally:
+            torch.set_default_dtype(default)
+
+    def _build(self, adapter, conf):
         self.adapter = adapter
         self.unreached = []
         self.scalar_loads = []

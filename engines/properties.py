@@ -42,11 +42,40 @@ def _slots(t, slot):
     return [_SLOT[slot]]
 
 
+OVERWRITTEN = "every slot written, but one shard's value overwrote the other's"
+
+
+def _expert_rows(model, snap):
+    """(name, expert) -> the values loaded into that expert's row of a [E, 2] scalar parameter."""
+    rows = {}
+    for name, slot, want in model.scalar_loads:
+        t = snap[name].data if name in snap else None
+        if isinstance(slot, tuple) and t is not None and t.dim() == 2 and t.numel() <= 64:
+            rows.setdefault((name, slot[0]), []).append(float(t.new_tensor([want]).float()[0]))
+    return rows
+
+
+def _row_failure(name, e, t, wants):
+    # The row holds the loaded values in either order: a release may store [up, gate]
+    # (sglang 0.5.10.post1's trtllm, modelopt_quant.py:1707@0.5.10.post1); gate-half-uses-up-scale
+    # is cold-diff's to judge.
+    got = [state.value(t, e * 2 + k) for k in range(2)]
+    if sorted(got) == sorted(wants):
+        return None
+    i = next(k for k in range(2) if got[k] not in wants or got.count(got[k]) > wants.count(got[k]))
+    why = OVERWRITTEN if all(g in wants for g in got) else "slot never written by the engine's weight_loader"
+    return failure("loaded-slots", "cold load, before processing", name, e * 2 + i, sorted(wants)[i], got[i], why)
+
+
 def loaded_slots(model, snap):
-    out = []
+    out, rows = [], _expert_rows(model, snap)
+    for (name, e), wants in rows.items():
+        f = _row_failure(name, e, snap[name].data.float(), wants)
+        if f and all(name != o["parameter"] for o in out):
+            out.append(f)
     for name, slot, want in model.scalar_loads:
         t = snap[name].data.float() if name in snap else None
-        if t is None or t.numel() > 64:
+        if t is None or t.numel() > 64 or any(n == name for n, _ in rows):
             continue
         want = float(snap[name].data.new_tensor([want]).float()[0])  # in the parameter's dtype
         for i in _slots(t, slot):

@@ -13,7 +13,7 @@ import tempfile
 # Hypothesis keeps a directory of its own (even with no example database): not in the source tree.
 os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", os.path.join(tempfile.gettempdir(), "nvfp4-engines-hypothesis"))
 
-from hypothesis import HealthCheck, Phase, given, reject, seed, settings  # noqa: E402
+from hypothesis import HealthCheck, Phase, example, given, reject, seed, settings  # noqa: E402
 
 from . import stubs  # noqa: F401 (first: its environment must precede the engines' imports)
 from . import findings, properties, specs, state  # noqa: E402
@@ -40,6 +40,9 @@ class Runner:
 
     def case(self, spec, modes):
         """Failures not allowed, over the given memory modes (each a dict with 'mode' and 'command')."""
+        why = getattr(self.adapter, "cpu_cannot", lambda spec: None)(spec)
+        if why:
+            raise specs.Refused(why)
         with tempfile.TemporaryDirectory(prefix="nvfp4-engines-") as work:
             a, b = os.path.join(work, "a"), os.path.join(work, "b")
             specs.write(self.nvfp4, spec, a)
@@ -47,7 +50,7 @@ class Runner:
             out = []
             for mode in modes:
                 fails, seen, not_run = properties.run_case(self.adapter, a, b, self.nvfp4, work, mode)
-                reload_classes = [findings.classify_reload(self.adapter.engine, spec.fmt, f) for f in fails]
+                reload_classes = [findings.classify_failure(self.adapter.engine, spec.fmt, f) for f in fails]
                 seen |= {c for c in reload_classes if c}
                 fails = [f for f, c in zip(fails, reload_classes) if not c]
                 self.seen |= seen
@@ -62,7 +65,7 @@ class Runner:
 
     def run(self, examples, seed_value, formats):
         @settings(max_examples=examples, deadline=None, database=None, report_multiple_bugs=False,
-                  suppress_health_check=list(HealthCheck), phases=[Phase.generate, Phase.shrink])
+                  suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate, Phase.shrink])
         @seed(seed_value)
         @given(specs.specs(formats))
         def prop(spec):
@@ -74,6 +77,8 @@ class Runner:
                 reject()
             if fails:
                 raise Unexpected(spec, fails)
+        for probe in (p for p in specs.PROBES if p.fmt in formats):
+            prop = example(probe)(prop)
         try:
             prop()
         except Unexpected as u:

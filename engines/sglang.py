@@ -65,6 +65,16 @@ RELEASES = {
     "0.5.11": {"context": _global_server_args, "stubbed": ["sgl_kernel"],
                "blackwell": [(_MQ, "is_blackwell_supported"), (_CTM, "is_blackwell_supported")],
                "backends": ["flashinfer_cutlass", "flashinfer_trtllm"]},
+    # 0.5.13 and 0.5.15 as 0.5.11 (their sglang-kernel pins, 0.4.3 and 0.4.4, are native builds for
+    # torch 2.11.0 too; 0.5.15's runtime_context.get_parallel reads the same getters live). 0.5.15
+    # serves the plain cutlass runner again (create_moe_runner skips MoeRunner for it). Rows kept
+    # for tools/engine_dumps/generate.py; engines/envs.tsv has no venv row for them yet.
+    "0.5.13": {"context": _global_server_args, "stubbed": ["sgl_kernel"],
+               "blackwell": [(_MQ, "is_blackwell_supported"), (_CTM, "is_blackwell_supported")],
+               "backends": ["flashinfer_cutlass", "flashinfer_trtllm"]},
+    "0.5.15": {"context": _global_server_args, "stubbed": ["sgl_kernel"],
+               "blackwell": [(_MQ, "is_blackwell_supported"), (_CTM, "is_blackwell_supported")],
+               "backends": ["cutlass", "flashinfer_cutlass", "flashinfer_trtllm"]},
 }
 
 
@@ -92,6 +102,15 @@ class Adapter:
         for module, name in self.release["blackwell"]:
             stubs.answer_blackwell(module, name)
         self.lin = lin
+
+    @staticmethod
+    def cpu_cannot(spec):
+        """Why a spec cannot run on a CPU here, or None: counted as refused, never as passed."""
+        if spec.fmt == "compressed-tensors" and spec.w4a16:
+            # the W4A16 (Marlin) path allocates its workspace on the GPU
+            # (srt/layers/quantization/marlin_utils.py:271@0.5.23)
+            return "sglang's compressed-tensors W4A16 processing (Marlin) needs a CUDA device"
+        return None
 
     def quant_config(self, quant):
         import sglang.srt.layers.quantization.modelopt_quant as mq

@@ -6,7 +6,8 @@ What is stubbed (the adapters install these; nothing else of the engines is repl
                      vLLM quantization/utils/nvfp4_utils.py:308@0.19.1), and there is none.
   flashinfer_on_cpu  FlashInfer's block_scale_interleave has a CPU path in its JIT module; it is built
                      for sm_90 (nvcc needs no GPU) and get_compute_capability answers (9, 0) for CPU
-                     tensors (flashinfer/quantization/fp4_quantization.py asks the device).
+                     tensors (flashinfer/quantization/fp4_quantization.py asks the device; up
+                     to 0.6.6 flashinfer/fp4_quantization.py). Its JIT cache is the venv's own.
   one_rank           tensor parallelism is one rank: every get_*_rank() is 0 and every
                      get_*_world_size() 1 (sglang's parallel_state getters or its runtime context;
                      vLLM runs its own init_distributed_environment on gloo with world size 1).
@@ -27,6 +28,10 @@ import torch
 
 # FlashInfer reads the arch list when it is imported (the engines import it early): set on import.
 os.environ.setdefault("FLASHINFER_CUDA_ARCH_LIST", "9.0a")
+# Its JIT cache (~/.cache/flashinfer/VERSION/ARCH) is keyed by version only, yet each build.ninja
+# there names the sources of the venv that built it (flashinfer/jit/env.py:51-55@0.6.6): a cache
+# left by a venv since deleted fails every later build. One cache per venv, inside it.
+os.environ.setdefault("FLASHINFER_WORKSPACE_BASE", sys.prefix)
 
 #: (stub, why) as listed above; the report prints it so a reader sees what did not run.
 STUBS = [
@@ -34,6 +39,7 @@ STUBS = [
     ("flashinfer get_compute_capability", "(9, 0) for CPU tensors: the JIT CPU interleave asks the device"),
     ("tensor-parallel rank/world size", "rank 0 of 1: no process group"),
     ("backend selection", "the backend asked for: the engine would ask the GPU"),
+    ("vLLM marlin_utils.num_compute_units", "132 (an H100's SMs): sizes W4A16's scratch workspace"),
     ("sgl_kernel (sglang <= 0.5.11)", "imported, never called: native build for another torch and a CUDA driver"),
 ]
 
@@ -43,11 +49,14 @@ def cuda_is_identity():
 
 
 def flashinfer_on_cpu():
-    try:
-        import flashinfer.quantization.fp4_quantization as fq
-    except ImportError:
+    # flashinfer/fp4_quantization.py up to 0.6.6 (vLLM 0.19.1's pin), flashinfer/quantization/ after
+    for name in ("flashinfer.quantization.fp4_quantization", "flashinfer.fp4_quantization"):
+        try:
+            fq = importlib.import_module(name)
+        except ImportError:
+            continue
+        fq.get_compute_capability = lambda device: (9, 0)
         return
-    fq.get_compute_capability = lambda device: (9, 0)
 
 
 class OneRank:

@@ -10,6 +10,7 @@ gpu_model_runner.py:4960-4962@0.19.1). stubs.py lists what is stubbed.
 """
 import importlib
 import importlib.metadata
+import socket
 import types
 
 import torch
@@ -58,6 +59,11 @@ _CTM_NEW = _CTM_OLD + ".compressed_tensors_moe_w4a4_nvfp4"
 RELEASES = {
     "0.19.1": {"linear": _cutlass_backend, "experts": _fused_moe, "ct_moe": _CTM_OLD},
     "0.20.0": {"linear": _cutlass_kernel, "experts": _fused_moe, "ct_moe": _CTM_NEW},
+    # 0.26.0: FusedMoE is a function until its 0.27.0 rename, returning the MoERunner that holds
+    # the parameters under routed_experts (model_executor/layers/fused_moe/layer.py:100@0.26.0).
+    "0.26.0": {"linear": _cutlass_kernel, "experts": _fused_moe, "ct_moe": _CTM_NEW},
+    # 0.28.0 as 0.33.0: FusedMoEFactory (model_executor/layers/fused_moe/layer.py:99@0.28.0).
+    "0.28.0": {"linear": _cutlass_kernel, "experts": _fused_moe_factory, "ct_moe": _CTM_NEW},
     "0.33.0": {"linear": _cutlass_kernel, "experts": _fused_moe_factory, "ct_moe": _CTM_NEW},
 }
 BACKENDS = {"cutlass": "VLLM_CUTLASS", "flashinfer_cutlass": "FLASHINFER_CUTLASS",
@@ -77,7 +83,10 @@ class Adapter:
         from vllm.config import DeviceConfig, VllmConfig, set_current_vllm_config
         self._ctx = set_current_vllm_config(VllmConfig(device_config=DeviceConfig(device="cpu")))
         self._ctx.__enter__()
-        ps.init_distributed_environment(world_size=1, rank=0, distributed_init_method="tcp://127.0.0.1:29533",
+        with socket.socket() as probe:  # a free port: several processes may run at once
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        ps.init_distributed_environment(world_size=1, rank=0, distributed_init_method=f"tcp://127.0.0.1:{port}",
                                         local_rank=0, backend="gloo")
         ps.initialize_model_parallel(1, 1)
         self.release["linear"]([_MO, _CTL])
@@ -90,7 +99,21 @@ class Adapter:
             importlib.import_module(m).select_nvfp4_moe_backend = select
         # the trtllm kernel object reads the current device index after conversion
         torch.accelerator.current_device_index = lambda: 0
+        # W4A16 (Marlin) sizes its scratch workspace by the GPU's SM count
+        # (model_executor/layers/quantization/utils/marlin_utils.py:262@0.20.0): an H100's 132
+        mu = importlib.import_module("vllm.model_executor.layers.quantization.utils.marlin_utils")
+        if hasattr(mu, "num_compute_units"):
+            mu.num_compute_units = lambda device_id=0: 132
         self.lin = lin
+
+    @staticmethod
+    def cpu_cannot(spec):
+        """Why a spec cannot run on a CPU here, or None: counted as refused, never as passed."""
+        if spec.fmt == "compressed-tensors" and spec.w4a16:
+            # the W4A16 (Marlin) path repacks with a native CUDA op
+            # (model_executor/layers/quantization/utils/marlin_utils_fp4.py:234@0.20.0, :245@0.33.0)
+            return "vLLM's compressed-tensors W4A16 processing calls ops.gptq_marlin_repack (CUDA only)"
+        return None
 
     def quant_config(self, quant):
         import vllm.model_executor.layers.quantization.modelopt as vmo

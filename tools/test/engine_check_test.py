@@ -36,6 +36,10 @@ def main():
     jsonschema.Draft202012Validator(schemas["engine-check-report.schema.json"], registry=registry).validate(report)
     if r.returncode != 0 or not report["passed"]:
         sys.exit(f"{spec}: a property failed\n{json.dumps(report['backends'], indent=1)[:6000]}")
+    # the probes (engines/specs.py PROBES) must show the shard-scale classes both releases have
+    missed = {"unreconciled-shard-scales", "up-half-uses-gate-scale"} & set(report["expected_unseen"])
+    if missed:
+        sys.exit(f"{spec}: expected but not seen: {sorted(missed)}")
     print(f"{spec}: every property holds on {[b['backend'] for b in report['backends']]}; seen {report['seen']}")
     return 0
 
