@@ -139,33 +139,52 @@ Operands operands(const Tensor& x, const LogicalWeight& w, GemmMode mode, const 
 // |sum| < 16 * 12 * 2^48 < 2^55.6, times ms_w <= 15: < 2^59.5 < 2^60 as add_scaled requires.
 namespace {
 
-// The weight's block scales split into (ms_w, es_w); a NaN block scale has no exact product.
-std::vector<SplitValue> weight_block_scales(const LogicalWeight& w, std::int64_t N, std::int64_t B) {
-  SplitValue s_of[256];
+// The weight's block scales split into (ms_w, es_w), by E4M3 byte: a 256-entry table looked up
+// per block (a split per block of N x K/16 would be 16 bytes a block, 16 MB for a 4096 x 4096
+// weight, written and faulted in on every call); every byte is checked up front, as a NaN block
+// scale has no exact product.
+struct ScaleTable { SplitValue s[256]; };
+ScaleTable weight_block_scales(const LogicalWeight& w, std::int64_t N, std::int64_t B) {
+  ScaleTable t;
   for (int b = 0; b < 256; ++b) {
     const float v = e4m3_value(static_cast<std::uint8_t>(b));
-    s_of[b] = std::isfinite(v) ? split(v) : SplitValue{0, INT32_MIN};
+    t.s[b] = std::isfinite(v) ? split(v) : SplitValue{0, INT32_MIN};
   }
-  std::vector<SplitValue> sw(static_cast<std::size_t>(N * B));
-  for (std::int64_t i = 0; i < N * B; ++i) {
-    sw[static_cast<std::size_t>(i)] = s_of[w.scales[static_cast<std::size_t>(i)]];
-    if (sw[static_cast<std::size_t>(i)].e == INT32_MIN) {
+  for (std::int64_t i = 0; i < N * B; ++i)
+    if (t.s[w.scales[static_cast<std::size_t>(i)]].e == INT32_MIN) {
       char b[128];
       std::snprintf(b, sizeof b, "block [%lld, %lld] has a non-finite E4M3 scale", static_cast<long long>(i / B), static_cast<long long>(i % B));
       throw Error(ErrorKind::BadInput, "", "weight", b);
     }
-  }
-  return sw;
+  return t;
 }
 
 // Activations: a_k per element and one exponent per block, or a per-element fallback where the
 // block's exponents span too much for a_k to stay below 2^48; and |a_k| for the magnitudes.
+// `ad` holds the same a_k as doubles (exact: |a_k| < 2^48) and `narrow` marks the blocks whose
+// |a_k| all stay below kNarrow, where the block dot product is exact in double (dot16, reference/exact_sum.h).
 struct ActivationBlocks {
   std::vector<SplitValue> xs;
   std::vector<std::int64_t> ax, ax_abs;
+  std::vector<double> ad, ad_abs;
   std::vector<int> ex;
-  std::vector<std::uint8_t> per_element;
+  std::vector<std::uint8_t> per_element, narrow;
 };
+constexpr std::int64_t kNarrow = std::int64_t{1} << 45;
+
+void mark_narrow(ActivationBlocks& a, std::int64_t blocks, bool magnitudes) {
+  a.ad.assign(a.ax.begin(), a.ax.end());
+  if (magnitudes) a.ad_abs.assign(a.ax_abs.begin(), a.ax_abs.end());
+  a.narrow.assign(static_cast<std::size_t>(blocks), 0);
+  for (std::int64_t mb = 0; mb < blocks; ++mb) {
+    bool n = !a.per_element[static_cast<std::size_t>(mb)];
+    for (int k = 0; k < 16 && n; ++k) {
+      const std::int64_t v = a.ax[static_cast<std::size_t>(mb * 16 + k)];
+      n = (v < 0 ? -v : v) < kNarrow;
+    }
+    a.narrow[static_cast<std::size_t>(mb)] = n;
+  }
+}
 
 ActivationBlocks activation_blocks(const Operands& o, std::int64_t M, std::int64_t K, std::int64_t B, bool magnitudes) {
   ActivationBlocks a;
@@ -198,6 +217,7 @@ ActivationBlocks activation_blocks(const Operands& o, std::int64_t M, std::int64
     a.ax_abs.resize(a.ax.size());
     for (std::size_t i = 0; i < a.ax.size(); ++i) a.ax_abs[i] = a.ax[i] < 0 ? -a.ax[i] : a.ax[i];
   }
+  mark_narrow(a, M * B, magnitudes);
   return a;
 }
 
@@ -205,23 +225,36 @@ ActivationBlocks activation_blocks(const Operands& o, std::int64_t M, std::int64
 struct WeightCodes {
   std::int8_t c[16];
   std::int64_t abs[16];
+  double cd[16], abs_d[16];
   WeightCodes() {
     for (int i = 0; i < 16; ++i) {
       c[i] = static_cast<std::int8_t>(2.0f * e2m1_value(static_cast<std::uint8_t>(i)));
       abs[i] = c[i] < 0 ? -c[i] : c[i];
+      cd[i] = c[i], abs_d[i] = static_cast<double>(abs[i]);
     }
   }
 };
 
 // One weight block (codes `code`, scale S) into every activation row's accumulators: block dot
 // products where the block's activations share an exponent, else element by element.
+// `fast`: narrow blocks take dot16 on the block's codes decoded once for every row; the int64
+// loop (the only path with `fast` off) stays for wider blocks and as the fast path's yardstick.
 void add_block(const ActivationBlocks& a, const WeightCodes& wc, const std::uint8_t* code, SplitValue S, std::int64_t M, std::int64_t B,
-               std::int64_t b, std::vector<ExactSum>& acc, std::vector<ExactSum>& mag) {
+               std::int64_t b, std::vector<ExactSum>& acc, std::vector<ExactSum>& mag, bool fast) {
   const bool magnitudes = !mag.empty();
   const std::int64_t S_abs = S.m < 0 ? -S.m : S.m;
+  double cw[16], cw_abs[16];
+  if (fast)
+    for (int k = 0; k < 16; ++k) cw[k] = wc.cd[code[k] & 0xF], cw_abs[k] = wc.abs_d[code[k] & 0xF];
   for (std::int64_t m = 0; m < M; ++m) {
     const std::size_t mb = static_cast<std::size_t>(m * B + b);
     ExactSum& am = acc[static_cast<std::size_t>(m)];
+    if (fast && a.narrow[mb]) {
+      am.add_scaled(static_cast<std::int64_t>(dot16(&a.ad[mb * 16], cw)) * S.m, a.ex[mb] + S.e - 1);
+      if (magnitudes)
+        mag[static_cast<std::size_t>(m)].add_scaled(static_cast<std::int64_t>(dot16(&a.ad_abs[mb * 16], cw_abs)) * S_abs, a.ex[mb] + S.e - 1);
+      continue;
+    }
     if (!a.per_element[mb]) {
       const std::int64_t* ax = &a.ax[mb * 16];
       std::int64_t dot = 0;
@@ -246,7 +279,9 @@ void add_block(const ActivationBlocks& a, const WeightCodes& wc, const std::uint
 
 }  // namespace
 
-Tensor gemm_exact(const Tensor& x, const LogicalWeight& w, GemmMode mode, const GemmScalars& s, std::vector<double>* abs_sum) {
+namespace {
+
+Tensor exact_gemm(const Tensor& x, const LogicalWeight& w, GemmMode mode, const GemmScalars& s, std::vector<double>* abs_sum, bool fast) {
   Operands o = operands(x, w, mode, s);
   if (o.K > ExactSum::kMaxTerms) {
     char b[96];
@@ -259,7 +294,7 @@ Tensor gemm_exact(const Tensor& x, const LogicalWeight& w, GemmMode mode, const 
   const std::size_t es = dtype_bits(x.dtype()) / 8;
   const std::int64_t M = o.M, N = o.N, K = o.K, B = K / 16;
   const SplitValue post = split(mode == GemmMode::W4A16 ? static_cast<double>(w.global_scale) : o.post);
-  const std::vector<SplitValue> sw = weight_block_scales(w, N, B);
+  const ScaleTable sw = weight_block_scales(w, N, B);
   if (mode == GemmMode::W4A16 && !std::isfinite(w.global_scale)) throw Error(ErrorKind::BadInput, "", "weight", "non-finite global scale");
   const ActivationBlocks a = activation_blocks(o, M, K, B, abs_sum != nullptr);
   const WeightCodes wc;
@@ -271,7 +306,7 @@ Tensor gemm_exact(const Tensor& x, const LogicalWeight& w, GemmMode mode, const 
     for (auto& am : acc) am.clear();
     for (auto& am : mag) am.clear();
     for (std::int64_t b = 0; b < B; ++b)
-      add_block(a, wc, &w.codes[static_cast<std::size_t>(n * K + b * 16)], sw[static_cast<std::size_t>(n * B + b)], M, B, b, acc, mag);
+      add_block(a, wc, &w.codes[static_cast<std::size_t>(n * K + b * 16)], sw.s[w.scales[static_cast<std::size_t>(n * B + b)]], M, B, b, acc, mag, fast);
     // The factor after the sum (alpha, or the w4a16 global scale), then one rounding.
     for (std::int64_t m = 0; m < M; ++m) {
       const cpp_int sum = acc[static_cast<std::size_t>(m)].value();
@@ -286,6 +321,16 @@ Tensor gemm_exact(const Tensor& x, const LogicalWeight& w, GemmMode mode, const 
     }
   }
   return y;
+}
+
+}  // namespace
+
+Tensor gemm_exact(const Tensor& x, const LogicalWeight& w, GemmMode mode, const GemmScalars& s, std::vector<double>* abs_sum) {
+  return exact_gemm(x, w, mode, s, abs_sum, true);
+}
+
+Tensor gemm_exact_scalar(const Tensor& x, const LogicalWeight& w, GemmMode mode, const GemmScalars& s, std::vector<double>* abs_sum) {
+  return exact_gemm(x, w, mode, s, abs_sum, false);
 }
 
 // Rows of the weight go through Eigen in chunks of at most 2^15 doubles (256 KiB), in one buffer

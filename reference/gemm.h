@@ -31,6 +31,9 @@ struct GemmScalars {
 // for w4a4, the weight's global scale for w4a16), from the same exact sums on magnitudes rounded
 // up to a double: for error bounds, at the oracle's speed.
 Tensor gemm_exact(const Tensor& x, const LogicalWeight& w, GemmMode mode, const GemmScalars& s, std::vector<double>* abs_sum = nullptr);
+// gemm_exact with every block on the int64 loop (no double-lane block dot products): the same
+// results by construction, kept to check the fast path against (reference/test/gemm_fast_path_test.cpp).
+Tensor gemm_exact_scalar(const Tensor& x, const LogicalWeight& w, GemmMode mode, const GemmScalars& s, std::vector<double>* abs_sum = nullptr);
 Tensor gemm_eigen(const Tensor& x, const LogicalWeight& w, GemmMode mode, const GemmScalars& s);
 // Same as gemm_eigen but returning the unrounded double results (for error bounds).
 std::vector<double> gemm_eigen_double(const Tensor& x, const LogicalWeight& w, GemmMode mode, const GemmScalars& s);
