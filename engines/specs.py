@@ -70,16 +70,71 @@ def write(nvfp4, spec, directory, other=False):
 PROBES = (Spec(unequal=True), Spec(hidden=128, intermediate=64, experts=2, unequal=True))
 
 
+# Each field's choices, simplest first: the strategy draws from them and `simpler` walks them back.
+EXPERTS = [0, 1, 2, 4, 8]
+DENSE_HIDDEN, DENSE_INTERMEDIATE = [64, 80, 128], [64, 48, 128]
+EXPERT_HIDDEN, EXPERT_INTERMEDIATE = 128, [64, 128]
+LAYOUTS, FORMATS, KV_HEADS, SCALARS = ["unfused", "fused"], ["modelopt", "compressed-tensors"], [0, 1], ["0d", "1d", "bf16"]
+
+
 @st.composite
-def specs(draw, formats=("modelopt", "compressed-tensors")):
-    experts = draw(st.sampled_from([0, 1, 2, 4, 8]))
+def specs(draw, formats=tuple(FORMATS)):
+    experts = draw(st.sampled_from(EXPERTS))
     if experts:
-        hidden, inter = 128, draw(st.sampled_from([64, 128]))
+        hidden, inter = EXPERT_HIDDEN, draw(st.sampled_from(EXPERT_INTERMEDIATE))
     else:
-        hidden, inter = draw(st.sampled_from([64, 80, 128])), draw(st.sampled_from([64, 48, 128]))
-    layout = draw(st.sampled_from(["unfused", "fused"]))
+        hidden, inter = draw(st.sampled_from(DENSE_HIDDEN)), draw(st.sampled_from(DENSE_INTERMEDIATE))
+    layout = draw(st.sampled_from(LAYOUTS))
     return Spec(layout=layout,
                 fmt=draw(st.sampled_from(list(formats))),
-                hidden=hidden, intermediate=inter, kv_heads=draw(st.sampled_from([0, 1])), experts=experts,
-                unequal=layout == "unfused" and draw(st.booleans()), scalars=draw(st.sampled_from(["0d", "1d", "bf16"])),
+                hidden=hidden, intermediate=inter, kv_heads=draw(st.sampled_from(KV_HEADS)), experts=experts,
+                unequal=layout == "unfused" and draw(st.booleans()), scalars=draw(st.sampled_from(SCALARS)),
                 w4a16=draw(st.booleans()), seed=draw(st.integers(0, 1 << 16)))
+
+
+def _valid(s):
+    """What `specs` could draw (make-checkpoint refuses the rest)."""
+    if s.experts:
+        ok = s.hidden == EXPERT_HIDDEN and s.intermediate in EXPERT_INTERMEDIATE
+    else:
+        ok = s.hidden in DENSE_HIDDEN and s.intermediate in DENSE_INTERMEDIATE
+    return ok and not (s.unequal and s.layout != "unfused")
+
+
+def _earlier(choices, value):
+    return choices[:choices.index(value)] if value in choices else []
+
+
+def simpler(s, formats=tuple(FORMATS)):
+    """Specs one step simpler than s (one field moved to an earlier choice), simplest first.
+
+    Hypothesis shrinks what it draws, never an explicit example (PROBES): a probe that fails is
+    walked back with these instead, so every failure is reported on the plainest checkpoint that
+    still shows it."""
+    steps = [dict(experts=e) for e in _earlier(EXPERTS, s.experts) if e]
+    steps += [dict(experts=0, hidden=DENSE_HIDDEN[0], intermediate=DENSE_INTERMEDIATE[0])] if s.experts else []
+    hidden = DENSE_HIDDEN if not s.experts else []
+    inter = EXPERT_INTERMEDIATE if s.experts else DENSE_INTERMEDIATE
+    steps += [dict(hidden=h) for h in _earlier(hidden, s.hidden)]
+    steps += [dict(intermediate=i) for i in _earlier(inter, s.intermediate)]
+    steps += [dict(unequal=False)] if s.unequal else []
+    steps += [dict(layout=x) for x in _earlier(LAYOUTS, s.layout)]
+    steps += [dict(fmt=x) for x in _earlier(FORMATS, s.fmt) if x in formats]
+    steps += [dict(kv_heads=x) for x in _earlier(KV_HEADS, s.kv_heads)]
+    steps += [dict(scalars=x) for x in _earlier(SCALARS, s.scalars)]
+    steps += [dict(w4a16=False)] if s.w4a16 else []
+    steps += [dict(seed=0)] if s.seed else []
+    return [c for c in (dataclasses.replace(s, **d) for d in steps) if _valid(c)]
+
+
+def shrink(spec, still_fails, formats=tuple(FORMATS)):
+    """The plainest spec reached from `spec` by `simpler` steps on which still_fails(candidate)
+    holds (greedy: the first simpler candidate that still fails is taken, then again from it)."""
+    progress = True
+    while progress:
+        progress = False
+        for candidate in simpler(spec, formats):
+            if still_fails(candidate):
+                spec, progress = candidate, True
+                break
+    return spec
