@@ -1,4 +1,4 @@
-// Why the w4a4 kernel does not use AMX, measured: AMX tile multiplies (TDPBSSD) give int32 sums
+// What the AMX w4a4 kernel (optimized/kernels/amx.cpp) is up against, measured: AMX tile multiplies (TDPBSSD) give int32 sums
 // over a tile's whole K, but NVFP4 scales every 16-element block, so each block needs its own tile
 // multiply with K = 16, a zeroed accumulator tile before it and a tile store after it (the scaling
 // then happens in AVX-512 registers, as in the VNNI kernel). "peak" runs full K = 64 tiles that
@@ -6,31 +6,24 @@
 // 2 ops each) so they compare with limits/int8_vnni_peak. "w4a4_loop" is the whole inner loop a
 // w4a4 kernel on AMX would run, data in L1/L2 as in the panel kernel's: per 16-block, the int32
 // 16x16 tile (16 activation rows x 16 weight rows), stored, converted and scaled by Sw * Sx into
-// 16 f32 accumulators; its GFLOP/s compare with the VNNI panel loop's (bench/analysis.md: no faster).
+// 16 f32 accumulators; its GFLOP/s compare with the VNNI panel loop's (bench/analysis.md).
 // Registered only where the CPU has AMX-INT8; skipped where the kernel refuses the tile state
-// (arch_prctl).
+// (arch_prctl). Both decided where the dispatcher decides them (opt::amx_support).
 #include <benchmark/benchmark.h>
-#include <cpuid.h>
 #include <immintrin.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include <cstdint>
 #include <cstring>
 #include <vector>
 
+#include "optimized/kernels/dispatch.h"
+
 namespace {
 
-bool cpu_has_amx_int8() {
-  unsigned a, b, c, d;
-  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
-  return (d >> 24 & 1) && (d >> 25 & 1);  // AMX-TILE, AMX-INT8
-}
-
-bool os_grants_amx() {
-  constexpr long kArchReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
-  return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
-}
+using nvfp4::opt::amx_support;
+using nvfp4::opt::AmxSupport;
+bool cpu_has_amx_int8() { return amx_support() != AmxSupport::NoCpu; }
+bool os_grants_amx() { return amx_support() == AmxSupport::Usable; }
 
 struct TileConfig {
   std::uint8_t palette = 1, start_row = 0;

@@ -1,5 +1,7 @@
 // GEMM y[M, N] = x[M, K] . W^T side by side, in one binary and one run:
-//   nvfp4_<isa>     the optimized kernels on NVFP4 weights (w4a4 and w4a16, f32 activations)
+//   nvfp4_<isa>     the optimized kernels on NVFP4 weights (w4a4 and w4a16, f32 activations): the
+//                   best path on every shape, every other path on N = K = 4096 (amx, where the CPU
+//                   has it, is the best path; avx512 then runs at its M as well)
 //   reference_exact the reference's exact oracle (small shapes only: it is the oracle, not a kernel)
 //   openblas_sgemm  OpenBLAS sgemm on the same matrix already dequantized to f32
 //   onednn_u8s8s32  oneDNN's int8 matmul on the same codes as int8 (no per-block scaling): the 8-bit
@@ -15,6 +17,7 @@
 #include <memory>
 #include <oneapi/dnnl/dnnl.hpp>
 #include <string>
+#include <vector>
 
 #include "bench/synthetic_weights.h"
 #include "generator/rng.h"
@@ -182,6 +185,22 @@ void reference_exact(benchmark::State& st, Shape s, GemmMode mode, std::int64_t 
   counters(st, s, M, static_cast<double>(w.bytes()));
 }
 
+// Every path but the best, 1 thread, hot, at M = 1 and 16; where amx is the best path, avx512 also at
+// the M that the AMX tiles run, to compare the two.
+void register_other_paths(Shape s, opt::Isa best) {
+  for (opt::Isa isa : opt::available_isas()) {
+    if (isa == best) continue;
+    std::vector<std::int64_t> ms{1, 16};
+    if (isa == opt::Isa::Avx512 && best == opt::Isa::Amx) ms.insert(ms.end(), {32, 128, 512});
+    for (std::int64_t M : ms)
+      for (GemmMode mode : {GemmMode::W4A4, GemmMode::W4A16})
+        benchmark::RegisterBenchmark(("gemm/" + gemm_mode_name(mode) + "/nvfp4_" + opt::isa_name(isa) + "/" + shape_name(s) + "/M:" +
+                                      std::to_string(M) + "/threads:1/hot").c_str(),
+                                     [=](benchmark::State& st) { nvfp4_gemm(st, s, mode, isa, M, 1, false); })
+            ->UseRealTime()->Unit(benchmark::kMicrosecond);
+  }
+}
+
 // Registered in this order: per shape, everything that uses it.
 const bool registered = [] {
   using benchmark::RegisterBenchmark;
@@ -201,15 +220,7 @@ const bool registered = [] {
           RegisterBenchmark(("gemm/int8/onednn_u8s8s32" + tail).c_str(), [=](benchmark::State& st) { onednn_int8(st, s, M, t, cold); })
               ->UseRealTime()->Unit(benchmark::kMicrosecond);
         }
-    if (s.N == 4096 && s.K == 4096)  // every other dispatch path, on one shape
-      for (opt::Isa isa : opt::available_isas())
-        for (std::int64_t M : {std::int64_t{1}, std::int64_t{16}})
-          for (GemmMode mode : {GemmMode::W4A4, GemmMode::W4A16})
-            if (isa != best)
-              RegisterBenchmark(("gemm/" + gemm_mode_name(mode) + "/nvfp4_" + opt::isa_name(isa) + "/" + sn + "/M:" + std::to_string(M) +
-                                 "/threads:1/hot").c_str(),
-                                [=](benchmark::State& st) { nvfp4_gemm(st, s, mode, isa, M, 1, false); })
-                  ->UseRealTime()->Unit(benchmark::kMicrosecond);
+    if (s.N == 4096 && s.K == 4096) register_other_paths(s, best);  // every other dispatch path, on one shape
     if (s.N == 768)  // the oracle costs a multiprecision sum per element: small shape, few rows
       for (std::int64_t M : {std::int64_t{1}, std::int64_t{16}})
         for (GemmMode mode : {GemmMode::W4A4, GemmMode::W4A16})

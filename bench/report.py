@@ -94,7 +94,9 @@ def header(R, command):
              + ", ".join(f"L{c['level']} {c['type'][0].lower() if c['type'] != 'Unified' else ''}{c['size'] // 1024} KiB"
                          f"{' x' + str(c['num_sharing']) if c.get('num_sharing', 0) > 1 else ''}" for c in ctx.get("caches", []))
              + f". Kernel path: `{R.path}`. Competitors: {ctx.get('openblas_config', '')}; oneDNN {ctx.get('onednn_version', '')} "
-             f"with `DNNL_MAX_CPU_ISA={ctx.get('DNNL_MAX_CPU_ISA', '')}` (the instructions our kernels use). "
+             f"with `DNNL_MAX_CPU_ISA={ctx.get('DNNL_MAX_CPU_ISA', '')}` (the instructions our avx512 kernels use"
+             + ("; the amx path's w4a4 from M = 16 runs AMX tiles, which oneDNN's default ISA, further below, uses too" if R.path == "amx" else "")
+             + "). "
              "Activations are F32. The headline shape (N = K = 4096) shows medians of 3 repetitions; the rest one run each. "
              "This is a VM: runs vary by up to ~20% from one to the next.\n")
     return L
@@ -207,11 +209,21 @@ def paths_section(R):
     L = []
     L.append("## Every dispatch path (N = K = 4096, 1 thread, hot), GFLOP/s\n")
     L.append("| path | w4a4 M=1 | w4a4 M=16 | w4a16 M=1 | w4a16 M=16 |\n|---|---|---|---|---|")
-    for p in ("avx512", "avx2", "scalar"):
+    for p in ("amx", "avx512", "avx2", "scalar"):
         row = [R.g(mode, f"nvfp4_{p}", HEADLINE, M, 1, "hot") for mode in ("w4a4", "w4a16") for M in (1, 16)]
         if any(v is not None for v in row):
             L.append(f"| {p} | " + " | ".join(f(v, 1) for v in row) + " |")
     L.append("")
+    # The amx set runs AMX tiles for w4a4 from 16 rows on and hands the rest to the avx512 kernels.
+    if R.g("w4a4", "nvfp4_amx", HEADLINE, 16, 1, "hot") is None:
+        L.append(f"No amx path in this run: {R.ctx.get('nvfp4_amx', 'not recorded (a run from before the amx kernel)')}.\n")
+    else:
+        L.append("### AMX tiles against AVX-512 VNNI (w4a4, N = K = 4096, 1 thread, hot), GFLOP/s\n")
+        L.append("| M | amx | avx512 | amx / avx512 |\n|---|---|---|---|")
+        for M in (16, 32, 128, 512):
+            a, v = R.g("w4a4", "nvfp4_amx", HEADLINE, M, 1, "hot"), R.g("w4a4", "nvfp4_avx512", HEADLINE, M, 1, "hot")
+            L.append(f"| {M} | {f(a)} | {f(v)} | {'–' if not a or not v else f'{a / v:.2f}'} |")
+        L.append("")
     if R.amx:
         L.append("## oneDNN with its default ISA (AMX tiles on this CPU), N = K = 4096, hot, GFLOP/s\n")
         L.append("Not comparable with our AVX-512 kernels (another instruction set); recorded so the difference is known.\n")

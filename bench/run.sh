@@ -2,7 +2,7 @@
 # Every benchmark in one command (about 6 minutes on 2 cores): builds only the bench, runs it, and
 # writes bench/results/*.json, bench/RESULTS.md and bench/gemm.svg. Run on an idle machine.
 #   OpenBLAS: OPENBLAS_CORETYPE=SkylakeX selects its AVX-512 kernels.
-#   oneDNN: DNNL_MAX_CPU_ISA=AVX512_CORE_VNNI keeps it on the instructions our kernels use; its
+#   oneDNN: DNNL_MAX_CPU_ISA=AVX512_CORE_VNNI keeps it on the instructions our avx512 kernels use; its
 #   default (AMX tiles, where the CPU has them) is run once more on the headline shape, for the record.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -26,6 +26,7 @@ void store(Tensor& y, std::int64_t i, float v) {
 
 const KernelSet& kernels_for(Isa i) {
   switch (i) {
+    case Isa::Amx: return amx_kernels();
     case Isa::Avx512: return avx512_kernels();
     case Isa::Avx2: return avx2_kernels();
     default: return scalar_kernels();

@@ -9,10 +9,10 @@
 //   of the sum, whatever the order (lanes, then a horizontal add), plus one of the product, so
 //   |r - t| <= gamma_(K+1) * sum_k |x_k w_k| + (K + 1) 2^-150 max(1, global_scale).
 // - w4a4: integer dot products of 2 e2m1(x) and 2 e2m1(w) are exact in int32, over a 16-block
-//   (scalar) or a 4-element quad of one block (the vector kernels); times Sx Sw / 4 each is exact in
-//   f32 (12 + 8 significant bits); these terms, at most K/4 of them, are summed with fma in f32 in
-//   any order and r = acc * alpha, so |r - t| <= gamma_(K/4+1) * sum_k |xq_k wq_k| + (K/4 + 1)
-//   2^-150 max(1, alpha).
+//   (scalar, AVX-512, AMX tiles) or a 4-element quad of one block (AVX2); times Sx Sw / 4 each is
+//   exact in f32 (12 + 8 significant bits); these terms, at most K/4 of them, are summed with fma
+//   in f32 in any order and r = acc * alpha, so |r - t| <= gamma_(K/4+1) * sum_k |xq_k wq_k|
+//   + (K/4 + 1) 2^-150 max(1, alpha).
 // The result r is then rounded to the output dtype. The checks hold every path to the total bound
 // this arithmetic allows against the exact oracle (checks/gemm_bound.h).
 //

@@ -16,7 +16,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <sstream>
 #include <vector>
 
@@ -27,8 +26,8 @@
 #include "optimized/kernels/thread_pool.h"
 #include "optimized/kernels/tiles.h"
 #include "optimized/layout_maps.h"
+#include "properties/kernel_weights.h"
 #include "reference/gemm.h"
-#include "reference/swizzle.h"
 
 namespace nvfp4 {
 namespace {
@@ -44,10 +43,10 @@ std::int64_t max_m_class() {
 std::int64_t max_k_class() { return 2 * tiles::largest_k_group() + tiles::kBlockK; }
 
 // N classes: below, at and past every stored-row tile (rows kernel 4, 2, 1; panel 32 in groups of
-// 16), thread task multiple, and 128-row scale band.
+// 16; AMX tiles of 16), thread task multiple, and 128-row scale band.
 std::vector<std::int64_t> n_classes() {
   std::vector<std::int64_t> n{1};
-  for (std::int64_t t : {tiles::kRowsWideRows, std::int64_t{tiles::kPanelGroupRows}, std::int64_t{tiles::kPanelRows},
+  for (std::int64_t t : {tiles::kRowsWideRows, std::int64_t{tiles::kPanelGroupRows}, std::int64_t{tiles::kAmxTileN}, std::int64_t{tiles::kPanelRows},
                          2 * std::int64_t{tiles::kPanelRows}, tiles::kTaskRowMultiple, tiles::kScaleBandRows})
     for (std::int64_t v : {t - 1, t, t + 1})
       if (v >= 1 && std::find(n.begin(), n.end(), v) == n.end()) n.push_back(v);
@@ -59,62 +58,9 @@ std::vector<std::int64_t> n_classes() {
 // tile (4, 2) leaves a remainder.
 std::int64_t grid_n() { return tiles::kPanelRows + tiles::kPanelGroupRows + 5; }
 
-// A random quantized weight [N, K] in both forms: logical for the oracle, stored (packed rows,
-// scales swizzled by the reference's own swizzle, the optimized index map to read them) for the
-// kernels. Scales stay within a few binades and some are 0, so that a block the kernel drops or
-// misplaces moves the result far past the bound.
-struct Weight {
-  ref::LogicalWeight lw;
-  ref::GemmScalars s;
-  std::vector<std::uint8_t> packed;
-  Tensor swizzled;
-  std::shared_ptr<const opt::SwizzleMap> map;
-  opt::GemmWeights w;
-};
-
-Weight make_weight(std::int64_t N, std::int64_t K, std::uint64_t seed, opt::LayoutCache& cache) {
-  Weight r;
-  Rng g(seed);
-  r.lw.N = N;
-  r.lw.K = K;
-  r.lw.codes.resize(static_cast<std::size_t>(N * K));
-  r.lw.scales.resize(static_cast<std::size_t>(N * K / 16));
-  for (auto& c : r.lw.codes) c = static_cast<std::uint8_t>(g.next() & 15);
-  for (auto& s : r.lw.scales) {
-    const std::uint64_t v = g.next();
-    s = v % 16 == 0 ? 0 : static_cast<std::uint8_t>(0x28 + (v >> 8) % 0x28);  // 0, or 2^-2 .. 2^3 (E4M3 0x28 .. 0x4F)
-  }
-  r.lw.global_scale = 1.5f;
-  r.s.alpha = 0.75f;
-  r.s.input_encode_scale = 2.0f;
-  r.packed.assign(static_cast<std::size_t>(N * K / 2), 0);
-  for (std::int64_t n = 0; n < N; ++n)
-    for (std::int64_t k = 0; k < K; ++k)
-      r.packed[static_cast<std::size_t>(n * K / 2 + k / 2)] |=
-          static_cast<std::uint8_t>(r.lw.codes[static_cast<std::size_t>(n * K + k)] << (k % 2 ? 4 : 0));
-  Tensor lin = Tensor::zeros(DType::F8_E4M3, {N, K / 16});
-  std::memcpy(lin.data(), r.lw.scales.data(), r.lw.scales.size());
-  r.swizzled = ref::swizzle_128x4(lin);
-  r.map = cache.swizzle(N, K / 16);
-  r.w.packed = r.packed.data();
-  r.w.rows = r.w.N = N;
-  r.w.row_bytes = K / 2;
-  r.w.K = K;
-  r.w.scales = r.swizzled.data();
-  r.w.swizzle = r.map.get();
-  r.w.global_scale = r.lw.global_scale;
-  r.w.alpha = r.s.alpha;
-  r.w.input_gs = r.s.input_encode_scale;
-  return r;
-}
-
-Tensor activations(std::int64_t M, std::int64_t K, std::uint64_t seed) {
-  Tensor x = Tensor::empty(DType::F32, {M, K});
-  Rng g(seed);
-  float* p = x.data_as<float>();
-  for (std::int64_t i = 0; i < M * K; ++i) p[i] = static_cast<float>(g.normal() * (i % 11 == 0 ? 8.0 : 1.0));
-  return x;
-}
+using kernel_test::activations;
+using kernel_test::make_weight;
+using kernel_test::Weight;
 
 // The failures of one shape on every path and thread count, "" when all hold. Each forced path
 // must be counted as run.
@@ -166,6 +112,7 @@ TEST(KernelClasses, TheGridCoversEveryClassOfTheTileSizes) {
   // The grid's own structure, from the constants, so that a tile change cannot shrink it unseen.
   EXPECT_GE(max_m_class(), tiles::kW4a4PanelMinRows + tiles::kPanelW4a4TileM + 1);
   EXPECT_GE(max_m_class(), 2 * std::int64_t{tiles::kRowsTileM} + 1);
+  EXPECT_GE(max_m_class(), 2 * std::int64_t{tiles::kAmxTileM} + 1) << "two AMX tiles and a partial one";
   EXPECT_GE(max_k_class(), 2 * tiles::kPanelChunkK * tiles::kPanelChunksPerPass + 16);
   const std::int64_t n = grid_n();
   EXPECT_GT(n, tiles::kPanelRows);

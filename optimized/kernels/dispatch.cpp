@@ -1,6 +1,8 @@
 #include "optimized/kernels/dispatch.h"
 
 #include <cpuid.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cstdlib>
@@ -16,7 +18,10 @@ std::optional<Isa>& forced() {
   return f;
 }
 
-std::atomic<std::uint64_t> hits[3];
+std::atomic<std::uint64_t> hits[4];
+std::atomic<std::uint64_t> amx_tiles{0};
+
+constexpr Isa kAll[] = {Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Amx};
 
 // CPUID.1:ECX bit 29. clang 14's __builtin_cpu_supports does not know "f16c".
 bool has_f16c() {
@@ -31,6 +36,7 @@ bool cpu_has(Isa i) {
     case Isa::Avx512:
       return cpu_has(Isa::Avx2) && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
              __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vbmi");
+    case Isa::Amx: return cpu_has(Isa::Avx512) && amx_support() == AmxSupport::Usable;
   }
   return false;
 }
@@ -42,12 +48,13 @@ const char* isa_name(Isa i) {
     case Isa::Scalar: return "scalar";
     case Isa::Avx2: return "avx2";
     case Isa::Avx512: return "avx512";
+    case Isa::Amx: return "amx";
   }
   return "?";
 }
 
 std::optional<Isa> parse_isa(const std::string& s) {
-  for (Isa i : {Isa::Scalar, Isa::Avx2, Isa::Avx512})
+  for (Isa i : kAll)
     if (s == isa_name(i)) return i;
   return std::nullopt;
 }
@@ -55,7 +62,7 @@ std::optional<Isa> parse_isa(const std::string& s) {
 const std::vector<Isa>& available_isas() {
   static const std::vector<Isa> v = [] {
     std::vector<Isa> r;
-    for (Isa i : {Isa::Avx512, Isa::Avx2, Isa::Scalar})
+    for (Isa i : {Isa::Amx, Isa::Avx512, Isa::Avx2, Isa::Scalar})
       if (cpu_has(i)) r.push_back(i);
     return r;
   }();
@@ -68,7 +75,7 @@ Isa active_isa() {
     const char* env = std::getenv("NVFP4_KERNEL");
     if (env && *env) {
       want = parse_isa(env);
-      if (!want) throw Error(ErrorKind::Usage, "", "", std::string("NVFP4_KERNEL must be scalar, avx2 or avx512, not \"") + env + "\"");
+      if (!want) throw Error(ErrorKind::Usage, "", "", std::string("NVFP4_KERNEL must be scalar, avx2, avx512 or amx, not \"") + env + "\"");
     }
   }
   if (!want) return available_isas().front();
@@ -82,5 +89,29 @@ ScopedIsa::~ScopedIsa() { forced() = previous_; }
 
 std::uint64_t kernel_hits(Isa i) { return hits[static_cast<int>(i)].load(); }
 void count_kernel_hit(Isa i) { hits[static_cast<int>(i)].fetch_add(1); }
+
+AmxSupport amx_support() {
+  static const AmxSupport s = [] {
+    unsigned a, b, c, d;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !(d >> 24 & 1) || !(d >> 25 & 1)) return AmxSupport::NoCpu;
+    // arch/x86/include/uapi/asm/prctl.h: ARCH_REQ_XCOMP_PERM 0x1023; XFEATURE_XTILEDATA is state
+    // component 18. Without the grant the first tile instruction is a fatal SIGILL.
+    constexpr long kArchReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
+    return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0 ? AmxSupport::Usable : AmxSupport::NoOsGrant;
+  }();
+  return s;
+}
+
+const char* amx_support_text(AmxSupport s) {
+  switch (s) {
+    case AmxSupport::Usable: return "usable";
+    case AmxSupport::NoCpu: return "this CPU has no AMX-TILE and AMX-INT8";
+    case AmxSupport::NoOsGrant: return "the CPU has AMX-INT8 but the OS refuses this process the tile state";
+  }
+  return "?";
+}
+
+std::uint64_t amx_tile_gemms() { return amx_tiles.load(); }
+void count_amx_tile_gemm() { amx_tiles.fetch_add(1); }
 
 }  // namespace nvfp4::opt

@@ -57,5 +57,6 @@ const KernelSet& scalar_kernels();
 void quantize_row_scalar(const float* x, std::int64_t K, float gs, std::int8_t* doubled, float* scales);
 const KernelSet& avx2_kernels();
 const KernelSet& avx512_kernels();
+const KernelSet& amx_kernels();
 
 }  // namespace nvfp4::opt

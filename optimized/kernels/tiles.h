@@ -16,6 +16,8 @@
 // - N: below, at and past each stored-row tile (rows kernel 4 / 2 / 1 rows, panel 32 rows in two
 //   16-row groups, thread tasks of whole kTaskRowMultiple rows, the 128-row band of the swizzled
 //   scales).
+// - AMX (w4a4, from kAmxMinRows): M by whole tiles of kAmxTileM and the rest; K by its remainder
+//   modulo kAmxStepK (the tail of 1..3 blocks); N by the 16-row tile within the 32-row panel.
 // - threads: one task below kSplitWork (M x rows x K), several from there; activation rows prepared
 //   in parallel from kPrepareSplitElems (M x Kp) on.
 #pragma once
@@ -66,16 +68,26 @@ inline constexpr int kPanelW4a16TileM = 12;
 inline constexpr std::int64_t kPanelF32Blocks = 16;
 inline constexpr std::int64_t kPanelRowBlockBytes = std::int64_t{1} << 20;
 
+// amx.cpp: w4a4 from kAmxMinRows activation rows on (below, and for w4a16, the avx512 kernels);
+// tiles of kAmxTileM activation rows x kAmxTileN stored rows, one 16-K block per tile multiply,
+// kAmxStepBlocks blocks per step (kAmxStepK), activation rows padded to whole tiles, the weights
+// packed as the AVX-512 panels are (kPanelRows rows, kPanelChunksPerPass x kPanelChunkK at a time).
+inline constexpr std::int64_t kAmxMinRows = 16;
+inline constexpr int kAmxTileM = 16;
+inline constexpr int kAmxTileN = 16;
+inline constexpr std::int64_t kAmxStepBlocks = 4;
+inline constexpr std::int64_t kAmxStepK = kAmxStepBlocks * 16;
+
 // The 128x4 layout: scale rows are padded to bands of 128.
 inline constexpr std::int64_t kScaleBandRows = 128;
 
 // The largest activation-row tile of any path, and the K step that contains every other K step.
 inline constexpr std::int64_t largest_tile_m() {
-  return std::max<std::int64_t>({kAvx2TileM, kRowsTileM, kPanelW4a4TileM, kPanelW4a16TileM});
+  return std::max<std::int64_t>({kAvx2TileM, kRowsTileM, kPanelW4a4TileM, kPanelW4a16TileM, kAmxTileM});
 }
 inline constexpr std::int64_t largest_k_group() {
   return std::max<std::int64_t>({kBlockK, kAvx2ChunkK, kKLaneChunkK, kRowsChunkK, kPanelChunkK * kPanelChunksPerPass,
-                                 kPanelF32Blocks * kBlockK, kActivationKPad});
+                                 kPanelF32Blocks * kBlockK, kActivationKPad, kAmxStepK});
 }
 
 }  // namespace nvfp4::opt::tiles

@@ -37,7 +37,10 @@ TEST(Dispatch, BestPathIsWhatTheCpuFlagsAllow) {
   };
   const bool avx2 = has({"avx2", "fma", "f16c"});
   const bool avx512 = avx2 && has({"avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx512vbmi"});
-  const Isa want = avx512 ? Isa::Avx512 : avx2 ? Isa::Avx2 : Isa::Scalar;
+  // Linux lists amx_tile only where it enables the tile state (arch/x86/kernel/fpu/xstate.c clears
+  // the flag of an xfeature it leaves off) and amx_int8 only with amx_tile (cpuid-deps.c).
+  const bool amx = avx512 && has({"amx_tile", "amx_int8"});
+  const Isa want = amx ? Isa::Amx : avx512 ? Isa::Avx512 : avx2 ? Isa::Avx2 : Isa::Scalar;
   EXPECT_EQ(available_isas().front(), want) << "best path " << isa_name(available_isas().front()) << ", flags allow " << isa_name(want);
   EXPECT_EQ(available_isas().back(), Isa::Scalar);
   ::unsetenv("NVFP4_KERNEL");
@@ -56,10 +59,15 @@ TEST(Dispatch, ForcingAPathByScopeOrEnvironment) {
     active_isa();
     ADD_FAILURE() << "accepted NVFP4_KERNEL=avx1024";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("scalar, avx2 or avx512"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("scalar, avx2, avx512 or amx"), std::string::npos) << e.what();
   }
   ::unsetenv("NVFP4_KERNEL");
-  for (Isa i : {Isa::Avx2, Isa::Avx512})
+  ::setenv("NVFP4_KERNEL", "amx", 1);
+  EXPECT_EQ(parse_isa("amx"), Isa::Amx);
+  if (available_isas().front() == Isa::Amx) EXPECT_EQ(active_isa(), Isa::Amx);
+  else EXPECT_THROW(active_isa(), Error) << "NVFP4_KERNEL=amx where there is none";
+  ::unsetenv("NVFP4_KERNEL");
+  for (Isa i : {Isa::Avx2, Isa::Avx512, Isa::Amx})
     if (std::find(available_isas().begin(), available_isas().end(), i) == available_isas().end()) {
       ScopedIsa s(i);
       EXPECT_THROW(active_isa(), Error) << isa_name(i) << " forced on a CPU without it must not fall back";

@@ -29,10 +29,13 @@ TEST(PathRows, HandWorkedSetsPerKernelSet) {
   // each) and panels from 4 (tiles of 12, a half tile of 6, then singles: M % 12 in 7..11, and
   // 19 % 12 = 7).
   EXPECT_EQ(ms(Isa::Avx512), (std::vector<std::int64_t>{1, 2, 3, 9, 19}));
+  // amx: the same below 16 and for w4a16; w4a4 from 16 on runs AMX tiles of 16 rows (a full tile,
+  // then a partial one: M > 16 off a multiple of 16), which 19 reaches too: the same set.
+  EXPECT_EQ(ms(Isa::Amx), (std::vector<std::int64_t>{1, 2, 3, 9, 19}));
 }
 
 TEST(PathRows, EveryClassReachedAndNoMSpare) {
-  for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
+  for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Amx}) {
     SCOPED_TRACE(isa_name(isa));
     const auto all = all_row_classes(isa);
     ASSERT_FALSE(all.empty());
@@ -56,6 +59,8 @@ TEST(PathRows, ClassesOfSingleRowCounts) {
   EXPECT_EQ(row_classes(Isa::Avx512, 9),
             (std::vector<std::string>{"avx512 w4a4 rows kernel, 2 and 1 weight rows at a time: a full tile of 8 rows, then a partial one"}));
   EXPECT_TRUE(row_classes(Isa::Avx512, 0).empty());
+  EXPECT_EQ(row_classes(Isa::Amx, 17), (std::vector<std::string>{"amx w4a4 tiles: a full tile of 16 rows, then a partial one"}));
+  EXPECT_TRUE(row_classes(Isa::Amx, 16).empty()) << "16: one whole AMX tile, short of a w4a16 half tile after a full one";
   EXPECT_TRUE(row_classes(Isa::Avx512, 16).empty()) << "16: whole tiles of 4, short of a w4a16 half tile after a full one";
   EXPECT_EQ(row_classes(Isa::Avx2, 4), (std::vector<std::string>{})) << "one full tile, no tail";
 }

@@ -1,0 +1,143 @@
+// The AMX kernel set (optimized/kernels/amx.cpp) by its own structure, next to the grid that runs
+// every path (kernel_classes_test.cpp): tiles of 16 activation rows x 16 stored rows, one 16-K block
+// per tile multiply, 4 blocks per step, the avx512 kernels below 16 rows and for w4a16. Every shape
+// runs forced onto the amx path, both modes, 1 and 2 threads, each element within optimized/gemm.h's
+// bound of the reference's exact oracle, and proves which kernel ran: amx_tile_gemms() must grow by
+// one exactly where the tiles are due (w4a4, M >= kAmxMinRows) and stay put elsewhere. Skipped, with
+// the reason, where the CPU or the OS offers no AMX.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <sstream>
+#include <vector>
+
+#include "checks/gemm_vs_oracle.h"
+#include "optimized/gemm.h"
+#include "optimized/kernels/dispatch.h"
+#include "optimized/kernels/thread_pool.h"
+#include "optimized/kernels/tiles.h"
+#include "properties/kernel_weights.h"
+#include "reference/gemm.h"
+
+namespace nvfp4 {
+namespace {
+
+namespace tiles = opt::tiles;
+
+bool have_amx() {
+  const auto& isas = opt::available_isas();
+  return std::find(isas.begin(), isas.end(), opt::Isa::Amx) != isas.end();
+}
+#define SKIP_WITHOUT_AMX() \
+  if (!have_amx()) GTEST_SKIP() << "no amx path here: " << opt::amx_support_text(opt::amx_support())
+
+// The failures of one shape on the amx path ("" when all hold). pad >= 0: stored rows shuffled among
+// pad padding rows (trtllm's layout).
+std::string check_amx(std::int64_t M, std::int64_t N, std::int64_t K, std::uint64_t seed, opt::LayoutCache& cache, std::int64_t pad = -1) {
+  const kernel_test::Weight wt = kernel_test::make_weight(N, K, seed, cache, pad);
+  const Tensor x = kernel_test::activations(M, K, seed ^ 0x9E3779B97F4A7C15ull);
+  std::ostringstream fail;
+  const int pool_threads = opt::ThreadPool::global().threads();
+  opt::ScopedIsa forced(opt::Isa::Amx);
+  for (GemmMode mode : {GemmMode::W4A16, GemmMode::W4A4}) {
+    std::vector<double> mag;
+    const Tensor exact = ref::gemm_exact(x, wt.lw, mode, wt.s, &mag);
+    const double post = mode == GemmMode::W4A4 ? wt.s.alpha : wt.lw.global_scale;
+    const bool tiles_due = mode == GemmMode::W4A4 && M >= tiles::kAmxMinRows;
+    for (int threads : {1, 2}) {
+      opt::ThreadPool::global().set_threads(threads);
+      const std::uint64_t hits = opt::kernel_hits(opt::Isa::Amx), tile_gemms = opt::amx_tile_gemms();
+      const Tensor got = opt::gemm(x, wt.w, mode);
+      const std::string where = gemm_mode_name(mode) + " threads=" + std::to_string(threads) + " M=" + std::to_string(M) +
+                                " N=" + std::to_string(N) + " K=" + std::to_string(K) + (pad >= 0 ? " shuffled" : "");
+      if (opt::kernel_hits(opt::Isa::Amx) != hits + 1) fail << where << ": the forced amx path did not run\n";
+      if (opt::amx_tile_gemms() != tile_gemms + (tiles_due ? 1 : 0))
+        fail << where << ": AMX tiles " << (tiles_due ? "did not run" : "ran where the avx512 kernels are due") << "\n";
+      const checks::KernelCheck kc = checks::check_kernel(exact, got, mag, mode, K, post);
+      if (!kc.passed()) fail << where << " seed=" << seed << ": " << kc.failure() << "\n";
+    }
+  }
+  opt::ThreadPool::global().set_threads(pool_threads);
+  return fail.str();
+}
+
+void expect_none(const std::string& fails) {
+  if (fails.empty()) return;
+  std::istringstream in(fails);
+  std::string line, first;
+  int n = 0;
+  while (std::getline(in, line))
+    if (n++ < 12) first += "  " + line + "\n";
+  ADD_FAILURE() << n << " failures; the first:\n" << first;
+}
+
+// M: every count up to one past the threshold (the avx512 kernels, then one tile, then a tile and
+// one row), two tiles and either side of them.
+std::vector<std::int64_t> m_classes() {
+  std::vector<std::int64_t> m;
+  for (std::int64_t v = 1; v <= tiles::kAmxMinRows + 1; ++v) m.push_back(v);
+  for (std::int64_t v : {2 * tiles::kAmxTileM - 1, 2 * tiles::kAmxTileM, 2 * tiles::kAmxTileM + 1}) m.push_back(v);
+  return m;
+}
+
+// K: a tail of 1, 2 and 3 blocks alone, one whole step, a step and each tail, and the same past the
+// panel's 512-K packing pass (the step restarts at each pass).
+std::vector<std::int64_t> k_classes() {
+  const std::int64_t pass = tiles::kPanelChunkK * tiles::kPanelChunksPerPass;
+  std::vector<std::int64_t> k;
+  for (std::int64_t base : {std::int64_t{0}, tiles::kAmxStepK, pass})
+    for (std::int64_t tail = 0; tail < tiles::kAmxStepK; tail += 16)
+      if (base + tail > 0) k.push_back(base + tail);
+  return k;
+}
+
+TEST(AmxKernel, TheClassesAreTheKernelsStructure) {
+  EXPECT_EQ(tiles::kAmxStepK, tiles::kAmxStepBlocks * tiles::kBlockK);
+  const auto m = m_classes(), k = k_classes();
+  EXPECT_TRUE(std::count(m.begin(), m.end(), tiles::kAmxMinRows - 1) && std::count(m.begin(), m.end(), tiles::kAmxMinRows + 1));
+  for (std::int64_t tail : {16, 32, 48}) EXPECT_TRUE(std::count(k.begin(), k.end(), tiles::kAmxStepK + tail)) << tail;
+  EXPECT_NE((tiles::kPanelRows + tiles::kPanelGroupRows + 5) % tiles::kAmxTileN, 0) << "N off the 16-row tile";
+}
+
+// Every M class at every K class, at an N of a full panel and a second one whose second group of
+// 16 is partial; and N off every tile at the M and K that reach a tile and a partial one.
+TEST(AmxKernel, EveryTileClassWithinTheBound) {
+  SKIP_WITHOUT_AMX();
+  opt::LayoutCache cache;
+  std::string fails;
+  const std::int64_t N = tiles::kPanelRows + tiles::kPanelGroupRows + 5;
+  for (std::int64_t K : k_classes())
+    for (std::int64_t M : m_classes()) fails += check_amx(M, N, K, static_cast<std::uint64_t>(M * 1009 + K), cache);
+  for (std::int64_t n : {1, 15, 16, 17, 31, 32, 33, 47, 48, 49})
+    for (std::int64_t M : {tiles::kAmxMinRows, tiles::kAmxMinRows + 1, 2 * std::int64_t{tiles::kAmxTileM} + 1})
+      fails += check_amx(M, n, tiles::kAmxStepK + 48, static_cast<std::uint64_t>(n * 31 + M), cache);
+  expect_none(fails);
+}
+
+// trtllm's stored rows: shuffled, padded, each naming its output column.
+TEST(AmxKernel, ShuffledAndPaddedRowsLandOnTheirColumns) {
+  SKIP_WITHOUT_AMX();
+  opt::LayoutCache cache;
+  std::string fails;
+  for (std::int64_t M : {tiles::kAmxMinRows, tiles::kAmxMinRows + 1, 2 * std::int64_t{tiles::kAmxTileM} + 1})
+    for (std::int64_t pad : {std::int64_t{0}, std::int64_t{7}, std::int64_t{40}}) fails += check_amx(M, 45, 2 * tiles::kAmxStepK + 32, static_cast<std::uint64_t>(M * 7 + pad), cache, pad);
+  expect_none(fails);
+}
+
+// Large enough that gemm() prepares the activation rows on both threads (M x Kp >= kPrepareSplitElems)
+// and splits the stored rows: with an odd M each thread's share of rows ends or starts inside a
+// tile (33 rows: 17 and 16), and the last range of stored rows is partial.
+TEST(AmxKernel, OddRowsPerThreadWithTwoThreads) {
+  SKIP_WITHOUT_AMX();
+  opt::LayoutCache cache;
+  std::string fails;
+  const std::int64_t K = 4 * tiles::kPanelChunkK * tiles::kPanelChunksPerPass + 16;  // a 1-block tail
+  for (std::int64_t M : {2 * tiles::kAmxTileM + 1, 3 * tiles::kAmxTileM - 1}) {
+    ASSERT_GE(M * (K + 48), tiles::kPrepareSplitElems);
+    fails += check_amx(M, 3 * tiles::kPanelRows + 5, K, static_cast<std::uint64_t>(M), cache);
+  }
+  expect_none(fails);
+}
+
+}  // namespace
+}  // namespace nvfp4
