@@ -6,16 +6,19 @@ the expert mapping (make_expert_params_mapping), model_loader/utils.py's
 process_weights_after_loading and its reload (model_loader/reload/layerwise.py: the model is
 recorded on meta tensors after construction; a reload restores each layer on meta, buffers its
 weights, processes it and copies the result into the tensors the kernels hold,
-gpu_model_runner.py:4960-4962@0.19.1). stubs.py lists what is stubbed.
+gpu_model_runner.py:4960-4962@0.19.1). stubs.py lists what is stubbed. `build_model` builds
+vLLM's own model class for the checkpoint (vllm_model.py, with its own stubs).
 """
+import contextlib
 import importlib
 import importlib.metadata
 import socket
 import types
+import weakref
 
 import torch
 
-from . import stubs
+from . import stubs, vllm_model
 from .model import PACKED
 
 _MO = "vllm.model_executor.layers.quantization.modelopt"
@@ -54,17 +57,21 @@ _CTM_OLD = "vllm.model_executor.layers.quantization.compressed_tensors.compresse
 _CTM_NEW = _CTM_OLD + ".compressed_tensors_moe_w4a4_nvfp4"
 
 # Per release: how the linear GEMM is chosen, the experts' constructor, the compressed-tensors MoE
-# module that imports the backend oracle. Every release post-processes all three MoE backends on
+# module that imports the backend oracle, and whether the worker reloads under the model's
+# VllmConfig (0.33.0: v1/worker/gpu_worker.py:637; 0.19.1 and 0.20.0 do not, gpu_worker.py:328,
+# so the process-wide default answers there; cold loads run under it in all three,
+# gpu_worker.py:321@0.19.1, :597@0.33.0). Every release post-processes all three MoE backends on
 # a CPU (oracle/nvfp4.py map_nvfp4_backend refuses none by name).
 RELEASES = {
-    "0.19.1": {"linear": _cutlass_backend, "experts": _fused_moe, "ct_moe": _CTM_OLD},
-    "0.20.0": {"linear": _cutlass_kernel, "experts": _fused_moe, "ct_moe": _CTM_NEW},
+    "0.19.1": {"linear": _cutlass_backend, "experts": _fused_moe, "ct_moe": _CTM_OLD, "reload_config": False},
+    "0.20.0": {"linear": _cutlass_kernel, "experts": _fused_moe, "ct_moe": _CTM_NEW, "reload_config": False},
     # 0.26.0: FusedMoE is a function until its 0.27.0 rename, returning the MoERunner that holds
     # the parameters under routed_experts (model_executor/layers/fused_moe/layer.py:100@0.26.0).
-    "0.26.0": {"linear": _cutlass_kernel, "experts": _fused_moe, "ct_moe": _CTM_NEW},
+    # reload_config of 0.26.0 and 0.28.0 as 0.33.0: not checked (no environment for them here).
+    "0.26.0": {"linear": _cutlass_kernel, "experts": _fused_moe, "ct_moe": _CTM_NEW, "reload_config": True},
     # 0.28.0 as 0.33.0: FusedMoEFactory (model_executor/layers/fused_moe/layer.py:99@0.28.0).
-    "0.28.0": {"linear": _cutlass_kernel, "experts": _fused_moe_factory, "ct_moe": _CTM_NEW},
-    "0.33.0": {"linear": _cutlass_kernel, "experts": _fused_moe_factory, "ct_moe": _CTM_NEW},
+    "0.28.0": {"linear": _cutlass_kernel, "experts": _fused_moe_factory, "ct_moe": _CTM_NEW, "reload_config": True},
+    "0.33.0": {"linear": _cutlass_kernel, "experts": _fused_moe_factory, "ct_moe": _CTM_NEW, "reload_config": True},
 }
 BACKENDS = {"cutlass": "VLLM_CUTLASS", "flashinfer_cutlass": "FLASHINFER_CUTLASS",
             "flashinfer_trtllm": "FLASHINFER_TRTLLM"}
@@ -105,6 +112,13 @@ class Adapter:
         if hasattr(mu, "num_compute_units"):
             mu.num_compute_units = lambda device_id=0: 132
         self.lin = lin
+        self._built = weakref.WeakKeyDictionary()  # model -> vllm_model.Built (its VllmConfig)
+
+    def build_model(self, conf):
+        """vLLM's own model class for the checkpoint's config.json (vllm_model.py), tp = 1, CPU."""
+        model, built = vllm_model.build_model(conf)
+        self._built[model] = built
+        return model
 
     @staticmethod
     def cpu_cannot(spec):
@@ -144,22 +158,40 @@ class Adapter:
         self._model = model
         record_metadata_for_reloading(model)
 
-    # What process_weights_after_loading and finalize_layerwise_reload read of the ModelConfig
-    # (attention dtype, the torchao check, 0.33.0's re-tie of word embeddings); the model has no
-    # attention layers and no embeddings.
+    # For a model of the engine's layers only (model.py's TinyModel), what
+    # process_weights_after_loading and finalize_layerwise_reload read of the ModelConfig (attention
+    # dtype, the torchao check, 0.33.0's re-tie of word embeddings): it has no attention layers and
+    # no embeddings. A model from build_model is processed with its own ModelConfig.
     _MODEL_CONFIG = types.SimpleNamespace(quantization="modelopt", dtype=torch.bfloat16,
                                           word_embeddings_untied_by_checkpoint=False)
 
-    def _process(self, model):
+    def _model_config(self, model):
+        built = self._built.get(model)
+        return built.model_config if built else self._MODEL_CONFIG
+
+    def _under_config(self, model, applies=True):
+        from vllm.config import set_current_vllm_config
+        built = self._built.get(model)
+        return set_current_vllm_config(built.vllm_config) if built and applies else contextlib.nullcontext()
+
+    def load_weights(self, model, weights):
+        """The model's own load_weights, as a cold load runs it (its names loaded, for vLLM's class)."""
+        with self._under_config(model):
+            return model.load_weights(weights)
+
+    def process(self, model):
         from vllm.model_executor.model_loader.utils import process_weights_after_loading
-        process_weights_after_loading(model, self._MODEL_CONFIG, torch.device("cpu"))
+        with self._under_config(model):
+            process_weights_after_loading(model, self._model_config(model), torch.device("cpu"))
 
     def cold_load(self, model, weights):
-        model.load_weights(weights)
-        self._process(model)
+        # model_loader/base_loader.py load_model: the model's load_weights, then processing
+        self.load_weights(model, weights)
+        self.process(model)
 
     def reload(self, model, weights):
         from vllm.model_executor.model_loader.reload import finalize_layerwise_reload, initialize_layerwise_reload
-        initialize_layerwise_reload(model)
-        model.load_weights(weights)
-        finalize_layerwise_reload(model, self._MODEL_CONFIG)
+        with self._under_config(model, self.release["reload_config"]):
+            initialize_layerwise_reload(model)
+            model.load_weights(weights)
+            finalize_layerwise_reload(model, self._model_config(model))

@@ -4,6 +4,8 @@
 #include <map>
 #include <set>
 
+#include <nlohmann/json.hpp>
+
 #include "core/error.h"
 #include "core/module_map.h"
 #include "core/printable.h"
@@ -77,6 +79,39 @@ void diff_modules(const Checkpoint& c, const EngineDump& d, const std::vector<Mo
   }
 }
 
+// The dump's `aliases` (dump_engine_state.py: a name over the same bytes as an earlier name, which
+// it maps to); none where the dump is in memory or the metadata is not a JSON object of strings.
+std::map<std::string, std::string> dump_aliases(const EngineDump& d) {
+  auto it = d.metadata().find("aliases");
+  if (it == d.metadata().end()) return {};
+  const nlohmann::json j = nlohmann::json::parse(it->second, nullptr, false);
+  std::map<std::string, std::string> r;
+  if (j.is_object())
+    for (const auto& [k, v] : j.items())
+      if (v.is_string()) r.emplace(k, v.get<std::string>());
+  return r;
+}
+
+// The module a dump name lies under (its longest prefix that is a module), or none.
+const std::string* module_of(const std::string& n, const std::map<std::string, std::size_t>& index) {
+  for (std::size_t dot = n.rfind('.'); dot != std::string::npos && dot > 0; dot = n.rfind('.', dot - 1))
+    if (auto it = index.find(n.substr(0, dot)); it != index.end()) return &it->first;
+  return nullptr;
+}
+
+// The module a dump tensor no check read counts against, or none (it is reported unread). A second
+// name of a tensor that lies under no module is that tensor (same bytes), not data of the module:
+// vLLM 0.33.0's MoE runner holds the router it is given (Qwen3MoeSparseMoeBlock passes
+// gate=self.gate to FusedMoEFactory, model_executor/models/qwen3_moe.py:203-205@0.33.0), so
+// mlp.gate.weight is also mlp.experts.gate.weight.
+const std::string* counted_under(const std::string& n, const std::map<std::string, std::size_t>& index,
+                                 const std::map<std::string, std::string>& aliases, const EngineDump& d) {
+  const std::string* m = module_of(n, index);
+  auto a = aliases.find(n);
+  if (m && a != aliases.end() && d.has(a->second) && !module_of(a->second, index)) return nullptr;
+  return m;
+}
+
 // Each tensor no check read (and no placeholder of the row) goes to the module whose name is its
 // longest prefix: a module whose tensors sit under names no rule of this engine knows (an older
 // release's, another backend's) holds data nothing compared, which is never a pass.
@@ -88,15 +123,11 @@ void account(const EngineDump& d, DiffRun& r) {
     for (const auto& p : r.modules[i].params) read.insert(r.modules[i].module + "." + p);
     for (const auto& p : r.modules[i].placeholders) read.insert(r.modules[i].module + "." + p);
   }
+  const std::map<std::string, std::string> aliases = dump_aliases(d);
   for (const auto& n : d.names()) {
     if (read.count(n)) continue;
-    std::size_t dot = n.rfind('.');
-    for (; dot != std::string::npos && dot > 0; dot = n.rfind('.', dot - 1))
-      if (auto it = index.find(n.substr(0, dot)); it != index.end()) {
-        r.modules[it->second].unexplained.push_back(n);
-        break;
-      }
-    if (dot == std::string::npos || dot == 0) r.unread.push_back(n);
+    if (const std::string* m = counted_under(n, index, aliases, d)) r.modules[index.at(*m)].unexplained.push_back(n);
+    else r.unread.push_back(n);
   }
   for (auto& m : r.modules) {
     if (!m.unexplained.empty()) m.absent = false;

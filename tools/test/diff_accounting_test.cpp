@@ -122,5 +122,40 @@ TEST(DiffAccounting, OlderSglangTrtllmNamesAreNeverAPass) {
   }
 }
 
+// vLLM 0.33.0's MoE runner holds the router it is given: the real model's dump has
+// mlp.experts.gate.weight, listed in `aliases` as mlp.gate.weight, which lies under no module. That
+// second name is the router, unread; an alias of a tensor under the experts, or a name the
+// metadata does not list as an alias, still fails them.
+TEST(DiffAccounting, AnAliasOfATensorUnderNoModuleIsUnread) {
+  const std::string x = "model.layers.0.mlp.experts.", gate = "model.layers.0.mlp.gate.weight";
+  auto with = [&](const std::string& alias, const std::string& target) {
+    return [=](std::map<std::string, Tensor>& t) {
+      t.emplace(alias, Tensor::zeros(DType::BF16, {2, 4}));
+      if (!t.count(target)) t.emplace(target, Tensor::zeros(DType::BF16, {2, 4}));
+    };
+  };
+  auto meta = [&](const std::string& aliases) {
+    std::map<std::string, std::string> m = SafetensorsFile::open(kData + "/moe.vllm.cutlass.safetensors").metadata();
+    m["aliases"] = aliases;
+    return m;
+  };
+  TempDir dir;
+  const std::string listed = "{\"" + x + "gate.weight\": \"" + gate + "\"}";
+  const auto router = with(x + "gate.weight", gate);
+  nlohmann::json ok = diff_json(kData + "/moe", planted(dir, "moe.vllm.cutlass.safetensors", router, meta(listed)), 0);
+  EXPECT_EQ(strings(ok.at("unread")), (std::vector<std::string>{x + "gate.weight", gate}));  // in name order
+  EXPECT_TRUE(module(ok, "model.layers.0.mlp.experts").at("unexplained").empty());
+
+  TempDir dir2;  // the same names, no alias listed: data under the experts nothing read
+  nlohmann::json bad = diff_json(kData + "/moe", planted(dir2, "moe.vllm.cutlass.safetensors", router, meta("{}")), 1);
+  EXPECT_EQ(strings(module(bad, "model.layers.0.mlp.experts").at("unexplained")), std::vector<std::string>{x + "gate.weight"});
+
+  TempDir dir3;  // an alias of an experts tensor is the experts' data: unexplained
+  const std::string inner = "{\"" + x + "w13_copy\": \"" + x + "routed_experts.w13_weight\"}";
+  const auto copy = with(x + "w13_copy", x + "routed_experts.w13_weight");
+  nlohmann::json under = diff_json(kData + "/moe", planted(dir3, "moe.vllm.cutlass.safetensors", copy, meta(inner)), 1);
+  EXPECT_EQ(strings(module(under, "model.layers.0.mlp.experts").at("unexplained")), std::vector<std::string>{x + "w13_copy"});
+}
+
 }  // namespace
 }  // namespace nvfp4::diff_test
