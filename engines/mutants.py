@@ -28,6 +28,11 @@ MUTANTS = {
                          "loaded_weight=loaded_weight, shard_id=idx, tp_rank=self.tp_rank",
                          "loaded_weight=loaded_weight, shard_id=0, tp_rank=self.tp_rank",
                          "loaded-slots", ["--backend", "cutlass"]),
+    # sglang 0.5.23's own LlamaForCausalLM.load_weights (the model's loader, not a copy) loads k's
+    # tensors with shard id "v" (k and v have one shape): qkv_proj's k slot is never written
+    "llama-k-into-v": ("sglang", "0.5.23", "srt/models/llama.py", "weight_loader(param, loaded_weight, shard_id)",
+                       'weight_loader(param, loaded_weight, "v" if shard_id == "k" else shard_id)',
+                       "loaded-slots", ["--backend", "flashinfer_cutlass", "--format", "modelopt"]),
     # sglang 0.5.23's linear alpha doubled: the cold state is wrong
     "alpha-doubled": ("sglang", "0.5.23", _MQ, _ALPHA, _ALPHA.replace("weight_scale_2)", "weight_scale_2 * 2)"),
                       "cold-diff", ["--backend", "flashinfer_cutlass", "--format", "modelopt"]),

@@ -1,11 +1,16 @@
-"""The properties, run on one checkpoint spec, one engine release, one backend, one memory mode.
+"""The properties, run on one checkpoint spec, one engine release, one backend, one memory mode,
+over the engine's own model class (adapter.build_model) loaded by its own load_weights.
 
-  loaded-slots   after loading and before processing, every slot of every per-shard parameter
-                 holds the checkpoint's value (fused on disk: the one scalar fills every slot)
+  loaded-slots   after the model's load_weights and before processing, every slot of every
+                 per-shard parameter holds the checkpoint's value (fused on disk: the one scalar
+                 fills every slot); what each slot must hold comes from the checkpoint's names
+                 (model.scalar_loads), not from the engine's calls
   cold-diff      cold load + processing: `nvfp4 diff` holds (findings classes aside, findings.py)
   reload-same    a reload of the same checkpoint leaves the state byte-identical
   reload-other   reload B (same shapes, other weights and scales) equals a cold load of B, and
-                 reloading A after it equals cold A; every checkpoint tensor reaches a parameter
+                 reloading A after it equals cold A (a tensor the reload cannot reach shows here:
+                 what the engine's loader does with it is the engine's behaviour; the failure
+                 names it, hooks.Reach)
   identity       every parameter and buffer keeps its object and storage address across reloads,
                  none deleted, rebound or added (graph-captured kernels hold them)
 Each failure is a dict: property, step, parameter, index, expected, actual (and detail).
@@ -19,8 +24,7 @@ import traceback
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
 from dump_engine_state import dump_model  # noqa: E402
 
-from . import findings, state  # noqa: E402
-from .model import TinyModel, read_checkpoint  # noqa: E402
+from . import findings, hooks, model as ckpt, state  # noqa: E402
 
 PROPERTIES = ("loaded-slots", "cold-diff", "reload-same", "reload-other", "identity")
 _DIFF_BACKEND = {"flashinfer_trtllm": "trtllm"}  # diff's own name for it
@@ -45,10 +49,10 @@ def _slots(t, slot):
 OVERWRITTEN = "every slot written, but one shard's value overwrote the other's"
 
 
-def _expert_rows(model, snap):
+def _expert_rows(loads, snap):
     """(name, expert) -> the values loaded into that expert's row of a [E, 2] scalar parameter."""
     rows = {}
-    for name, slot, want in model.scalar_loads:
+    for name, slot, want in loads:
         t = snap[name].data if name in snap else None
         if isinstance(slot, tuple) and t is not None and t.dim() == 2 and t.numel() <= 64:
             rows.setdefault((name, slot[0]), []).append(float(t.new_tensor([want]).float()[0]))
@@ -67,15 +71,22 @@ def _row_failure(name, e, t, wants):
     return failure("loaded-slots", "cold load, before processing", name, e * 2 + i, sorted(wants)[i], got[i], why)
 
 
-def loaded_slots(model, snap):
-    out, rows = [], _expert_rows(model, snap)
+def loaded_slots(loads, snap):
+    """`loads`: (parameter, slot, value) of every scalar on disk (model.scalar_loads, from the
+    checkpoint's names); `snap`: the state after the model's load_weights, before processing."""
+    loads = [(ckpt.resolve(n, snap) or n, slot, v) for n, slot, v in loads]
+    out, rows = [], _expert_rows(loads, snap)
     for (name, e), wants in rows.items():
         f = _row_failure(name, e, snap[name].data.float(), wants)
         if f and all(name != o["parameter"] for o in out):
             out.append(f)
-    for name, slot, want in model.scalar_loads:
-        t = snap[name].data.float() if name in snap else None
-        if t is None or t.numel() > 64 or any(n == name for n, _ in rows):
+    for name, slot, want in loads:
+        if name not in snap:
+            out.append(failure("loaded-slots", "cold load, before processing", name,
+                               detail="the checkpoint has a scalar for it, the model no such parameter"))
+            continue
+        t = snap[name].data.float()
+        if t.numel() > 64 or any(n == name for n, _ in rows):
             continue
         want = float(snap[name].data.new_tensor([want]).float()[0])  # in the parameter's dtype
         for i in _slots(t, slot):
@@ -111,27 +122,14 @@ def cold_diff(nvfp4, adapter, model, ckpt, dump, w4a16):
     return out, seen, None
 
 
-def _compare(prop, step, want, got):
+def _compare(prop, step, want, got, why=""):
     d = state.first_difference(want, got)
-    return [] if d is None else [failure(prop, step, d[0], d[1], d[2], d[3])]
+    return [] if d is None else [failure(prop, step, d[0], d[1], d[2], d[3], why)]
 
 
 def _identity(step, before, after):
     d = state.identity_change(before, after)
     return [] if d is None else [failure("identity", step, d[0], detail=d[1])]
-
-
-def _unreached(model, step, cold):
-    """A checkpoint tensor a cold load fed to a parameter that the reload could not find."""
-    lost = [(n, why) for n, why in model.unreached if n not in cold]
-    prop = "reload-same" if step == "reload A" else "reload-other"
-    return [failure(prop, step, n, detail=f"the reload could not load the checkpoint's tensor: {why}") for n, why in lost[:1]]
-
-
-def _reload(adapter, model, weights):
-    model.unreached = []
-    adapter.reload(model, list(weights.items()))
-    return state.capture(model)
 
 
 def engine_frame(e):
@@ -143,60 +141,76 @@ def engine_frame(e):
 
 
 class _Steps:
-    """Names the step in progress, so an exception the engine raises is reported under it."""
+    """Names the step in progress, what its reload could not reach and what the engine said while
+    loading, so that a failure in it (or an exception the engine raises) is reported with them."""
     PROPERTY = {"cold load A": "cold-diff", "reload A after cold A": "reload-same"}
 
     def __init__(self):
-        self.step = "building the model"
+        self("building the model")
 
     def __call__(self, step):
-        self.step = step
+        self.step, self.lost, self.said = step, [], []
 
-    def failure(self, e, unreached):
-        # a tensor the reload could not load first, then what the engine's processing raised
-        name, why = (unreached or [("", "")])[0]
+    def why(self):
+        out = [f"the reload could not load the checkpoint's tensor {n}: {w}" for n, w in self.lost[:1]]
+        return "; ".join(out + [f"the engine said: {line}" for line in self.said[:1]])
+
+    def failure(self, e):
+        # a tensor the reload could not load first, then what the engine's own code raised
+        name = self.lost[0][0] if self.lost else ""
         return failure(self.PROPERTY.get(self.step, "reload-other"), self.step, name,
-                       detail=(f"the reload could not load it ({why}); then " if name else "")
+                       detail=(f"{self.why()}; then " if self.why() else "")
                        + f"the engine raised {type(e).__name__}: {e} ({engine_frame(e)})")
+
+
+class _Reloads:
+    """The reloads of one model, each a step: what it could not reach (seen before it), what the
+    engine said while loading, then the state."""
+
+    def __init__(self, adapter, model, step):
+        self.adapter, self.model, self.step, self.reach = adapter, model, step, hooks.Reach(model)
+
+    def __call__(self, name, weights):
+        self.step(name)
+        self.step.lost = self.reach.lost(self.model, weights)
+        with hooks.engine_warnings(self.adapter.engine) as self.step.said:
+            self.adapter.reload(self.model, list(weights.items()))
+        return state.capture(self.model), self.step.why()
 
 
 def run_case(adapter, spec_a, spec_b, nvfp4, work, mode):
     """Every property on checkpoints A and B under one memory mode: (failures, findings, not_run)."""
-    conf, a = read_checkpoint(spec_a)
-    _, b = read_checkpoint(spec_b)
-    fails, seen, not_run, step, model, cold = [], set(), {}, _Steps(), None, set()
+    conf, a = ckpt.read_checkpoint(spec_a)
+    _, b = ckpt.read_checkpoint(spec_b)
+    fails, seen, not_run, step = [], set(), {}, _Steps()
     with state.memory_mode(mode):
         try:
             step("cold load A")
-            model = TinyModel(adapter, conf)
-            model.after_load = lambda m: fails.extend(loaded_slots(m, state.capture(m)))
-            adapter.cold_load(model, list(a.items()))
-            model.after_load = None
-            cold = {n for n, _ in model.unreached}  # names no layer here has (embeddings, norms): never loaded
+            model = ckpt.build(adapter, conf)
+            reload = _Reloads(adapter, model, step)
+            slots = lambda m: fails.extend(loaded_slots(ckpt.scalar_loads(a), state.capture(m)))  # noqa: E731
+            with hooks.after_load(model, slots):
+                adapter.cold_load(model, list(a.items()))
             cold_a = state.capture(model)
             w4a16 = not any(n.endswith(("input_scale", "input_global_scale")) for n in a)  # no input scales on disk
             diff_fails, seen, why = cold_diff(nvfp4, adapter, model, spec_a, os.path.join(work, f"dump-{mode}.safetensors"), w4a16)
             fails += diff_fails
             if why:
                 not_run["cold-diff"] = why
-            step("reload A after cold A")
-            same = _reload(adapter, model, a)
-            fails += _unreached(model, "reload A", cold) or _compare("reload-same", "reload A after cold A", cold_a, same)
+            same, why = reload("reload A after cold A", a)
+            fails += _compare("reload-same", "reload A after cold A", cold_a, same, why)
             fails += _identity("reload A after cold A", cold_a, same)
             step("cold load B")
-            other = TinyModel(adapter, conf)
+            other = ckpt.build(adapter, conf)
             adapter.cold_load(other, list(b.items()))
             cold_b = state.capture(other)
             del other
-            step("reload B after A")
-            then_b = _reload(adapter, model, b)
-            fails += _unreached(model, "reload B", cold) or _compare("reload-other", "reload B == cold B", cold_b, then_b)
+            then_b, why = reload("reload B after A", b)
+            fails += _compare("reload-other", "reload B == cold B", cold_b, then_b, why)
             fails += _identity("reload B after A", cold_a, then_b)
-            step("reload A after B")
-            back = _reload(adapter, model, a)
-            fails += _unreached(model, "reload A after B", cold) or _compare("reload-other", "reload A after B == cold A", cold_a, back)
+            back, why = reload("reload A after B", a)
+            fails += _compare("reload-other", "reload A after B == cold A", cold_a, back, why)
             fails += _identity("reload A after B", cold_a, back)
         except Exception as e:  # the engine's own code raised on this checkpoint
-            lost = [u for u in (model.unreached if model is not None else []) if u[0] not in cold]
-            fails.append(step.failure(e, lost if step.step.startswith("reload") else []))
+            fails.append(step.failure(e))
     return fails, seen, not_run

@@ -1,22 +1,24 @@
-"""sglang's own layers, loaders, post-processing and hot reload, run on the CPU.
+"""sglang's own model, loaders, post-processing and hot reload, run on the CPU.
 
-One adapter for every release; what differs between releases is a row of RELEASES. The layers
-(srt/layers/linear.py, srt/layers/moe/fused_moe_triton/layer.py), their quantization methods
-(ModelOpt, compressed-tensors), the expert name mapping (FusedMoE.make_expert_params_mapping) and
-DefaultModelLoader.load_weights_and_postprocess (srt/model_loader/loader.py: the model's
-load_weights over the parameters it has now, looked up by name, then every quant_method's
-process_weights_after_loading; update_weights_from_disk runs the same function) are the release's
-own. stubs.py lists what is stubbed.
+One adapter for every release; what differs between releases is a row of RELEASES. The model is
+the release's own class (srt/models/llama.py LlamaForCausalLM, srt/models/qwen3_moe.py
+Qwen3MoeForCausalLM for experts), built whole by build_model; its layers' quantization methods
+(ModelOpt, compressed-tensors, read from the checkpoint's quantization_config by the release's
+from_config) and DefaultModelLoader.load_weights_and_postprocess (srt/model_loader/loader.py: the
+model's own load_weights over the parameters it has now, then every quant_method's
+process_weights_after_loading; update_weights_from_disk runs the same function) are the
+release's own. stubs.py lists what is stubbed.
 """
 import importlib.metadata
 import json
 import os
 import tempfile
+import types
 
 import torch
 
 from . import stubs
-from .model import PACKED
+from . import model as ckpt
 
 
 def _runtime_context(server_args):
@@ -24,7 +26,9 @@ def _runtime_context(server_args):
     # layers read only the parallel context.
     import sglang.srt.runtime_context as rc
     rc.publish(server_args, role="scheduler")
-    ranks = rc.get_parallel().override(**{n: 0 for n in rc._parallel_fields() if n.endswith("_rank")})
+    # the model classes read the groups too (llama.py:564@0.5.23, get_parallel().pp_group.is_last_rank)
+    ranks = rc.get_parallel().override(**{n: 0 for n in rc._parallel_fields() if n.endswith("_rank")},
+                                       **{n: stubs.OneRankGroup() for n in rc._parallel_fields() if n.endswith("_group")})
     ranks.__enter__()
     import sglang.srt.layers.moe.utils as mu
     mu.initialize_moe_config()
@@ -43,6 +47,11 @@ def _global_server_args(server_args):
     set_global_server_args_for_scheduler(server_args)
     mu.initialize_moe_config(server_args)
     stubs.one_rank_getters(ps, "sglang.srt")
+    # what the scheduler's model runner does before building the model: the MoE model's layer
+    # communicator reads the attention DP size (srt/layers/dp_attention.py:271@0.5.10.post1); of
+    # the model config it keeps only the hidden size and dtype, for forward's gather buffers
+    from sglang.srt.layers.dp_attention import initialize_dp_attention
+    initialize_dp_attention(server_args, types.SimpleNamespace(hidden_size=64, dtype=torch.bfloat16))
 
 
 _MQ = "sglang.srt.layers.quantization.modelopt_quant"
@@ -88,6 +97,9 @@ class Adapter:
         for root in self.release["stubbed"]:
             stubs.stub_package(root)
         stubs.cuda_is_identity()
+        # RotaryEmbedding imports a native fallback kernel it calls only in forward, from a package
+        # sglang does not install (srt/layers/rotary_embedding/base.py:138@0.5.23, :90@0.5.10.post1)
+        stubs.stub_module("vllm._custom_ops")
         from sglang.srt.server_args import ServerArgs
         hf = tempfile.mkdtemp()  # a throwaway llama config satisfies ServerArgs
         with open(os.path.join(hf, "config.json"), "w") as f:
@@ -96,12 +108,10 @@ class Adapter:
                        "num_hidden_layers": 1, "vocab_size": 256, "max_position_embeddings": 128}, f)
         self._keep = self.release["context"](ServerArgs(model_path=hf, device="cpu", moe_runner_backend=backend))
         stubs.flashinfer_on_cpu()
-        import sglang.srt.layers.linear as lin
         import sglang.srt.layers.quantization.modelopt_quant as mq
         mq.get_fp4_gemm_runner_backend = lambda: stubs.NoSpecialBackend()
         for module, name in self.release["blackwell"]:
             stubs.answer_blackwell(module, name)
-        self.lin = lin
 
     @staticmethod
     def cpu_cannot(spec):
@@ -115,32 +125,30 @@ class Adapter:
     def quant_config(self, quant):
         import sglang.srt.layers.quantization.modelopt_quant as mq
         if quant.get("quant_method") != "compressed-tensors":
-            return mq.ModelOptFp4Config(is_checkpoint_nvfp4_serialized=True, group_size=16, exclude_modules=[],
-                                        packed_modules_mapping=PACKED)
+            # the release's own reading of config.json's quantization_config (its `ignore` list keeps
+            # lm_head and the router unquantized); the loader sets the model class's packed modules
+            cfg = mq.ModelOptFp4Config.from_config(quant)
+            cfg.packed_modules_mapping = ckpt.PACKED
+            return cfg
         from sglang.srt.layers.quantization.compressed_tensors import compressed_tensors as sct
         import sglang.srt.layers.quantization.compressed_tensors.schemes.compressed_tensors_w4a4_nvfp4 as sw
         sw.get_fp4_gemm_runner_backend = lambda: stubs.NoSpecialBackend()
         sct.CompressedTensorsConfig._check_scheme_supported = lambda self, min_capability, error=True: True
-        cfg = sct.CompressedTensorsConfig.from_config(dict(quant, packed_modules_mapping=PACKED))
-        cfg.packed_modules_mapping = PACKED
+        cfg = sct.CompressedTensorsConfig.from_config(dict(quant, packed_modules_mapping=ckpt.PACKED))
+        cfg.packed_modules_mapping = ckpt.PACKED
         return cfg
 
-    def experts(self, cfg, E, H, I, prefix):
-        from sglang.srt.layers.moe.fused_moe_triton.layer import FusedMoE
-        return FusedMoE(num_experts=E, hidden_size=H, intermediate_size=I, layer_id=0, top_k=min(2, E),
-                        quant_config=cfg, prefix=prefix)
-
-    def expert_mapping(self, E):
-        """The model files' expert mapping (qwen2_moe.py and others call it with these names)."""
-        from sglang.srt.layers.moe.fused_moe_triton.layer import FusedMoE
-        return FusedMoE.make_expert_params_mapping(ckpt_gate_proj_name="gate_proj", ckpt_down_proj_name="down_proj",
-                                                   ckpt_up_proj_name="up_proj", num_experts=E)
-
-    def before_build(self):
-        pass
-
-    def on_built(self, model):
-        pass
+    def build_model(self, conf):
+        """The release's own model class for the checkpoint (LlamaForCausalLM, or Qwen3MoeForCausalLM
+        with experts), built as DefaultModelLoader builds it: under the checkpoint's dtype, on the
+        target device (srt/model_loader/loader.py:838-839@0.5.23), tp 1."""
+        if conf.get("num_experts", 0):
+            from sglang.srt.models.qwen3_moe import Qwen3MoeForCausalLM as cls
+        else:
+            from sglang.srt.models.llama import LlamaForCausalLM as cls
+        quant = self.quant_config(conf.get("quantization_config", {}))
+        with ckpt.checkpoint_dtype(conf), torch.device("cpu"):
+            return cls(ckpt.hf_config(conf), quant_config=quant)
 
     def cold_load(self, model, weights):
         """Cold load is the same function as a reload: DefaultModelLoader.load_model ends in it."""

@@ -10,12 +10,20 @@ What is stubbed (the adapters install these; nothing else of the engines is repl
                      to 0.6.6 flashinfer/fp4_quantization.py). Its JIT cache is the venv's own.
   one_rank           tensor parallelism is one rank: every get_*_rank() is 0 and every
                      get_*_world_size() 1 (sglang's parallel_state getters or its runtime context;
-                     vLLM runs its own init_distributed_environment on gloo with world size 1).
+                     vLLM runs its own init_distributed_environment on gloo with world size 1);
+                     sglang's process groups, which its model classes read (pp_group.is_last_rank
+                     decides whether norm and lm_head are built), are OneRankGroup: one rank, no
+                     communicator (the model is built and loaded, never run).
   backend choice     the FP4 GEMM / MoE backend an engine would pick from the GPU is the one asked
                      for (adapters: sglang's get_fp4_gemm_runner_backend and its Blackwell checks,
                      vLLM's linear kernel selection and select_nvfp4_moe_backend).
   StubPackage        a native kernel package the code run only imports (sgl_kernel): its names
                      raise when called, so a call would show, never pass silently.
+  stub_module        the same for one module whose package is absent: sglang's RotaryEmbedding
+                     imports vllm._custom_ops.rotary_embedding, its forward's fallback kernel
+                     (srt/layers/rotary_embedding/base.py:138@0.5.23); vllm itself stays absent.
+Nothing of sglang's model is left unbuilt (engines/README.md): its own LlamaForCausalLM /
+Qwen3MoeForCausalLM with embedding, RadixAttention, rotary, norms, lm_head and logits processor.
 """
 import importlib
 import importlib.abc
@@ -41,6 +49,8 @@ STUBS = [
     ("backend selection", "the backend asked for: the engine would ask the GPU"),
     ("vLLM marlin_utils.num_compute_units", "132 (an H100's SMs): sizes W4A16's scratch workspace"),
     ("sgl_kernel (sglang <= 0.5.11)", "imported, never called: native build for another torch and a CUDA driver"),
+    ("sglang process groups", "one rank, no communicator: the model is built and loaded, never run"),
+    ("vllm._custom_ops (sglang)", "imported by RotaryEmbedding for its forward, never called"),
 ]
 
 
@@ -71,6 +81,16 @@ class OneRank:
         raise AttributeError(n)
 
 
+class OneRankGroup:
+    """A process group of one rank, as the model classes read it (sglang's GroupCoordinator:
+    is_first_rank / is_last_rank decide whether the embedding, norm and lm_head are built)."""
+    rank = rank_in_group = local_rank = first_rank = last_rank = 0
+    world_size = 1
+    ranks = (0,)
+    is_first_rank = is_last_rank = True
+    device_group = cpu_group = None
+
+
 class NoSpecialBackend:
     """sglang's FP4 GEMM runner backend: no special one (marlin, trtllm, ...), so cutlass."""
     def __getattr__(self, n):
@@ -88,11 +108,21 @@ def one_rank_getters(parallel_state, prefix):
             answers[n] = lambda: 0
         elif n.startswith("get_") and n.endswith("_world_size"):
             answers[n] = lambda: 1
+    one_rank_groups(parallel_state)
     originals = {n: getattr(parallel_state, n) for n in answers}
     for m in [m for name, m in list(sys.modules.items()) if name.startswith(prefix) and m is not None]:
         for n, a in answers.items():
             if getattr(m, n, None) is originals[n]:
                 setattr(m, n, a)
+
+
+def one_rank_groups(parallel_state):
+    """The model classes read the groups themselves (get_pp_group().is_last_rank,
+    srt/models/llama.py:470@0.5.10.post1): every unset group a one-rank one (not pdmux's, which
+    exists only when that mode is on)."""
+    for n, hint in vars(parallel_state).get("__annotations__", {}).items():
+        if "GroupCoordinator" in str(hint) and "PDMUX" not in n and getattr(parallel_state, n, 0) is None:
+            setattr(parallel_state, n, OneRankGroup())
 
 
 class _Never:
@@ -136,6 +166,12 @@ class StubPackage(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
 def stub_package(root):
     sys.meta_path.insert(0, StubPackage(root))
+
+
+def stub_module(name):
+    """`name` imports as a module whose names raise when called, its parent package left absent
+    (the import system finds a dotted name in sys.modules before it imports the parent)."""
+    sys.modules.setdefault(name, _StubModule(name))
 
 
 def answer_blackwell(module, name):

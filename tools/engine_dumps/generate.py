@@ -2,9 +2,12 @@
 
 A thin client of engines/ (engines/README.md): the installed release's adapter (a row of
 engines/sglang.py or engines/vllm.py RELEASES, with the stubs engines/stubs.py lists) builds the
-tiny model of the engine's own layers over a checkpoint `nvfp4 make-checkpoint` wrote, cold-loads
-it (the model files' name mapping, then the release's own process_weights_after_loading, as
-engine-check's cold load does), and tools/dump_engine_state.py writes the model's parameters.
+engine's own model class over a checkpoint `nvfp4 make-checkpoint` wrote (engines/model.py build),
+cold-loads it (the model's own load_weights, then the release's own process_weights_after_loading,
+as engine-check's cold load does), and tools/dump_engine_state.py writes the parameters of its
+NVFP4 modules (qkv_proj, o_proj, gate_up_proj, down_proj, experts). The rest of the model
+(embedding, norms, lm_head, rotary cache, attention's KV scales) is left out: `nvfp4 diff` does
+not check tensors under no quantized module, and the dumps are its fixtures for those modules.
 
 usage: generate.py ENGINE CKPT_DIR OUT.safetensors [MOE_BACKEND]   (ENGINE: sglang | vllm)
        generate.py ENGINE --batch MOE_BACKEND CKPT_DIR=OUT ...       (one process, one adapter)
@@ -19,7 +22,7 @@ sys.path.insert(0, _ROOT)
 sys.path.insert(0, os.path.join(_ROOT, "tools"))
 
 from engines import stubs  # noqa: E402,F401 (first: its environment must precede the engines' imports)
-from engines.model import TinyModel, read_checkpoint  # noqa: E402
+from engines.model import build, quantized_view, read_checkpoint  # noqa: E402
 from dump_engine_state import dump_model  # noqa: E402
 
 _DEFAULT_BACKEND = {"sglang": "flashinfer_cutlass", "vllm": "cutlass"}
@@ -38,9 +41,9 @@ def adapter(engine, moe_backend):
 def dump(ad, ckpt, out, moe_backend):
     """Build, cold load and dump one checkpoint with one adapter."""
     conf, tensors = read_checkpoint(ckpt)
-    model = TinyModel(ad, conf)
+    model = build(ad, conf)
     ad.cold_load(model, list(tensors.items()))
-    dump_model(model, out, engine=ad.engine, backend=moe_backend or "cutlass")
+    dump_model(quantized_view(model), out, engine=ad.engine, backend=moe_backend or "cutlass")
 
 
 def main(argv):

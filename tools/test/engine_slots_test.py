@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """engines/ without an engine: the loaded-slots check on a [E, 2] expert scalar, the finding class
-it leads to, and the spec strategy's unequal-scale draws. Needs torch and hypothesis: run with the
+it leads to, the checkpoint-name table it checks against, and the spec strategy's unequal-scale draws. Needs torch and hypothesis: run with the
 Python of an engine venv (scripts/engine_env.sh); exit 77 (ctest SKIP) where there is none.
 
     engine_slots_test.py SOURCE_DIR ENGINE==VERSION
@@ -17,12 +17,37 @@ def python_of(root, spec):
 
 
 def fake_model(name, values, loads):
-    """A model whose snapshot holds `values` as the [E, 2] parameter `name`, loaded with `loads`:
-    (expert, shard id, value) as the harness records them."""
+    """What the checkpoint says must be loaded (`loads`: (expert, shard id, value)) and a snapshot
+    holding `values` as the [E, 2] parameter `name`."""
     import torch
     snap = {name: types.SimpleNamespace(data=torch.tensor(values, dtype=torch.float32))}
-    model = types.SimpleNamespace(scalar_loads=[(name, (e, s), v) for e, s, v in loads])
-    return model, snap
+    return [(name, (e, s), v) for e, s, v in loads], snap
+
+
+def name_table():
+    """engines/model.py's table from the checkpoint's names to parameter and slot, the independent
+    truth loaded-slots checks against (expected values written out by hand here)."""
+    import torch
+    from engines import model
+    L = "model.layers.0"
+    one = lambda v: torch.tensor(v, dtype=torch.float32)  # noqa: E731
+    tensors = {f"{L}.self_attn.q_proj.weight_scale_2": one(0.5), f"{L}.self_attn.k_proj.input_scale": one([0.25]),
+               f"{L}.self_attn.v_proj.weight_scale_2": one(2.0), f"{L}.mlp.gate_proj.input_scale": one(3.0),
+               f"{L}.mlp.up_proj.weight_scale_2": one(4.0), f"{L}.self_attn.qkv_proj.input_scale": one(5.0),
+               f"{L}.mlp.experts.3.gate_proj.weight_scale_2": one(6.0), f"{L}.mlp.experts.3.up_proj.input_scale": one(7.0),
+               f"{L}.mlp.experts.12.down_proj.weight_global_scale": one([8.0]), f"{L}.self_attn.o_proj.input_scale": one(9.0),
+               f"{L}.self_attn.q_proj.weight": torch.zeros(4, 2, dtype=torch.uint8)}
+    assert sorted(model.scalar_loads(tensors), key=str) == sorted([
+        (f"{L}.self_attn.qkv_proj.weight_scale_2", "q", 0.5), (f"{L}.self_attn.qkv_proj.input_scale", "k", 0.25),
+        (f"{L}.self_attn.qkv_proj.weight_scale_2", "v", 2.0), (f"{L}.mlp.gate_up_proj.input_scale", 0, 3.0),
+        (f"{L}.mlp.gate_up_proj.weight_scale_2", 1, 4.0), (f"{L}.self_attn.qkv_proj.input_scale", None, 5.0),
+        (f"{L}.mlp.experts.w13_weight_scale_2", (3, "w1"), 6.0), (f"{L}.mlp.experts.w13_input_scale", (3, "w3"), 7.0),
+        (f"{L}.mlp.experts.w2_weight_global_scale", (12, "w2"), 8.0), (f"{L}.self_attn.o_proj.input_scale", None, 9.0)],
+        key=str), model.scalar_loads(tensors)
+    # vLLM >= 0.26.0 keeps the experts one level deeper; a name nobody has resolves to None
+    names = {f"{L}.mlp.experts.routed_experts.w13_input_scale", f"{L}.mlp.router.w13_input_scale"}
+    assert model.resolve(f"{L}.mlp.experts.w13_input_scale", names) == f"{L}.mlp.experts.routed_experts.w13_input_scale"
+    assert model.resolve(f"{L}.mlp.experts.w2_input_scale", names) is None
 
 
 def checks():
@@ -63,6 +88,10 @@ def checks():
     assert (True, True) in drawn and (True, False) in drawn, drawn
     # the probes run first: a linear and an expert checkpoint with unequal shard scales
     assert {(p.unequal, p.experts > 0, p.layout) for p in specs.PROBES} == {(True, False, "unfused"), (True, True, "unfused")}
+    name_table()
+    # a scalar on disk whose parameter the model lacks is a failure, never skipped
+    [absent] = properties.loaded_slots([(name, (0, "w1"), g)], {})
+    assert absent["parameter"] == name and "no such parameter" in absent["detail"], absent
     print("engine slots: every check holds")
 
 
