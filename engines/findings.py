@@ -38,12 +38,14 @@ CLASSES = {
          "param_data[expert_id] = loaded_weight, \"should be equal\")",
          "sglang srt/layers/moe/fused_moe_triton/layer.py:535@0.5.10.post1, :1133@0.5.23 (the same)"]),
     "moe-model-drops-fused-qkv": (
-        "sglang's Qwen3-MoE load_weights matches its stacked names without dots: a checkpoint storing "
+        "the engines' Qwen3-MoE load_weights matches its stacked names without dots: a checkpoint storing "
         "qkv_proj fused on disk has \"v_proj\" inside \"qkv_proj\", is renamed to \"qkqkv_proj\" and "
         "skipped without a word, so qkv_proj keeps what create_weights left (dense Llama's dotted "
         "\".v_proj\" loads the same checkpoint)",
         ["sglang srt/models/qwen3_moe.py:1164,1220@0.5.23, :1087,1128@0.5.10.post1 "
-         "((\"qkv_proj\", \"v_proj\", \"v\"); name.replace(weight_name, param_name); not in params_dict: continue)"]),
+         "((\"qkv_proj\", \"v_proj\", \"v\"); name.replace(weight_name, param_name); not in params_dict: continue)",
+         "vllm model_executor/models/qwen3_moe.py:536,598@0.20.0, :533,595@0.19.1 (the same; 0.33.0 maps "
+         "\".v_proj\" with the dot, :441@0.33.0)"]),
     "gate-half-uses-up-scale": (
         "sglang's ModelOpt flashinfer_trtllm experts (<= 0.5.13) put the up's global scale in the one "
         "alpha the kernel applies to the gate half",
@@ -66,12 +68,22 @@ def _activation_only(module):
             and not module.get("unreconciled"))
 
 
-def classify_failure(engine, fmt, failure, spec=None):
+# The releases whose Qwen3-MoE loader has the undotted stacked names (read off each venv's
+# models/qwen3_moe.py): every sglang release here; vLLM up to 0.20.0 (0.26.0 and 0.28.0 unread).
+_UNDOTTED_QWEN3_MOE = {"sglang": None, "vllm": {"0.19.1", "0.20.0"}}
+
+
+def _drops_fused_qkv(engine, version):
+    releases = _UNDOTTED_QWEN3_MOE.get(engine, set())
+    return releases is None or version in releases
+
+
+def classify_failure(engine, fmt, failure, spec=None, version=None):
     """The class of a failure, or None: a compressed-tensors checkpoint sglang's own processing
     left unloadable, an expert's input scale overwritten by its other shard's
     (properties.OVERWRITTEN), or (given the spec) anything on the qkv_proj of an experts
-    checkpoint fused on disk, which sglang's MoE model never loads."""
-    if (engine == "sglang" and spec is not None and spec.experts and spec.layout == "fused"
+    checkpoint fused on disk, which the release's MoE model never loads."""
+    if (_drops_fused_qkv(engine, version) and spec is not None and spec.experts and spec.layout == "fused"
             and ".qkv_proj" in failure.get("parameter", "")):
         return "moe-model-drops-fused-qkv"
     if engine == "sglang" and fmt == "compressed-tensors" and "the reload could not load" in failure.get("detail", ""):

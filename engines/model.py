@@ -79,12 +79,8 @@ def checkpoint_dtype(conf):
 
 
 def build(adapter, conf):
-    """The engine's own model class for the checkpoint (adapter.build_model); an adapter without
-    one still gets the harness's tiny model of its layers (tiny_model.py)."""
-    if hasattr(adapter, "build_model"):
-        return adapter.build_model(conf)
-    from .tiny_model import TinyModel
-    return TinyModel(adapter, conf)
+    """The engine's own model class for the checkpoint (adapter.build_model)."""
+    return adapter.build_model(conf)
 
 
 def _route(name):

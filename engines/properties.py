@@ -172,7 +172,12 @@ class _Reloads:
 
     def __call__(self, name, weights):
         self.step(name)
-        self.step.lost = self.reach.lost(self.model, weights)
+        # vLLM's layerwise reload puts back every parameter as built before it loads
+        # (model_loader/reload/layerwise.py initialize_layerwise_reload): nothing processing
+        # deleted is out of its reach, so only an engine whose reload loads into what processing
+        # left (sglang) is asked.
+        restores = getattr(self.adapter, "reload_restores_parameters", False)
+        self.step.lost = [] if restores else self.reach.lost(self.model, weights)
         with hooks.engine_warnings(self.adapter.engine) as self.step.said:
             self.adapter.reload(self.model, list(weights.items()))
         return state.capture(self.model), self.step.why()

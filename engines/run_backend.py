@@ -52,7 +52,7 @@ class Runner:
             out = []
             for mode in modes:
                 fails, seen, not_run = properties.run_case(self.adapter, a, b, self.nvfp4, work, mode)
-                reload_classes = [findings.classify_failure(self.adapter.engine, spec.fmt, f, spec) for f in fails]
+                reload_classes = [findings.classify_failure(self.adapter.engine, spec.fmt, f, spec, self.adapter.version) for f in fails]
                 seen |= {c for c in reload_classes if c}
                 fails = [f for f, c in zip(fails, reload_classes) if not c]
                 self.seen |= seen

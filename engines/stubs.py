@@ -22,8 +22,11 @@ What is stubbed (the adapters install these; nothing else of the engines is repl
   stub_module        the same for one module whose package is absent: sglang's RotaryEmbedding
                      imports vllm._custom_ops.rotary_embedding, its forward's fallback kernel
                      (srt/layers/rotary_embedding/base.py:138@0.5.23); vllm itself stays absent.
-Nothing of sglang's model is left unbuilt (engines/README.md): its own LlamaForCausalLM /
-Qwen3MoeForCausalLM with embedding, RadixAttention, rotary, norms, lm_head and logits processor.
+  attention backend  vLLM's Attention asks the platform for a backend, and vLLM's platform on a
+                     machine without a GPU answers none: FLASH_ATTN, a CUDA platform's first choice
+                     on Hopper (engines/vllm_model.py; platforms/cuda.py:176@0.33.0).
+Nothing of either engine's model is left unbuilt (engines/README.md): its own LlamaForCausalLM /
+Qwen3MoeForCausalLM with embedding, attention, rotary, norms, lm_head and logits processor.
 """
 import importlib
 import importlib.abc
@@ -51,6 +54,8 @@ STUBS = [
     ("sgl_kernel (sglang <= 0.5.11)", "imported, never called: native build for another torch and a CUDA driver"),
     ("sglang process groups", "one rank, no communicator: the model is built and loaded, never run"),
     ("vllm._custom_ops (sglang)", "imported by RotaryEmbedding for its forward, never called"),
+    ("vLLM attention backend selection", "FLASH_ATTN, a CUDA platform's first choice on Hopper: "
+     "vLLM's platform without a GPU answers none (engines/vllm_model.py)"),
 ]
 
 

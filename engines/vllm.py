@@ -13,13 +13,11 @@ import contextlib
 import importlib
 import importlib.metadata
 import socket
-import types
 import weakref
 
 import torch
 
 from . import stubs, vllm_model
-from .model import PACKED
 
 _MO = "vllm.model_executor.layers.quantization.modelopt"
 _CTL = "vllm.model_executor.layers.quantization.compressed_tensors.schemes.compressed_tensors_w4a4_nvfp4"
@@ -42,36 +40,22 @@ def _cutlass_kernel(mods):
             NvFp4LinearLayerConfig())
 
 
-def _fused_moe(cfg, E, H, I, prefix):
-    from vllm.model_executor.layers.fused_moe.layer import FusedMoE
-    return FusedMoE(num_experts=E, top_k=min(2, E), hidden_size=H, intermediate_size=I, quant_config=cfg, prefix=prefix)
-
-
-def _fused_moe_factory(cfg, E, H, I, prefix):
-    from vllm.model_executor.layers.fused_moe.layer import FusedMoEFactory
-    return FusedMoEFactory(num_experts=E, top_k=min(2, E), hidden_size=H, intermediate_size=I, quant_config=cfg,
-                           prefix=prefix)
-
-
 _CTM_OLD = "vllm.model_executor.layers.quantization.compressed_tensors.compressed_tensors_moe"
 _CTM_NEW = _CTM_OLD + ".compressed_tensors_moe_w4a4_nvfp4"
 
-# Per release: how the linear GEMM is chosen, the experts' constructor, the compressed-tensors MoE
+# Per release: how the linear GEMM is chosen, the compressed-tensors MoE
 # module that imports the backend oracle, and whether the worker reloads under the model's
 # VllmConfig (0.33.0: v1/worker/gpu_worker.py:637; 0.19.1 and 0.20.0 do not, gpu_worker.py:328,
 # so the process-wide default answers there; cold loads run under it in all three,
 # gpu_worker.py:321@0.19.1, :597@0.33.0). Every release post-processes all three MoE backends on
 # a CPU (oracle/nvfp4.py map_nvfp4_backend refuses none by name).
 RELEASES = {
-    "0.19.1": {"linear": _cutlass_backend, "experts": _fused_moe, "ct_moe": _CTM_OLD, "reload_config": False},
-    "0.20.0": {"linear": _cutlass_kernel, "experts": _fused_moe, "ct_moe": _CTM_NEW, "reload_config": False},
-    # 0.26.0: FusedMoE is a function until its 0.27.0 rename, returning the MoERunner that holds
-    # the parameters under routed_experts (model_executor/layers/fused_moe/layer.py:100@0.26.0).
+    "0.19.1": {"linear": _cutlass_backend, "ct_moe": _CTM_OLD, "reload_config": False},
+    "0.20.0": {"linear": _cutlass_kernel, "ct_moe": _CTM_NEW, "reload_config": False},
     # reload_config of 0.26.0 and 0.28.0 as 0.33.0: not checked (no environment for them here).
-    "0.26.0": {"linear": _cutlass_kernel, "experts": _fused_moe, "ct_moe": _CTM_NEW, "reload_config": True},
-    # 0.28.0 as 0.33.0: FusedMoEFactory (model_executor/layers/fused_moe/layer.py:99@0.28.0).
-    "0.28.0": {"linear": _cutlass_kernel, "experts": _fused_moe_factory, "ct_moe": _CTM_NEW, "reload_config": True},
-    "0.33.0": {"linear": _cutlass_kernel, "experts": _fused_moe_factory, "ct_moe": _CTM_NEW, "reload_config": True},
+    "0.26.0": {"linear": _cutlass_kernel, "ct_moe": _CTM_NEW, "reload_config": True},
+    "0.28.0": {"linear": _cutlass_kernel, "ct_moe": _CTM_NEW, "reload_config": True},
+    "0.33.0": {"linear": _cutlass_kernel, "ct_moe": _CTM_NEW, "reload_config": True},
 }
 BACKENDS = {"cutlass": "VLLM_CUTLASS", "flashinfer_cutlass": "FLASHINFER_CUTLASS",
             "flashinfer_trtllm": "FLASHINFER_TRTLLM"}
@@ -79,6 +63,7 @@ BACKENDS = {"cutlass": "VLLM_CUTLASS", "flashinfer_cutlass": "FLASHINFER_CUTLASS
 
 class Adapter:
     engine = "vllm"
+    reload_restores_parameters = True  # initialize_layerwise_reload restores each layer as built
 
     def __init__(self, backend):
         self.version = importlib.metadata.version("vllm")
@@ -86,7 +71,6 @@ class Adapter:
         self.backend = backend
         stubs.cuda_is_identity()
         import vllm.distributed.parallel_state as ps
-        import vllm.model_executor.layers.linear as lin
         from vllm.config import DeviceConfig, VllmConfig, set_current_vllm_config
         self._ctx = set_current_vllm_config(VllmConfig(device_config=DeviceConfig(device="cpu")))
         self._ctx.__enter__()
@@ -111,7 +95,6 @@ class Adapter:
         mu = importlib.import_module("vllm.model_executor.layers.quantization.utils.marlin_utils")
         if hasattr(mu, "num_compute_units"):
             mu.num_compute_units = lambda device_id=0: 132
-        self.lin = lin
         self._built = weakref.WeakKeyDictionary()  # model -> vllm_model.Built (its VllmConfig)
 
     def build_model(self, conf):
@@ -129,50 +112,12 @@ class Adapter:
             return "vLLM's compressed-tensors W4A16 processing calls ops.gptq_marlin_repack (CUDA only)"
         return None
 
-    def quant_config(self, quant):
-        import vllm.model_executor.layers.quantization.modelopt as vmo
-        if quant.get("quant_method") != "compressed-tensors":
-            return vmo.ModelOptNvFp4Config.from_config(quant)  # the config.json's quantization_config
-        from vllm.model_executor.layers.quantization.compressed_tensors import compressed_tensors as vct
-        cfg = vct.CompressedTensorsConfig.from_config(quant)
-        cfg.packed_modules_mapping = PACKED
-        return cfg
-
-    def experts(self, cfg, E, H, I, prefix):
-        return self.release["experts"](cfg, E, H, I, prefix)
-
-    def expert_mapping(self, E):
-        from vllm.model_executor.layers.fused_moe import layer as fml
-        make = getattr(fml, "fused_moe_make_expert_params_mapping", None) or fml.FusedMoE.make_expert_params_mapping
-        return make(self._model, "gate_proj", "down_proj", "up_proj", E)
-
-    def before_build(self):
-        # Each layer registers its prefix in the config's forward context and refuses a second one
-        # (fused_moe/layer.py:327@0.19.1); the harness builds a second model of the same names.
-        from vllm.config import get_current_vllm_config
-        get_current_vllm_config().compilation_config.static_forward_context.clear()
-
-    def on_built(self, model):
-        # model_loader/utils.py initialize_model: recorded right after construction
-        from vllm.model_executor.model_loader.reload import record_metadata_for_reloading
-        self._model = model
-        record_metadata_for_reloading(model)
-
-    # For a model of the engine's layers only (model.py's TinyModel), what
-    # process_weights_after_loading and finalize_layerwise_reload read of the ModelConfig (attention
-    # dtype, the torchao check, 0.33.0's re-tie of word embeddings): it has no attention layers and
-    # no embeddings. A model from build_model is processed with its own ModelConfig.
-    _MODEL_CONFIG = types.SimpleNamespace(quantization="modelopt", dtype=torch.bfloat16,
-                                          word_embeddings_untied_by_checkpoint=False)
-
     def _model_config(self, model):
-        built = self._built.get(model)
-        return built.model_config if built else self._MODEL_CONFIG
+        return self._built[model].model_config
 
     def _under_config(self, model, applies=True):
         from vllm.config import set_current_vllm_config
-        built = self._built.get(model)
-        return set_current_vllm_config(built.vllm_config) if built and applies else contextlib.nullcontext()
+        return set_current_vllm_config(self._built[model].vllm_config) if applies else contextlib.nullcontext()
 
     def load_weights(self, model, weights):
         """The model's own load_weights, as a cold load runs it (its names loaded, for vLLM's class)."""

@@ -11,7 +11,7 @@ checkpoint's dtype on the CPU, as model_loader/base_loader.py `load_model` calls
 (base_loader.py:53-55@0.19.1, :73-76@0.33.0). Its `load_weights` is the class's own, unchanged: LlamaModel's and
 Qwen3MoeModel's loops (0.19.1, 0.20.0) or AutoWeightsLoader with the class's WeightsMapper (0.33.0).
 
-Stubbed here (STUBS), each a question a CPU cannot answer:
+Stubbed here (listed with the others in stubs.py STUBS), a question a CPU cannot answer:
   attention backend   vLLM's platform for a machine without a GPU (UnspecifiedPlatform) answers
                       no attention backend (platforms/interface.py:241@0.19.1, :396@0.33.0); the
                       answer is the one a CUDA platform gives a Hopper GPU for a non-MLA decoder,
@@ -27,39 +27,22 @@ import tempfile
 
 import torch
 
+from . import model as ckpt
+
 # vLLM and transformers resolve a config directory through huggingface_hub; the directory here is
 # local and nothing may be fetched (huggingface_hub reads this when it is imported).
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-#: (stub, why): merged into the report's list of what did not run.
-STUBS = [
-    ("vLLM attention backend selection", "FLASH_ATTN, a CUDA platform's first choice on Hopper: "
-     "vLLM's platform without a GPU answers none"),
-]
-
-# make-checkpoint writes embed_tokens and lm_head as [64, H] (generator/checkpoint_writer.cpp:187,210)
-VOCAB = 64
-# Sizes the rotary cos/sin cache and the ModelConfig's max_model_len; nothing is run forward.
-MAX_POSITIONS = 64
-
 
 def hf_config(conf):
-    """The HF config.json (a dict) of the vLLM class that holds the checkpoint's tensors."""
-    keys = ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
-            "num_key_value_heads", "head_dim", "torch_dtype", "quantization_config")
-    hf = {k: conf[k] for k in keys if k in conf}
-    hf.update(vocab_size=VOCAB, max_position_embeddings=MAX_POSITIONS, rms_norm_eps=1e-6,
-              hidden_act="silu", tie_word_embeddings=False)  # lm_head is its own tensor on disk
+    """The HF config.json (a dict) of the vLLM class that holds the checkpoint's tensors: the
+    transformers config the harness gives both engines (model.hf_config: LlamaConfig, or
+    Qwen3MoeConfig with no shared expert and every layer sparse), with the class to build and the
+    checkpoint's quantization_config, which vLLM derives its quant config from."""
+    hf = ckpt.hf_config(conf).to_dict()
     experts = conf.get("num_experts", 0)
-    if not experts:
-        hf.update(model_type="llama", architectures=["LlamaForCausalLM"])
-        return hf
-    # Every layer sparse (decoder_sparse_step 1, no mlp_only_layers), no shared expert
-    # (shared_expert_intermediate_size absent: models/qwen3_moe.py:184-187@0.19.1), each expert
-    # of the checkpoint's intermediate size; the router is mlp.gate, as on disk.
-    hf.update(model_type="qwen3_moe", architectures=["Qwen3MoeForCausalLM"], num_experts=experts,
-              num_experts_per_tok=min(2, experts), moe_intermediate_size=conf["intermediate_size"],
-              decoder_sparse_step=1, mlp_only_layers=[], norm_topk_prob=True)
+    hf.update(architectures=["Qwen3MoeForCausalLM" if experts else "LlamaForCausalLM"],
+              quantization_config=conf["quantization_config"])
     return hf
 
 

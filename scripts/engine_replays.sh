@@ -26,9 +26,10 @@ fails = [f for b in r["backends"] for f in b["failures"]]
 modes = sorted({f.get("mode") for f in fails})
 ok = rc == want and (want == 0 or (all(re.search(name, f["parameter"] + " " + f["detail"]) for f in fails) and modes == ["garbage", "nan"]))
 first = fails[0] if fails else {}
+what = (f"{first.get('parameter')}[{first['index']}] expected {first['expected']}, got {first['actual']}"
+        if first.get("index") is not None else f"{first.get('parameter')}: {first.get('detail')}")
 print(f"{'ok  ' if ok else 'FAIL'} {r['engine']} {r['engine_version']}: exit {rc} (want {want})"
-      + (f"; {first['property']} at '{first['step']}': {first['parameter']}[{first['index']}] expected {first['expected']}, "
-         f"got {first['actual']} (modes {', '.join(modes)})" if first else "; every property held"))
+      + (f"; {first['property']} at '{first['step']}': {what} (modes {', '.join(modes)})" if first else "; every property held"))
 sys.exit(0 if ok else 1)
 PY
 }
