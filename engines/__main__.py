@@ -76,7 +76,7 @@ def run_backend(a, backend, work):
     r = subprocess.run(cmd, capture_output=True, text=True, cwd=os.path.dirname(os.path.dirname(__file__)))
     if r.returncode != 0 or not os.path.exists(out):
         tail = (r.stderr.strip().splitlines() or ["no output"])[-1]
-        return {"backend": backend, "examples": 0, "refused_specs": 0, "findings_seen": [], "not_run": {},
+        return {"backend": backend, "examples": 0, "refused_specs": 0, "refusals": [], "findings_seen": [], "not_run": {},
                 "smallest_failing": None, "failures": [properties.failure(
                     "cold-diff", "setting up the backend", "", detail=tail)]}
     with open(out) as f:
@@ -99,8 +99,9 @@ def text(report):
              f"backend, seed {report['seed']}, memory modes {', '.join(report['memory_modes'])}"]
     for b in report["backends"]:
         status = "FAIL" if b["failures"] else "ok"
-        lines.append(f"\n{b['backend']}: {status} ({b['examples']} example(s), {b['refused_specs']} refused by "
-                     f"make-checkpoint or with no CPU path)")
+        lines.append(f"\n{b['backend']}: {status} ({b['examples']} example(s), {b['refused_specs']} refused: not checked)")
+        for why in b["refusals"]:
+            lines.append(f"  refused: {why}")
         for prop, why in b["not_run"].items():
             lines.append(f"  {prop}: not run ({why})")
         if b["findings_seen"]:

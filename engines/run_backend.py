@@ -39,6 +39,7 @@ class Runner:
     def __init__(self, adapter, nvfp4, expect, props):
         self.adapter, self.nvfp4, self.expect, self.props = adapter, nvfp4, set(expect), set(props)
         self.examples, self.refused, self.seen, self.not_run = 0, 0, set(), {}
+        self.refusals = set()  # why, one line each (make-checkpoint's, the release's own, no CPU path)
 
     def case(self, spec, modes):
         """Failures not allowed, over the given memory modes (each a dict with 'mode' and 'command')."""
@@ -74,8 +75,9 @@ class Runner:
             self.examples += 1
             try:
                 fails = self.case(spec, ["nan"])
-            except specs.Refused:
+            except specs.Refused as why:
                 self.refused += 1
+                self.refusals.add(str(why).splitlines()[0] if str(why) else "refused")
                 reject()
             if fails:
                 raise Unexpected(spec, fails)
@@ -116,7 +118,7 @@ def main():
     r = Runner(adapter, a.nvfp4, a.expect, a.property or properties.PROPERTIES)
     smallest, failures = r.run(a.examples, a.seed, a.format or ["modelopt", "compressed-tensors"])
     result = {"engine": a.engine, "version": adapter.version, "backend": a.backend, "examples": r.examples,
-              "refused_specs": r.refused, "findings_seen": sorted(r.seen), "not_run": r.not_run,
+              "refused_specs": r.refused, "refusals": sorted(r.refusals), "findings_seen": sorted(r.seen), "not_run": r.not_run,
               "smallest_failing": smallest.command("CKPT") if smallest else None, "failures": failures}
     with open(a.out, "w") as f:
         json.dump(result, f, indent=1, default=str)

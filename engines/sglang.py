@@ -58,13 +58,18 @@ _MQ = "sglang.srt.layers.quantization.modelopt_quant"
 _CTM = "sglang.srt.layers.quantization.compressed_tensors.schemes.compressed_tensors_w4a4_nvfp4_moe"
 
 # Per release: how the runtime context is set up, the Blackwell checks answered yes, packages
-# stubbed, and the MoE runners whose post-processing runs on a CPU. Not `cutlass` on 0.5.11 and
-# 0.5.23: both refuse it while building the layer (srt/layers/moe/moe_runner/runner.py:66@0.5.11,
-# "Unsupported runner backend"; modelopt_quant.py:3144-3148@0.5.23).
+# stubbed, the MoE runners whose post-processing runs on a CPU, and the release's own refusals of
+# one (text it raises while the model is built, where). The plain `cutlass` runner
+# (cutlass_moe_fp4) serves compressed-tensors experts in every release (its MoE method takes the
+# non-trtllm path for any other backend); ModelOpt experts 0.5.11-0.5.14 and 0.5.16+ refuse it
+# while building the layer: such a spec is counted as refused by the release, with its message.
+_RUNNER_REFUSES = [("Unsupported runner backend", "srt/layers/moe/moe_runner/runner.py:66@0.5.11, :67@0.5.14")]
 RELEASES = {
     "0.5.23": {"context": _runtime_context, "stubbed": [],
                "blackwell": [(_MQ, "get_platform"), (_CTM, "get_platform")],
-               "backends": ["flashinfer_cutlass", "flashinfer_trtllm"]},
+               "backends": ["cutlass", "flashinfer_cutlass", "flashinfer_trtllm"],
+               "refuses": [("moe_runner_backend=cutlass is not supported for NVFP4 MoE",
+                            "srt/layers/quantization/modelopt_quant.py:3144-3148@0.5.23")]},
     # sgl_kernel: 0.4.1 (the pin) is not on PyPI and its native ops need a CUDA driver; the code
     # run imports it (srt/layers/quantization/utils.py) and never calls it.
     "0.5.10.post1": {"context": _global_server_args, "stubbed": ["sgl_kernel"],
@@ -73,14 +78,14 @@ RELEASES = {
     # 0.5.11's pin (sglang-kernel 0.4.2) is a native build for torch 2.11.0 and a CUDA driver.
     "0.5.11": {"context": _global_server_args, "stubbed": ["sgl_kernel"],
                "blackwell": [(_MQ, "is_blackwell_supported"), (_CTM, "is_blackwell_supported")],
-               "backends": ["flashinfer_cutlass", "flashinfer_trtllm"]},
+               "backends": ["cutlass", "flashinfer_cutlass", "flashinfer_trtllm"], "refuses": _RUNNER_REFUSES},
     # 0.5.13 and 0.5.15 as 0.5.11 (their sglang-kernel pins, 0.4.3 and 0.4.4, are native builds for
     # torch 2.11.0 too; 0.5.15's runtime_context.get_parallel reads the same getters live). 0.5.15
     # serves the plain cutlass runner again (create_moe_runner skips MoeRunner for it). Rows kept
     # for tools/engine_dumps/generate.py; engines/envs.tsv has no venv row for them yet.
     "0.5.13": {"context": _global_server_args, "stubbed": ["sgl_kernel"],
                "blackwell": [(_MQ, "is_blackwell_supported"), (_CTM, "is_blackwell_supported")],
-               "backends": ["flashinfer_cutlass", "flashinfer_trtllm"]},
+               "backends": ["cutlass", "flashinfer_cutlass", "flashinfer_trtllm"], "refuses": _RUNNER_REFUSES},
     "0.5.15": {"context": _global_server_args, "stubbed": ["sgl_kernel"],
                "blackwell": [(_MQ, "is_blackwell_supported"), (_CTM, "is_blackwell_supported")],
                "backends": ["cutlass", "flashinfer_cutlass", "flashinfer_trtllm"]},
@@ -112,6 +117,14 @@ class Adapter:
         mq.get_fp4_gemm_runner_backend = lambda: stubs.NoSpecialBackend()
         for module, name in self.release["blackwell"]:
             stubs.answer_blackwell(module, name)
+
+    def refusal(self, e):
+        """The release's own refusal of this backend for the checkpoint being built (an exception
+        it raised), as one line, or None: the spec is then counted as refused, never as passed."""
+        for text, where in self.release.get("refuses", []):
+            if isinstance(e, NotImplementedError) and text in str(e):
+                return f"sglang {self.version} refuses --moe-runner-backend {self.backend} here: {e} ({where})"
+        return None
 
     @staticmethod
     def cpu_cannot(spec):
