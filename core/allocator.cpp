@@ -36,7 +36,7 @@ TrackingAllocator& TrackingAllocator::global() {
   return *a;
 }
 
-void* TrackingAllocator::allocate(std::size_t nbytes) {
+void* TrackingAllocator::allocate(std::size_t nbytes, bool overwritten) {
   // 64-byte alignment suits any vector width the optimized GEMM uses.
   std::size_t rounded = (nbytes + 63) / 64 * 64;
   void* p = nullptr;
@@ -52,7 +52,7 @@ void* TrackingAllocator::allocate(std::size_t nbytes) {
   if (!p) p = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);
   if (!p && release_kept()) p = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);  // kept blocks go back first
   if (!p) throw OutOfMemory(nbytes, live_.load());
-  if (poison_) std::memset(p, kPoison, nbytes);
+  if (poison_ && !overwritten) std::memset(p, kPoison, nbytes);
   std::int64_t live = live_ += static_cast<std::int64_t>(nbytes);
   std::int64_t peak = peak_.load();
   while (live > peak && !peak_.compare_exchange_weak(peak, live)) {}

@@ -39,7 +39,9 @@ class TrackingAllocator {
   // loader wrote is visible in any max() or comparison.
   static constexpr std::uint8_t kPoison = 0xFF;
 
-  void* allocate(std::size_t nbytes);
+  // overwritten: the caller fills every byte before anything reads them (a copy), so poisoning
+  // would only cost a pass over memory.
+  void* allocate(std::size_t nbytes, bool overwritten = false);
   void deallocate(void* p, std::size_t nbytes) noexcept;
   AllocStats stats() const;
   // Starts a new measurement: peak := live, counts := 0.

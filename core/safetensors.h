@@ -106,4 +106,32 @@ class StreamingSafetensorsWriter {
   std::unique_ptr<Impl> d_;
 };
 
+// A tensor whose name, dtype and shape are known before its bytes (PlannedSafetensorsWriter).
+struct TensorSpec {
+  std::string name;
+  DType dtype;
+  Shape shape;
+};
+
+// The same file as write_safetensors, byte for byte, when every tensor is known before its bytes
+// (make-checkpoint's generator): the header is written first and each tensor's bytes go straight to
+// their place in the file (pwrite), in any order, in pieces, from any thread, so nothing is copied
+// twice and no lock is held while writing. finish() checks that every tensor got all its bytes,
+// flushes and renames the temporary into place; nothing is left behind if it is never reached.
+class PlannedSafetensorsWriter {
+ public:
+  PlannedSafetensorsWriter(const std::filesystem::path& path, const std::vector<TensorSpec>& tensors,
+                           const std::map<std::string, std::string>& metadata = {});
+  ~PlannedSafetensorsWriter();
+  PlannedSafetensorsWriter(const PlannedSafetensorsWriter&) = delete;
+  PlannedSafetensorsWriter& operator=(const PlannedSafetensorsWriter&) = delete;
+  // Bytes [offset, offset + bytes.size()) of tensor `name` (thread-safe; pieces must not overlap).
+  void write(const std::string& name, std::uint64_t offset, std::span<const std::uint8_t> bytes);
+  void finish();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> d_;
+};
+
 }  // namespace nvfp4

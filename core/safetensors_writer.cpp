@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <nlohmann/json.hpp>
@@ -78,6 +79,12 @@ std::string header_for(std::vector<const Entry*>& order, const std::map<std::str
   if (h.size() > kMaxHeaderBytes) throw Error(ErrorKind::BadInput, "", "", "header exceeds the 100000000-byte limit");
   return h;
 }
+
+// Starts the disk writes of what is already in the file (not waiting for them), every
+// kWritebackEvery bytes, so that they run while the rest is produced and the final fsync has
+// little left to wait for (it was ~0.6 s of a 1 GB file's ~3 s on the CI host).
+constexpr std::uint64_t kWritebackEvery = 32ull << 20;
+void start_writeback(int fd) { ::sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE); }
 
 void put_u64(std::uint8_t* p, std::uint64_t n) {
   for (int i = 0; i < 8; ++i) p[i] = static_cast<std::uint8_t>(n >> (8 * i));
@@ -194,8 +201,13 @@ void StreamingSafetensorsWriter::finish(const std::map<std::string, std::string>
     write_all(out, len, 8, d_->path);
     write_all(out, reinterpret_cast<const std::uint8_t*>(h.data()), h.size(), d_->path);
     // The data in the header's order, copied file to file by the kernel.
+    std::uint64_t since_writeback = 0;
     for (const Entry* e : order)
       for (const auto& [offset, bytes] : d_->at[static_cast<std::size_t>(e - d_->entries.data())]) {
+        if ((since_writeback += bytes) >= kWritebackEvery) {
+          since_writeback = 0;
+          start_writeback(out);
+        }
         loff_t from = static_cast<loff_t>(offset);
         std::uint64_t left = bytes;
         while (left) {
@@ -215,6 +227,100 @@ void StreamingSafetensorsWriter::finish(const std::map<std::string, std::string>
     const int e = errno;
     ::unlink(tmp.c_str());
     throw Error(ErrorKind::Io, d_->path.string(), "", std::string("cannot rename into place: ") + std::strerror(e));
+  }
+}
+
+struct PlannedSafetensorsWriter::Impl {
+  std::filesystem::path path, tmp;
+  int fd = -1;
+  std::uint64_t data_start = 0;
+  std::vector<Entry> entries;
+  std::map<std::string, std::size_t> index;                // name -> entry
+  std::vector<std::uint64_t> offset;                       // per entry, in the data section
+  std::unique_ptr<std::atomic<std::uint64_t>[]> written;   // per entry
+  std::atomic<std::uint64_t> since_writeback{0};
+  std::unique_ptr<TempFileGuard> guard;
+};
+
+PlannedSafetensorsWriter::PlannedSafetensorsWriter(const std::filesystem::path& path, const std::vector<TensorSpec>& tensors,
+                                                   const std::map<std::string, std::string>& metadata)
+    : d_(std::make_unique<Impl>()) {
+  d_->path = path;
+  for (const auto& t : tensors) {
+    const std::uint64_t bits = static_cast<std::uint64_t>(shape_numel(t.shape)) * static_cast<std::uint64_t>(dtype_bits(t.dtype));
+    d_->entries.push_back({t.name, t.dtype, t.shape, bits / 8});
+  }
+  std::vector<const Entry*> order;
+  for (const auto& e : d_->entries) order.push_back(&e);
+  std::string h;
+  try {
+    h = header_for(order, metadata);  // also refuses duplicate names and partial bytes
+  } catch (const Error& e) {
+    throw Error(e.kind(), path.string(), e.tensor(), e.problem());
+  }
+  d_->offset.resize(d_->entries.size());
+  std::uint64_t off = 0;
+  for (const Entry* e : order) {
+    const auto i = static_cast<std::size_t>(e - d_->entries.data());
+    d_->offset[i] = off;
+    d_->index.emplace(e->name, i);
+    off += e->nbytes;
+  }
+  d_->written = std::make_unique<std::atomic<std::uint64_t>[]>(d_->entries.size());
+  d_->tmp = path;
+  d_->tmp += ".tmp." + std::to_string(::getpid());
+  d_->guard = std::make_unique<TempFileGuard>(d_->tmp);
+  d_->fd = ::open(d_->tmp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (d_->fd < 0) throw Error(ErrorKind::Io, path.string(), "", std::string("cannot create: ") + std::strerror(errno));
+  std::uint8_t len[8];
+  put_u64(len, h.size());
+  write_all(d_->fd, len, 8, path);
+  write_all(d_->fd, reinterpret_cast<const std::uint8_t*>(h.data()), h.size(), path);
+  d_->data_start = 8 + h.size();
+  if (::ftruncate(d_->fd, static_cast<off_t>(d_->data_start + off)) != 0)
+    throw Error(ErrorKind::Io, path.string(), "", std::string("cannot size the file: ") + std::strerror(errno));
+}
+
+PlannedSafetensorsWriter::~PlannedSafetensorsWriter() {
+  if (d_->fd >= 0) {
+    ::close(d_->fd);
+    ::unlink(d_->tmp.c_str());
+  }
+}
+
+void PlannedSafetensorsWriter::write(const std::string& name, std::uint64_t offset, std::span<const std::uint8_t> bytes) {
+  const auto it = d_->index.find(name);
+  if (it == d_->index.end()) throw Error(ErrorKind::Io, d_->path.string(), name, "not a tensor this file was planned with");
+  const Entry& e = d_->entries[it->second];
+  if (offset > e.nbytes || bytes.size() > e.nbytes - offset)
+    throw Error(ErrorKind::Io, d_->path.string(), name, "bytes past the tensor's end");
+  std::uint64_t at = d_->data_start + d_->offset[it->second] + offset;
+  for (const std::uint8_t* p = bytes.data(); p != bytes.data() + bytes.size();) {
+    const ssize_t w = ::pwrite(d_->fd, p, static_cast<std::size_t>(bytes.data() + bytes.size() - p), static_cast<off_t>(at));
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) throw Error(ErrorKind::Io, d_->path.string(), name, std::string("write failed: ") + std::strerror(errno));
+    p += w;
+    at += static_cast<std::uint64_t>(w);
+  }
+  d_->written[it->second] += bytes.size();
+  if ((d_->since_writeback += bytes.size()) >= kWritebackEvery) {
+    d_->since_writeback = 0;
+    start_writeback(d_->fd);
+  }
+}
+
+void PlannedSafetensorsWriter::finish() {
+  for (std::size_t i = 0; i < d_->entries.size(); ++i)
+    if (d_->written[i] != d_->entries[i].nbytes)
+      throw Error(ErrorKind::Io, d_->path.string(), d_->entries[i].name,
+                  std::to_string(d_->written[i]) + " of its " + std::to_string(d_->entries[i].nbytes) + " bytes were written");
+  const int fd = d_->fd;
+  d_->fd = -1;
+  const bool synced = ::fsync(fd) == 0, closed = ::close(fd) == 0;
+  if (!synced || !closed || std::rename(d_->tmp.c_str(), d_->path.c_str()) != 0) {
+    const int e = errno;
+    ::unlink(d_->tmp.c_str());
+    throw Error(ErrorKind::Io, d_->path.string(), "", std::string("cannot flush or rename into place: ") + std::strerror(e));
   }
 }
 

@@ -24,9 +24,9 @@ std::size_t dtype_nbytes(DType d, std::int64_t numel) {
   return static_cast<std::size_t>((numel * dtype_bits(d) + 7) / 8);
 }
 
-std::shared_ptr<Storage> Storage::allocate(std::size_t nbytes) {
+std::shared_ptr<Storage> Storage::allocate(std::size_t nbytes, bool overwritten) {
   std::shared_ptr<Storage> s(new Storage());
-  s->data_ = static_cast<std::uint8_t*>(TrackingAllocator::global().allocate(nbytes));
+  s->data_ = static_cast<std::uint8_t*>(TrackingAllocator::global().allocate(nbytes, overwritten));
   s->nbytes_ = nbytes;
   s->owned_ = true;
   return s;
@@ -109,7 +109,10 @@ Tensor Tensor::narrow0(std::int64_t begin, std::int64_t count) const {
 }
 
 Tensor Tensor::clone() const {
-  Tensor t = empty(dtype_, shape_);
+  Tensor t;
+  t.dtype_ = dtype_;
+  t.shape_ = shape_;
+  t.storage_ = Storage::allocate(t.nbytes(), true);  // every byte copied below: no poison pass
   if (nbytes()) std::memcpy(t.data(), data(), nbytes());
   return t;
 }

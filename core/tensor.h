@@ -22,7 +22,8 @@ std::size_t dtype_nbytes(DType d, std::int64_t numel);
 class Storage {
  public:
   // Tracked, owned memory (poisoned in test builds).
-  static std::shared_ptr<Storage> allocate(std::size_t nbytes);
+  // overwritten: every byte is written before it is read (TrackingAllocator::allocate).
+  static std::shared_ptr<Storage> allocate(std::size_t nbytes, bool overwritten = false);
   // Untracked view of memory someone else owns (a memory-mapped file); keepalive holds it.
   static std::shared_ptr<Storage> external(const std::uint8_t* data, std::size_t nbytes,
                                            std::shared_ptr<const void> keepalive);

@@ -46,8 +46,9 @@ GeneratedCheckpoint generate_checkpoint(const WriterOptions& opt);
 // Writes every file atomically (temporary + rename) into dir, creating it if needed, and removes
 // the checkpoint files (sidecars, *.safetensors) of an earlier checkpoint there that it did not write.
 void write_checkpoint(const std::filesystem::path& dir, const GeneratedCheckpoint& g, int files);
-// generate_checkpoint + write_checkpoint, the same files byte for byte, with bounded memory: the
-// modules are generated on `threads` threads and streamed to disk as they are made (for
+// generate_checkpoint + write_checkpoint, the same files byte for byte, with bounded memory: every
+// tensor is declared first (the files' headers), then the modules are generated on `threads`
+// threads a few rows at a time, each piece written straight to its place in its file (for
 // `nvfp4 make-checkpoint` at real sizes). Returns the number of tensors written. on_job_done, if
 // given, is called (from the writing threads) after each module is written, with the total.
 std::size_t write_checkpoint_streaming(const std::filesystem::path& dir, const WriterOptions& opt, int threads,

@@ -1,5 +1,6 @@
 #include "generator/modelopt_quantize.h"
 
+#include <array>
 #include <cmath>
 #include <stdexcept>
 
@@ -17,12 +18,21 @@ QuantizedWeight modelopt_quantize(std::span<const float> w, std::int64_t N, std:
   QuantizedWeight q{Tensor::zeros(DType::U8, {N, K / 2}), Tensor::empty(DType::F8_E4M3, {N, K / 16}),
                     modelopt_scale_2(amax)};
   // Rows in parallel would change nothing but speed; the writer already runs modules in parallel.
-  float e4m3_values[256];
-  for (int i = 0; i < 256; ++i) e4m3_values[i] = e4m3_to_f32(static_cast<std::uint8_t>(i));
-  static const bool avx2 = __builtin_cpu_supports("avx2");
-  (avx2 ? quantize_detail::quantize_rows_avx2 : quantize_detail::quantize_rows)(w.data(), 0, N, K, q.scale_2, zero_block_code, q.weight.data(),
-                                                                                   q.scale.data(), e4m3_values);
+  modelopt_quantize_rows(w.data(), N, K, q.scale_2, zero_block_code, q.weight.data(), q.scale.data());
   return q;
+}
+
+void modelopt_quantize_rows(const float* w, std::int64_t rows, std::int64_t K, float s2, std::uint8_t zero_block_code,
+                            std::uint8_t* packed, std::uint8_t* scales) {
+  static const auto e4m3_values = [] {
+    std::array<float, 256> v{};
+    for (int i = 0; i < 256; ++i) v[static_cast<std::size_t>(i)] = e4m3_to_f32(static_cast<std::uint8_t>(i));
+    return v;
+  }();
+  static const auto kernel = quantize_detail::have_avx512_quantizer() ? quantize_detail::quantize_rows_avx512
+                             : __builtin_cpu_supports("avx2")            ? quantize_detail::quantize_rows_avx2
+                                                                         : quantize_detail::quantize_rows;
+  kernel(w, 0, rows, K, s2, zero_block_code, packed, scales, e4m3_values.data());
 }
 
 }  // namespace nvfp4

@@ -22,4 +22,9 @@ float modelopt_scale_2(float amax);
 QuantizedWeight modelopt_quantize(std::span<const float> w, std::int64_t N, std::int64_t K, float amax,
                                   std::uint8_t zero_block_code = 0x38);
 
+// modelopt_quantize's bytes for `rows` rows of w at a time, into packed (rows x K/2) and scales
+// (rows x K/16), with the scale s2 of the whole tensor: a writer quantizes a tensor in pieces.
+void modelopt_quantize_rows(const float* w, std::int64_t rows, std::int64_t K, float s2, std::uint8_t zero_block_code,
+                            std::uint8_t* packed, std::uint8_t* scales);
+
 }  // namespace nvfp4

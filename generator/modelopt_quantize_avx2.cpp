@@ -51,7 +51,10 @@ void quantize_rows_avx2(const float* w, std::int64_t n0, std::int64_t n1, std::i
       const float bs = vmax / six_s2;
       const std::uint8_t S = bs == 0.0f ? zero_block_code : f32_to_e4m3_nan_overflow(bs);
       scales[n * (K / 16) + b] = S;
-      if (vmax == 0.0f) continue;
+      if (vmax == 0.0f) {  // codes 0x0, as the scalar body writes them
+        for (int i = 0; i < 8; ++i) packed[n * (K / 2) + 8 * b + i] = 0;
+        continue;
+      }
       const __m256 denom = _mm256_set1_ps(e4m3_values[S] * s2);
       alignas(32) std::int32_t c[16];
       _mm256_store_si256(reinterpret_cast<__m256i*>(c), codes8(x0, denom));

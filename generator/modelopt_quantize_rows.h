@@ -3,6 +3,7 @@
 // changes a rounding): one source, two instruction sets, the same bytes.
 #pragma once
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 
 #include "generator/encoders.h"
@@ -31,7 +32,10 @@ inline void quantize_rows(const float* w, std::int64_t n0, std::int64_t n1, std:
       // torch .to(float8_e4m3fn) without a clamp: NaN on overflow; zero blocks get zero_block_code.
       const std::uint8_t S = bs == 0.0f ? zero_block_code : f32_to_e4m3_nan_overflow(bs);
       scales[n * (K / 16) + b] = S;
-      if (vmax == 0.0f) continue;                // codes stay 0x0 (whatever S is, even 0x00: no 0/0)
+      if (vmax == 0.0f) {  // codes 0x0 (whatever S is, even 0x00: no 0/0)
+        for (int i = 0; i < 8; ++i) packed[n * (K / 2) + 8 * b + i] = 0;
+        continue;
+      }
       const float denom = e4m3_values[S] * s2;  // product first, then a true division
       // _cast_fp4: magnitude by RNE with saturation, sign from v < 0 (so -0.0 -> 0x0).
       std::uint8_t c[16];
@@ -41,8 +45,18 @@ inline void quantize_rows(const float* w, std::int64_t n0, std::int64_t n1, std:
   }
 }
 
-// The same rows through AVX2 intrinsics (modelopt_quantize_avx2.cpp); only call where the CPU has
-// AVX2 (modelopt_quantize checks).
+// The same rows through AVX-512 intrinsics (modelopt_quantize_avx512.cpp) and AVX2 ones
+// (modelopt_quantize_avx2.cpp); only call where the CPU has them (modelopt_quantize_rows checks).
+void quantize_rows_avx512(const float* w, std::int64_t n0, std::int64_t n1, std::int64_t K, float s2, std::uint8_t zero_block_code,
+                          std::uint8_t* packed, std::uint8_t* scales, const float* e4m3_values);
+// The AVX-512 path's e2m1_magnitude_code of n magnitudes (n a multiple of 16), for the exhaustive test.
+void e2m1_magnitude_codes_avx512(const float* m, std::size_t n, std::uint8_t* codes);
+// Whether quantize_rows_avx512 may run here (AVX-512 F, BW, DQ, VL and VBMI).
+inline bool have_avx512_quantizer() {
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vbmi");
+}
+
 void quantize_rows_avx2(const float* w, std::int64_t n0, std::int64_t n1, std::int64_t K, float s2, std::uint8_t zero_block_code,
                         std::uint8_t* packed, std::uint8_t* scales, const float* e4m3_values);
 

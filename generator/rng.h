@@ -11,7 +11,7 @@ class Rng {
  public:
   explicit Rng(std::uint64_t seed) : s_(seed) {}
   std::uint64_t next() {
-    std::uint64_t z = (s_ += 0x9E3779B97F4A7C15ull);
+    std::uint64_t z = (s_ += kStep);
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
     return z ^ (z >> 31);
@@ -30,6 +30,10 @@ class Rng {
     return {t[r & 0xFFFF], t[(r >> 16) & 0xFFFF], t[(r >> 32) & 0xFFFF], t[r >> 48]};
   }
   static const std::array<float, 65536>& normal_levels();
+  // splitmix64's state only advances by a constant, so n draws can be skipped at once: a writer
+  // makes any part of a long stream without drawing what comes before it.
+  void skip(std::uint64_t n) { s_ += n * kStep; }
+  static constexpr std::uint64_t kStep = 0x9E3779B97F4A7C15ull;
 
  private:
   std::uint64_t s_;

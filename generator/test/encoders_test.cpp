@@ -124,11 +124,14 @@ TEST(F16, HandVectors) {
   }
 }
 
-TEST(Quantizer, Avx2PathWritesTheScalarPathsBytes) {
-  // The writer's AVX2 quantizer against the scalar body it mirrors, on blocks aimed at every E2M1
-  // threshold (values exactly at t * denom for each tie), zero blocks, NaN and Inf elements, -0.0,
-  // values past the E4M3 range, and random normals.
-  if (!__builtin_cpu_supports("avx2")) GTEST_SKIP() << "no AVX2 here";
+using QuantizeRows = void (*)(const float*, std::int64_t, std::int64_t, std::int64_t, float, std::uint8_t, std::uint8_t*, std::uint8_t*,
+                              const float*);
+
+// The writer's vector quantizers against the scalar body they mirror, on blocks aimed at every E2M1
+// threshold (values exactly at t * denom for each tie), zero blocks, NaN and Inf elements, -0.0,
+// values past the E4M3 range, and random normals. The output buffers start as garbage (0xA5): a
+// path must write every byte, zero blocks included (the streaming writer reuses its buffers).
+void expect_scalar_bytes(QuantizeRows path) {
   const std::int64_t N = 64, K = 256;
   std::vector<float> w(static_cast<std::size_t>(N * K));
   Rng r(7);
@@ -145,14 +148,25 @@ TEST(Quantizer, Avx2PathWritesTheScalarPathsBytes) {
   }
   float e4m3[256];
   for (int i = 0; i < 256; ++i) e4m3[i] = e4m3_to_f32(static_cast<std::uint8_t>(i));
-  for (float amax : {0.06f, 1.0f, 3e4f}) {
-    std::vector<std::uint8_t> p1(static_cast<std::size_t>(N * K / 2)), p2(p1.size()), s1(static_cast<std::size_t>(N * K / 16)), s2(s1.size());
+  for (float amax : {0.06f, 1.0f, 3e4f, -1.0f}) {  // a negative amax: negative scales and block scales
+    std::vector<std::uint8_t> p1(static_cast<std::size_t>(N * K / 2)), p2(p1.size(), 0xA5), s1(static_cast<std::size_t>(N * K / 16)),
+        s2(s1.size(), 0xA5);
     quantize_detail::quantize_rows(w.data(), 0, N, K, amax / 2688.0f, 0x38, p1.data(), s1.data(), e4m3);
-    quantize_detail::quantize_rows_avx2(w.data(), 0, N, K, amax / 2688.0f, 0x38, p2.data(), s2.data(), e4m3);
+    path(w.data(), 0, N, K, amax / 2688.0f, 0x38, p2.data(), s2.data(), e4m3);
     EXPECT_EQ(s1, s2) << "block scales, amax " << amax;
     for (std::size_t i = 0; i < p1.size(); ++i)
       ASSERT_EQ(p1[i], p2[i]) << "amax " << amax << ", packed byte " << i << " (row " << 2 * i / K << ")";
   }
+}
+
+TEST(Quantizer, Avx2PathWritesTheScalarPathsBytes) {
+  if (!__builtin_cpu_supports("avx2")) GTEST_SKIP() << "no AVX2 here";
+  expect_scalar_bytes(quantize_detail::quantize_rows_avx2);
+}
+
+TEST(Quantizer, Avx512PathWritesTheScalarPathsBytes) {
+  if (!quantize_detail::have_avx512_quantizer()) GTEST_SKIP() << "no AVX-512 VBMI here";
+  expect_scalar_bytes(quantize_detail::quantize_rows_avx512);
 }
 
 }  // namespace

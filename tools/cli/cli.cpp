@@ -165,13 +165,14 @@ int run_command(const Runner& runner, const CLI::App& sub, const std::vector<std
     return e.kind() == ErrorKind::CheckFailed ? 1 : 2;
   } catch (const OutOfMemory& e) {
     // Its own exit code (3), apart from bad input: the same command may succeed with more memory
-    // or fewer --jobs. Name what was being worked on and how much was needed.
+    // or, where it has them, fewer --jobs or smaller expert chunks. Name what was being worked on
+    // and how much was needed.
     if (rethrow) throw;
-    err << "nvfp4 " << args[0] << ": " << subject(args) << out_of_memory_message(e) << "\n";
+    err << "nvfp4 " << args[0] << ": " << subject(args) << out_of_memory_message(e, memory_hint(sub)) << "\n";
     return 3;
   } catch (const std::bad_alloc&) {
     if (rethrow) throw;
-    err << "nvfp4 " << args[0] << ": " << subject(args) << "out of memory (try --jobs 1, or more memory)\n";
+    err << "nvfp4 " << args[0] << ": " << subject(args) << "out of memory (" << memory_hint(sub) << ")\n";
     return 3;
   } catch (const std::exception& e) {
     if (rethrow) throw;
@@ -182,11 +183,18 @@ int run_command(const Runner& runner, const CLI::App& sub, const std::vector<std
 
 }  // namespace
 
-std::string out_of_memory_message(const OutOfMemory& e) {
-  char b[200];
-  std::snprintf(b, sizeof b, "out of memory: an allocation of %.1f MiB failed with %.1f MiB already held (try --jobs 1, or more memory)",
-                static_cast<double>(e.requested()) / (1 << 20), static_cast<double>(e.live()) / (1 << 20));
+std::string out_of_memory_message(const OutOfMemory& e, const std::string& hint) {
+  char b[300];
+  std::snprintf(b, sizeof b, "out of memory: an allocation of %.1f MiB failed with %.1f MiB already held (%s)",
+                static_cast<double>(e.requested()) / (1 << 20), static_cast<double>(e.live()) / (1 << 20), hint.c_str());
   return b;
+}
+
+std::string memory_hint(const CLI::App& sub) {
+  std::string h = "try ";
+  if (sub.get_option_no_throw("--jobs")) h += "--jobs 1, ";
+  if (sub.get_option_no_throw("--experts-chunk-mib")) h += "a smaller --experts-chunk-mib, ";
+  return h == "try " ? "more memory is needed" : h + "or more memory";
 }
 
 namespace {

@@ -18,8 +18,11 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
 // exceptions with the same message; a usage error of the command line still goes to err (exit 2).
 int run_or_throw(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 
-// "out of memory: an allocation of X MiB failed with Y MiB already held (...)": exit 3's line.
-std::string out_of_memory_message(const OutOfMemory& e);
+// "out of memory: an allocation of X MiB failed with Y MiB already held (HINT)": exit 3's line.
+std::string out_of_memory_message(const OutOfMemory& e, const std::string& hint = "try --jobs 1, or more memory");
+// What may help a command that ran out of memory: only the options it has (--jobs,
+// --experts-chunk-mib), then more memory.
+std::string memory_hint(const CLI::App& sub);
 
 // The checkpoint of process, gemm and verify: refused by name when it holds no quantized module
 // (nothing to process, multiply or verify) instead of failing later on an empty model.

@@ -1,10 +1,13 @@
 // `nvfp4 process CKPT --out FILE`: every parameter after post-processing, written module by
 // module: each module is loaded from a view of the checkpoint holding only its tensors,
-// processed, appended to the output and released, so memory is bounded by the largest module.
-// A layer's experts larger than --experts-chunk-mib are processed a chunk of whole experts at a
-// time (process_stream.h). The file is byte for byte what processing the whole checkpoint at once
-// writes (property ProcessWritesTheWholeCheckpointsBytes), and both pipelines write identical files.
+// processed, appended to the output and released, so memory is bounded by --jobs modules (the
+// modules processed at once, written in checkpoint order). A layer's experts larger than
+// --experts-chunk-mib are processed a chunk of whole experts at a time (process_stream.h). The file
+// is byte for byte what processing the whole checkpoint at once writes (property
+// ProcessWritesTheWholeCheckpointsBytes), and both pipelines write identical files.
+#include <algorithm>
 #include <optional>
+#include <thread>
 
 #include "tools/cli/cli.h"
 #include "tools/cli/process_stream.h"
@@ -15,7 +18,7 @@ namespace nvfp4::cli {
 namespace {
 struct ProcessArgs {
   std::string dir, out, pipeline = "reference", backend = "cutlass";
-  std::int64_t chunk_mib = 64;
+  std::int64_t chunk_mib = 64, jobs = std::max(1u, std::thread::hardware_concurrency());
 };
 
 int process(const ProcessArgs& a, std::ostream& out) {
@@ -28,7 +31,7 @@ int process(const ProcessArgs& a, std::ostream& out) {
   const ProcessedCounts n = process_streaming(c, pipeline, b, file, chunk_bytes, [&](const std::string& unit, std::size_t units) {
     if (!progress) progress.emplace(units, false);
     progress->step(unit);
-  });
+  }, static_cast<int>(a.jobs));
   if (progress) progress->done();
   out << "wrote " << n.params << " parameters of " << n.modules << " modules (" << pipeline << ", "
       << backend_name(b) << ") to " << file << "\n";
@@ -46,6 +49,8 @@ Runner define_process(CLI::App& sub) {
                  "a layer's experts larger than this are processed in chunks of whole experts (the same bytes out; 0: whole layers)")
       ->check(int_range(0, 1 << 20))
       ->capture_default_str();
+  sub.add_option("--jobs", a->jobs, "modules processed in parallel (default: every core); written in checkpoint order, the same bytes")
+      ->check(int_range(1, 1024));
   sub.footer(
       "Every parameter name after post-processing, aliases written as their own tensors and listed in\n"
       "__metadata__; nothing names the pipeline, so both pipelines' files compare byte for byte.\n"

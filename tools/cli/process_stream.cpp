@@ -3,7 +3,13 @@
 
 #include <malloc.h>
 
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <exception>
 #include <map>
+#include <mutex>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
@@ -62,20 +68,53 @@ class ProcessedFile {
 }  // namespace
 
 ProcessedCounts process_streaming(const Checkpoint& c, const std::string& pipeline, Backend b, const std::string& file,
-                                  std::uint64_t max_experts_bytes, const std::function<void(const std::string&, std::size_t)>& on_unit) {
+                                  std::uint64_t max_experts_bytes, const std::function<void(const std::string&, std::size_t)>& on_unit,
+                                  int jobs) {
   const ModelSpec spec = map_modules(c);
   const std::vector<ModuleUnit> units = module_units(c, spec, max_experts_bytes);
   ProcessedFile f(file);
-  for (const auto& u : units) {
-    auto p = make_pipeline(pipeline, b);
-    p->load_weights(unit_view(c, spec, u));
-    p->process_weights_after_loading(b);
-    f.add(*p, u);
-    p.reset();
-    c.release(u.tensors);
-    ::malloc_trim(0);  // the next unit's buffers reuse these pages instead of growing the heap
-    if (on_unit) on_unit(u.name, units.size());
-  }
+  std::mutex mu;
+  std::condition_variable turn;
+  std::size_t written = 0;                  // units written so far (the next to write)
+  std::size_t stop = units.size();          // the first failing unit: nothing after it is taken or written
+  std::vector<std::exception_ptr> errors(units.size());
+  std::atomic<std::size_t> next{0};
+  auto worker = [&] {
+    for (std::size_t i; (i = next++) < units.size();) {
+      try {
+        {
+          std::lock_guard<std::mutex> l(mu);
+          if (i > stop) return;
+        }
+        auto p = make_pipeline(pipeline, b);
+        p->load_weights(unit_view(c, spec, units[i]));
+        p->process_weights_after_loading(b);
+        std::unique_lock<std::mutex> l(mu);
+        turn.wait(l, [&] { return written == i || i > stop; });
+        if (i > stop) return;
+        f.add(*p, units[i]);  // in checkpoint order: a layer's expert chunks append in order
+        ++written;
+        if (on_unit) on_unit(units[i].name, units.size());
+        l.unlock();
+        turn.notify_all();
+        p.reset();
+        c.release(units[i].tensors);
+        ::malloc_trim(0);  // the next unit's buffers reuse these pages instead of growing the heap
+      } catch (...) {
+        std::lock_guard<std::mutex> l(mu);
+        errors[i] = std::current_exception();
+        stop = std::min(stop, i);
+        turn.notify_all();
+        return;
+      }
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int t = 1; t < std::min<int>(jobs, static_cast<int>(units.size())); ++t) pool.emplace_back(worker);
+  worker();
+  for (auto& t : pool) t.join();
+  for (const auto& e : errors)
+    if (e) std::rethrow_exception(e);
   f.finish(b);
   return {f.params(), spec.linears.size() + spec.experts.size()};
 }

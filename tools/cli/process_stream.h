@@ -20,9 +20,13 @@ struct ProcessedCounts {
   std::size_t params = 0, modules = 0;
 };
 
-// max_experts_bytes 0: whole layers. on_unit(name, units) after each unit (units: how many in all).
+// max_experts_bytes 0: whole layers. on_unit(name, units) after each unit is written, in order
+// (units: how many in all). jobs: units processed at once on as many threads, each written in
+// checkpoint order when its turn comes (the same file; memory bounded by `jobs` units); an error
+// is the first failing unit's in checkpoint order, as one job would report it.
 ProcessedCounts process_streaming(const Checkpoint& c, const std::string& pipeline, Backend b, const std::string& file,
                                   std::uint64_t max_experts_bytes,
-                                  const std::function<void(const std::string& unit, std::size_t units)>& on_unit = {});
+                                  const std::function<void(const std::string& unit, std::size_t units)>& on_unit = {},
+                                  int jobs = 1);
 
 }  // namespace nvfp4::cli

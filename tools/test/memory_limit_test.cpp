@@ -97,6 +97,9 @@ TEST(MemoryLimit, ProcessAndGemmHoldOneChunkOfExperts) {
     return a;
   };
   EXPECT_EQ(nvfp4_limited(with(process, {"--experts-chunk-mib", "0"}), limit, d.path() / "err.txt"), 3) << slurp(d.path() / "err.txt");
+  // The advice names the options the command has: process has both.
+  const std::string process_err = slurp(d.path() / "err.txt");
+  EXPECT_NE(process_err.find("(try --jobs 1, a smaller --experts-chunk-mib, or more memory)"), std::string::npos) << process_err;
   EXPECT_EQ(nvfp4_limited(with(process, {"--experts-chunk-mib", "2"}), limit, d.path() / "err.txt"), 0) << slurp(d.path() / "err.txt");
   Tensor x = Tensor::zeros(DType::F32, {4, 1024});
   write_safetensors(d.path() / "x.safetensors", {{"x", x}});
@@ -105,6 +108,15 @@ TEST(MemoryLimit, ProcessAndGemmHoldOneChunkOfExperts) {
                           limit, d.path() / "err.txt"),
             0)
       << slurp(d.path() / "err.txt");
+  // gemm has neither option: no advice to use one.
+  EXPECT_EQ(nvfp4_limited({"gemm", ckpt, "--module", "model.layers.0.mlp.experts", "--expert", "9", "--proj", "w13", "--input",
+                           (d.path() / "x.safetensors").string(), "--out", (d.path() / "y.safetensors").string(), "--mode", "w4a4"},
+                          4u << 20, d.path() / "err.txt"),
+            3)
+      << slurp(d.path() / "err.txt");
+  const std::string gemm_err = slurp(d.path() / "err.txt");
+  EXPECT_EQ(gemm_err.find("--"), std::string::npos) << gemm_err;
+  EXPECT_NE(gemm_err.find("more memory is needed"), std::string::npos) << gemm_err;
 }
 
 TEST(MemoryLimit, TooLittleMemoryIsItsOwnExitCode) {
@@ -118,6 +130,7 @@ TEST(MemoryLimit, TooLittleMemoryIsItsOwnExitCode) {
   const std::string err = slurp(d.path() / "err.txt");
   EXPECT_EQ(code, 3) << err;
   EXPECT_NE(err.find("out of memory"), std::string::npos) << err;
+  EXPECT_NE(err.find("(try --jobs 1, a smaller --experts-chunk-mib, or more memory)"), std::string::npos) << "verify has both: " << err;
   EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << "one line: " << err;
 }
 

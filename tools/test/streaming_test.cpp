@@ -8,6 +8,7 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <limits>
 
 #include "core/checkpoint.h"
 #include "core/safetensors.h"
@@ -50,17 +51,47 @@ class Streaming : public ::testing::TestWithParam<CkptFormat> {
 TEST_P(Streaming, ProcessInExpertChunksWritesTheWholeLayersBytes) {
   for (const char* pipeline : {"reference", "optimized"})
     for (const char* b : {"cutlass", "trtllm"}) {
-      auto process = [&](const char* mib) {
-        CliRun r = nvfp4({"process", path("ckpt"), "--pipeline", pipeline, "--backend", b, "--experts-chunk-mib", mib, "--out", path("p.safetensors")});
+      auto process = [&](const char* mib, const char* jobs) {
+        CliRun r = nvfp4({"process", path("ckpt"), "--pipeline", pipeline, "--backend", b, "--experts-chunk-mib", mib, "--out", path("p.safetensors"),
+                          "--jobs", jobs});
         EXPECT_EQ(r.code, 0) << r.err;
         return r.out + slurp(path("p.safetensors"));  // the same counts of parameters and modules, the same bytes
       };
-      const std::string whole = process("0");
+      const std::string whole = process("0", "1");
       ASSERT_GT(whole.size(), 4u << 20);
-      EXPECT_TRUE(process("1") == whole) << pipeline << " " << b << ": one expert a chunk";
-      EXPECT_TRUE(process("2") == whole) << pipeline << " " << b << ": two experts a chunk (2, 2, 1)";
-      EXPECT_TRUE(process("64") == whole) << pipeline << " " << b << ": the default, one chunk";
+      EXPECT_TRUE(process("1", "1") == whole) << pipeline << " " << b << ": one expert a chunk";
+      EXPECT_TRUE(process("2", "1") == whole) << pipeline << " " << b << ": two experts a chunk (2, 2, 1)";
+      EXPECT_TRUE(process("64", "1") == whole) << pipeline << " " << b << ": the default, one chunk";
+      // Several units at once, finishing in any order, are written in checkpoint order: the same file.
+      EXPECT_TRUE(process("1", "3") == whole) << pipeline << " " << b << ": one expert a chunk, 3 jobs";
+      EXPECT_TRUE(process("0", "2") == whole) << pipeline << " " << b << ": whole layers, 2 jobs";
     }
+}
+
+TEST_P(Streaming, ProcessInParallelReportsTheFirstBadUnitInCheckpointOrder) {
+  // The first two units in checkpoint order (layer 0's down_proj, then gate_up_proj) refused for
+  // their data (a NaN global scale), so that parallel jobs meet both; however they finish, the
+  // error is the one a single job meets first, and no file is written.
+  GeneratedCheckpoint g = generate_checkpoint([] {
+    WriterOptions o = small_model();
+    o.layers = 4;
+    return o;
+  }());
+  for (const char* m : {"model.layers.0.mlp.down_proj", "model.layers.0.mlp.gate_proj"}) {
+    Tensor& s2 = g.tensors.at(std::string(m) + ".weight_scale_2");
+    const float nan = std::numeric_limits<float>::quiet_NaN();
+    std::memcpy(s2.data(), &nan, 4);
+  }
+  write_checkpoint(dir_.path() / "bad", g, 1);
+  const CliRun one = nvfp4({"process", path("bad"), "--out", path("q.safetensors"), "--jobs", "1"});
+  ASSERT_EQ(one.code, 2) << one.err;
+  ASSERT_NE(one.err.find("model.layers.0.mlp.down_proj"), std::string::npos) << one.err;
+  for (int run = 0; run < 8; ++run) {
+    const CliRun many = nvfp4({"process", path("bad"), "--out", path("q.safetensors"), "--jobs", "3"});
+    EXPECT_EQ(many.code, 2);
+    EXPECT_EQ(many.err, one.err);
+  }
+  EXPECT_FALSE(std::filesystem::exists(path("q.safetensors")));
 }
 
 TEST_P(Streaming, GemmLoadsOneExpertAndGivesTheWholeLayersY) {
