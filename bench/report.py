@@ -251,9 +251,9 @@ def pipeline_section(R):
 
 
 def appendix():
-    """The hand-written analysis, then the real-checkpoint measurements of bench/scale.sh (its own run)."""
+    """The hand-written analysis, the real-checkpoint measurements of bench/scale.sh (its own run), then the dated measurements recorded by hand."""
     L = []
-    for extra in ("analysis.md", "scale.md", "scale_analysis.md"):
+    for extra in ("analysis.md", "scale.md", "scale_analysis.md", "measurements.md"):
         path = os.path.join(os.path.dirname(os.path.abspath(__file__)), extra)
         if os.path.exists(path):
             with open(path) as fa:
