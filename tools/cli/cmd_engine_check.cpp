@@ -123,7 +123,7 @@ Runner define_engine_check(CLI::App& sub) {
   sub.add_option("--seed", o->seed, "Hypothesis seed (same seed, same specs)")->check(int_range(0, INT64_MAX))->capture_default_str();
   sub.add_option("--expect", o->expect, "a finding class the release is known to show (repeatable): unreconciled-shard-scales, "
                                         "up-half-uses-gate-scale, gate-half-uses-up-scale, w4a16-input-scale-unwritten, ct-reload-unreachable, "
-                                        "expert-input-scale-last-wins")
+                                        "expert-input-scale-last-wins, moe-model-drops-fused-qkv (engines/findings.py)")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   sub.add_option("--format", o->formats, "checkpoint formats drawn (repeatable; default both)")
       ->check(one_of({"modelopt", "compressed-tensors"}))
