@@ -16,6 +16,7 @@
 #include "optimized/kernels/dispatch.h"
 #include "optimized/kernels/thread_pool.h"
 #include "optimized/kernels/tiles.h"
+#include "properties/kernel_failures.h"
 #include "properties/kernel_weights.h"
 #include "reference/gemm.h"
 
@@ -61,16 +62,6 @@ std::string check_amx(std::int64_t M, std::int64_t N, std::int64_t K, std::uint6
   return fail.str();
 }
 
-void expect_none(const std::string& fails) {
-  if (fails.empty()) return;
-  std::istringstream in(fails);
-  std::string line, first;
-  int n = 0;
-  while (std::getline(in, line))
-    if (n++ < 12) first += "  " + line + "\n";
-  ADD_FAILURE() << n << " failures; the first:\n" << first;
-}
-
 // M: every count up to one past the threshold (the avx512 kernels, then one tile, then a tile and
 // one row), two tiles and either side of them.
 std::vector<std::int64_t> m_classes() {
@@ -111,7 +102,7 @@ TEST(AmxKernel, EveryTileClassWithinTheBound) {
   for (std::int64_t n : {1, 15, 16, 17, 31, 32, 33, 47, 48, 49})
     for (std::int64_t M : {tiles::kAmxMinRows, tiles::kAmxMinRows + 1, 2 * std::int64_t{tiles::kAmxTileM} + 1})
       fails += check_amx(M, n, tiles::kAmxStepK + 48, static_cast<std::uint64_t>(n * 31 + M), cache);
-  expect_none(fails);
+  kernel_test::expect_none(fails, "properties/amx_kernel");
 }
 
 // trtllm's stored rows: shuffled, padded, each naming its output column.
@@ -121,7 +112,7 @@ TEST(AmxKernel, ShuffledAndPaddedRowsLandOnTheirColumns) {
   std::string fails;
   for (std::int64_t M : {tiles::kAmxMinRows, tiles::kAmxMinRows + 1, 2 * std::int64_t{tiles::kAmxTileM} + 1})
     for (std::int64_t pad : {std::int64_t{0}, std::int64_t{7}, std::int64_t{40}}) fails += check_amx(M, 45, 2 * tiles::kAmxStepK + 32, static_cast<std::uint64_t>(M * 7 + pad), cache, pad);
-  expect_none(fails);
+  kernel_test::expect_none(fails, "properties/amx_kernel");
 }
 
 // Large enough that gemm() prepares the activation rows on both threads (M x Kp >= kPrepareSplitElems)
@@ -136,7 +127,7 @@ TEST(AmxKernel, OddRowsPerThreadWithTwoThreads) {
     ASSERT_GE(M * (K + 48), tiles::kPrepareSplitElems);
     fails += check_amx(M, 3 * tiles::kPanelRows + 5, K, static_cast<std::uint64_t>(M), cache);
   }
-  expect_none(fails);
+  kernel_test::expect_none(fails, "properties/amx_kernel");
 }
 
 }  // namespace

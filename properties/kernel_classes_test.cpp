@@ -26,6 +26,7 @@
 #include "optimized/kernels/thread_pool.h"
 #include "optimized/kernels/tiles.h"
 #include "optimized/layout_maps.h"
+#include "properties/kernel_failures.h"
 #include "properties/kernel_weights.h"
 #include "reference/gemm.h"
 
@@ -59,6 +60,7 @@ std::vector<std::int64_t> n_classes() {
 std::int64_t grid_n() { return tiles::kPanelRows + tiles::kPanelGroupRows + 5; }
 
 using kernel_test::activations;
+using kernel_test::expect_none;
 using kernel_test::make_weight;
 using kernel_test::Weight;
 
@@ -94,20 +96,6 @@ std::string check_shape(std::int64_t M, std::int64_t N, std::int64_t K, std::uin
   return fail.str();
 }
 
-// The first failures (one line each: path, mode, threads, shape, seed, element, both values,
-// bound), how many there were, and the command that replays this test alone.
-void expect_none(const std::string& fails) {
-  if (fails.empty()) return;
-  std::istringstream in(fails);
-  std::string line, first;
-  int n = 0;
-  while (std::getline(in, line))
-    if (n++ < 12) first += "  " + line + "\n";
-  const auto* t = ::testing::UnitTest::GetInstance()->current_test_info();
-  ADD_FAILURE() << n << " shapes out of the bound of the exact oracle; the first:\n"
-                << first << "reproduce: properties/kernel_classes --gtest_filter='" << t->test_suite_name() << "." << t->name() << "'";
-}
-
 TEST(KernelClasses, TheGridCoversEveryClassOfTheTileSizes) {
   // The grid's own structure, from the constants, so that a tile change cannot shrink it unseen.
   EXPECT_GE(max_m_class(), tiles::kW4a4PanelMinRows + tiles::kPanelW4a4TileM + 1);
@@ -129,7 +117,7 @@ TEST_P(KernelClassesMK, EveryMAtThisKWithinTheBoundOnEveryPath) {
   opt::LayoutCache cache;
   std::string fails;
   for (std::int64_t M = 1; M <= max_m_class(); ++M) fails += check_shape(M, grid_n(), K, static_cast<std::uint64_t>(M * 1000 + K), cache);
-  expect_none(fails);
+  expect_none(fails, "properties/kernel_classes");
 }
 
 std::vector<std::int64_t> k_steps() {
@@ -149,7 +137,7 @@ TEST(KernelClasses, EveryNClassAcrossEveryM) {
   for (std::int64_t K : {pass, pass + tiles::kPanelChunkK + 48})
     for (std::int64_t N : n_classes())
       for (std::int64_t M = 1; M <= max_m_class(); ++M) fails += check_shape(M, N, K, static_cast<std::uint64_t>(N * 7 + M * 131 + K), cache);
-  expect_none(fails);
+  expect_none(fails, "properties/kernel_classes");
 }
 
 // Every N class across every K, at one M per path and M remainder (below, at and past the rows
@@ -163,7 +151,7 @@ TEST(KernelClasses, EveryNClassAcrossEveryK) {
     for (std::int64_t N : n_classes())
       for (std::int64_t K = tiles::kBlockK; K <= max_k_class(); K += tiles::kBlockK)
         fails += check_shape(M, N, K, static_cast<std::uint64_t>(N * 13 + M * 977 + K), cache);
-  expect_none(fails);
+  expect_none(fails, "properties/kernel_classes");
 }
 
 // The same classes at large sizes, drawn (seeded, so CI sees the same draws): M by its remainder
@@ -189,7 +177,7 @@ TEST(KernelClasses, LargeShapesOfEveryClassWithinTheBound) {
     prepared_in_parallel += M * Kp >= tiles::kPrepareSplitElems;
     fails += check_shape(M, N, K, g.next(), cache);
   }
-  expect_none(fails);
+  expect_none(fails, "properties/kernel_classes");
   // The draws reach the classes they are for.
   EXPECT_GE(split, 8);
   EXPECT_GE(prepared_in_parallel, 4);
