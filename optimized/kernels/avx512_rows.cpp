@@ -1,13 +1,16 @@
 // AVX-512 w4a4 kernel for few activation rows (GEMV-like): lanes along blocks, no packing pass.
 //
-// For one weight row and 256 K (16 blocks), vector q holds quad q (codes 4q .. 4q + 3) of every
-// block, lane b = block b: one vpermt2b picks, from the row's 128 packed bytes, the byte of each
-// code (8b + 2q + t / 2), a 4-bit shift blended into the odd bytes brings up the high nibbles,
-// and vpermb maps codes to u8 2 e2m1 + 12. Four vpdpbusd against the s8 activations laid out the
-// same way (prepared once per GEMM) leave the exact int32 block sums in the 16 lanes, starting from
-// -12 * (block sum of x), which the offset adds back. Then one convert, one multiply by Sw * Sx and
-// one FMA per 16 lanes (K/16 terms per output; gemm.h bounds K/4). The weight scales come as 4
-// dwords of the 128x4 layout, widened through F16 (value * 2^-8, folded into the final factor).
+// For one weight row and 256 K (16 blocks), lane b = block b. Block b is the row's packed bytes
+// 8b .. 8b + 7 (byte i holds codes 2i, low nibble, and 2i + 1): two vpermt2d gather dword 2b and
+// dword 2b + 1 of every block into lane b, and vpermb maps the low nibbles of each, and of each
+// shifted right by 4, to u8 2 e2m1 + 12 (the table repeats every 16 entries and vpermb reads only
+// the low 6 bits of an index). So vector v holds codes off_v + 2t, t = 0..3, off = {0, 1, 8, 9} of
+// every block; a block sum does not depend on the order of its terms, and the s8 activations,
+// prepared once per GEMM, are laid out the same way. Four vpdpbusd leave the exact int32 block
+// sums in the 16 lanes, starting from -12 * (block sum of x), which the offset adds back. Then one
+// convert, one multiply by Sw * Sx and one FMA per 16 lanes (K/16 terms per output; gemm.h bounds
+// K/4). The weight scales come as 4 dwords of the 128x4 layout, widened through F16
+// (value * 2^-8, folded into the final factor).
 #include <immintrin.h>
 
 #include <algorithm>
@@ -23,22 +26,20 @@ constexpr std::int64_t kChunk = tiles::kRowsChunkK;  // K per step: 16 blocks
 static_assert(kChunk == 256, "the decode picks 16 blocks of 16 codes per chunk");
 constexpr std::int8_t kOffsetCodes[16] = {12, 13, 14, 15, 16, 18, 20, 24, 12, 11, 10, 9, 8, 6, 4, 0};  // 2 e2m1 + 12
 
+constexpr int kCodeOffset[4] = {0, 1, 8, 9};  // vector v holds codes kCodeOffset[v] + 2t of each block
+
 struct Tables {
-  __m512i lut, pick[4];
+  __m512i lut, even, odd;  // even / odd: dword 2b / 2b + 1 of the chunk's 32 into lane b
   Tables() {
     alignas(64) std::int8_t t[64];
     for (int i = 0; i < 64; ++i) t[i] = kOffsetCodes[i % 16];
     lut = _mm512_load_si512(t);
-    for (int q = 0; q < 4; ++q) {
-      alignas(64) std::uint8_t idx[64];
-      for (int b = 0; b < 16; ++b)
-        for (int u = 0; u < 4; ++u) idx[4 * b + u] = static_cast<std::uint8_t>(8 * b + 2 * q + u / 2);
-      pick[q] = _mm512_load_si512(idx);
-    }
+    even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
   }
 };
 
-// The 4 quad vectors of one row's chunk c (bytes past valid read as code 0).
+// The 4 code vectors of one row's chunk c (bytes past valid read as code 0).
 inline void decode(const Tables& T, const std::uint8_t* p, std::int64_t valid, __m512i w[4]) {
   __m512i a, b;
   if (valid >= 128) {
@@ -48,11 +49,11 @@ inline void decode(const Tables& T, const std::uint8_t* p, std::int64_t valid, _
     a = _mm512_maskz_loadu_epi8(valid >= 64 ? ~__mmask64{0} : (__mmask64{1} << valid) - 1, p);
     b = valid > 64 ? _mm512_maskz_loadu_epi8((__mmask64{1} << (valid - 64)) - 1, p + 64) : _mm512_setzero_si512();
   }
-  for (int q = 0; q < 4; ++q) {
-    const __m512i r = _mm512_permutex2var_epi8(a, T.pick[q], b);
-    const __m512i v = _mm512_mask_blend_epi8(0xAAAAAAAAAAAAAAAAull, r, _mm512_srli_epi16(r, 4));
-    w[q] = _mm512_permutexvar_epi8(v, T.lut);
-  }
+  const __m512i lo = _mm512_permutex2var_epi32(a, T.even, b), hi = _mm512_permutex2var_epi32(a, T.odd, b);
+  w[0] = _mm512_permutexvar_epi8(lo, T.lut);
+  w[1] = _mm512_permutexvar_epi8(_mm512_srli_epi16(lo, 4), T.lut);
+  w[2] = _mm512_permutexvar_epi8(hi, T.lut);
+  w[3] = _mm512_permutexvar_epi8(_mm512_srli_epi16(hi, 4), T.lut);
 }
 
 // Scales of blocks 16c .. 16c + 15 of a row: 4 groups of 4 at 512-byte steps. Times 2^-8; -0 reads +0.
@@ -159,11 +160,11 @@ void RowsActivations::prepare(const Activations& a, Prepared& p, std::int64_t m0
       for (int b = 0; b < 16; ++b) {
         const std::int64_t block = 16 * c + b;
         std::int32_t sum = 0;
-        for (int q = 0; q < 4; ++q)
+        for (int v = 0; v < 4; ++v)  // the order decode() leaves the codes in
           for (int t = 0; t < 4; ++t) {
-            const std::int8_t v = block < nb ? a.q[m * a.Kp + 16 * block + 4 * q + t] : 0;
-            x[(m * l.chunks + c) * kChunk + 64 * q + 4 * b + t] = v;
-            sum += v;
+            const std::int8_t q = block < nb ? a.q[m * a.Kp + 16 * block + kCodeOffset[v] + 2 * t] : 0;
+            x[(m * l.chunks + c) * kChunk + 64 * v + 4 * b + t] = q;
+            sum += q;
           }
         corr[(m * l.chunks + c) * 16 + b] = -12 * sum;
         sx[(m * l.chunks + c) * 16 + b] = block < nb ? a.s[m * (a.Kp / 16) + block] : 0.0f;

@@ -7,8 +7,9 @@
 namespace nvfp4::opt::avx512 {
 
 struct RowsActivations {
-  // Per row and 256-K chunk: 4 vectors of s8 2 e2m1(x) (vector q, lane b: quad q of block b),
-  // -12 * each block's sum of them, and each block's Sx.
+  // Per row and 256-K chunk: 4 vectors of s8 2 e2m1(x) (vector v, lane b: 4 codes of block b, in
+  // the order decode() in avx512_rows.cpp leaves the weights'), -12 * each block's sum of them,
+  // and each block's Sx.
   static std::size_t bytes(const Activations& a);
   static void prepare(const Activations& a, Prepared& p, std::int64_t m0, std::int64_t m1);
 };

@@ -4,6 +4,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <cstdlib>
 
@@ -29,16 +30,27 @@ bool has_f16c() {
   return __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29));
 }
 
-bool cpu_has(Isa i) {
+bool probe(Isa i) {
   switch (i) {
     case Isa::Scalar: return true;
     case Isa::Avx2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && has_f16c();
     case Isa::Avx512:
-      return cpu_has(Isa::Avx2) && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+      return probe(Isa::Avx2) && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
              __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vbmi");
-    case Isa::Amx: return cpu_has(Isa::Avx512) && amx_support() == AmxSupport::Usable;
+    case Isa::Amx: return probe(Isa::Avx512) && amx_support() == AmxSupport::Usable;
   }
   return false;
+}
+
+// Probed once: active_isa() runs on every gemm(), and in a virtual machine each CPUID traps to the
+// hypervisor (perf: a quarter of a 60 us M = 1 GEMM went to the CPUID in has_f16c).
+bool cpu_has(Isa i) {
+  static const auto has = [] {
+    std::array<bool, 4> h{};
+    for (Isa j : kAll) h[static_cast<std::size_t>(j)] = probe(j);
+    return h;
+  }();
+  return has[static_cast<std::size_t>(i)];
 }
 
 }  // namespace

@@ -1,10 +1,37 @@
 #include "optimized/kernels/thread_pool.h"
 
+#include <immintrin.h>
+
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <string>
 
 namespace nvfp4::opt {
+
+namespace {
+
+// How long a thread spins before it sleeps, waiting for the next job (a worker) or for the
+// helpers' last task (run()). Waking a sleeping thread takes a futex call and, in a virtual machine,
+// an interrupt to a halted vCPU: measured at 15-25 us per GEMM on this project's 2-vCPU bench host
+// (bench/measurements.md), more than a whole M = 1 GEMM of 768x2048 on one thread. A decode step
+// runs GEMMs back to back, well within this; OpenMP runtimes spin too (KMP_BLOCKTIME, 200 ms).
+constexpr auto kSpin = std::chrono::microseconds(300);
+
+// Spins until done() or kSpin passes; true if done() came true.
+template <class F>
+bool spin(F done) {
+  const auto until = std::chrono::steady_clock::now() + kSpin;
+  for (;;) {
+    for (int i = 0; i < 64; ++i) {
+      if (done()) return true;
+      _mm_pause();
+    }
+    if (std::chrono::steady_clock::now() > until) return false;
+  }
+}
+
+}  // namespace
 
 ThreadPool& ThreadPool::global() {
   static ThreadPool p;
@@ -52,6 +79,7 @@ void ThreadPool::work() {
   std::uint64_t seen = 0;
   for (;;) {
     const std::function<void(std::int64_t)>* job;
+    spin([&] { return quit_.load() || generation_.load() != seen; });
     {
       std::unique_lock<std::mutex> l(mu_);
       wake_.wait(l, [&] { return quit_ || (generation_ != seen && active_ > 0); });
@@ -103,9 +131,14 @@ void ThreadPool::run(std::int64_t ntasks, const std::function<void(std::int64_t)
     }
     f(t);
   }
+  const auto finished = [&] { return busy_ == 0 && (active_ == 0 || next_ >= ntasks_); };
+  spin([&] {
+    std::lock_guard<std::mutex> l(mu_);
+    return finished();
+  });
   std::unique_lock<std::mutex> l(mu_);
   // Wait until every helper that joined has finished its last task and no helper is still to join.
-  done_.wait(l, [&] { return busy_ == 0 && (active_ == 0 || next_ >= ntasks_); });
+  done_.wait(l, finished);
   active_ = 0;
   job_ = nullptr;
 }

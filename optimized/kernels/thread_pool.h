@@ -2,6 +2,7 @@
 // microseconds) does not pay for creating threads. The calling thread works too. The count is every
 // core by default, NVFP4_THREADS=N to override, or set_threads() (benches compare 1 and 2).
 #pragma once
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -32,8 +33,9 @@ class ThreadPool {
   std::condition_variable wake_, done_;
   std::vector<std::thread> workers_;
   int threads_ = 1;
-  std::uint64_t generation_ = 0;
-  bool quit_ = false;
+  // Atomic so that a worker can spin on them unlocked (thread_pool.cpp says why); written under mu_.
+  std::atomic<std::uint64_t> generation_{0};
+  std::atomic<bool> quit_{false};
   const std::function<void(std::int64_t)>* job_ = nullptr;
   std::int64_t ntasks_ = 0, next_ = 0;
   int active_ = 0, busy_ = 0;
