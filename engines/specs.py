@@ -119,17 +119,15 @@ def simpler(s, formats=tuple(FORMATS)):
     walked back with these instead, so every failure is reported on the plainest checkpoint that
     still shows it."""
     steps = [dict(experts=e) for e in _earlier(EXPERTS, s.experts) if e]
-    steps += [dict(experts=0, hidden=DENSE_HIDDEN[0], intermediate=DENSE_INTERMEDIATE[0])] if s.experts else []
-    hidden = DENSE_HIDDEN if not s.experts else []
-    inter = EXPERT_INTERMEDIATE if s.experts else DENSE_INTERMEDIATE
-    steps += [dict(hidden=h) for h in _earlier(hidden, s.hidden)]
-    steps += [dict(intermediate=i) for i in _earlier(inter, s.intermediate)]
-    steps += [dict(unequal=False)] if s.unequal else []
-    steps += [dict(layout=x) for x in _earlier(LAYOUTS, s.layout)]
-    steps += [dict(fmt=x) for x in _earlier(FORMATS, s.fmt) if x in formats]
-    steps += [dict(kv_heads=x) for x in _earlier(KV_HEADS, s.kv_heads)]
-    steps += [dict(scalars=x) for x in _earlier(SCALARS, s.scalars)]
-    steps += [dict(w4a16=False)] if s.w4a16 else []
+    if s.experts:
+        steps.append(dict(experts=0, hidden=DENSE_HIDDEN[0], intermediate=DENSE_INTERMEDIATE[0]))
+    # every other field on its own, in this order; a field's earlier choices first
+    choices = {"hidden": [] if s.experts else DENSE_HIDDEN,
+               "intermediate": EXPERT_INTERMEDIATE if s.experts else DENSE_INTERMEDIATE,
+               "unequal": [False, True], "layout": LAYOUTS, "fmt": [f for f in FORMATS if f in formats],
+               "kv_heads": KV_HEADS, "scalars": SCALARS, "w4a16": [False, True]}
+    for field, options in choices.items():
+        steps += [{field: v} for v in _earlier(options, getattr(s, field))]
     steps += [dict(seed=0)] if s.seed else []
     return [c for c in (dataclasses.replace(s, **d) for d in steps) if _valid(c)]
 
