@@ -136,7 +136,9 @@ def _ratios(R, num, den, shape, Ms, t, temp="hot"):
     return out
 
 
-def _ratio_row(label, vals, want, worst_first=True):
+def _ratio_row(label, vals, want):
+    if not vals:
+        return f"| {label} | not measured in this run | – |"
     lo = min(v for _, v in vals)
     return (f"| {label} | {', '.join(f'M={M}: {v:.2f}' for M, v in vals)} | {verdict(lo >= want)}"
             f"{'' if lo >= want else f' (worst {lo:.2f}, {100 * (1 - lo / want):.0f}% short)'} |")
