@@ -44,7 +44,7 @@ void translate(const std::exception_ptr& p, void*) {
   } catch (const Error& e) {
     raise(class_name(e.kind()), e.what(), e.file(), e.tensor(), e.problem());
   } catch (const OutOfMemory& e) {
-    raise("OutOfMemoryError", cli::out_of_memory_message(e));
+    raise("OutOfMemoryError", cli::out_of_memory_message(e, "more memory is needed"));  // the functions have no --jobs
   } catch (const std::bad_alloc&) {
     raise("OutOfMemoryError", "out of memory");
   }

@@ -19,7 +19,7 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
 int run_or_throw(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 
 // "out of memory: an allocation of X MiB failed with Y MiB already held (HINT)": exit 3's line.
-std::string out_of_memory_message(const OutOfMemory& e, const std::string& hint = "try --jobs 1, or more memory");
+std::string out_of_memory_message(const OutOfMemory& e, const std::string& hint);
 // What may help a command that ran out of memory: only the options it has (--jobs,
 // --experts-chunk-mib), then more memory.
 std::string memory_hint(const CLI::App& sub);
