@@ -27,7 +27,7 @@ struct Entry {
 
 // The file's order and header for these entries: the Python writer's prepare() order (alignment
 // descending, then name) and a header padded with spaces so the data starts 8-byte aligned. Shared
-// by the in-memory and the streaming writer, so the two give the same bytes.
+// by every writer here, so they all give the same bytes. `order` comes back in the file's order.
 std::string header_for(std::vector<const Entry*>& order, const std::map<std::string, std::string>& metadata) {
   std::set<std::string> seen;
   for (const Entry* t : order) {
@@ -80,6 +80,18 @@ std::string header_for(std::vector<const Entry*>& order, const std::map<std::str
   return h;
 }
 
+// header_for over every entry, with the file's path in its errors.
+std::string header_of(const std::filesystem::path& path, const std::vector<Entry>& entries, const std::map<std::string, std::string>& metadata,
+                      std::vector<const Entry*>& order) {
+  order.clear();
+  for (const auto& e : entries) order.push_back(&e);
+  try {
+    return header_for(order, metadata);
+  } catch (const Error& e) {
+    throw Error(e.kind(), path.string(), e.tensor(), e.problem());
+  }
+}
+
 // Starts the disk writes of what is already in the file (not waiting for them), every
 // kWritebackEvery bytes, so that they run while the rest is produced and the final fsync has
 // little left to wait for (it was ~0.6 s of a 1 GB file's ~3 s on the CI host).
@@ -100,6 +112,43 @@ void write_all(int fd, const std::uint8_t* p, std::size_t n, const std::filesyst
   }
 }
 
+// A file written under a temporary name beside `path` and renamed into place by commit() after an
+// fsync, so that a reader never sees a partial file; removed if commit() is never reached, and on
+// SIGINT/SIGTERM before it (TempFileGuard).
+class TempFile {
+ public:
+  explicit TempFile(const std::filesystem::path& path, const char* infix = ".tmp.", mode_t mode = 0644)
+      : path_(path), tmp_(path.string() + infix + std::to_string(::getpid())), guard_(tmp_) {
+    fd_ = ::open(tmp_.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    if (fd_ < 0) throw Error(ErrorKind::Io, path.string(), "", std::string("cannot create: ") + std::strerror(errno));
+  }
+  ~TempFile() {
+    if (fd_ >= 0) ::close(fd_);
+    if (!committed_) ::unlink(tmp_.c_str());
+  }
+  TempFile(const TempFile&) = delete;
+  TempFile& operator=(const TempFile&) = delete;
+  int fd() const { return fd_; }
+  void commit() {
+    const int fd = fd_;
+    fd_ = -1;
+    if (::fsync(fd) != 0) {
+      ::close(fd);
+      throw Error(ErrorKind::Io, path_.string(), "", std::string("cannot flush the file: ") + std::strerror(errno));
+    }
+    if (::close(fd) != 0) throw Error(ErrorKind::Io, path_.string(), "", std::string("cannot close the file: ") + std::strerror(errno));
+    if (std::rename(tmp_.c_str(), path_.c_str()) != 0)
+      throw Error(ErrorKind::Io, path_.string(), "", std::string("cannot rename into place: ") + std::strerror(errno));
+    committed_ = true;
+  }
+
+ private:
+  std::filesystem::path path_, tmp_;
+  TempFileGuard guard_;
+  int fd_ = -1;
+  bool committed_ = false;
+};
+
 }  // namespace
 
 std::vector<std::uint8_t> serialize_safetensors(const std::vector<TensorToWrite>& tensors,
@@ -112,8 +161,7 @@ std::vector<std::uint8_t> serialize_safetensors(const std::vector<TensorToWrite>
     data[t.name] = &t.tensor;
   }
   std::vector<const Entry*> order;
-  for (const auto& e : entries) order.push_back(&e);
-  const std::string h = header_for(order, metadata);
+  const std::string h = header_of({}, entries, metadata, order);
   std::uint64_t total = 0;
   for (const Entry* e : order) total += e->nbytes;
   std::vector<std::uint8_t> out(8 + h.size() + total);
@@ -127,36 +175,36 @@ std::vector<std::uint8_t> serialize_safetensors(const std::vector<TensorToWrite>
   return out;
 }
 
+// The header, then the data: what every writer here puts at the start of its file.
+void write_header(int fd, const std::string& h, const std::filesystem::path& path) {
+  std::uint8_t len[8];
+  put_u64(len, h.size());
+  write_all(fd, len, 8, path);
+  write_all(fd, reinterpret_cast<const std::uint8_t*>(h.data()), h.size(), path);
+}
+
 struct StreamingSafetensorsWriter::Impl {
-  std::filesystem::path path, data_tmp;
-  int fd = -1;
+  std::filesystem::path path;
+  std::unique_ptr<TempFile> data;  // never committed: finish() copies it into the file
   std::uint64_t size = 0;
   std::vector<Entry> entries;
   // Each entry's pieces in the data file (offset, bytes), in order.
   std::vector<std::vector<std::pair<std::uint64_t, std::uint64_t>>> at;
   std::map<std::string, std::size_t> appended;  // append()'s names -> entry
-  std::unique_ptr<TempFileGuard> guard;
 };
 
 StreamingSafetensorsWriter::StreamingSafetensorsWriter(const std::filesystem::path& path) : d_(std::make_unique<Impl>()) {
   d_->path = path;
-  d_->data_tmp = path;
-  d_->data_tmp += ".data.tmp." + std::to_string(::getpid());
-  d_->guard = std::make_unique<TempFileGuard>(d_->data_tmp);
-  d_->fd = ::open(d_->data_tmp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (d_->fd < 0) throw Error(ErrorKind::Io, path.string(), "", std::string("cannot create: ") + std::strerror(errno));
+  d_->data = std::make_unique<TempFile>(path, ".data.tmp.", 0600);
 }
 
-StreamingSafetensorsWriter::~StreamingSafetensorsWriter() {
-  if (d_->fd >= 0) ::close(d_->fd);
-  ::unlink(d_->data_tmp.c_str());
-}
+StreamingSafetensorsWriter::~StreamingSafetensorsWriter() = default;
 
 void StreamingSafetensorsWriter::add(const std::string& name, const Tensor& t) {
   if ((t.numel() * dtype_bits(t.dtype())) % 8 != 0) throw Error(ErrorKind::BadInput, d_->path.string(), name, "not a whole number of bytes");
   d_->entries.push_back({name, t.dtype(), t.shape(), t.nbytes()});
   d_->at.push_back({{d_->size, t.nbytes()}});
-  write_all(d_->fd, t.data(), t.nbytes(), d_->path);
+  write_all(d_->data->fd(), t.data(), t.nbytes(), d_->path);
   d_->size += t.nbytes();
 }
 
@@ -177,69 +225,44 @@ void StreamingSafetensorsWriter::append(const std::string& name, const Tensor& t
   e.shape[0] += t.size(0);
   e.nbytes += t.nbytes();
   d_->at[it->second].emplace_back(d_->size, t.nbytes());
-  write_all(d_->fd, t.data(), t.nbytes(), d_->path);
+  write_all(d_->data->fd(), t.data(), t.nbytes(), d_->path);
   d_->size += t.nbytes();
 }
 
 void StreamingSafetensorsWriter::finish(const std::map<std::string, std::string>& metadata) {
   std::vector<const Entry*> order;
-  for (const auto& e : d_->entries) order.push_back(&e);
-  std::string h;
-  try {
-    h = header_for(order, metadata);
-  } catch (const Error& e) {
-    throw Error(e.kind(), d_->path.string(), e.tensor(), e.problem());
-  }
-  std::filesystem::path tmp = d_->path;
-  tmp += ".tmp." + std::to_string(::getpid());
-  TempFileGuard interrupted(tmp);
-  const int out = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (out < 0) throw Error(ErrorKind::Io, d_->path.string(), "", std::string("cannot create: ") + std::strerror(errno));
-  try {
-    std::uint8_t len[8];
-    put_u64(len, h.size());
-    write_all(out, len, 8, d_->path);
-    write_all(out, reinterpret_cast<const std::uint8_t*>(h.data()), h.size(), d_->path);
-    // The data in the header's order, copied file to file by the kernel.
-    std::uint64_t since_writeback = 0;
-    for (const Entry* e : order)
-      for (const auto& [offset, bytes] : d_->at[static_cast<std::size_t>(e - d_->entries.data())]) {
-        if ((since_writeback += bytes) >= kWritebackEvery) {
-          since_writeback = 0;
-          start_writeback(out);
-        }
-        loff_t from = static_cast<loff_t>(offset);
-        std::uint64_t left = bytes;
-        while (left) {
-          const ssize_t c = ::copy_file_range(d_->fd, &from, out, nullptr, left, 0);
-          if (c < 0 && errno == EINTR) continue;
-          if (c <= 0) throw Error(ErrorKind::Io, d_->path.string(), e->name, std::string("copy failed: ") + std::strerror(errno));
-          left -= static_cast<std::uint64_t>(c);
-        }
+  const std::string h = header_of(d_->path, d_->entries, metadata, order);
+  TempFile out(d_->path);
+  write_header(out.fd(), h, d_->path);
+  // The data in the header's order, copied file to file by the kernel.
+  std::uint64_t since_writeback = 0;
+  for (const Entry* e : order)
+    for (const auto& [offset, bytes] : d_->at[static_cast<std::size_t>(e - d_->entries.data())]) {
+      if ((since_writeback += bytes) >= kWritebackEvery) {
+        since_writeback = 0;
+        start_writeback(out.fd());
       }
-    if (::fsync(out) != 0) throw Error(ErrorKind::Io, d_->path.string(), "", "cannot flush the file");
-  } catch (...) {
-    ::close(out);
-    ::unlink(tmp.c_str());
-    throw;
-  }
-  if (::close(out) != 0 || std::rename(tmp.c_str(), d_->path.c_str()) != 0) {
-    const int e = errno;
-    ::unlink(tmp.c_str());
-    throw Error(ErrorKind::Io, d_->path.string(), "", std::string("cannot rename into place: ") + std::strerror(e));
-  }
+      loff_t from = static_cast<loff_t>(offset);
+      std::uint64_t left = bytes;
+      while (left) {
+        const ssize_t c = ::copy_file_range(d_->data->fd(), &from, out.fd(), nullptr, left, 0);
+        if (c < 0 && errno == EINTR) continue;
+        if (c <= 0) throw Error(ErrorKind::Io, d_->path.string(), e->name, std::string("copy failed: ") + std::strerror(errno));
+        left -= static_cast<std::uint64_t>(c);
+      }
+    }
+  out.commit();
 }
 
 struct PlannedSafetensorsWriter::Impl {
-  std::filesystem::path path, tmp;
-  int fd = -1;
+  std::filesystem::path path;
+  std::unique_ptr<TempFile> file;
   std::uint64_t data_start = 0;
   std::vector<Entry> entries;
   std::map<std::string, std::size_t> index;                // name -> entry
   std::vector<std::uint64_t> offset;                       // per entry, in the data section
   std::unique_ptr<std::atomic<std::uint64_t>[]> written;   // per entry
   std::atomic<std::uint64_t> since_writeback{0};
-  std::unique_ptr<TempFileGuard> guard;
 };
 
 PlannedSafetensorsWriter::PlannedSafetensorsWriter(const std::filesystem::path& path, const std::vector<TensorSpec>& tensors,
@@ -251,13 +274,7 @@ PlannedSafetensorsWriter::PlannedSafetensorsWriter(const std::filesystem::path& 
     d_->entries.push_back({t.name, t.dtype, t.shape, bits / 8});
   }
   std::vector<const Entry*> order;
-  for (const auto& e : d_->entries) order.push_back(&e);
-  std::string h;
-  try {
-    h = header_for(order, metadata);  // also refuses duplicate names and partial bytes
-  } catch (const Error& e) {
-    throw Error(e.kind(), path.string(), e.tensor(), e.problem());
-  }
+  const std::string h = header_of(path, d_->entries, metadata, order);  // also refuses duplicate names and partial bytes
   d_->offset.resize(d_->entries.size());
   std::uint64_t off = 0;
   for (const Entry* e : order) {
@@ -267,26 +284,14 @@ PlannedSafetensorsWriter::PlannedSafetensorsWriter(const std::filesystem::path& 
     off += e->nbytes;
   }
   d_->written = std::make_unique<std::atomic<std::uint64_t>[]>(d_->entries.size());
-  d_->tmp = path;
-  d_->tmp += ".tmp." + std::to_string(::getpid());
-  d_->guard = std::make_unique<TempFileGuard>(d_->tmp);
-  d_->fd = ::open(d_->tmp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (d_->fd < 0) throw Error(ErrorKind::Io, path.string(), "", std::string("cannot create: ") + std::strerror(errno));
-  std::uint8_t len[8];
-  put_u64(len, h.size());
-  write_all(d_->fd, len, 8, path);
-  write_all(d_->fd, reinterpret_cast<const std::uint8_t*>(h.data()), h.size(), path);
+  d_->file = std::make_unique<TempFile>(path);
+  write_header(d_->file->fd(), h, path);
   d_->data_start = 8 + h.size();
-  if (::ftruncate(d_->fd, static_cast<off_t>(d_->data_start + off)) != 0)
+  if (::ftruncate(d_->file->fd(), static_cast<off_t>(d_->data_start + off)) != 0)
     throw Error(ErrorKind::Io, path.string(), "", std::string("cannot size the file: ") + std::strerror(errno));
 }
 
-PlannedSafetensorsWriter::~PlannedSafetensorsWriter() {
-  if (d_->fd >= 0) {
-    ::close(d_->fd);
-    ::unlink(d_->tmp.c_str());
-  }
-}
+PlannedSafetensorsWriter::~PlannedSafetensorsWriter() = default;
 
 void PlannedSafetensorsWriter::write(const std::string& name, std::uint64_t offset, std::span<const std::uint8_t> bytes) {
   const auto it = d_->index.find(name);
@@ -296,7 +301,7 @@ void PlannedSafetensorsWriter::write(const std::string& name, std::uint64_t offs
     throw Error(ErrorKind::Io, d_->path.string(), name, "bytes past the tensor's end");
   std::uint64_t at = d_->data_start + d_->offset[it->second] + offset;
   for (const std::uint8_t* p = bytes.data(); p != bytes.data() + bytes.size();) {
-    const ssize_t w = ::pwrite(d_->fd, p, static_cast<std::size_t>(bytes.data() + bytes.size() - p), static_cast<off_t>(at));
+    const ssize_t w = ::pwrite(d_->file->fd(), p, static_cast<std::size_t>(bytes.data() + bytes.size() - p), static_cast<off_t>(at));
     if (w < 0 && errno == EINTR) continue;
     if (w <= 0) throw Error(ErrorKind::Io, d_->path.string(), name, std::string("write failed: ") + std::strerror(errno));
     p += w;
@@ -305,7 +310,7 @@ void PlannedSafetensorsWriter::write(const std::string& name, std::uint64_t offs
   d_->written[it->second] += bytes.size();
   if ((d_->since_writeback += bytes.size()) >= kWritebackEvery) {
     d_->since_writeback = 0;
-    start_writeback(d_->fd);
+    start_writeback(d_->file->fd());
   }
 }
 
@@ -314,43 +319,13 @@ void PlannedSafetensorsWriter::finish() {
     if (d_->written[i] != d_->entries[i].nbytes)
       throw Error(ErrorKind::Io, d_->path.string(), d_->entries[i].name,
                   std::to_string(d_->written[i]) + " of its " + std::to_string(d_->entries[i].nbytes) + " bytes were written");
-  const int fd = d_->fd;
-  d_->fd = -1;
-  const bool synced = ::fsync(fd) == 0, closed = ::close(fd) == 0;
-  if (!synced || !closed || std::rename(d_->tmp.c_str(), d_->path.c_str()) != 0) {
-    const int e = errno;
-    ::unlink(d_->tmp.c_str());
-    throw Error(ErrorKind::Io, d_->path.string(), "", std::string("cannot flush or rename into place: ") + std::strerror(e));
-  }
+  d_->file->commit();
 }
 
 void write_file_atomic(const std::filesystem::path& path, std::span<const std::uint8_t> bytes) {
-  std::filesystem::path tmp = path;
-  tmp += ".tmp." + std::to_string(::getpid());
-  TempFileGuard interrupted(tmp);  // removed if SIGINT/SIGTERM arrives before the rename
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) throw Error(ErrorKind::Io, path.string(), "", std::string("cannot create: ") + std::strerror(errno));
-  std::size_t done = 0;
-  while (done < bytes.size()) {
-    ssize_t w = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) {
-      int e = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      throw Error(ErrorKind::Io, path.string(), "", std::string("write failed: ") + std::strerror(e));
-    }
-    done += static_cast<std::size_t>(w);
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    ::unlink(tmp.c_str());
-    throw Error(ErrorKind::Io, path.string(), "", "cannot flush the file");
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    int e = errno;
-    ::unlink(tmp.c_str());
-    throw Error(ErrorKind::Io, path.string(), "", std::string("cannot rename into place: ") + std::strerror(e));
-  }
+  TempFile f(path);
+  write_all(f.fd(), bytes.data(), bytes.size(), path);
+  f.commit();
 }
 
 void write_safetensors(const std::filesystem::path& path, const std::vector<TensorToWrite>& tensors,
