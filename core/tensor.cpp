@@ -45,18 +45,20 @@ Storage::~Storage() {
   if (owned_) TrackingAllocator::global().deallocate(data_, nbytes_);
 }
 
-Tensor Tensor::empty(DType d, Shape shape) {
+Tensor Tensor::fresh(DType d, Shape shape, bool overwritten) {
   for (auto x : shape)
     if (x < 0) throw std::invalid_argument("negative dimension in " + shape_str(shape));
   Tensor t;
   t.dtype_ = d;
   t.shape_ = std::move(shape);
-  t.storage_ = Storage::allocate(t.nbytes());
+  t.storage_ = Storage::allocate(t.nbytes(), overwritten);
   return t;
 }
 
+Tensor Tensor::empty(DType d, Shape shape) { return fresh(d, std::move(shape), false); }
+
 Tensor Tensor::zeros(DType d, Shape shape) {
-  Tensor t = empty(d, std::move(shape));
+  Tensor t = fresh(d, std::move(shape), true);  // every byte zeroed below: no poison pass
   std::memset(t.data(), 0, t.nbytes());
   return t;
 }
@@ -109,10 +111,7 @@ Tensor Tensor::narrow0(std::int64_t begin, std::int64_t count) const {
 }
 
 Tensor Tensor::clone() const {
-  Tensor t;
-  t.dtype_ = dtype_;
-  t.shape_ = shape_;
-  t.storage_ = Storage::allocate(t.nbytes(), true);  // every byte copied below: no poison pass
+  Tensor t = fresh(dtype_, shape_, true);  // every byte copied below: no poison pass
   if (nbytes()) std::memcpy(t.data(), data(), nbytes());
   return t;
 }

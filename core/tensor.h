@@ -89,6 +89,9 @@ class Tensor {
   float get_f32(std::int64_t i) const;
 
  private:
+  // Tracked storage for a new tensor; `overwritten` as for Storage::allocate (no poison pass).
+  static Tensor fresh(DType d, Shape shape, bool overwritten);
+
   DType dtype_ = DType::U8;
   Shape shape_;
   std::shared_ptr<Storage> storage_;

@@ -151,7 +151,7 @@ std::vector<std::function<void(Builder&, Rng&)>> jobs_for(const WriterOptions& o
   const std::int64_t heads = H / hd, kv = o.kv_heads ? o.kv_heads : std::max<std::int64_t>(1, heads / 2);
   std::vector<std::function<void(Builder&, Rng&)>> jobs;
   auto plain = [&](std::string name, Shape shape) { jobs.push_back([name, shape](Builder& b, Rng& r) { b.plain(name, shape, r); }); };
-  auto group = [&](std::string, std::vector<std::string> shards, std::string fused, std::vector<std::int64_t> rows, std::int64_t K) {
+  auto group = [&](std::vector<std::string> shards, std::string fused, std::vector<std::int64_t> rows, std::int64_t K) {
     jobs.push_back([=](Builder& b, Rng& r) { b.linear_group(shards, fused, rows, K, r); });
   };
   plain("model.embed_tokens.weight", {64, H});
@@ -160,19 +160,19 @@ std::vector<std::function<void(Builder&, Rng&)>> jobs_for(const WriterOptions& o
     plain(L + ".input_layernorm.weight", {H});
     plain(L + ".post_attention_layernorm.weight", {H});
     std::string a = L + ".self_attn";
-    group(a + ".qkv_proj", {a + ".q_proj", a + ".k_proj", a + ".v_proj"}, o.fused ? a + ".qkv_proj" : "", {heads * hd, kv * hd, kv * hd}, H);
-    group(a + ".o_proj", {a + ".o_proj"}, "", {H}, heads * hd);
+    group({a + ".q_proj", a + ".k_proj", a + ".v_proj"}, o.fused ? a + ".qkv_proj" : "", {heads * hd, kv * hd, kv * hd}, H);
+    group({a + ".o_proj"}, "", {H}, heads * hd);
     std::string m = L + ".mlp";
     if (o.experts == 0) {
-      group(m + ".gate_up_proj", {m + ".gate_proj", m + ".up_proj"}, o.fused ? m + ".gate_up_proj" : "", {I, I}, H);
-      group(m + ".down_proj", {m + ".down_proj"}, "", {H}, I);
+      group({m + ".gate_proj", m + ".up_proj"}, o.fused ? m + ".gate_up_proj" : "", {I, I}, H);
+      group({m + ".down_proj"}, "", {H}, I);
     } else {
       plain(m + ".gate.weight", {o.experts, H});  // the router stays unquantized
       for (int e = 0; e < o.experts; ++e) {
         std::string x = m + ".experts." + std::to_string(e);
         // gate/up of one expert share an input and (unless unequal) an amax, as ModelOpt fuses them.
-        group(x + ".w13", {x + ".gate_proj", x + ".up_proj"}, "", {I, I}, H);
-        group(x + ".down_proj", {x + ".down_proj"}, "", {H}, I);
+        group({x + ".gate_proj", x + ".up_proj"}, "", {I, I}, H);
+        group({x + ".down_proj"}, "", {H}, I);
       }
     }
   }
