@@ -1,7 +1,8 @@
 // The bound every GEMM path under test is held to against the exact oracle (reference/gemm.h),
 // derived from the arithmetic the kernels promise (optimized/gemm.h, "Arithmetic"): f32 products
-// that are exact, summed in any order with at most n roundings each (n = K + 1 for w4a16, the
-// K / 4 + 1 quad sums for w4a4), then one rounding to the output dtype. It lives with the checks,
+// that are exact, summed in any order with at most n = K + 1 roundings each (w4a16: K products and
+// the global scale; w4a4: the AMX path adds each of its K exact BF16 products on its own, the
+// integer paths fewer, K / 16 or K / 4 block sums), then one rounding to the output dtype. It lives with the checks,
 // not with the kernels, so that a change to the code under test cannot loosen its own bound.
 //
 // With u = 2^-24 and gamma_n = n u / (1 - n u), for the oracle's exact result t and the exact sum of

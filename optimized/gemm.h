@@ -8,11 +8,13 @@
 //   significant bits), then r = acc * global_scale. Each term passes through at most K roundings
 //   of the sum, whatever the order (lanes, then a horizontal add), plus one of the product, so
 //   |r - t| <= gamma_(K+1) * sum_k |x_k w_k| + (K + 1) 2^-150 max(1, global_scale).
-// - w4a4: integer dot products of 2 e2m1(x) and 2 e2m1(w) are exact in int32, over a 16-block
-//   (scalar, AVX-512, AMX tiles) or a 4-element quad of one block (AVX2); times Sx Sw / 4 each is
-//   exact in f32 (12 + 8 significant bits); these terms, at most K/4 of them, are summed with fma
-//   in f32 in any order and r = acc * alpha, so |r - t| <= gamma_(K/4+1) * sum_k |xq_k wq_k|
-//   + (K/4 + 1) 2^-150 max(1, alpha).
+// - w4a4: the integer paths: dot products of 2 e2m1(x) and 2 e2m1(w) are exact in int32, over a
+//   16-block (scalar, AVX-512) or a 4-element quad of one block (AVX2); times Sx Sw / 4 each is
+//   exact in f32 (12 + 8 significant bits); these terms, at most K/4 of them, are summed in f32.
+//   The AMX path: each operand 2 e2m1 * S is exact in BF16 (2 + 4 significant bits) and each of
+//   the K products exact in f32; they are summed one by one in f32 (tdpbf16ps). Either way
+//   r = acc * alpha after at most K roundings, so |r - t| <= gamma_(K+1) * sum_k |xq_k wq_k|
+//   + (K + 1) 2^-150 max(1, alpha).
 // The result r is then rounded to the output dtype. The checks hold every path to the total bound
 // this arithmetic allows against the exact oracle (checks/gemm_bound.h).
 //

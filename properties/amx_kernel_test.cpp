@@ -1,6 +1,7 @@
 // The AMX kernel set (optimized/kernels/amx.cpp) by its own structure, next to the grid that runs
-// every path (kernel_classes_test.cpp): tiles of 16 activation rows x 16 stored rows, one 16-K block
-// per tile multiply, 4 blocks per step, the avx512 kernels below 16 rows and for w4a16. Every shape
+// every path (kernel_classes_test.cpp): BF16 tiles of 16 activation rows x 16 stored rows x 32 K,
+// activation tiles in pairs then one, in blocks of about 1 MiB of them, the weights decoded 512 K
+// per pass, the avx512 kernels below 16 rows and for w4a16. Every shape
 // runs forced onto the amx path, both modes, 1 and 2 threads, each element within optimized/gemm.h's
 // bound of the reference's exact oracle, and proves which kernel ran: amx_tile_gemms() must grow by
 // one exactly where the tiles are due (w4a4, M >= kAmxMinRows) and stay put elsewhere. Skipped, with
@@ -63,20 +64,23 @@ std::string check_amx(std::int64_t M, std::int64_t N, std::int64_t K, std::uint6
 }
 
 // M: every count up to one past the threshold (the avx512 kernels, then one tile, then a tile and
-// one row), two tiles and either side of them.
+// one row), then around two, three and four tiles: a pair whose second tile is partial, a whole
+// pair, a pair and a partial single, a pair and a whole single, two pairs.
 std::vector<std::int64_t> m_classes() {
   std::vector<std::int64_t> m;
   for (std::int64_t v = 1; v <= tiles::kAmxMinRows + 1; ++v) m.push_back(v);
-  for (std::int64_t v : {2 * tiles::kAmxTileM - 1, 2 * tiles::kAmxTileM, 2 * tiles::kAmxTileM + 1}) m.push_back(v);
+  const std::int64_t T = tiles::kAmxTileM;
+  for (std::int64_t v : {2 * T - 1, 2 * T, 2 * T + 1, 3 * T, 3 * T + 1, 4 * T}) m.push_back(v);
   return m;
 }
 
-// K: a tail of 1, 2 and 3 blocks alone, one whole step, a step and each tail, and the same past the
-// panel's 512-K packing pass (the step restarts at each pass).
+// K: a tail of one block alone, one whole step, a step and the tail; the same past the 512-K
+// decode pass (the accumulators go to memory and come back), past a pass and a chunk, and past two
+// passes.
 std::vector<std::int64_t> k_classes() {
   const std::int64_t pass = tiles::kPanelChunkK * tiles::kPanelChunksPerPass;
   std::vector<std::int64_t> k;
-  for (std::int64_t base : {std::int64_t{0}, tiles::kAmxStepK, pass})
+  for (std::int64_t base : {std::int64_t{0}, tiles::kAmxStepK, pass, pass + tiles::kPanelChunkK, 2 * pass})
     for (std::int64_t tail = 0; tail < tiles::kAmxStepK; tail += 16)
       if (base + tail > 0) k.push_back(base + tail);
   return k;
@@ -86,7 +90,8 @@ TEST(AmxKernel, TheClassesAreTheKernelsStructure) {
   EXPECT_EQ(tiles::kAmxStepK, tiles::kAmxStepBlocks * tiles::kBlockK);
   const auto m = m_classes(), k = k_classes();
   EXPECT_TRUE(std::count(m.begin(), m.end(), tiles::kAmxMinRows - 1) && std::count(m.begin(), m.end(), tiles::kAmxMinRows + 1));
-  for (std::int64_t tail : {16, 32, 48}) EXPECT_TRUE(std::count(k.begin(), k.end(), tiles::kAmxStepK + tail)) << tail;
+  for (std::int64_t tail = 16; tail < tiles::kAmxStepK; tail += 16) EXPECT_TRUE(std::count(k.begin(), k.end(), tiles::kAmxStepK + tail)) << tail;
+  EXPECT_TRUE(std::count(m.begin(), m.end(), 3 * tiles::kAmxTileM + 1)) << "a pair of tiles, then a partial single";
   EXPECT_NE((tiles::kPanelRows + tiles::kPanelGroupRows + 5) % tiles::kAmxTileN, 0) << "N off the 16-row tile";
 }
 
@@ -127,6 +132,30 @@ TEST(AmxKernel, OddRowsPerThreadWithTwoThreads) {
     ASSERT_GE(M * (K + 48), tiles::kPrepareSplitElems);
     fails += check_amx(M, 3 * tiles::kPanelRows + 5, K, static_cast<std::uint64_t>(M), cache);
   }
+  kernel_test::expect_none(fails, "properties/amx_kernel");
+}
+
+// The activation tiles go in blocks of about kPanelRowBlockBytes of prepared BF16 (1 KiB per tile
+// and 32-K step of one K superblock), each block in pairs and then one: a K whose blocks hold 9
+// tiles splits 10 tiles into four pairs and a single, then a partial single.
+TEST(AmxKernel, ActivationBlocksOfAnOddNumberOfTiles) {
+  SKIP_WITHOUT_AMX();
+  opt::LayoutCache cache;
+  const std::int64_t K = 3568, steps = std::min((K + 63) / 64 * 2, tiles::kAmxSuperK / 32);  // a 1-block tail
+  ASSERT_EQ(tiles::kPanelRowBlockBytes / (steps * 1024), 9);
+  const std::int64_t M = 9 * tiles::kAmxTileM + 6;
+  kernel_test::expect_none(check_amx(M, 40, K, 77, cache), "properties/amx_kernel");
+}
+
+// K past two superblocks (kAmxSuperK) and a chunk and a block: the accumulators of every panel of
+// the range wait in memory from one superblock to the next; two panels per thread range at N = 101.
+TEST(AmxKernel, KAcrossSuperblocks) {
+  SKIP_WITHOUT_AMX();
+  opt::LayoutCache cache;
+  const std::int64_t K = 2 * tiles::kAmxSuperK + tiles::kPanelChunkK + 16;
+  std::string fails;
+  for (std::int64_t M : {tiles::kAmxMinRows, 3 * std::int64_t{tiles::kAmxTileM} + 1})
+    fails += check_amx(M, 3 * tiles::kPanelRows + 5, K, static_cast<std::uint64_t>(M + 5), cache);
   kernel_test::expect_none(fails, "properties/amx_kernel");
 }
 

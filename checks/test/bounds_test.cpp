@@ -19,20 +19,20 @@ Tensor f32x1(float v) {
 }
 
 // The kernel check, element by element: |got - exact| <= bound passes, anything above fails.
-// w4a4, K = 4, exact result 0 and sum |x w| = 0, alpha 1: the f32 term is (K/4 + 1) 2^-150 max(1,
+// w4a4, K = 1, exact result 0 and sum |x w| = 0, alpha 1: the f32 term is (K + 1) 2^-150 max(1,
 // alpha) = 2^-149, and the output's ulp where |y| + 2^-149 lies (f32 subnormals) is 2^-149: the
 // bound is 2^-148, which is an f32 (2 * 2^-149). Exactly that passes, 3 * 2^-149 fails.
 TEST(Bounds, KernelBoundExactlyAtItsLimit) {
   const float at = std::ldexp(1.0f, -148), above = std::nextafter(at, 1.0f);
   ASSERT_EQ(above, 3 * std::ldexp(1.0f, -149));
   for (float sign : {1.0f, -1.0f}) {
-    const KernelCheck ok = check_kernel(f32x1(0), f32x1(sign * at), {0.0}, GemmMode::W4A4, 4, 1.0);
+    const KernelCheck ok = check_kernel(f32x1(0), f32x1(sign * at), {0.0}, GemmMode::W4A4, 1, 1.0);
     EXPECT_TRUE(ok.passed());
     EXPECT_EQ(ok.max_bound, std::ldexp(1.0, -148));
     EXPECT_EQ(ok.max_diff, std::ldexp(1.0, -148));
     EXPECT_EQ(ok.worst_fraction, 1.0);
     EXPECT_EQ(ok.failure(), "");
-    const KernelCheck bad = check_kernel(f32x1(0), f32x1(sign * above), {0.0}, GemmMode::W4A4, 4, 1.0);
+    const KernelCheck bad = check_kernel(f32x1(0), f32x1(sign * above), {0.0}, GemmMode::W4A4, 1, 1.0);
     EXPECT_EQ(bad.bad_m, 0);
     EXPECT_EQ(bad.bad_bound, std::ldexp(1.0, -148));
     EXPECT_EQ(bad.worst_fraction, 1.5);

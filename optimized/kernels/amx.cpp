@@ -1,35 +1,38 @@
-// AMX kernels (AMX-TILE and AMX-INT8 on top of the AVX-512 set). Compiled with those flags; called
+// AMX kernels (AMX-TILE and AMX-BF16 on top of the AVX-512 set). Compiled with those flags; called
 // only where the CPU has them and the OS grants this process the tile state (dispatch.h).
 //
 // Which kernel runs: w4a4 from tiles::kAmxMinRows activation rows on runs on AMX tiles (here). Below
 // that, and for w4a16 always, the set hands the whole GEMM to the avx512 kernels (avx512.cpp): with
 // fewer rows than one 16-row tile the tile multiply would work mostly on padding rows (the avx512
-// rows kernel reads each weight once, which is what few rows are bound by), and w4a16 has no
-// integer operands for tdpbssd (its activations are f32, which AMX-BF16 would round to BF16). kernel_hits(Isa::Amx) counts every GEMM of this set, amx_tile_gemms() those
-// that ran tiles, so that a test can tell the two apart.
+// rows kernel reads each weight once, which is what few rows are bound by), and w4a16's f32
+// activations are not exact in BF16. kernel_hits(Isa::Amx) counts every GEMM of this set,
+// amx_tile_gemms() those that ran tiles, so that a test can tell the two apart.
 //
-// w4a4 on tiles: an NVFP4 block scale covers 16 K, so the tile multiply runs one block at a time.
-// tdpbssd of an A tile of 16 activation rows x the block's 16 s8 codes 2 e2m1(x) with a B tile of
-// 4 rows x 64 bytes, the AVX-512 panel's four code vectors of one 16-row group (row q of B, dword r:
-// quad q of stored row r, the weights' s8 2 e2m1; the activations are prepared in the same k order),
-// leaves the exact int32 block sums of 16 x 16 outputs (|sum| <= 16 * 12 * 12). The tile goes to
-// memory (tilestored) and each of its rows into AVX-512 registers: one convert, one multiply by
-// Sw * 2^-8 (exact: 12 + 4 significant bits), one FMA with Sx (an exact product, then one rounding):
-// the VNNI kernel's terms, K/16 of them per output, within gemm.h's K/4 bound. kAmxStepBlocks
-// blocks per step on as many accumulator tiles, software-pipelined (tile_16x16). The weights are
-// packed as for the AVX-512 panels (pack_panel, 32 rows, 512 K at a time), the activation rows
-// padded to whole tiles with code 0 and Sx 0.
+// w4a4 on BF16 tiles, exact operands: an E2M1 value times its E4M3 block scale has at most 2 + 4
+// significant bits, so every dequantized operand, 2 e2m1(x) Sx and 2 e2m1(w) Sw 2^-8, is exact in
+// BF16 (8 bits), and every product of two of them exact in f32 (12 bits). tdpbf16ps then adds the
+// products into f32 accumulator tiles, each addition rounded (Intel SDM vol. 2, TDPBF16PS: RNE,
+// denormals flushed; none arise: every product is a multiple of 2^-26 and at least that, or 0),
+// so the block scales ride in the operands and the accumulators stay in the tiles across all of K:
+// no per-block convert, scale and FMA, which bounded the int8 tiles (one tdpbssd per 16-K block,
+// then AVX-512 scaling) at the speed of the VNNI panels (bench/analysis.md). The price is the
+// bound: K roundings per output instead of K / 16 (optimized/gemm.h, "Arithmetic").
 //
-// Speed: the scaling, not the multiplier, bounds it, as bench/analysis.md measured for AMX before
-// this kernel existed. Timed in isolation (L1-resident operands, TSC cycles per 16 x 16 x 16 block),
-// the tile work alone takes ~21, the AVX-512 scaling alone ~29, both together ~47: the two hardly
-// overlap on this CPU, whatever the order of issue tried (a step's multiplies before, between or
-// after the previous step's scaling). In the whole GEMM it comes out about level with the avx512
-// set (the `gemm/w4a4/nvfp4_amx` rows of bench/gemm_bench.cpp beside `nvfp4_avx512`).
+// Layout (tdpbf16ps C += A . B, A: 16 rows x 32 BF16, B: 16 rows x 16 BF16 pairs): A is 16
+// activation rows x 32 K (prepared once per GEMM), B is 32 K x 16 stored rows: row kk holds, for
+// each stored row r, the pair (k = 2kk, 2kk + 1), which is exactly packed byte kk of row r (the even
+// k in the low nibble). So the weights decode straight from their packed bytes: the 16 rows' 128-K
+// chunks are transposed as 16 x 16 dwords (lane r = row r's bytes 4j .. 4j + 3), and byte i of
+// every lane becomes one B row: two vpermps of the nibbles through a table of 2 e2m1 as f32, times
+// Sw 2^-8, and the two f32 packed as the high halves of one dword (exact: their low halves are 0).
+// Per 32-row panel, kPanelChunksPerPass chunks at a time (32 KiB of B tiles), then every pair of
+// activation tiles runs over them with 4 accumulator tiles (2 activation tiles x 2 row groups), which
+// are stored to and reloaded from memory once per pass.
 #include <immintrin.h>
 
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "optimized/kernels/avx512_panel.h"
 #include "optimized/kernels/avx512_quantize.h"
@@ -40,48 +43,47 @@
 namespace nvfp4::opt {
 namespace {
 
-using avx512::Panel;
 constexpr std::int64_t kTileM = tiles::kAmxTileM;
-static_assert(tiles::kAmxTileM == 16 && tiles::kAmxTileN == 16 && tiles::kPanelGroupRows == tiles::kAmxTileN,
-              "a C tile is 16 rows of 16 int32; a B tile is one 16-row group of the panel");
-static_assert(tiles::kAmxStepBlocks == 4, "tile_16x16 unrolls 4 blocks onto tmm0..3");
+constexpr std::int64_t kStepK = tiles::kAmxStepK;  // K per tile multiply
+constexpr int kPanelRows = tiles::kPanelRows;
+constexpr std::size_t kTileBytes = 1024;           // every tile here: 16 rows x 64 bytes
+static_assert(tiles::kAmxTileM == 16 && tiles::kAmxTileN == 16 && tiles::kPanelGroupRows == tiles::kAmxTileN && kPanelRows == 32,
+              "a C tile is 16 x 16 f32; a panel is two 16-row groups");
+static_assert(kStepK == 32 && tiles::kPanelChunkK == 128, "32 BF16 per A row; 4 tile steps per transposed 128-K chunk");
 
 bool use_tiles(GemmMode mode, std::int64_t M) { return mode == GemmMode::W4A4 && M >= tiles::kAmxMinRows; }
 
-// The prepared activations: per tile of 16 rows and per block of Kp, the A tile (16 rows x 16 s8
-// codes, k in the panel's order: even k, then odd k); after all of them, per tile and block, the 16
-// rows' Sx as f32. Rows past M hold code 0 and Sx 0.
+// The prepared activations: per tile of 16 rows and per 32-K step of Kp, the A tile (16 rows x 32
+// BF16 2 e2m1(x) Sx, k in order). Rows past M are 0.
 struct Layout {
-  std::int64_t tiles, blocks;
-  std::size_t sx;  // byte offset of the scales
-  std::size_t bytes() const { return sx + static_cast<std::size_t>(tiles * blocks) * 64; }
-  const std::int8_t* codes(const Prepared& p, std::int64_t t, std::int64_t b) const { return p.as<std::int8_t>() + (t * blocks + b) * 256; }
-  const float* scales(const Prepared& p, std::int64_t t, std::int64_t b) const { return p.as<float>(sx) + (t * blocks + b) * 16; }
+  std::int64_t tiles, steps;
+  std::size_t bytes() const { return static_cast<std::size_t>(tiles * steps) * kTileBytes; }
+  const std::uint8_t* a(const Prepared& p, std::int64_t t, std::int64_t s) const { return p.data + (t * steps + s) * kTileBytes; }
 };
-Layout layout(const Activations& a) {
-  Layout l;
-  l.tiles = (a.M + kTileM - 1) / kTileM;
-  l.blocks = a.Kp / 16;
-  l.sx = static_cast<std::size_t>(l.tiles * l.blocks) * 256;
-  return l;
+Layout layout(const Activations& a) { return {(a.M + kTileM - 1) / kTileM, a.Kp / kStepK}; }
+
+// 16 BF16 (exact) of the codes q[0..15] times sx.
+inline __m256i bf16_row(const std::int8_t* q, float sx) {
+  const __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q)))),
+                                 _mm512_set1_ps(sx));
+  return _mm512_cvtepi32_epi16(_mm512_srli_epi32(_mm512_castps_si512(f), 16));
 }
 
 void prepare_tiles(const Activations& a, Prepared& p, std::int64_t m0, std::int64_t m1) {
   const Layout l = layout(a);
-  const __m128i order = _mm_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15);  // panel order
+  const std::int64_t blocks = a.Kp / 16;
   const std::int64_t end = m1 == a.M ? l.tiles * kTileM : m1;  // the last range writes the padding rows
   for (std::int64_t m = m0; m < end; ++m)
-    for (std::int64_t b = 0; b < l.blocks; ++b) {
-      auto* dst = const_cast<std::int8_t*>(l.codes(p, m / kTileM, b)) + 16 * (m % kTileM);
-      float* sx = const_cast<float*>(l.scales(p, m / kTileM, b)) + m % kTileM;
-      const bool real = m < a.M;
-      const __m128i q = real ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(a.q + m * a.Kp + 16 * b)) : _mm_setzero_si128();
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), _mm_shuffle_epi8(q, order));
-      *sx = real ? a.s[m * l.blocks + b] : 0.0f;
+    for (std::int64_t s = 0; s < l.steps; ++s) {
+      auto* dst = const_cast<std::uint8_t*>(l.a(p, m / kTileM, s)) + 64 * (m % kTileM);
+      for (int h = 0; h < 2; ++h) {
+        const __m256i v = m < a.M ? bf16_row(a.q + m * a.Kp + kStepK * s + 16 * h, a.s[m * blocks + 2 * s + h]) : _mm256_setzero_si256();
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + 32 * h), v);
+      }
     }
 }
 
-// tmm0..3: C, 16 x 16 int32; tmm4, 5: A, 16 rows x 16 bytes; tmm6, 7: B, 4 rows x 64 bytes.
+// tmm0..3: C (activation tile 0/1 x row group 0/1), tmm4, 5: A, tmm6, 7: B; all 16 rows x 64 bytes.
 // (The layout of the 64-byte configuration: Intel SDM vol. 2, LDTILECFG.)
 struct alignas(64) TileConfig {
   std::uint8_t palette = 1, start_row = 0;
@@ -91,108 +93,177 @@ struct alignas(64) TileConfig {
 };
 void configure_tiles() {
   TileConfig c;
-  for (int t = 0; t < 4; ++t) c.rows[t] = 16, c.colsb[t] = 64;
-  for (int t = 4; t < 6; ++t) c.rows[t] = 16, c.colsb[t] = 16;
-  for (int t = 6; t < 8; ++t) c.rows[t] = 4, c.colsb[t] = 64;
+  for (int t = 0; t < 8; ++t) c.rows[t] = 16, c.colsb[t] = 64;
   _tile_loadconfig(&c);
 }
 
-// f[i] += (int32 block sums of output row i) * Sw * 2^-8 (lanes) * Sx of activation row i.
-__attribute__((always_inline)) inline void scale_add(const std::int32_t* sums, const float* sw, const float* sx, __m512 f[16]) {
-  const __m512 s = _mm512_load_ps(sw);
-  for (int i = 0; i < 16; ++i)
-    f[i] = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_load_si512(sums + 16 * i)), s), _mm512_set1_ps(sx[i]), f[i]);
-}
-
-// The tile multiplies of one step (blocks b .. b + 3) into tmm0..3, and their stores.
-__attribute__((always_inline)) inline void step_multiply(const Panel& P, int g, const std::int8_t* x, std::int64_t b) {
-  _tile_zero(0);
-  _tile_zero(1);
-  _tile_zero(2);
-  _tile_zero(3);
-  _tile_loadd(4, x + 256 * b, 16);
-  _tile_loadd(6, P.codes(b, g), 64);
-  _tile_dpbssd(0, 4, 6);
-  _tile_loadd(5, x + 256 * (b + 1), 16);
-  _tile_loadd(7, P.codes(b + 1, g), 64);
-  _tile_dpbssd(1, 5, 7);
-  _tile_loadd(4, x + 256 * (b + 2), 16);
-  _tile_loadd(6, P.codes(b + 2, g), 64);
-  _tile_dpbssd(2, 4, 6);
-  _tile_loadd(5, x + 256 * (b + 3), 16);
-  _tile_loadd(7, P.codes(b + 3, g), 64);
-  _tile_dpbssd(3, 5, 7);
-}
-__attribute__((always_inline)) inline void step_store(std::int32_t (*sums)[256]) {
-  _tile_stored(0, sums[0], 64);
-  _tile_stored(1, sums[1], 64);
-  _tile_stored(2, sums[2], 64);
-  _tile_stored(3, sums[3], 64);
-}
-
-// One 16 x 16 output tile (activation tile x group g of the panel) over the panel's blocks
-// [0, count), whose activations start at x / sx; acc holds the tile's f32 sums, 32 floats per row.
-// Software-pipelined: step s's multiplies are issued, then step s - 1's sums (stored a step
-// earlier) are scaled while the tile unit works, then step s's sums are stored.
-void tile_16x16(const Panel& P, int g, const std::int8_t* x, const float* sx, std::int64_t count, float* acc, bool first) {
-  __m512 f[16];
-  for (int i = 0; i < 16; ++i) f[i] = first ? _mm512_setzero_ps() : _mm512_loadu_ps(acc + 32 * i);
-  alignas(64) std::int32_t sums[2][4][256];
-  const std::int64_t steps = count / 4;
-  for (std::int64_t s = 0; s <= steps; ++s) {
-    if (s < steps) step_multiply(P, g, x, 4 * s);
-    if (s > 0) {
-      const std::int64_t b = 4 * (s - 1);
-      for (int j = 0; j < 4; ++j) scale_add(sums[(s - 1) % 2][j], P.scales(b + j, g), sx + 16 * (b + j), f);
+// The B tiles of the 32 rows from n0 for the 128-K chunks [cc0, cc1): per 32-K step and row group,
+// one tile at b + (step * 2 + group) * kTileBytes. Rows past w.rows and K past w.K hold 0.
+void pack_bf16(const GemmWeights& w, std::int64_t n0, std::int64_t cc0, std::int64_t cc1, std::uint8_t* b) {
+  alignas(64) static constexpr float kDoubled[16] = {0, 1, 2, 3, 4, 6, 8, 12, -0.0f, -1, -2, -3, -4, -6, -8, -12};  // 2 e2m1
+  const __m512 lut = _mm512_load_ps(kDoubled);
+  const std::int64_t nb = (w.K + 15) / 16;
+  const std::int64_t* ro = w.swizzle->rows();
+  thread_local std::vector<std::uint8_t> zero_row;  // stands in for rows past the end
+  if (static_cast<std::int64_t>(zero_row.size()) < w.row_bytes + 64) zero_row.assign(static_cast<std::size_t>(w.row_bytes + 64), 0);
+  for (int g = 0; g < 2; ++g) {
+    const std::int64_t first = n0 + 16 * g;
+    const std::uint8_t* row[16];
+    for (int i = 0; i < 16; ++i) row[i] = first + i < w.rows ? w.packed + (first + i) * w.row_bytes : zero_row.data();
+    // Scales as in pack_panel (avx512_panel.cpp): in the 128x4 layout, 16 rows keep a column group's
+    // 4 blocks as the dword at 4 * ((first % 128) / 32) of 16 consecutive 16-byte groups.
+    const std::int64_t pick = (first % 128) / 32;
+    const std::uint8_t* sbase = w.scales + ro[first] - 4 * pick;
+    const __m512i idx = _mm512_add_epi32(_mm512_set_epi32(28, 24, 20, 16, 12, 8, 4, 0, 28, 24, 20, 16, 12, 8, 4, 0),
+                                         _mm512_set1_epi32(static_cast<int>(pick)));
+    for (std::int64_t cc = cc0; cc < cc1; ++cc) {
+      const std::int64_t valid = std::min<std::int64_t>(64, w.K / 2 - 64 * cc);
+      for (int i = 0; i < 16; ++i) _mm_prefetch(reinterpret_cast<const char*>(row[i] + 64 * (cc + 4)), _MM_HINT_T0);
+      __m512i t[16];
+      const __mmask64 mask = valid >= 64 ? ~__mmask64{0} : (__mmask64{1} << valid) - 1;
+      for (int i = 0; i < 16; ++i) t[i] = _mm512_maskz_loadu_epi8(mask, row[i] + 64 * cc);
+      avx512::transpose16x16(t);  // t[j]: lane r = row r's packed bytes 4j .. 4j + 3 (k = 8j .. 8j + 7)
+      __m512 s[8];                // per block of the chunk, lane r: Sw 2^-8 of row r (0 past the last block)
+      for (int c4 = 0; c4 < 2; ++c4) {
+        const std::int64_t gc4 = 2 * cc + c4;
+        __m512i s4 = _mm512_setzero_si512();
+        if (4 * gc4 < nb) {
+          const std::uint8_t* q = sbase + 512 * gc4;
+          const __m512i lo = _mm512_permutex2var_epi32(_mm512_loadu_si512(q), idx, _mm512_loadu_si512(q + 64));
+          const __m512i hi = _mm512_permutex2var_epi32(_mm512_loadu_si512(q + 128), idx, _mm512_loadu_si512(q + 192));
+          s4 = _mm512_mask_blend_epi32(0xFF00, lo, hi);
+        }
+        for (int kk = 0; kk < 4; ++kk) {
+          const __m512i byte = _mm512_and_si512(_mm512_srli_epi32(s4, 8 * kk), _mm512_set1_epi32(0x7F));  // -0 reads +0
+          const __m256i h = _mm256_slli_epi16(_mm512_cvtepi32_epi16(byte), 7);  // E4M3 b as F16 of value * 2^-8
+          s[4 * c4 + kk] = 4 * gc4 + kk < nb ? _mm512_cvtph_ps(h) : _mm512_setzero_ps();
+        }
+      }
+      for (int j = 0; j < 16; ++j) {
+        const __m512 sc = s[j / 2];
+        std::uint8_t* dst = b + ((4 * (cc - cc0) + j / 4) * 2 + g) * kTileBytes + 4 * (j % 4) * 64;
+        for (int i = 0; i < 4; ++i) {
+          // vpermps reads the low 4 bits of each index: the low nibble of byte i, then the high one.
+          const __m512 lo = _mm512_mul_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(t[j], 8 * i), lut), sc);
+          const __m512 hi = _mm512_mul_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(t[j], 8 * i + 4), lut), sc);
+          const __m512i pair = _mm512_or_si512(_mm512_castps_si512(hi), _mm512_srli_epi32(_mm512_castps_si512(lo), 16));
+          _mm512_store_si512(dst + 64 * i, pair);
+        }
+      }
     }
-    if (s < steps) step_store(sums[s % 2]);
   }
-  for (std::int64_t b = 4 * steps; b < count; ++b) {  // a K tail of 1..3 blocks past a whole step
+}
+
+// The accumulators of activation tiles t0 (and t0 + 1 when two) x both row groups over `steps`
+// steps of B from step s0 of A; acc rows of 32 f32 (kPanelRows) from activation row 16 t0. One
+// tile has only 2 accumulators, each a chain of dependent tile multiplies (the tile unit's latency
+// is several times its issue interval): it runs 2 more on the odd steps and adds them at the end.
+template <bool kTwo>
+void tiles_pass(const Layout& l, const Prepared& p, std::int64_t t0, std::int64_t s0, std::int64_t steps, const std::uint8_t* b, float* acc,
+                bool first) {
+  constexpr std::size_t kStride = kPanelRows * 4;
+  float* c1 = acc + kTileM * kPanelRows;  // activation tile t0 + 1
+  if (first) {
     _tile_zero(0);
-    _tile_loadd(4, x + 256 * b, 16);
-    _tile_loadd(6, P.codes(b, g), 64);
-    _tile_dpbssd(0, 4, 6);
-    _tile_stored(0, sums[0][0], 64);
-    scale_add(sums[0][0], P.scales(b, g), sx + 16 * b, f);
+    _tile_zero(1);
+  } else {
+    _tile_loadd(0, acc, kStride);
+    _tile_loadd(1, acc + 16, kStride);
   }
-  for (int i = 0; i < 16; ++i) _mm512_storeu_ps(acc + 32 * i, f[i]);
+  if (kTwo && !first) {
+    _tile_loadd(2, c1, kStride);
+    _tile_loadd(3, c1 + 16, kStride);
+  } else {
+    _tile_zero(2);
+    _tile_zero(3);
+  }
+  std::int64_t s = 0;
+  if constexpr (kTwo) {
+    for (; s < steps; ++s) {
+      _tile_loadd(4, l.a(p, t0, s0 + s), 64);
+      _tile_loadd(6, b + (2 * s) * kTileBytes, 64);
+      _tile_loadd(7, b + (2 * s + 1) * kTileBytes, 64);
+      _tile_dpbf16ps(0, 4, 6);
+      _tile_dpbf16ps(1, 4, 7);
+      _tile_loadd(5, l.a(p, t0 + 1, s0 + s), 64);
+      _tile_dpbf16ps(2, 5, 6);
+      _tile_dpbf16ps(3, 5, 7);
+    }
+  } else {
+    for (; s + 2 <= steps; s += 2) {
+      _tile_loadd(4, l.a(p, t0, s0 + s), 64);
+      _tile_loadd(6, b + (2 * s) * kTileBytes, 64);
+      _tile_loadd(7, b + (2 * s + 1) * kTileBytes, 64);
+      _tile_dpbf16ps(0, 4, 6);
+      _tile_dpbf16ps(1, 4, 7);
+      _tile_loadd(5, l.a(p, t0, s0 + s + 1), 64);
+      _tile_loadd(6, b + (2 * s + 2) * kTileBytes, 64);
+      _tile_loadd(7, b + (2 * s + 3) * kTileBytes, 64);
+      _tile_dpbf16ps(2, 5, 6);
+      _tile_dpbf16ps(3, 5, 7);
+    }
+    if (s < steps) {
+      _tile_loadd(4, l.a(p, t0, s0 + s), 64);
+      _tile_loadd(6, b + (2 * s) * kTileBytes, 64);
+      _tile_loadd(7, b + (2 * s + 1) * kTileBytes, 64);
+      _tile_dpbf16ps(0, 4, 6);
+      _tile_dpbf16ps(1, 4, 7);
+    }
+  }
+  _tile_stored(0, acc, kStride);
+  _tile_stored(1, acc + 16, kStride);
+  if constexpr (kTwo) {
+    _tile_stored(2, c1, kStride);
+    _tile_stored(3, c1 + 16, kStride);
+  } else {
+    alignas(64) float odd[kTileM * kPanelRows];
+    _tile_stored(2, odd, kStride);
+    _tile_stored(3, odd + 16, kStride);
+    for (int i = 0; i < kTileM * kPanelRows; i += 16) _mm512_storeu_ps(acc + i, _mm512_add_ps(_mm512_loadu_ps(acc + i), _mm512_load_ps(odd + i)));
+  }
 }
 
 void write_out(const GemmWeights& w, std::int64_t row0, std::int64_t m, const float* lanes, float post, float* out) {
-  for (int r = 0; r < Panel::kRows && row0 + r < w.rows; ++r) {
+  for (int r = 0; r < kPanelRows && row0 + r < w.rows; ++r) {
     const std::int64_t col = w.out_col ? w.out_col[row0 + r] : row0 + r;
     if (col >= 0) out[m * w.N + col] = lanes[r] * post;
   }
 }
 
+// Loops: activation tiles in blocks of about kPanelRowBlockBytes of one K superblock (kAmxSuperK),
+// which stay in L2 while every panel of the range runs over them (the panel decoded once per block
+// and pass); K superblocks so that a long K does not shrink the blocks to a tile or two, the
+// accumulators of every panel of the range kept in memory across them.
 void run_tiles(const GemmWeights& w, const Activations& a, const Prepared& p, float* out, std::int64_t n0, std::int64_t n1) {
-  thread_local Prepared panel_buf, acc_buf;  // 64-byte aligned, kept between calls
+  thread_local Prepared b_buf, acc_buf;  // 64-byte aligned, kept between calls
   const Layout l = layout(a);
-  constexpr std::int64_t kChunks = tiles::kPanelChunksPerPass;
-  panel_buf.resize(Panel::bytes(kChunks * tiles::kPanelChunkK));
-  acc_buf.resize(static_cast<std::size_t>(l.tiles * kTileM * Panel::kRows) * 4);
-  Panel P;
-  P.data = panel_buf.data;
-  float* acc = acc_buf.as<float>();
-  const std::int64_t chunks = (w.K + tiles::kPanelChunkK - 1) / tiles::kPanelChunkK, nb = (w.K + 15) / 16;
-  // As the AVX-512 panels do: activation tiles in blocks that stay in L2 (~1 MiB), each panel packed
-  // once per block.
-  const std::int64_t tb = std::max<std::int64_t>(1, tiles::kPanelRowBlockBytes / (l.blocks * (256 + 64)));
+  constexpr std::int64_t kChunks = tiles::kPanelChunksPerPass, kSuperChunks = tiles::kAmxSuperK / tiles::kPanelChunkK;
+  static_assert(kSuperChunks % kChunks == 0, "a superblock is whole passes");
+  const std::int64_t chunks = (w.K + tiles::kPanelChunkK - 1) / tiles::kPanelChunkK, ksteps = (w.K + kStepK - 1) / kStepK;
+  const std::int64_t super_steps = std::min(l.steps, kSuperChunks * (tiles::kPanelChunkK / kStepK));
+  const std::int64_t tb = std::max<std::int64_t>(1, tiles::kPanelRowBlockBytes / static_cast<std::int64_t>(super_steps * kTileBytes));
+  const std::int64_t panels = (n1 - n0 + kPanelRows - 1) / kPanelRows, panel_acc = std::min(tb, l.tiles) * kTileM * kPanelRows;
+  b_buf.resize(static_cast<std::size_t>(kChunks * (tiles::kPanelChunkK / kStepK) * 2) * kTileBytes);
+  acc_buf.resize(static_cast<std::size_t>(panels * panel_acc) * 4);
   configure_tiles();
   for (std::int64_t tlo = 0; tlo < l.tiles; tlo += tb) {
     const std::int64_t thi = std::min(l.tiles, tlo + tb);
-    for (std::int64_t row0 = n0; row0 < n1; row0 += Panel::kRows) {
-      for (std::int64_t cc0 = 0; cc0 < chunks; cc0 += kChunks) {
-        const std::int64_t cc1 = std::min(chunks, cc0 + kChunks);
-        pack_panel(GemmMode::W4A16, w, row0, cc0, cc1, P);  // W4A16's panel codes: the s8 2 e2m1 that tdpbssd takes
-        const std::int64_t b0 = 8 * cc0, count = std::min(nb, 8 * cc1) - b0;
-        for (std::int64_t t = tlo; t < thi; ++t)
-          for (int g = 0; g < 2 && row0 + tiles::kPanelGroupRows * g < w.rows; ++g)
-            tile_16x16(P, g, l.codes(p, t, b0), l.scales(p, t, b0), count, acc + (t * kTileM) * Panel::kRows + 16 * g, cc0 == 0);
+    for (std::int64_t sc0 = 0; sc0 < chunks; sc0 += kSuperChunks)
+      for (std::int64_t pi = 0; pi < panels; ++pi) {
+        float* acc = acc_buf.as<float>() + pi * panel_acc;
+        for (std::int64_t cc0 = sc0; cc0 < std::min(chunks, sc0 + kSuperChunks); cc0 += kChunks) {
+          const std::int64_t cc1 = std::min(chunks, cc0 + kChunks);
+          pack_bf16(w, n0 + kPanelRows * pi, cc0, cc1, b_buf.data);
+          const std::int64_t s0 = 4 * cc0, steps = std::min(ksteps, 4 * cc1) - s0;
+          std::int64_t t = tlo;
+          for (; t + 2 <= thi; t += 2) tiles_pass<true>(l, p, t, s0, steps, b_buf.data, acc + (t - tlo) * kTileM * kPanelRows, cc0 == 0);
+          if (t < thi) tiles_pass<false>(l, p, t, s0, steps, b_buf.data, acc + (t - tlo) * kTileM * kPanelRows, cc0 == 0);
+        }
       }
-      const float post = w.alpha * 64.0f;  // 4 from the doubled codes, 2^-8 from the scale decode
-      for (std::int64_t m = tlo * kTileM; m < std::min(a.M, thi * kTileM); ++m) write_out(w, row0, m, acc + m * Panel::kRows, post, out);
-    }
+    const float post = w.alpha * 64.0f;  // 4 from the doubled codes, 2^-8 from the scale decode
+    for (std::int64_t pi = 0; pi < panels; ++pi)
+      for (std::int64_t m = tlo * kTileM; m < std::min(a.M, thi * kTileM); ++m)
+        write_out(w, n0 + kPanelRows * pi, m, acc_buf.as<float>() + pi * panel_acc + (m - tlo * kTileM) * kPanelRows, post, out);
   }
   _tile_release();
   if (n0 == 0) count_amx_tile_gemm();  // once per GEMM: the range that starts at stored row 0

@@ -105,7 +105,7 @@ void count_kernel_hit(Isa i) { hits[static_cast<int>(i)].fetch_add(1); }
 AmxSupport amx_support() {
   static const AmxSupport s = [] {
     unsigned a, b, c, d;
-    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !(d >> 24 & 1) || !(d >> 25 & 1)) return AmxSupport::NoCpu;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !(d >> 24 & 1) || !(d >> 22 & 1)) return AmxSupport::NoCpu;  // AMX-TILE, AMX-BF16
     // arch/x86/include/uapi/asm/prctl.h: ARCH_REQ_XCOMP_PERM 0x1023; XFEATURE_XTILEDATA is state
     // component 18. Without the grant the first tile instruction is a fatal SIGILL.
     constexpr long kArchReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
@@ -117,8 +117,8 @@ AmxSupport amx_support() {
 const char* amx_support_text(AmxSupport s) {
   switch (s) {
     case AmxSupport::Usable: return "usable";
-    case AmxSupport::NoCpu: return "this CPU has no AMX-TILE and AMX-INT8";
-    case AmxSupport::NoOsGrant: return "the CPU has AMX-INT8 but the OS refuses this process the tile state";
+    case AmxSupport::NoCpu: return "this CPU has no AMX-TILE and AMX-BF16";
+    case AmxSupport::NoOsGrant: return "the CPU has AMX-BF16 but the OS refuses this process the tile state";
   }
   return "?";
 }

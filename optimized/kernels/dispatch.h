@@ -14,7 +14,7 @@
 
 namespace nvfp4::opt {
 
-// Avx512: F, BW, VL, VNNI, VBMI (+ FMA, F16C). Amx: AMX-TILE and AMX-INT8 on top of Avx512, with the
+// Avx512: F, BW, VL, VNNI, VBMI (+ FMA, F16C). Amx: AMX-TILE and AMX-BF16 on top of Avx512, with the
 // tile state granted to this process by the OS.
 enum class Isa { Scalar, Avx2, Avx512, Amx };
 const char* isa_name(Isa i);

@@ -56,17 +56,20 @@ void panel_loop(std::vector<RowClass>& out, const std::string& path, std::int64_
 }
 
 // The avx512 set's classes; with amx, its w4a4 GEMMs from kAmxMinRows on run AMX tiles instead
-// of the panels (amx.cpp: tiles of kAmxTileM rows, the last one partial, its padding rows zero).
+// of the panels (amx.cpp: tiles of kAmxTileM rows, the last one partial, its padding rows zero,
+// taken in pairs and then one).
 void avx512_classes(std::vector<RowClass>& c, bool amx) {
   using namespace tiles;
   tile_loop(c, "avx512 w4a4 rows kernel, " + n(kRowsWideRows) + " weight rows at a time", 1, std::min(kRowsWideMaxM, kW4a4PanelMinRows - 1),
             kRowsTileMWide);
   tile_loop(c, "avx512 w4a4 rows kernel, 2 and 1 weight rows at a time", kRowsWideMaxM + 1, kW4a4PanelMinRows - 1, kRowsTileM);
   static_assert(kAmxMinRows == kW4a4PanelMinRows, "amx takes over the w4a4 panels' range exactly");
-  if (amx)
+  if (amx) {
     tile_loop(c, "amx w4a4 tiles", kAmxMinRows, kMaxM, kAmxTileM);
-  else
+    tile_loop(c, "amx w4a4 pairs of tiles", kAmxMinRows, kMaxM, 2 * kAmxTileM);
+  } else {
     panel_loop(c, "avx512 w4a4 panels", kW4a4PanelMinRows, kMaxM, kPanelW4a4TileM);
+  }
   // One tile of all M rows, a function per M (avx512.cpp, kTiles[a.M]).
   for (std::int64_t r = 1; r < kW4a16PanelMinRows; ++r)
     add(c, "avx512 w4a16 lanes along K, a tile of " + n(r) + (r == 1 ? " row" : " rows"), [r](std::int64_t M) { return M == r; });

@@ -16,8 +16,9 @@
 // - N: below, at and past each stored-row tile (rows kernel 4 / 2 / 1 rows, panel 32 rows in two
 //   16-row groups, thread tasks of whole kTaskRowMultiple rows, the 128-row band of the swizzled
 //   scales).
-// - AMX (w4a4, from kAmxMinRows): M by whole tiles of kAmxTileM and the rest; K by its remainder
-//   modulo kAmxStepK (the tail of 1..3 blocks); N by the 16-row tile within the 32-row panel.
+// - AMX (w4a4, from kAmxMinRows): M by pairs of whole tiles of kAmxTileM, a single tile, and the
+//   partial last one; K by its remainder modulo kAmxStepK (a tail of 1 block) and by the decode
+//   passes; N by the 16-row tile within the 32-row panel.
 // - threads: one task below kSplitWork (M x rows x K), several from there; activation rows prepared
 //   in parallel from kPrepareSplitElems (M x Kp) on.
 #pragma once
@@ -69,14 +70,15 @@ inline constexpr std::int64_t kPanelF32Blocks = 16;
 inline constexpr std::int64_t kPanelRowBlockBytes = std::int64_t{1} << 20;
 
 // amx.cpp: w4a4 from kAmxMinRows activation rows on (below, and for w4a16, the avx512 kernels);
-// tiles of kAmxTileM activation rows x kAmxTileN stored rows, one 16-K block per tile multiply,
-// kAmxStepBlocks blocks per step (kAmxStepK), activation rows padded to whole tiles, the weights
-// packed as the AVX-512 panels are (kPanelRows rows, kPanelChunksPerPass x kPanelChunkK at a time).
+// BF16 tiles of kAmxTileM activation rows x kAmxTileN stored rows x kAmxStepK K, activation tiles
+// in pairs (then one), activation rows padded to whole tiles, the weights decoded per 32-row panel
+// (kPanelRows) kPanelChunksPerPass x kPanelChunkK K at a time, K in superblocks of kAmxSuperK.
 inline constexpr std::int64_t kAmxMinRows = 16;
 inline constexpr int kAmxTileM = 16;
 inline constexpr int kAmxTileN = 16;
-inline constexpr std::int64_t kAmxStepBlocks = 4;
+inline constexpr std::int64_t kAmxStepBlocks = 2;
 inline constexpr std::int64_t kAmxStepK = kAmxStepBlocks * 16;
+inline constexpr std::int64_t kAmxSuperK = 4096;  // K per superblock: the activation blocks' K, the accumulators in memory between
 
 // The 128x4 layout: scale rows are padded to bands of 128.
 inline constexpr std::int64_t kScaleBandRows = 128;
