@@ -7,8 +7,9 @@ namespace nvfp4::checks {
 
 double gemm_error_bound(GemmMode mode, std::int64_t K, double abs_sum, double post, DType out, double y_exact) {
   const double u = std::ldexp(1.0, -24);
-  const double n = static_cast<double>(K) + 1;  // both modes: K f32 roundings of exact products, then the post-factor's
-  (void)mode;
+  // f32 roundings of exact products, then the post-factor's: w4a4 K; w4a16 3K (the AMX path's three
+  // BF16 parts of each activation, optimized/gemm.h).
+  const double n = static_cast<double>(mode == GemmMode::W4A16 ? 3 * K : K) + 1;
   const double f32 = n * u / (1 - n * u) * abs_sum + n * std::ldexp(1.0, -150) * std::max(1.0, post);
   int p = 24, emin = -126;
   if (out == DType::BF16) p = 8;

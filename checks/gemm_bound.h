@@ -1,8 +1,9 @@
 // The bound every GEMM path under test is held to against the exact oracle (reference/gemm.h),
 // derived from the arithmetic the kernels promise (optimized/gemm.h, "Arithmetic"): f32 products
-// that are exact, summed in any order with at most n = K + 1 roundings each (w4a16: K products and
-// the global scale; w4a4: the AMX path adds each of its K exact BF16 products on its own, the
-// integer paths fewer, K / 16 or K / 4 block sums), then one rounding to the output dtype. It lives with the checks,
+// that are exact, summed in any order with at most n roundings each (w4a4: n = K + 1, the AMX
+// path adding each of its K exact BF16 products on its own, the integer paths fewer; w4a16:
+// n = 3K + 1, the AMX path's three BF16 parts of each activation, the others K), then one
+// rounding to the output dtype. It lives with the checks,
 // not with the kernels, so that a change to the code under test cannot loosen its own bound.
 //
 // With u = 2^-24 and gamma_n = n u / (1 - n u), for the oracle's exact result t and the exact sum of

@@ -36,7 +36,7 @@ const KernelSet& kernels_for(Isa i) {
 // Per-thread buffers that keep their pages between calls: a GEMM in a loop (a bench, a decode
 // step) would otherwise map, fault in and zero megabytes of fresh memory every call.
 struct Scratch {
-  std::vector<float> xf, xs, out;
+  std::vector<float> xf, xs, out, least;
   std::vector<std::int8_t> xq;
   Prepared prepared;
 };
@@ -63,6 +63,16 @@ void load_row(const Tensor& x, std::int64_t m, std::int64_t K, std::int64_t Kp, 
   std::fill(r + K, r + Kp, 0.0f);
 }
 
+// The smallest nonzero |r[k]| of k < K (INFINITY when all are 0).
+float smallest_nonzero(const float* r, std::int64_t K) {
+  float least = INFINITY;
+  for (std::int64_t k = 0; k < K; ++k) {
+    const float v = std::fabs(r[k]);
+    if (v != 0 && v < least) least = v;
+  }
+  return least;
+}
+
 }  // namespace
 
 Tensor gemm(const Tensor& x, const GemmWeights& w, GemmMode mode) {
@@ -82,19 +92,22 @@ Tensor gemm(const Tensor& x, const GemmWeights& w, GemmMode mode) {
     a.q = sized(s.xq, M * Kp);
     a.s = sized(s.xs, M * nb);
   }
-  s.prepared.resize(kernels.prepared_bytes(mode, a));
   ThreadPool& pool = ThreadPool::global();
 
-  // Every activation row once, rows in parallel: as f32; for w4a4 quantized (codes bitwise the
+  // Every activation row once, rows in parallel: as f32 (and the smallest nonzero |x|, which
+  // decides whether the amx set's BF16 split is exact); for w4a4 quantized (codes bitwise the
   // reference's, as doubled E2M1 integers and f32 block scales; the padding blocks past K hold code
-  // 0 and scale 0); then laid out for the kernels.
+  // 0 and scale 0); then, in a second round that knows the smallest |x|, laid out for the kernels.
   const std::int64_t row_tasks = M * Kp < tiles::kPrepareSplitElems ? 1 : std::min<std::int64_t>(M, pool.threads());
   const std::int64_t rows_per = (M + row_tasks - 1) / row_tasks;
+  float* smallest = sized(s.least, row_tasks);
   pool.run(row_tasks, [&](std::int64_t t) {
     const std::int64_t m0 = t * rows_per, m1 = std::min(M, m0 + rows_per);
+    float least = INFINITY;
     for (std::int64_t m = m0; m < m1; ++m) {
       float* f = const_cast<float*>(a.f) + m * Kp;
       load_row(x, m, K, Kp, f);
+      least = std::min(least, smallest_nonzero(f, K));
       if (mode == GemmMode::W4A4) {
         auto* q = const_cast<std::int8_t*>(a.q) + m * Kp;
         auto* sc = const_cast<float*>(a.s) + m * nb;
@@ -103,6 +116,13 @@ Tensor gemm(const Tensor& x, const GemmWeights& w, GemmMode mode) {
         std::fill(sc + K / 16, sc + nb, 0.0f);
       }
     }
+    smallest[t] = least;
+  });
+  a.smallest = *std::min_element(smallest, smallest + row_tasks);
+  if (a.smallest == INFINITY) a.smallest = 0;
+  s.prepared.resize(kernels.prepared_bytes(mode, a));
+  pool.run(row_tasks, [&](std::int64_t t) {
+    const std::int64_t m0 = t * rows_per, m1 = std::min(M, m0 + rows_per);
     if (m0 < m1) kernels.prepare(mode, a, s.prepared, m0, m1);
   });
 

@@ -5,9 +5,11 @@
 //
 // Arithmetic, and the bound it keeps from the exact value t (u = 2^-24, gamma_n = n u / (1 - n u)):
 // - w4a16: acc = sum_k fma(x_k, e2m1_k * S_k, acc) in f32 (each product e2m1 * S is exact: 2 + 4
-//   significant bits), then r = acc * global_scale. Each term passes through at most K roundings
-//   of the sum, whatever the order (lanes, then a horizontal add), plus one of the product, so
-//   |r - t| <= gamma_(K+1) * sum_k |x_k w_k| + (K + 1) 2^-150 max(1, global_scale).
+//   significant bits), then r = acc * global_scale: each term passes through at most K roundings
+//   of the sum, whatever the order (lanes, then a horizontal add), plus one of the product. The
+//   AMX path splits each x_k into three BF16 parts (exact, see kernels/amx.cpp) and sums the 3K
+//   exact products one by one. So |r - t| <= gamma_(3K+1) * sum_k |x_k w_k|
+//   + (3K + 1) 2^-150 max(1, global_scale).
 // - w4a4: the integer paths: dot products of 2 e2m1(x) and 2 e2m1(w) are exact in int32, over a
 //   16-block (scalar, AVX-512) or a 4-element quad of one block (AVX2); times Sx Sw / 4 each is
 //   exact in f32 (12 + 8 significant bits); these terms, at most K/4 of them, are summed in f32.

@@ -1,10 +1,12 @@
 // The AMX kernel set (optimized/kernels/amx.cpp) by its own structure, next to the grid that runs
-// every path (kernel_classes_test.cpp): BF16 tiles of 16 activation rows x 16 stored rows x 32 K,
-// activation tiles in pairs then one, in blocks of about 1 MiB of them, the weights decoded 512 K
-// per pass, the avx512 kernels below 16 rows and for w4a16. Every shape
+// every path (kernel_classes_test.cpp): BF16 tiles of 16 activation rows x 16 stored rows x 32 K
+// (w4a16: three tiles per step, the parts of each activation), activation tiles in pairs then one,
+// in blocks of about 1 MiB of them, the weights decoded 512 K per pass, the avx512 kernels below 16
+// rows and for w4a16 activations too small to split exactly. Every shape
 // runs forced onto the amx path, both modes, 1 and 2 threads, each element within optimized/gemm.h's
 // bound of the reference's exact oracle, and proves which kernel ran: amx_tile_gemms() must grow by
-// one exactly where the tiles are due (w4a4, M >= kAmxMinRows) and stay put elsewhere. Skipped, with
+// one exactly where the tiles are due (M >= kAmxMinRows; w4a16 only with every nonzero |x| >=
+// 2^-80) and stay put elsewhere. Skipped, with
 // the reason, where the CPU or the OS offers no AMX.
 #include <gtest/gtest.h>
 
@@ -35,9 +37,18 @@ bool have_amx() {
 
 // The failures of one shape on the amx path ("" when all hold). pad >= 0: stored rows shuffled among
 // pad padding rows (trtllm's layout).
-std::string check_amx(std::int64_t M, std::int64_t N, std::int64_t K, std::uint64_t seed, opt::LayoutCache& cache, std::int64_t pad = -1) {
+// tiny > 0: activation row 0 is all tiny values, the smallest (x[0, 0]) exactly `tiny`, the rest
+// tiny times 1 + 24-bit fractions, so that a part flushed to 0 moves the row's outputs by as much as
+// the outputs are.
+std::string check_amx(std::int64_t M, std::int64_t N, std::int64_t K, std::uint64_t seed, opt::LayoutCache& cache, std::int64_t pad = -1,
+                      float tiny = 0) {
   const kernel_test::Weight wt = kernel_test::make_weight(N, K, seed, cache, pad);
-  const Tensor x = kernel_test::activations(M, K, seed ^ 0x9E3779B97F4A7C15ull);
+  Tensor x = kernel_test::activations(M, K, seed ^ 0x9E3779B97F4A7C15ull);
+  if (tiny > 0) {
+    float* row = x.data_as<float>();
+    for (std::int64_t k = 0; k < K; ++k)
+      row[k] = (k % 2 ? -1.0f : 1.0f) * (k == 0 ? tiny : tiny * (1.0f + static_cast<float>((k * 2654435761u) % 16777216u) * 0x1p-24f));
+  }
   std::ostringstream fail;
   const int pool_threads = opt::ThreadPool::global().threads();
   opt::ScopedIsa forced(opt::Isa::Amx);
@@ -45,13 +56,16 @@ std::string check_amx(std::int64_t M, std::int64_t N, std::int64_t K, std::uint6
     std::vector<double> mag;
     const Tensor exact = ref::gemm_exact(x, wt.lw, mode, wt.s, &mag);
     const double post = mode == GemmMode::W4A4 ? wt.s.alpha : wt.lw.global_scale;
-    const bool tiles_due = mode == GemmMode::W4A4 && M >= tiles::kAmxMinRows;
+    const bool split_exact = tiny == 0 || tiny >= 0x1p-80f;  // amx.cpp, kSplitMin
+    const bool tiles_due = M >= tiles::kAmxMinRows && (mode == GemmMode::W4A4 || split_exact);
     for (int threads : {1, 2}) {
       opt::ThreadPool::global().set_threads(threads);
       const std::uint64_t hits = opt::kernel_hits(opt::Isa::Amx), tile_gemms = opt::amx_tile_gemms();
       const Tensor got = opt::gemm(x, wt.w, mode);
+      std::ostringstream t;
+      if (tiny > 0) t << " row 0 from " << std::hexfloat << tiny;
       const std::string where = gemm_mode_name(mode) + " threads=" + std::to_string(threads) + " M=" + std::to_string(M) +
-                                " N=" + std::to_string(N) + " K=" + std::to_string(K) + (pad >= 0 ? " shuffled" : "");
+                                " N=" + std::to_string(N) + " K=" + std::to_string(K) + (pad >= 0 ? " shuffled" : "") + t.str();
       if (opt::kernel_hits(opt::Isa::Amx) != hits + 1) fail << where << ": the forced amx path did not run\n";
       if (opt::amx_tile_gemms() != tile_gemms + (tiles_due ? 1 : 0))
         fail << where << ": AMX tiles " << (tiles_due ? "did not run" : "ran where the avx512 kernels are due") << "\n";
@@ -156,6 +170,19 @@ TEST(AmxKernel, KAcrossSuperblocks) {
   std::string fails;
   for (std::int64_t M : {tiles::kAmxMinRows, 3 * std::int64_t{tiles::kAmxTileM} + 1})
     fails += check_amx(M, 3 * tiles::kPanelRows + 5, K, static_cast<std::uint64_t>(M + 5), cache);
+  kernel_test::expect_none(fails, "properties/amx_kernel");
+}
+
+// w4a16's three BF16 parts are exact only while every part and product stays clear of the tile
+// unit's flush to zero: tiles from a smallest nonzero |x| of 2^-80 on (its parts reach 2^-103),
+// the avx512 kernels below it, down to f32's subnormals. A row of nothing but such values shows
+// a flushed part as a wrong result, not a rounding.
+TEST(AmxKernel, W4a16SplitsOnlyWhatItSplitsExactly) {
+  SKIP_WITHOUT_AMX();
+  opt::LayoutCache cache;
+  std::string fails;
+  for (float tiny : {0x1p-80f, 0x1.fffffep-81f, 0x1p-100f, 0x1p-126f, 0x1p-149f, 0x1p-20f})
+    fails += check_amx(tiles::kAmxMinRows + 1, 40, tiles::kAmxStepK + 16, 91, cache, -1, tiny);
   kernel_test::expect_none(fails, "properties/amx_kernel");
 }
 

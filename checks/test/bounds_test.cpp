@@ -41,19 +41,19 @@ TEST(Bounds, KernelBoundExactlyAtItsLimit) {
 }
 
 // In the normal range: w4a16, K = 16, exact 1, sum |x w| = 1, global scale 1. The f32 term is
-// gamma_17 = 17 u / (1 - 17 u) (u = 2^-24) = 8.50001 * 2^-23, plus 17 * 2^-150; the output term is
-// one ulp of the binade above |y| (the result may round across 2): 2^-22 = 2 * 2^-23. The bound is
-// 10.50001 f32 steps at 1: 1 + 10 * 2^-23 passes, 1 + 11 * 2^-23 fails.
+// gamma_49 (3K + 1 roundings) = 49 u / (1 - 49 u) (u = 2^-24) = 24.50007 * 2^-23, plus 49 * 2^-150;
+// the output term is one ulp of the binade above |y| (the result may round across 2): 2^-22 =
+// 2 * 2^-23. The bound is 26.50007 f32 steps at 1: 1 + 26 * 2^-23 passes, 1 + 27 * 2^-23 fails.
 TEST(Bounds, KernelBoundInTheNormalRange) {
-  const double u = std::ldexp(1.0, -24), bound = 17 * u / (1 - 17 * u) + 17 * std::ldexp(1.0, -150) + std::ldexp(1.0, -22);
-  EXPECT_NEAR(bound / std::ldexp(1.0, -23), 10.5, 1e-4);
+  const double u = std::ldexp(1.0, -24), bound = 49 * u / (1 - 49 * u) + 49 * std::ldexp(1.0, -150) + std::ldexp(1.0, -22);
+  EXPECT_NEAR(bound / std::ldexp(1.0, -23), 26.5, 1e-3);
   const float step = std::ldexp(1.0f, -23);
-  const KernelCheck ok = check_kernel(f32x1(1), f32x1(1 + 10 * step), {1.0}, GemmMode::W4A16, 16, 1.0);
+  const KernelCheck ok = check_kernel(f32x1(1), f32x1(1 + 26 * step), {1.0}, GemmMode::W4A16, 16, 1.0);
   EXPECT_TRUE(ok.passed());
   EXPECT_EQ(ok.max_bound, bound);
-  const KernelCheck bad = check_kernel(f32x1(1), f32x1(1 + 11 * step), {1.0}, GemmMode::W4A16, 16, 1.0);
+  const KernelCheck bad = check_kernel(f32x1(1), f32x1(1 + 27 * step), {1.0}, GemmMode::W4A16, 16, 1.0);
   EXPECT_EQ(bad.bad_m, 0);
-  const KernelCheck below = check_kernel(f32x1(1), f32x1(1 - 10 * step / 2), {1.0}, GemmMode::W4A16, 16, 1.0);
+  const KernelCheck below = check_kernel(f32x1(1), f32x1(1 - 26 * step / 2), {1.0}, GemmMode::W4A16, 16, 1.0);
   EXPECT_TRUE(below.passed());
 }
 

@@ -1,33 +1,41 @@
 // AMX kernels (AMX-TILE and AMX-BF16 on top of the AVX-512 set). Compiled with those flags; called
 // only where the CPU has them and the OS grants this process the tile state (dispatch.h).
 //
-// Which kernel runs: w4a4 from tiles::kAmxMinRows activation rows on runs on AMX tiles (here). Below
-// that, and for w4a16 always, the set hands the whole GEMM to the avx512 kernels (avx512.cpp): with
-// fewer rows than one 16-row tile the tile multiply would work mostly on padding rows (the avx512
-// rows kernel reads each weight once, which is what few rows are bound by), and w4a16's f32
-// activations are not exact in BF16. kernel_hits(Isa::Amx) counts every GEMM of this set,
-// amx_tile_gemms() those that ran tiles, so that a test can tell the two apart.
+// Which kernel runs: from tiles::kAmxMinRows activation rows on, w4a4 runs on AMX tiles (here), and
+// w4a16 too where its activations split exactly (below). Below that row count, and for w4a16 with
+// an activation too small to split, the set hands the whole GEMM to the avx512 kernels
+// (avx512.cpp): with fewer rows than one 16-row tile the tile multiply would work mostly on padding
+// rows (the avx512 rows kernel reads each weight once, which is what few rows are bound by).
+// kernel_hits(Isa::Amx) counts every GEMM of this set, amx_tile_gemms() those that ran tiles, so
+// that a test can tell the two apart.
 //
-// w4a4 on BF16 tiles, exact operands: an E2M1 value times its E4M3 block scale has at most 2 + 4
-// significant bits, so every dequantized operand, 2 e2m1(x) Sx and 2 e2m1(w) Sw 2^-8, is exact in
-// BF16 (8 bits), and every product of two of them exact in f32 (12 bits). tdpbf16ps then adds the
-// products into f32 accumulator tiles, each addition rounded (Intel SDM vol. 2, TDPBF16PS: RNE,
-// denormals flushed; none arise: every product is a multiple of 2^-26 and at least that, or 0),
-// so the block scales ride in the operands and the accumulators stay in the tiles across all of K:
-// no per-block convert, scale and FMA, which bounded the int8 tiles (one tdpbssd per 16-K block,
-// then AVX-512 scaling) at the speed of the VNNI panels (bench/analysis.md). The price is the
-// bound: K roundings per output instead of K / 16 (optimized/gemm.h, "Arithmetic").
+// Exact operands: an E2M1 value times its E4M3 block scale has at most 2 + 4 significant bits, so
+// every dequantized weight 2 e2m1(w) Sw 2^-8 is exact in BF16 (8 bits), and so is every w4a4
+// activation 2 e2m1(x) Sx. A w4a16 activation (f32, 24 bits) goes in as three BF16 parts, hi + mid
+// + lo = x exactly (hi: x truncated to 8 bits; mid: the rest truncated; lo: what remains, at most
+// 8 bits), each multiplied with the weights on its own tile. Every product of two such operands
+// is exact in f32 (at most 8 + 6 bits). tdpbf16ps adds the products into f32 accumulator tiles,
+// each addition rounded (Intel SDM vol. 2, TDPBF16PS: RNE, BF16 inputs and f32 results below
+// 2^-126 flushed to 0). Nothing is flushed here: weights are multiples of 2^-17 and at least that
+// (or 0); w4a4 activations likewise of 2^-9; a w4a16 GEMM runs tiles only where every nonzero
+// |x| >= kSplitMin = 2^-80, so its parts are at least 2^-103, every product a multiple of 2^-120
+// and every partial sum 0 or at least that. So the block scales ride in the operands and the
+// accumulators stay in the tiles across all of K: no per-block convert, scale and FMA, which
+// bounded the int8 tiles (one tdpbssd per 16-K block, then AVX-512 scaling) at the speed of the
+// VNNI panels (bench/analysis.md). The price is the bound: K (w4a4) or 3K (w4a16) roundings per
+// output (optimized/gemm.h, "Arithmetic").
 //
 // Layout (tdpbf16ps C += A . B, A: 16 rows x 32 BF16, B: 16 rows x 16 BF16 pairs): A is 16
-// activation rows x 32 K (prepared once per GEMM), B is 32 K x 16 stored rows: row kk holds, for
-// each stored row r, the pair (k = 2kk, 2kk + 1), which is exactly packed byte kk of row r (the even
-// k in the low nibble). So the weights decode straight from their packed bytes: the 16 rows' 128-K
-// chunks are transposed as 16 x 16 dwords (lane r = row r's bytes 4j .. 4j + 3), and byte i of
-// every lane becomes one B row: two vpermps of the nibbles through a table of 2 e2m1 as f32, times
-// Sw 2^-8, and the two f32 packed as the high halves of one dword (exact: their low halves are 0).
-// Per 32-row panel, kPanelChunksPerPass chunks at a time (32 KiB of B tiles), then every pair of
-// activation tiles runs over them with 4 accumulator tiles (2 activation tiles x 2 row groups), which
-// are stored to and reloaded from memory once per pass.
+// activation rows x 32 K (prepared once per GEMM; w4a16: three A tiles, one per part), B is 32 K x
+// 16 stored rows: row kk holds, for each stored row r, the pair (k = 2kk, 2kk + 1), which is
+// exactly packed byte kk of row r (the even k in the low nibble). So the weights decode straight
+// from their packed bytes: the 16 rows' 128-K chunks are transposed as 16 x 16 dwords (lane r =
+// row r's bytes 4j .. 4j + 3), and byte i of every lane becomes one B row: two vpermps of the
+// nibbles through a table of 2 e2m1 as f32, times Sw 2^-8, and the two f32 packed as the high
+// halves of one dword (exact: their low halves are 0). Per 32-row panel, kPanelChunksPerPass
+// chunks at a time (32 KiB of B tiles), then every pair of activation tiles runs over them with 4
+// accumulator tiles (2 activation tiles x 2 row groups), which are stored to and reloaded from
+// memory once per pass.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -51,36 +59,54 @@ static_assert(tiles::kAmxTileM == 16 && tiles::kAmxTileN == 16 && tiles::kPanelG
               "a C tile is 16 x 16 f32; a panel is two 16-row groups");
 static_assert(kStepK == 32 && tiles::kPanelChunkK == 128, "32 BF16 per A row; 4 tile steps per transposed 128-K chunk");
 
-bool use_tiles(GemmMode mode, std::int64_t M) { return mode == GemmMode::W4A4 && M >= tiles::kAmxMinRows; }
+constexpr float kSplitMin = 0x1p-80f;  // the smallest nonzero |x| a w4a16 GEMM splits exactly (above)
 
-// The prepared activations: per tile of 16 rows and per 32-K step of Kp, the A tile (16 rows x 32
-// BF16 2 e2m1(x) Sx, k in order). Rows past M are 0.
-struct Layout {
-  std::int64_t tiles, steps;
-  std::size_t bytes() const { return static_cast<std::size_t>(tiles * steps) * kTileBytes; }
-  const std::uint8_t* a(const Prepared& p, std::int64_t t, std::int64_t s) const { return p.data + (t * steps + s) * kTileBytes; }
-};
-Layout layout(const Activations& a) { return {(a.M + kTileM - 1) / kTileM, a.Kp / kStepK}; }
-
-// 16 BF16 (exact) of the codes q[0..15] times sx.
-inline __m256i bf16_row(const std::int8_t* q, float sx) {
-  const __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q)))),
-                                 _mm512_set1_ps(sx));
-  return _mm512_cvtepi32_epi16(_mm512_srli_epi32(_mm512_castps_si512(f), 16));
+bool use_tiles(GemmMode mode, const Activations& a) {
+  if (a.M < tiles::kAmxMinRows) return false;
+  return mode == GemmMode::W4A4 || a.smallest == 0 || a.smallest >= kSplitMin;
 }
+int parts(GemmMode mode) { return mode == GemmMode::W4A4 ? 1 : 3; }
 
-void prepare_tiles(const Activations& a, Prepared& p, std::int64_t m0, std::int64_t m1) {
-  const Layout l = layout(a);
+// The prepared activations: per tile of 16 rows, per 32-K step of Kp and per part, the A tile (16
+// rows x 32 BF16, k in order): w4a4 2 e2m1(x) Sx; w4a16 the hi, mid and lo parts of x. Rows past
+// M are 0.
+struct Layout {
+  std::int64_t tiles, steps, parts;
+  std::size_t bytes() const { return static_cast<std::size_t>(tiles * steps * parts) * kTileBytes; }
+  const std::uint8_t* a(const Prepared& p, std::int64_t t, std::int64_t s, int part = 0) const {
+    return p.data + ((t * steps + s) * parts + part) * kTileBytes;
+  }
+};
+Layout layout(GemmMode mode, const Activations& a) { return {(a.M + kTileM - 1) / kTileM, a.Kp / kStepK, parts(mode)}; }
+
+// The high halves of 16 f32 that are exact in BF16, as 16 BF16.
+inline __m256i high_halves(__m512 f) { return _mm512_cvtepi32_epi16(_mm512_srli_epi32(_mm512_castps_si512(f), 16)); }
+inline __m512 truncated(__m512 f) { return _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(f), _mm512_set1_epi32(-65536))); }
+
+void prepare_tiles(GemmMode mode, const Activations& a, Prepared& p, std::int64_t m0, std::int64_t m1) {
+  const Layout l = layout(mode, a);
   const std::int64_t blocks = a.Kp / 16;
   const std::int64_t end = m1 == a.M ? l.tiles * kTileM : m1;  // the last range writes the padding rows
   for (std::int64_t m = m0; m < end; ++m)
-    for (std::int64_t s = 0; s < l.steps; ++s) {
-      auto* dst = const_cast<std::uint8_t*>(l.a(p, m / kTileM, s)) + 64 * (m % kTileM);
+    for (std::int64_t s = 0; s < l.steps; ++s)
       for (int h = 0; h < 2; ++h) {
-        const __m256i v = m < a.M ? bf16_row(a.q + m * a.Kp + kStepK * s + 16 * h, a.s[m * blocks + 2 * s + h]) : _mm256_setzero_si256();
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + 32 * h), v);
+        const std::int64_t k = kStepK * s + 16 * h;
+        __m512 part[3] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+        if (m < a.M && mode == GemmMode::W4A4) {
+          const __m512i q = _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a.q + m * a.Kp + k)));
+          part[0] = _mm512_mul_ps(_mm512_cvtepi32_ps(q), _mm512_set1_ps(a.s[m * blocks + 2 * s + h]));
+        } else if (m < a.M) {
+          const __m512 x = _mm512_loadu_ps(a.f + m * a.Kp + k);
+          part[0] = truncated(x);
+          const __m512 rest = _mm512_sub_ps(x, part[0]);  // exact: the bits of x below hi's 8
+          part[1] = truncated(rest);
+          part[2] = _mm512_sub_ps(rest, part[1]);
+        }
+        for (int q = 0; q < l.parts; ++q) {
+          auto* dst = const_cast<std::uint8_t*>(l.a(p, m / kTileM, s, q)) + 64 * (m % kTileM) + 32 * h;
+          _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst), high_halves(part[q]));
+        }
       }
-    }
 }
 
 // tmm0..3: C (activation tile 0/1 x row group 0/1), tmm4, 5: A, tmm6, 7: B; all 16 rows x 64 bytes.
@@ -154,10 +180,20 @@ void pack_bf16(const GemmWeights& w, std::int64_t n0, std::int64_t cc0, std::int
   }
 }
 
+// A tile at `a` into tmm A, times both B tiles (tmm6, 7), into accumulators tmm C0, C1. (A macro:
+// GCC's tile intrinsics paste the register number into their assembly, so it must be a literal.)
+#define NVFP4_AMX_MULTIPLY(C0, C1, A, a) \
+  do {                                   \
+    _tile_loadd(A, (a), 64);             \
+    _tile_dpbf16ps(C0, A, 6);            \
+    _tile_dpbf16ps(C1, A, 7);            \
+  } while (0)
+
 // The accumulators of activation tiles t0 (and t0 + 1 when two) x both row groups over `steps`
-// steps of B from step s0 of A; acc rows of 32 f32 (kPanelRows) from activation row 16 t0. One
-// tile has only 2 accumulators, each a chain of dependent tile multiplies (the tile unit's latency
-// is several times its issue interval): it runs 2 more on the odd steps and adds them at the end.
+// steps of B from step s0 of A; acc rows of 32 f32 (kPanelRows) from activation row 16 t0. Two
+// tiles: tmm0, 1 for tile t0, tmm2, 3 for t0 + 1. One tile would have only 2 accumulators, each a
+// chain of dependent tile multiplies (the tile unit's latency is several times its issue
+// interval): its multiplies alternate between tmm0, 1 and tmm2, 3, added at the end.
 template <bool kTwo>
 void tiles_pass(const Layout& l, const Prepared& p, std::int64_t t0, std::int64_t s0, std::int64_t steps, const std::uint8_t* b, float* acc,
                 bool first) {
@@ -177,37 +213,19 @@ void tiles_pass(const Layout& l, const Prepared& p, std::int64_t t0, std::int64_
     _tile_zero(2);
     _tile_zero(3);
   }
-  std::int64_t s = 0;
-  if constexpr (kTwo) {
-    for (; s < steps; ++s) {
-      _tile_loadd(4, l.a(p, t0, s0 + s), 64);
-      _tile_loadd(6, b + (2 * s) * kTileBytes, 64);
-      _tile_loadd(7, b + (2 * s + 1) * kTileBytes, 64);
-      _tile_dpbf16ps(0, 4, 6);
-      _tile_dpbf16ps(1, 4, 7);
-      _tile_loadd(5, l.a(p, t0 + 1, s0 + s), 64);
-      _tile_dpbf16ps(2, 5, 6);
-      _tile_dpbf16ps(3, 5, 7);
-    }
-  } else {
-    for (; s + 2 <= steps; s += 2) {
-      _tile_loadd(4, l.a(p, t0, s0 + s), 64);
-      _tile_loadd(6, b + (2 * s) * kTileBytes, 64);
-      _tile_loadd(7, b + (2 * s + 1) * kTileBytes, 64);
-      _tile_dpbf16ps(0, 4, 6);
-      _tile_dpbf16ps(1, 4, 7);
-      _tile_loadd(5, l.a(p, t0, s0 + s + 1), 64);
-      _tile_loadd(6, b + (2 * s + 2) * kTileBytes, 64);
-      _tile_loadd(7, b + (2 * s + 3) * kTileBytes, 64);
-      _tile_dpbf16ps(2, 5, 6);
-      _tile_dpbf16ps(3, 5, 7);
-    }
-    if (s < steps) {
-      _tile_loadd(4, l.a(p, t0, s0 + s), 64);
-      _tile_loadd(6, b + (2 * s) * kTileBytes, 64);
-      _tile_loadd(7, b + (2 * s + 1) * kTileBytes, 64);
-      _tile_dpbf16ps(0, 4, 6);
-      _tile_dpbf16ps(1, 4, 7);
+  std::int64_t u = 0;  // multiplies so far (one tile: which accumulators are next)
+  for (std::int64_t s = 0; s < steps; ++s) {
+    _tile_loadd(6, b + (2 * s) * kTileBytes, 64);
+    _tile_loadd(7, b + (2 * s + 1) * kTileBytes, 64);
+    for (int q = 0; q < l.parts; ++q, ++u) {
+      if constexpr (kTwo) {
+        NVFP4_AMX_MULTIPLY(0, 1, 4, l.a(p, t0, s0 + s, q));
+        NVFP4_AMX_MULTIPLY(2, 3, 5, l.a(p, t0 + 1, s0 + s, q));
+      } else if (u % 2 == 0) {
+        NVFP4_AMX_MULTIPLY(0, 1, 4, l.a(p, t0, s0 + s, q));
+      } else {
+        NVFP4_AMX_MULTIPLY(2, 3, 5, l.a(p, t0, s0 + s, q));
+      }
     }
   }
   _tile_stored(0, acc, kStride);
@@ -234,14 +252,14 @@ void write_out(const GemmWeights& w, std::int64_t row0, std::int64_t m, const fl
 // which stay in L2 while every panel of the range runs over them (the panel decoded once per block
 // and pass); K superblocks so that a long K does not shrink the blocks to a tile or two, the
 // accumulators of every panel of the range kept in memory across them.
-void run_tiles(const GemmWeights& w, const Activations& a, const Prepared& p, float* out, std::int64_t n0, std::int64_t n1) {
+void run_tiles(GemmMode mode, const GemmWeights& w, const Activations& a, const Prepared& p, float* out, std::int64_t n0, std::int64_t n1) {
   thread_local Prepared b_buf, acc_buf;  // 64-byte aligned, kept between calls
-  const Layout l = layout(a);
+  const Layout l = layout(mode, a);
   constexpr std::int64_t kChunks = tiles::kPanelChunksPerPass, kSuperChunks = tiles::kAmxSuperK / tiles::kPanelChunkK;
   static_assert(kSuperChunks % kChunks == 0, "a superblock is whole passes");
   const std::int64_t chunks = (w.K + tiles::kPanelChunkK - 1) / tiles::kPanelChunkK, ksteps = (w.K + kStepK - 1) / kStepK;
   const std::int64_t super_steps = std::min(l.steps, kSuperChunks * (tiles::kPanelChunkK / kStepK));
-  const std::int64_t tb = std::max<std::int64_t>(1, tiles::kPanelRowBlockBytes / static_cast<std::int64_t>(super_steps * kTileBytes));
+  const std::int64_t tb = std::max<std::int64_t>(1, tiles::kPanelRowBlockBytes / static_cast<std::int64_t>(super_steps * l.parts * kTileBytes));
   const std::int64_t panels = (n1 - n0 + kPanelRows - 1) / kPanelRows, panel_acc = std::min(tb, l.tiles) * kTileM * kPanelRows;
   b_buf.resize(static_cast<std::size_t>(kChunks * (tiles::kPanelChunkK / kStepK) * 2) * kTileBytes);
   acc_buf.resize(static_cast<std::size_t>(panels * panel_acc) * 4);
@@ -260,7 +278,8 @@ void run_tiles(const GemmWeights& w, const Activations& a, const Prepared& p, fl
           if (t < thi) tiles_pass<false>(l, p, t, s0, steps, b_buf.data, acc + (t - tlo) * kTileM * kPanelRows, cc0 == 0);
         }
       }
-    const float post = w.alpha * 64.0f;  // 4 from the doubled codes, 2^-8 from the scale decode
+    // 2^-8 from the scale decode, 2 from the doubled weight codes, 2 more from the w4a4 activations'.
+    const float post = mode == GemmMode::W4A4 ? w.alpha * 64.0f : w.global_scale * 128.0f;
     for (std::int64_t pi = 0; pi < panels; ++pi)
       for (std::int64_t m = tlo * kTileM; m < std::min(a.M, thi * kTileM); ++m)
         write_out(w, n0 + kPanelRows * pi, m, acc_buf.as<float>() + pi * panel_acc + (m - tlo * kTileM) * kPanelRows, post, out);
@@ -270,16 +289,16 @@ void run_tiles(const GemmWeights& w, const Activations& a, const Prepared& p, fl
 }
 
 std::size_t prepared_bytes(GemmMode mode, const Activations& a) {
-  return use_tiles(mode, a.M) ? layout(a).bytes() : avx512_kernels().prepared_bytes(mode, a);
+  return use_tiles(mode, a) ? layout(mode, a).bytes() : avx512_kernels().prepared_bytes(mode, a);
 }
 
 void prepare(GemmMode mode, const Activations& a, Prepared& p, std::int64_t m0, std::int64_t m1) {
-  if (use_tiles(mode, a.M)) return prepare_tiles(a, p, m0, m1);
+  if (use_tiles(mode, a)) return prepare_tiles(mode, a, p, m0, m1);
   avx512_kernels().prepare(mode, a, p, m0, m1);
 }
 
 void run(GemmMode mode, const GemmWeights& w, const Activations& a, const Prepared& p, float* out, std::int64_t n0, std::int64_t n1) {
-  if (use_tiles(mode, a.M)) return run_tiles(w, a, p, out, n0, n1);
+  if (use_tiles(mode, a)) return run_tiles(mode, w, a, p, out, n0, n1);
   avx512_kernels().run(mode, w, a, p, out, n0, n1);
 }
 
