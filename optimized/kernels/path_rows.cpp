@@ -55,9 +55,10 @@ void panel_loop(std::vector<RowClass>& out, const std::string& path, std::int64_
   add(out, path + ": single rows", [=](std::int64_t M) { return in(M) && singles(M); });
 }
 
-// The avx512 set's classes; with amx, its w4a4 GEMMs from kAmxMinRows on run AMX tiles instead
-// of the panels (amx.cpp: tiles of kAmxTileM rows, the last one partial, its padding rows zero,
-// taken in pairs and then one).
+// The avx512 set's classes; with amx, its GEMMs from kAmxMinRows on run AMX tiles instead of the
+// panels, w4a4 and w4a16 alike (amx.cpp: tiles of kAmxTileM rows, the last one partial, its
+// padding rows zero, taken in pairs and then one; w4a16 falls back to the panels only for
+// activations too small to split, which random rows are not).
 void avx512_classes(std::vector<RowClass>& c, bool amx) {
   using namespace tiles;
   tile_loop(c, "avx512 w4a4 rows kernel, " + n(kRowsWideRows) + " weight rows at a time", 1, std::min(kRowsWideMaxM, kW4a4PanelMinRows - 1),
@@ -65,15 +66,15 @@ void avx512_classes(std::vector<RowClass>& c, bool amx) {
   tile_loop(c, "avx512 w4a4 rows kernel, 2 and 1 weight rows at a time", kRowsWideMaxM + 1, kW4a4PanelMinRows - 1, kRowsTileM);
   static_assert(kAmxMinRows == kW4a4PanelMinRows, "amx takes over the w4a4 panels' range exactly");
   if (amx) {
-    tile_loop(c, "amx w4a4 tiles", kAmxMinRows, kMaxM, kAmxTileM);
-    tile_loop(c, "amx w4a4 pairs of tiles", kAmxMinRows, kMaxM, 2 * kAmxTileM);
+    tile_loop(c, "amx tiles", kAmxMinRows, kMaxM, kAmxTileM);
+    tile_loop(c, "amx pairs of tiles", kAmxMinRows, kMaxM, 2 * kAmxTileM);
   } else {
     panel_loop(c, "avx512 w4a4 panels", kW4a4PanelMinRows, kMaxM, kPanelW4a4TileM);
   }
   // One tile of all M rows, a function per M (avx512.cpp, kTiles[a.M]).
   for (std::int64_t r = 1; r < kW4a16PanelMinRows; ++r)
     add(c, "avx512 w4a16 lanes along K, a tile of " + n(r) + (r == 1 ? " row" : " rows"), [r](std::int64_t M) { return M == r; });
-  panel_loop(c, "avx512 w4a16 panels", kW4a16PanelMinRows, kMaxM, kPanelW4a16TileM);
+  panel_loop(c, "avx512 w4a16 panels", kW4a16PanelMinRows, amx ? kAmxMinRows - 1 : kMaxM, kPanelW4a16TileM);
 }
 
 std::vector<RowClass> classes(Isa isa) {

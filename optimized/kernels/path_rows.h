@@ -15,8 +15,9 @@
 //   kRowsTileM); the panels from there (tiles of kPanelW4a4TileM, then a half tile, then single
 //   rows). w4a16: lanes along K below kW4a16PanelMinRows, one function per M (each its own
 //   class), else the panels (tiles of kPanelW4a16TileM, a half tile, single rows).
-// - amx: the avx512 classes, except that w4a4 from kAmxMinRows on runs AMX tiles of kAmxTileM rows
-//   (a full tile, then a partial one) instead of the panels.
+// - amx: the avx512 classes, except that from kAmxMinRows on both modes run AMX tiles of kAmxTileM
+//   rows in pairs (a full tile, then a partial one; a full pair, then a partial one) instead of the
+//   panels, so the w4a16 panels' classes are those reachable below kAmxMinRows.
 // Within one loop over tiles, the class wanted is a partial tile after a full one (its rows sit at a
 // nonzero offset in the prepared activations: where the rows-kernel bug was) and, for the panels,
 // the half tile and single rows after full tiles, all in one GEMM; where the loop's range of M holds
@@ -27,7 +28,7 @@
 // path_rows picks, among M up to the largest path threshold plus two of the largest tiles (past the
 // thresholds every class depends on M modulo a tile only), the set that reaches every class with
 // the fewest activation rows in total (then the fewest M): the exact oracle's cost grows with the
-// rows. With today's tiles: amx and avx512 {1, 2, 3, 9, 19}, avx2 {1, 2, 7}, scalar {2}.
+// rows. With today's tiles: amx {1, 2, 3, 6, 13, 33}, avx512 {1, 2, 3, 9, 19}, avx2 {1, 2, 7}, scalar {2}.
 #pragma once
 #include <cstdint>
 #include <string>

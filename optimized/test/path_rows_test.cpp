@@ -29,10 +29,13 @@ TEST(PathRows, HandWorkedSetsPerKernelSet) {
   // each) and panels from 4 (tiles of 12, a half tile of 6, then singles: M % 12 in 7..11, and
   // 19 % 12 = 7).
   EXPECT_EQ(ms(Isa::Avx512), (std::vector<std::int64_t>{1, 2, 3, 9, 19}));
-  // amx: the same below 16 and for w4a16; w4a4 from 16 on runs AMX tiles of 16 rows in pairs (a
-  // full pair, then a partial one: M > 32 off a multiple of 32, which also is a full tile and then a
-  // partial one). 33 reaches that and the w4a16 panels' class (33 % 12 = 9) at once.
-  EXPECT_EQ(ms(Isa::Amx), (std::vector<std::int64_t>{1, 2, 3, 9, 33}));
+  // amx: the same below 16; from 16 on both modes run AMX tiles of 16 rows in pairs (a full pair,
+  // then a partial one: M > 32 off a multiple of 32, which also is a full tile and then a partial
+  // one): 33. The w4a16 panels keep M 4..15, too few for all three of their tile kinds in one
+  // GEMM: a full tile of 12 (12..15), a half tile of 6 (M % 12 >= 6: 6..11), single rows (4, 5,
+  // 7..11, 13..15). 13 brings the full tile with single rows and the rows kernel's full tile of 8
+  // and partial one; 6 the half tile (the cheapest: 9 would do it too).
+  EXPECT_EQ(ms(Isa::Amx), (std::vector<std::int64_t>{1, 2, 3, 6, 13, 33}));
 }
 
 TEST(PathRows, EveryClassReachedAndNoMSpare) {
@@ -60,10 +63,9 @@ TEST(PathRows, ClassesOfSingleRowCounts) {
   EXPECT_EQ(row_classes(Isa::Avx512, 9),
             (std::vector<std::string>{"avx512 w4a4 rows kernel, 2 and 1 weight rows at a time: a full tile of 8 rows, then a partial one"}));
   EXPECT_TRUE(row_classes(Isa::Avx512, 0).empty());
-  EXPECT_EQ(row_classes(Isa::Amx, 17), (std::vector<std::string>{"amx w4a4 tiles: a full tile of 16 rows, then a partial one"}));
-  EXPECT_EQ(row_classes(Isa::Amx, 33), (std::vector<std::string>{"amx w4a4 tiles: a full tile of 16 rows, then a partial one",
-                                                                  "amx w4a4 pairs of tiles: a full tile of 32 rows, then a partial one",
-                                                                  "avx512 w4a16 panels: tiles of 12 rows, then a half tile of 6, then single rows"}));
+  EXPECT_EQ(row_classes(Isa::Amx, 17), (std::vector<std::string>{"amx tiles: a full tile of 16 rows, then a partial one"}));
+  EXPECT_EQ(row_classes(Isa::Amx, 33), (std::vector<std::string>{"amx tiles: a full tile of 16 rows, then a partial one",
+                                                                  "amx pairs of tiles: a full tile of 32 rows, then a partial one"}));
   EXPECT_TRUE(row_classes(Isa::Amx, 16).empty()) << "16: one whole AMX tile, short of a w4a16 half tile after a full one";
   EXPECT_TRUE(row_classes(Isa::Avx512, 16).empty()) << "16: whole tiles of 4, short of a w4a16 half tile after a full one";
   EXPECT_EQ(row_classes(Isa::Avx2, 4), (std::vector<std::string>{})) << "one full tile, no tail";
