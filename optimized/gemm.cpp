@@ -63,14 +63,20 @@ void load_row(const Tensor& x, std::int64_t m, std::int64_t K, std::int64_t Kp, 
   std::fill(r + K, r + Kp, 0.0f);
 }
 
-// The smallest nonzero |r[k]| of k < K (INFINITY when all are 0).
+// The smallest nonzero |r[k]| of k < K (INFINITY when all are 0). On the bits: a finite |v|
+// orders as its bit pattern does, and an integer minimum vectorizes where a float one may not.
 float smallest_nonzero(const float* r, std::int64_t K) {
-  float least = INFINITY;
+  constexpr std::uint32_t kInf = 0x7F800000u;
+  std::uint32_t least = kInf;
   for (std::int64_t k = 0; k < K; ++k) {
-    const float v = std::fabs(r[k]);
-    if (v != 0 && v < least) least = v;
+    std::uint32_t u;
+    std::memcpy(&u, r + k, 4);
+    u &= 0x7FFFFFFFu;
+    least = std::min(least, u == 0 ? kInf : u);
   }
-  return least;
+  float f;
+  std::memcpy(&f, &least, 4);
+  return f;
 }
 
 }  // namespace

@@ -32,7 +32,7 @@ namespace nvfp4::opt::tiles {
 inline constexpr std::int64_t kActivationKPad = 64;          // activation buffers zero-padded to Kp = roundup(K, 64)
 inline constexpr std::int64_t kPrepareSplitElems = 1 << 16;  // M x Kp from which activation rows are prepared in parallel
 inline constexpr double kSplitWork = 4e5;                    // M x rows x K below which the stored rows are one task
-inline constexpr std::int64_t kTasksPerThread = 4;
+inline constexpr std::int64_t kTasksPerThread = 8;
 inline constexpr std::int64_t kTaskRowMultiple = 32;         // stored rows per task: whole panels
 
 // scalar.cpp: one 16-block at a time, every row and activation row alone.
