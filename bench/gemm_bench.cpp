@@ -190,11 +190,11 @@ void reference_exact(benchmark::State& st, Shape s, GemmMode mode, std::int64_t 
 void register_other_paths(Shape s, opt::Isa best) {
   for (opt::Isa isa : opt::available_isas()) {
     if (isa == best) continue;
-    // w4a4 only at the extra M: the amx set hands w4a16 to the avx512 kernels, timed already.
+    // The extra M for both modes: the amx set runs both on tiles from 16 rows on.
     const bool tiles = isa == opt::Isa::Avx512 && best == opt::Isa::Amx;
     for (std::int64_t M : {1, 16, 32, 128, 512})
       for (GemmMode mode : {GemmMode::W4A4, GemmMode::W4A16})
-        if (M <= 16 || (tiles && mode == GemmMode::W4A4))
+        if (M <= 16 || tiles)
           benchmark::RegisterBenchmark(("gemm/" + gemm_mode_name(mode) + "/nvfp4_" + opt::isa_name(isa) + "/" + shape_name(s) + "/M:" +
                                       std::to_string(M) + "/threads:1/hot").c_str(),
                                      [=](benchmark::State& st) { nvfp4_gemm(st, s, mode, isa, M, 1, false); })

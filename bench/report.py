@@ -82,6 +82,14 @@ class Results:
     def DNNL(self, shape, M, t, temp="hot"):
         return self.g("int8", "onednn_u8s8s32", shape, M, t, temp)
 
+    def DNNL_AMX(self, shape, M, t, temp="hot"):
+        """oneDNN's int8 matmul on its default ISA (AMX tiles where the CPU has them)."""
+        b = self.amx.get(f"gemm/int8/onednn_u8s8s32/{shape}/M:{M}/threads:{t}/{temp}")
+        return value(b, "GFLOP") if b else None
+
+    def AVX512_W4A4(self, shape, M, t, temp="hot"):
+        return self.g("w4a4", "nvfp4_avx512", shape, M, t, temp)
+
 
 def header(R, command):
     ctx = R.ctx
@@ -95,7 +103,8 @@ def header(R, command):
                          f"{' x' + str(c['num_sharing']) if c.get('num_sharing', 0) > 1 else ''}" for c in ctx.get("caches", []))
              + f". Kernel path: `{R.path}`. Competitors: {ctx.get('openblas_config', '')}; oneDNN {ctx.get('onednn_version', '')} "
              f"with `DNNL_MAX_CPU_ISA={ctx.get('DNNL_MAX_CPU_ISA', '')}` (the instructions our avx512 kernels use"
-             + ("; the amx path's w4a4 from M = 16 runs AMX tiles, which oneDNN's default ISA, further below, uses too" if R.path == "amx" else "")
+             + ("; from M = 16 the amx path runs AMX-BF16 tiles, and oneDNN's default ISA, AMX int8 tiles, is timed too: "
+                "the Targets table's same-ISA rows and the table further below" if R.path == "amx" else "")
              + "). "
              "Activations are F32. The headline shape (N = K = 4096) shows medians of 3 repetitions; the rest one run each. "
              "This is a VM: runs vary by up to ~20% from one to the next.\n")
@@ -173,10 +182,20 @@ def targets_section(R):
     for t in (1, 2):
         vals = _ratios(R, W4A16, BLAS, HEADLINE, [128, 512], t)
         L.append(_ratio_row(f"w4a16 / OpenBLAS sgemm (dequantized), M >= 128, {t} thread(s): >= 1.0", vals, 1.0))
+    if R.path == "amx":
+        # Same instruction set on both sides: our avx512 path against oneDNN held to VNNI (1 thread, the
+        # only avx512 rows timed), our amx path against oneDNN on AMX int8 tiles.
+        vals = _ratios(R, R.AVX512_W4A4, DNNL, HEADLINE, [M for M in MS if M >= 16], 1)
+        L.append(_ratio_row(f"(same ISA, VNNI) w4a4 avx512 path / oneDNN int8 VNNI, N = K = 4096, M >= 16, 1 thread, hot: >= 0.5",
+                            vals, 0.5))
+        for t in (1, 2):
+            vals = _ratios(R, W4A4, R.DNNL_AMX, HEADLINE, [M for M in MS if M >= 16], t)
+            L.append(_ratio_row(f"(same ISA, AMX) w4a4 amx path (BF16 tiles) / oneDNN int8 on AMX tiles, N = K = 4096, M >= 16, "
+                                f"{t} thread(s), hot: >= 0.5", vals, 0.5))
     amx = R.ctx.get("nvfp4_amx", "")
     has = R.g("w4a4", "nvfp4_amx", HEADLINE, 16, 1, "hot") is not None
     L.append(f"| an AMX kernel where the CPU has AMX, dispatched at run time | "
-             f"{'path `amx` ran (w4a4 from 16 rows on tiles)' if has else 'no amx path: ' + (amx or 'not recorded')}; "
+             f"{'path `amx` ran (w4a4 and w4a16 from 16 rows on BF16 tiles)' if has else 'no amx path: ' + (amx or 'not recorded')}; "
              f"dispatched: `{R.path}` | {verdict(has and R.path == 'amx') if has else 'n/a (no AMX here)'} |")
     return L + reference_and_reload_targets(R)
 
@@ -245,23 +264,30 @@ def paths_section(R):
         if any(v is not None for v in row):
             L.append(f"| {p} | " + " | ".join(f(v, 1) for v in row) + " |")
     L.append("")
-    # The amx set runs AMX tiles for w4a4 from 16 rows on and hands the rest to the avx512 kernels.
+    # The amx set runs BF16 tiles for both modes from 16 rows on and hands the rest to the avx512 kernels.
     if R.g("w4a4", "nvfp4_amx", HEADLINE, 16, 1, "hot") is None:
         L.append(f"No amx path in this run: {R.ctx.get('nvfp4_amx', 'not recorded (a run from before the amx kernel)')}.\n")
     else:
-        L.append("### AMX tiles against AVX-512 VNNI (w4a4, N = K = 4096, 1 thread, hot), GFLOP/s\n")
-        L.append("| M | amx | avx512 | amx / avx512 |\n|---|---|---|---|")
+        L.append("### AMX-BF16 tiles against the AVX-512 kernels (N = K = 4096, 1 thread, hot), GFLOP/s\n")
+        L.append("| M | w4a4 amx | w4a4 avx512 | amx / avx512 | w4a16 amx | w4a16 avx512 | amx / avx512 |\n|---|---|---|---|---|---|---|")
         for M in (16, 32, 128, 512):
-            a, v = R.g("w4a4", "nvfp4_amx", HEADLINE, M, 1, "hot"), R.g("w4a4", "nvfp4_avx512", HEADLINE, M, 1, "hot")
-            L.append(f"| {M} | {f(a)} | {f(v)} | {'–' if not a or not v else f'{a / v:.2f}'} |")
+            cells = []
+            for mode in ("w4a4", "w4a16"):
+                a, v = R.g(mode, "nvfp4_amx", HEADLINE, M, 1, "hot"), R.g(mode, "nvfp4_avx512", HEADLINE, M, 1, "hot")
+                cells += [f(a), f(v), '–' if not a or not v else f'{a / v:.2f}']
+            L.append(f"| {M} | " + " | ".join(cells) + " |")
         L.append("")
     if R.amx:
-        L.append("## oneDNN with its default ISA (AMX tiles on this CPU), N = K = 4096, hot, GFLOP/s\n")
-        L.append("Not comparable with our AVX-512 kernels (another instruction set); recorded so the difference is known.\n")
-        L.append("| M | 1 thread | 2 threads |\n|---|---|---|")
+        L.append("## oneDNN with its default ISA (AMX int8 tiles on this CPU), N = K = 4096, hot, GFLOP/s\n")
+        L.append("The same instruction set as our amx path's tiles (which multiply BF16, half the int8 tile rate, "
+                 "because an exact NVFP4 block scale cannot ride in int8 operands).\n")
+        L.append("| M | oneDNN 1 thread | oneDNN 2 threads | ours w4a4 1 thread | ours / oneDNN | ours w4a4 2 threads | ours / oneDNN |"
+                 "\n|---|---|---|---|---|---|---|")
         for M in MS:
-            vals = [value(R.amx.get(f"gemm/int8/onednn_u8s8s32/{HEADLINE}/M:{M}/threads:{t}/hot", {}), "GFLOP") for t in (1, 2)]
-            L.append(f"| {M} | {f(vals[0])} | {f(vals[1])} |")
+            d1, d2 = R.DNNL_AMX(HEADLINE, M, 1), R.DNNL_AMX(HEADLINE, M, 2)
+            o1, o2 = R.W4A4(HEADLINE, M, 1), R.W4A4(HEADLINE, M, 2)
+            r = lambda a, b: '–' if not a or not b else f'{a / b:.2f}'
+            L.append(f"| {M} | {f(d1)} | {f(d2)} | {f(o1)} | {r(o1, d1)} | {f(o2)} | {r(o2, d2)} |")
         L.append("")
     return L
 
