@@ -157,8 +157,10 @@ def targets_section(R):
     W4A4, W4A16, BLAS, DNNL = R.W4A4, R.W4A16, R.BLAS, R.DNNL
     L = ["## Targets (ratios measured in this run), measured\n",
          f"Our kernels run the `{R.path}` path (the best this CPU offers); oneDNN is held to AVX512_CORE_VNNI "
-         "(its own AMX run is a table further below). `process`, `make-checkpoint` and `verify` throughput are "
-         "measured by hand (bench/measurements.md, appended).\n",
+         "(its own AMX run is a table further below)"
+         + ("; where our path is amx, the same-ISA rows compare our avx512 path with that oneDNN and our amx path "
+            "with oneDNN on AMX" if R.path == "amx" else "")
+         + ". `process`, `make-checkpoint` and `verify` throughput are measured by hand (bench/measurements.md, appended).\n",
          "| target | measured | verdict |\n|---|---|---|"]
     for shape in RATIO_SHAPES:
         for t in (1, 2):
