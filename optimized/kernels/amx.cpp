@@ -40,7 +40,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <vector>
 
 #include "optimized/kernels/avx512_panel.h"
 #include "optimized/kernels/avx512_quantize.h"
@@ -129,41 +128,16 @@ void pack_bf16(const GemmWeights& w, std::int64_t n0, std::int64_t cc0, std::int
   alignas(64) static constexpr float kDoubled[16] = {0, 1, 2, 3, 4, 6, 8, 12, -0.0f, -1, -2, -3, -4, -6, -8, -12};  // 2 e2m1
   const __m512 lut = _mm512_load_ps(kDoubled);
   const std::int64_t nb = (w.K + 15) / 16;
-  const std::int64_t* ro = w.swizzle->rows();
-  thread_local std::vector<std::uint8_t> zero_row;  // stands in for rows past the end
-  if (static_cast<std::int64_t>(zero_row.size()) < w.row_bytes + 64) zero_row.assign(static_cast<std::size_t>(w.row_bytes + 64), 0);
   for (int g = 0; g < 2; ++g) {
-    const std::int64_t first = n0 + 16 * g;
-    const std::uint8_t* row[16];
-    for (int i = 0; i < 16; ++i) row[i] = first + i < w.rows ? w.packed + (first + i) * w.row_bytes : zero_row.data();
-    // Scales as in pack_panel (avx512_panel.cpp): in the 128x4 layout, 16 rows keep a column group's
-    // 4 blocks as the dword at 4 * ((first % 128) / 32) of 16 consecutive 16-byte groups.
-    const std::int64_t pick = (first % 128) / 32;
-    const std::uint8_t* sbase = w.scales + ro[first] - 4 * pick;
-    const __m512i idx = _mm512_add_epi32(_mm512_set_epi32(28, 24, 20, 16, 12, 8, 4, 0, 28, 24, 20, 16, 12, 8, 4, 0),
-                                         _mm512_set1_epi32(static_cast<int>(pick)));
+    const avx512::RowGroup rg(w, n0 + 16 * g);
     for (std::int64_t cc = cc0; cc < cc1; ++cc) {
-      const std::int64_t valid = std::min<std::int64_t>(64, w.K / 2 - 64 * cc);
-      for (int i = 0; i < 16; ++i) _mm_prefetch(reinterpret_cast<const char*>(row[i] + 64 * (cc + 4)), _MM_HINT_T0);
       __m512i t[16];
-      const __mmask64 mask = valid >= 64 ? ~__mmask64{0} : (__mmask64{1} << valid) - 1;
-      for (int i = 0; i < 16; ++i) t[i] = _mm512_maskz_loadu_epi8(mask, row[i] + 64 * cc);
-      avx512::transpose16x16(t);  // t[j]: lane r = row r's packed bytes 4j .. 4j + 3 (k = 8j .. 8j + 7)
-      __m512 s[8];                // per block of the chunk, lane r: Sw 2^-8 of row r (0 past the last block)
+      rg.chunk(cc, t);  // t[j]: lane r = row r's packed bytes 4j .. 4j + 3 (k = 8j .. 8j + 7)
+      __m512 s[8];      // per block of the chunk, lane r: Sw 2^-8 of row r (0 past the last block)
       for (int c4 = 0; c4 < 2; ++c4) {
         const std::int64_t gc4 = 2 * cc + c4;
-        __m512i s4 = _mm512_setzero_si512();
-        if (4 * gc4 < nb) {
-          const std::uint8_t* q = sbase + 512 * gc4;
-          const __m512i lo = _mm512_permutex2var_epi32(_mm512_loadu_si512(q), idx, _mm512_loadu_si512(q + 64));
-          const __m512i hi = _mm512_permutex2var_epi32(_mm512_loadu_si512(q + 128), idx, _mm512_loadu_si512(q + 192));
-          s4 = _mm512_mask_blend_epi32(0xFF00, lo, hi);
-        }
-        for (int kk = 0; kk < 4; ++kk) {
-          const __m512i byte = _mm512_and_si512(_mm512_srli_epi32(s4, 8 * kk), _mm512_set1_epi32(0x7F));  // -0 reads +0
-          const __m256i h = _mm256_slli_epi16(_mm512_cvtepi32_epi16(byte), 7);  // E4M3 b as F16 of value * 2^-8
-          s[4 * c4 + kk] = 4 * gc4 + kk < nb ? _mm512_cvtph_ps(h) : _mm512_setzero_ps();
-        }
+        const __m512i s4 = 4 * gc4 < nb ? rg.scale_dwords(gc4) : _mm512_setzero_si512();
+        for (int kk = 0; kk < 4; ++kk) s[4 * c4 + kk] = 4 * gc4 + kk < nb ? avx512::scale_values(s4, kk) : _mm512_setzero_ps();
       }
       for (int j = 0; j < 16; ++j) {
         const __m512 sc = s[j / 2];

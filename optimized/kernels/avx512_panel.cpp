@@ -167,29 +167,44 @@ void by_tiles(std::int64_t M, Fn fn) {  // fn(m0, tile) with tile a compile-time
 
 }  // namespace
 
+RowGroup::RowGroup(const GemmWeights& w_, std::int64_t first_) : w(w_), first(first_) {
+  thread_local std::vector<std::uint8_t> zero_row;  // stands in for rows past the end
+  if (static_cast<std::int64_t>(zero_row.size()) < w.row_bytes + 64) zero_row.assign(static_cast<std::size_t>(w.row_bytes + 64), 0);
+  for (int i = 0; i < 16; ++i) row[i] = first + i < w.rows ? w.packed + (first + i) * w.row_bytes : zero_row.data();
+}
+
+void RowGroup::chunk(std::int64_t cc, __m512i t[16]) const {
+  const std::int64_t valid = std::min<std::int64_t>(64, w.K / 2 - 64 * cc);
+  for (int i = 0; i < 16; ++i) _mm_prefetch(reinterpret_cast<const char*>(row[i] + 64 * (cc + 4)), _MM_HINT_T0);
+  if (valid == 64) {
+    for (int i = 0; i < 16; ++i) t[i] = _mm512_loadu_si512(row[i] + 64 * cc);
+  } else {
+    const __mmask64 mask = (__mmask64{1} << valid) - 1;
+    for (int i = 0; i < 16; ++i) t[i] = _mm512_maskz_loadu_epi8(mask, row[i] + 64 * cc);
+  }
+  transpose16x16(t);
+}
+
+__m512i RowGroup::scale_dwords(std::int64_t c4) const {
+  const std::int64_t pick = (first % 128) / 32;
+  const std::uint8_t* q = w.scales + w.swizzle->rows()[first] - 4 * pick + 512 * c4;
+  const __m512i idx = _mm512_add_epi32(_mm512_set_epi32(28, 24, 20, 16, 12, 8, 4, 0, 28, 24, 20, 16, 12, 8, 4, 0),
+                                       _mm512_set1_epi32(static_cast<int>(pick)));
+  for (int l = 0; l < 4; ++l) _mm_prefetch(reinterpret_cast<const char*>(q + 512 * 4 + 64 * l), _MM_HINT_T0);
+  const __m512i lo = _mm512_permutex2var_epi32(_mm512_loadu_si512(q), idx, _mm512_loadu_si512(q + 64));
+  const __m512i hi = _mm512_permutex2var_epi32(_mm512_loadu_si512(q + 128), idx, _mm512_loadu_si512(q + 192));
+  return _mm512_mask_blend_epi32(0xFF00, lo, hi);
+}
+
 void pack_panel(GemmMode mode, const GemmWeights& w, std::int64_t n0, std::int64_t cc0, std::int64_t cc1, Panel& p) {
   const __m512i lut = table64(mode == GemmMode::W4A4 ? kOffsetCodes : kDoubledCodes);
   const std::int64_t nb = (w.K + 15) / 16;
   p.blocks = (cc1 - cc0) * 8;
-  const std::int64_t* ro = w.swizzle->rows();
-  thread_local std::vector<std::uint8_t> zero_row;  // stands in for rows past the end
-  if (static_cast<std::int64_t>(zero_row.size()) < w.row_bytes + 64) zero_row.assign(static_cast<std::size_t>(w.row_bytes + 64), 0);
   for (int g = 0; g < 2; ++g) {
-    const std::int64_t first = n0 + 16 * g;
-    const std::uint8_t* row[16];
-    for (int i = 0; i < 16; ++i) row[i] = first + i < w.rows ? w.packed + (first + i) * w.row_bytes : zero_row.data();
+    const RowGroup rg(w, n0 + 16 * g);
     for (std::int64_t cc = cc0; cc < cc1; ++cc) {
-      const std::int64_t valid = std::min<std::int64_t>(64, w.K / 2 - 64 * cc);
-      // 16 row streams at once are more than the hardware prefetcher follows: fetch ahead by hand.
-      for (int i = 0; i < 16; ++i) _mm_prefetch(reinterpret_cast<const char*>(row[i] + 64 * (cc + 4)), _MM_HINT_T0);
       __m512i t[16];
-      if (valid == 64) {
-        for (int i = 0; i < 16; ++i) t[i] = _mm512_loadu_si512(row[i] + 64 * cc);
-      } else {
-        const __mmask64 mask = (__mmask64{1} << valid) - 1;
-        for (int i = 0; i < 16; ++i) t[i] = _mm512_maskz_loadu_epi8(mask, row[i] + 64 * cc);
-      }
-      transpose16x16(t);  // t[j]: lane r = row r's packed bytes 4j .. 4j + 3 (codes of k = 8j .. 8j + 7)
+      rg.chunk(cc, t);  // t[j]: lane r = row r's packed bytes 4j .. 4j + 3 (codes of k = 8j .. 8j + 7)
       for (int j = 0; j < 8 && cc * 8 + j < nb; ++j) {
         std::uint8_t* dst = p.at((cc - cc0) * 8 + j, g);
         __m512i q[4];
@@ -200,25 +215,10 @@ void pack_panel(GemmMode mode, const GemmWeights& w, std::int64_t n0, std::int64
         for (int i = 0; i < 4; ++i) _mm512_store_si512(dst + 64 * i, q[i]);
       }
     }
-    // Scales. In the 128x4 layout, rows first .. first + 15 (first % 16 == 0) keep their 4 blocks of
-    // a column group as the dword at 4 * ((first % 128) / 32) of 16 consecutive 16-byte groups: 256
-    // contiguous bytes per 4 blocks, all inside the padded buffer (rows past the end read its zero
-    // padding). Two permutes pick the 16 dwords out of 4 loads.
-    const std::int64_t pick = (first % 128) / 32;
-    const std::uint8_t* base = w.scales + ro[first] - 4 * pick;
-    const __m512i idx = _mm512_add_epi32(_mm512_set_epi32(28, 24, 20, 16, 12, 8, 4, 0, 28, 24, 20, 16, 12, 8, 4, 0),
-                                         _mm512_set1_epi32(static_cast<int>(pick)));
     for (std::int64_t c4 = 2 * cc0; c4 < std::min(2 * cc1, (nb + 3) / 4); ++c4) {
-      const std::uint8_t* q = base + 512 * c4;
-      for (int l = 0; l < 4; ++l) _mm_prefetch(reinterpret_cast<const char*>(q + 512 * 4 + 64 * l), _MM_HINT_T0);
-      const __m512i lo = _mm512_permutex2var_epi32(_mm512_loadu_si512(q), idx, _mm512_loadu_si512(q + 64));
-      const __m512i hi = _mm512_permutex2var_epi32(_mm512_loadu_si512(q + 128), idx, _mm512_loadu_si512(q + 192));
-      const __m512i s4 = _mm512_mask_blend_epi32(0xFF00, lo, hi);
-      for (int kk = 0; kk < 4 && 4 * c4 + kk < nb; ++kk) {
-        const __m512i byte = _mm512_and_si512(_mm512_srli_epi32(s4, 8 * kk), _mm512_set1_epi32(0x7F));  // -0 reads +0
-        const __m256i h = _mm256_slli_epi16(_mm512_cvtepi32_epi16(byte), 7);  // E4M3 b as F16 of value * 2^-8
-        _mm512_store_ps(reinterpret_cast<float*>(p.at(4 * (c4 - 2 * cc0) + kk, g) + 256), _mm512_cvtph_ps(h));
-      }
+      const __m512i s4 = rg.scale_dwords(c4);
+      for (int kk = 0; kk < 4 && 4 * c4 + kk < nb; ++kk)
+        _mm512_store_ps(reinterpret_cast<float*>(p.at(4 * (c4 - 2 * cc0) + kk, g) + 256), scale_values(s4, kk));
     }
   }
 }

@@ -57,6 +57,31 @@ __attribute__((always_inline)) inline void transpose16x16(__m512i r[16]) {
   }
 }
 
+// One 16-row group of the weights as the packers read it (pack_panel here, the amx set's BF16
+// tiles): 16 row pointers from `first` (first % 16 == 0; rows past w.rows read a zero row).
+struct RowGroup {
+  RowGroup(const GemmWeights& w, std::int64_t first);
+  // The rows' packed bytes of 128-K chunk cc, transposed as 16 x 16 dwords: t[j] lane r = row r's
+  // bytes 4j .. 4j + 3 (the codes of k = 8j .. 8j + 7), bytes past K zero. Fetches 4 chunks ahead
+  // by hand: 16 row streams are more than the hardware prefetcher follows.
+  void chunk(std::int64_t cc, __m512i t[16]) const;
+  // The block scales of blocks 4 c4 .. 4 c4 + 3 (c4 < (K / 16 + 3) / 4): lane r = row r's 4 E4M3
+  // bytes. In the 128x4 layout the group's 4 blocks of a column group are the dword at
+  // 4 * ((first % 128) / 32) of 16 consecutive 16-byte groups: 256 contiguous bytes, all inside
+  // the padded buffer (rows past the end read its zero padding); two permutes pick the 16 dwords.
+  __m512i scale_dwords(std::int64_t c4) const;
+
+  const GemmWeights& w;
+  std::int64_t first;
+  const std::uint8_t* row[16];
+};
+// Byte kk of every lane of scale_dwords as its E4M3 value times 2^-8 (an E4M3 byte b, sign
+// cleared so that -0 reads +0, shifted left by 7 is the F16 of that).
+inline __m512 scale_values(__m512i s4, int kk) {
+  const __m512i byte = _mm512_and_si512(_mm512_srli_epi32(s4, 8 * kk), _mm512_set1_epi32(0x7F));
+  return _mm512_cvtph_ps(_mm256_slli_epi16(_mm512_cvtepi32_epi16(byte), 7));
+}
+
 // Rows [n0, n0 + 32) of w as a panel: per 16-block of K and per 16-row group, 4 zmm of codes
 // (s8 2 e2m1), -12 * the row's block sum of them (int32, w4a4 only) and the 16 block scales times
 // 2^-8 (f32). Rows past w.rows hold code 0 and scale 0.
