@@ -173,29 +173,6 @@ RowGroup::RowGroup(const GemmWeights& w_, std::int64_t first_) : w(w_), first(fi
   for (int i = 0; i < 16; ++i) row[i] = first + i < w.rows ? w.packed + (first + i) * w.row_bytes : zero_row.data();
 }
 
-void RowGroup::chunk(std::int64_t cc, __m512i t[16]) const {
-  const std::int64_t valid = std::min<std::int64_t>(64, w.K / 2 - 64 * cc);
-  for (int i = 0; i < 16; ++i) _mm_prefetch(reinterpret_cast<const char*>(row[i] + 64 * (cc + 4)), _MM_HINT_T0);
-  if (valid == 64) {
-    for (int i = 0; i < 16; ++i) t[i] = _mm512_loadu_si512(row[i] + 64 * cc);
-  } else {
-    const __mmask64 mask = (__mmask64{1} << valid) - 1;
-    for (int i = 0; i < 16; ++i) t[i] = _mm512_maskz_loadu_epi8(mask, row[i] + 64 * cc);
-  }
-  transpose16x16(t);
-}
-
-__m512i RowGroup::scale_dwords(std::int64_t c4) const {
-  const std::int64_t pick = (first % 128) / 32;
-  const std::uint8_t* q = w.scales + w.swizzle->rows()[first] - 4 * pick + 512 * c4;
-  const __m512i idx = _mm512_add_epi32(_mm512_set_epi32(28, 24, 20, 16, 12, 8, 4, 0, 28, 24, 20, 16, 12, 8, 4, 0),
-                                       _mm512_set1_epi32(static_cast<int>(pick)));
-  for (int l = 0; l < 4; ++l) _mm_prefetch(reinterpret_cast<const char*>(q + 512 * 4 + 64 * l), _MM_HINT_T0);
-  const __m512i lo = _mm512_permutex2var_epi32(_mm512_loadu_si512(q), idx, _mm512_loadu_si512(q + 64));
-  const __m512i hi = _mm512_permutex2var_epi32(_mm512_loadu_si512(q + 128), idx, _mm512_loadu_si512(q + 192));
-  return _mm512_mask_blend_epi32(0xFF00, lo, hi);
-}
-
 void pack_panel(GemmMode mode, const GemmWeights& w, std::int64_t n0, std::int64_t cc0, std::int64_t cc1, Panel& p) {
   const __m512i lut = table64(mode == GemmMode::W4A4 ? kOffsetCodes : kDoubledCodes);
   const std::int64_t nb = (w.K + 15) / 16;
