@@ -100,8 +100,8 @@ Tensor gemm(const Tensor& x, const GemmWeights& w, GemmMode mode) {
   }
   ThreadPool& pool = ThreadPool::global();
 
-  // Every activation row once, rows in parallel: as f32 (and the smallest nonzero |x|, which
-  // decides whether the amx set's BF16 split is exact); for w4a4 quantized (codes bitwise the
+  // Every activation row once, rows in parallel: as f32 (and for w4a16 the smallest nonzero |x|,
+  // which decides whether the amx set's BF16 split is exact); for w4a4 quantized (codes bitwise the
   // reference's, as doubled E2M1 integers and f32 block scales; the padding blocks past K hold code
   // 0 and scale 0); then, in a second round that knows the smallest |x|, laid out for the kernels.
   const std::int64_t row_tasks = M * Kp < tiles::kPrepareSplitElems ? 1 : std::min<std::int64_t>(M, pool.threads());
@@ -113,7 +113,7 @@ Tensor gemm(const Tensor& x, const GemmWeights& w, GemmMode mode) {
     for (std::int64_t m = m0; m < m1; ++m) {
       float* f = const_cast<float*>(a.f) + m * Kp;
       load_row(x, m, K, Kp, f);
-      least = std::min(least, smallest_nonzero(f, K));
+      if (mode == GemmMode::W4A16) least = std::min(least, smallest_nonzero(f, K));  // w4a4's tiles take codes, exact whatever x
       if (mode == GemmMode::W4A4) {
         auto* q = const_cast<std::int8_t*>(a.q) + m * Kp;
         auto* sc = const_cast<float*>(a.s) + m * nb;

@@ -215,13 +215,6 @@ void tiles_pass(const Layout& l, const Prepared& p, std::int64_t t0, std::int64_
   }
 }
 
-void write_out(const GemmWeights& w, std::int64_t row0, std::int64_t m, const float* lanes, float post, float* out) {
-  for (int r = 0; r < kPanelRows && row0 + r < w.rows; ++r) {
-    const std::int64_t col = w.out_col ? w.out_col[row0 + r] : row0 + r;
-    if (col >= 0) out[m * w.N + col] = lanes[r] * post;
-  }
-}
-
 // Loops: activation tiles in blocks of about kPanelRowBlockBytes of one K superblock (kAmxSuperK),
 // which stay in L2 while every panel of the range runs over them (the panel decoded once per block
 // and pass); K superblocks so that a long K does not shrink the blocks to a tile or two, the
@@ -256,7 +249,7 @@ void run_tiles(GemmMode mode, const GemmWeights& w, const Activations& a, const 
     const float post = mode == GemmMode::W4A4 ? w.alpha * 64.0f : w.global_scale * 128.0f;
     for (std::int64_t pi = 0; pi < panels; ++pi)
       for (std::int64_t m = tlo * kTileM; m < std::min(a.M, thi * kTileM); ++m)
-        write_out(w, n0 + kPanelRows * pi, m, acc_buf.as<float>() + pi * panel_acc + (m - tlo * kTileM) * kPanelRows, post, out);
+        avx512::write_panel_row(w, n0 + kPanelRows * pi, m, acc_buf.as<float>() + pi * panel_acc + (m - tlo * kTileM) * kPanelRows, post, out);
   }
   _tile_release();
   if (n0 == 0) count_amx_tile_gemm();  // once per GEMM: the range that starts at stored row 0

@@ -61,15 +61,6 @@ struct W4a4Rows {
   }
 };
 
-void write_out(const GemmWeights& w, std::int64_t row0, std::int64_t m, const float* lanes, float post, float* out) {
-  for (int r = 0; r < Panel::kRows; ++r) {
-    const std::int64_t n = row0 + r;
-    if (n >= w.rows) break;
-    const std::int64_t col = w.out_col ? w.out_col[n] : n;
-    if (col >= 0) out[m * w.N + col] = lanes[r] * post;
-  }
-}
-
 template <int MT>
 void w4a4_tile(const Panel& P, const W4a4Rows& x, std::int64_t nb, float (*acc)[Panel::kRows], bool first) {
   __m512 f[MT][2];
@@ -298,7 +289,7 @@ void run_panels(GemmMode mode, const GemmWeights& w, const Activations& a, const
       }
       // w4a4: 4 from the doubled codes, 2^-8 from the scale decode
       const float post = mode == GemmMode::W4A4 ? w.alpha * 64.0f : w.global_scale;
-      for (std::int64_t m = mlo; m < mhi; ++m) write_out(w, row0, m, acc[m], post, out);
+      for (std::int64_t m = mlo; m < mhi; ++m) write_panel_row(w, row0, m, acc[m], post, out);
     }
   }
 }

@@ -107,6 +107,15 @@ inline __m512 scale_values(__m512i s4, int kk) {
   return _mm512_cvtph_ps(_mm256_slli_epi16(_mm512_cvtepi32_epi16(byte), 7));
 }
 
+// Output row m of the panel's 32 stored rows from row0 (the panels' and the amx tiles' results):
+// out[m, col] = lanes[r] * post, col the output column of stored row row0 + r (none for padding).
+inline void write_panel_row(const GemmWeights& w, std::int64_t row0, std::int64_t m, const float* lanes, float post, float* out) {
+  for (int r = 0; r < tiles::kPanelRows && row0 + r < w.rows; ++r) {
+    const std::int64_t col = w.out_col ? w.out_col[row0 + r] : row0 + r;
+    if (col >= 0) out[m * w.N + col] = lanes[r] * post;
+  }
+}
+
 // Rows [n0, n0 + 32) of w as a panel: per 16-block of K and per 16-row group, 4 zmm of codes
 // (s8 2 e2m1), -12 * the row's block sum of them (int32, w4a4 only) and the 16 block scales times
 // 2^-8 (f32). Rows past w.rows hold code 0 and scale 0.

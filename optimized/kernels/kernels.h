@@ -21,7 +21,7 @@ struct Activations {
   const float* f = nullptr;           // [M][Kp] x as f32 (w4a16)
   const std::int8_t* q = nullptr;     // [M][Kp] w4a4: 2 * e2m1(code), the integers 0, ±1, ±2, ±3, ±4, ±6, ±8, ±12
   const float* s = nullptr;           // [M][Kp / 16] w4a4: E4M3 block scales as f32
-  float smallest = 0;                 // the smallest nonzero |x| (0 when every x is 0): known before prepared_bytes
+  float smallest = 0;                 // w4a16: the smallest nonzero |x| (0 when every x is 0), known before prepared_bytes
 };
 
 // Whatever layout a kernel set wants its activations in, built once per GEMM (64-byte aligned, not
