@@ -150,8 +150,9 @@ TEST(AmxKernel, OddRowsPerThreadWithTwoThreads) {
 }
 
 // The activation tiles go in blocks of about kPanelRowBlockBytes of prepared BF16 (1 KiB per tile
-// and 32-K step of one K superblock), each block in pairs and then one: a K whose blocks hold 9
-// tiles splits 10 tiles into four pairs and a single, then a partial single.
+// and 32-K step of one K superblock, three per step in w4a16), each block in pairs and then one: a
+// K whose w4a4 blocks hold 9 tiles splits 10 tiles into four pairs and a single, then a partial
+// single (w4a16's blocks of 3: a pair and a single three times, then a partial single).
 TEST(AmxKernel, ActivationBlocksOfAnOddNumberOfTiles) {
   SKIP_WITHOUT_AMX();
   opt::LayoutCache cache;

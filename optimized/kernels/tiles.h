@@ -16,9 +16,10 @@
 // - N: below, at and past each stored-row tile (rows kernel 4 / 2 / 1 rows, panel 32 rows in two
 //   16-row groups, thread tasks of whole kTaskRowMultiple rows, the 128-row band of the swizzled
 //   scales).
-// - AMX (w4a4, from kAmxMinRows): M by pairs of whole tiles of kAmxTileM, a single tile, and the
-//   partial last one; K by its remainder modulo kAmxStepK (a tail of 1 block) and by the decode
-//   passes; N by the 16-row tile within the 32-row panel.
+// - AMX (both modes, from kAmxMinRows): M by pairs of whole tiles of kAmxTileM, a single tile, and
+//   the partial last one, within blocks of activation tiles; K by its remainder modulo kAmxStepK (a
+//   tail of 1 block), by the decode passes and by the superblocks of kAmxSuperK; N by the 16-row
+//   tile within the 32-row panel.
 // - threads: one task below kSplitWork (M x rows x K), several from there; activation rows prepared
 //   in parallel from kPrepareSplitElems (M x Kp) on.
 #pragma once
