@@ -6,6 +6,7 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "checks/certified_product.h"
 #include "checks/gemm_bound.h"
 #include "generator/rng.h"
 
@@ -93,9 +94,14 @@ SampledRows sample_rows(const ref::LogicalWeight& w, GemmMode mode, const ref::G
   Rng r(seed);
   s.pool = Tensor::empty(DType::F32, {largest_M, w.K});
   for (std::int64_t i = 0; i < largest_M * w.K; ++i) s.pool.data_as<float>()[i] = static_cast<float>(r.normal());
-  s.full = ref::gemm_exact(full_rows(s), w, mode, sc, &s.full_mag);
+  // The exact oracle's products, from the certified double sums (checks/certified_product.h).
+  CertifiedProduct full = certified_gemm(full_rows(s), w, mode, sc);
+  s.full = std::move(full.y), s.full_mag = std::move(full.mag);
   s.edge_cols = edge_columns(w.N);
-  if (largest_M > 2) s.edge = ref::gemm_exact(slice_rows(s.pool, 2, largest_M), select_rows(w, s.edge_cols), mode, sc, &s.edge_mag);
+  if (largest_M > 2) {
+    CertifiedProduct edge = certified_gemm(slice_rows(s.pool, 2, largest_M), select_rows(w, s.edge_cols), mode, sc);
+    s.edge = std::move(edge.y), s.edge_mag = std::move(edge.mag);
+  }
   return s;
 }
 

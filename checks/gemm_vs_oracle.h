@@ -66,7 +66,8 @@ struct SampledRows {
   std::vector<double> edge_mag;
 };
 // The pool for GEMMs of up to `largest_M` rows (row m of the pool is the same for any largest_M),
-// and the exact oracle on it.
+// and the exact oracle's products on it: ref::gemm_exact's values bit for bit, from certified double
+// sums where their bound decides the f32 rounding (checks/certified_product.h).
 SampledRows sample_rows(const ref::LogicalWeight& w, GemmMode mode, const ref::GemmScalars& sc, std::int64_t largest_M, std::uint64_t seed);
 // The pool's first min(rows, 2) rows: what the reference's Eigen path is checked on.
 Tensor full_rows(const SampledRows& s);

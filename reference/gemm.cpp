@@ -281,21 +281,29 @@ void add_block(const ActivationBlocks& a, const WeightCodes& wc, const std::uint
 
 namespace {
 
-Tensor exact_gemm(const Tensor& x, const LogicalWeight& w, GemmMode mode, const GemmScalars& s, std::vector<double>* abs_sum, bool fast) {
+// operands() with the exact oracle's own checks: K within the accumulator's terms, finite block
+// scales (their split table, returned) and a finite w4a16 global scale.
+Operands exact_operands(const Tensor& x, const LogicalWeight& w, GemmMode mode, const GemmScalars& s, ScaleTable& sw) {
   Operands o = operands(x, w, mode, s);
   if (o.K > ExactSum::kMaxTerms) {
     char b[96];
     std::snprintf(b, sizeof b, "K = %lld exceeds the exact oracle's 2^26 terms", static_cast<long long>(o.K));
     throw Error(ErrorKind::BadInput, "", "x", b);
   }
+  sw = weight_block_scales(w, o.N, o.K / 16);
+  if (mode == GemmMode::W4A16 && !std::isfinite(w.global_scale)) throw Error(ErrorKind::BadInput, "", "weight", "non-finite global scale");
+  return o;
+}
+
+Tensor exact_gemm(const Tensor& x, const LogicalWeight& w, GemmMode mode, const GemmScalars& s, std::vector<double>* abs_sum, bool fast) {
+  ScaleTable sw;
+  const Operands o = exact_operands(x, w, mode, s, sw);
   const Real t = real_of(x.dtype());
   const Format f = format_of(t);
   Tensor y = Tensor::empty(x.dtype(), {o.M, o.N});
   const std::size_t es = dtype_bits(x.dtype()) / 8;
   const std::int64_t M = o.M, N = o.N, K = o.K, B = K / 16;
   const SplitValue post = split(mode == GemmMode::W4A16 ? static_cast<double>(w.global_scale) : o.post);
-  const ScaleTable sw = weight_block_scales(w, N, B);
-  if (mode == GemmMode::W4A16 && !std::isfinite(w.global_scale)) throw Error(ErrorKind::BadInput, "", "weight", "non-finite global scale");
   const ActivationBlocks a = activation_blocks(o, M, K, B, abs_sum != nullptr);
   const WeightCodes wc;
   if (abs_sum) abs_sum->assign(static_cast<std::size_t>(M * N), 0.0);
@@ -327,6 +335,12 @@ Tensor exact_gemm(const Tensor& x, const LogicalWeight& w, GemmMode mode, const 
 
 Tensor gemm_exact(const Tensor& x, const LogicalWeight& w, GemmMode mode, const GemmScalars& s, std::vector<double>* abs_sum) {
   return exact_gemm(x, w, mode, s, abs_sum, true);
+}
+
+GemmOperands gemm_operands(const Tensor& x, const LogicalWeight& w, GemmMode mode, const GemmScalars& s) {
+  ScaleTable sw;
+  Operands o = exact_operands(x, w, mode, s, sw);
+  return {o.M, o.K, std::move(o.x), mode == GemmMode::W4A16 ? static_cast<double>(w.global_scale) : o.post};
 }
 
 Tensor gemm_exact_scalar(const Tensor& x, const LogicalWeight& w, GemmMode mode, const GemmScalars& s, std::vector<double>* abs_sum) {

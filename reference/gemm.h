@@ -44,4 +44,16 @@ double eigen_error_bound(double abs_sum, std::int64_t K);
 // gemm); one who calls gemm_exact should ask it for both at once.
 std::vector<double> gemm_abs_sum(const Tensor& x, const LogicalWeight& w, GemmMode mode, const GemmScalars& s);
 
+// What gemm_exact multiplies, after the checks it makes (it refuses what this refuses, with the same
+// message): x's values (w4a16) or their w4a4 quantization (reference/quantize_activation.h),
+// row-major [M, K], each exact in double (and in float); the factor after the sum (alpha for w4a4,
+// the weight's global scale for w4a16). For a judge that sums the same products another way
+// (checks/certified_product.h).
+struct GemmOperands {
+  std::int64_t M = 0, K = 0;
+  std::vector<double> x;
+  double post = 1.0;
+};
+GemmOperands gemm_operands(const Tensor& x, const LogicalWeight& w, GemmMode mode, const GemmScalars& s);
+
 }  // namespace nvfp4::ref
