@@ -38,7 +38,9 @@ struct Pass {
   int nw = 0, rows = 0;
 };
 
-void lanes_portable(const Pass& p, std::int64_t K, const float* ef, const float* sf, TileSums& out) {
+// Built twice, for AVX2 and for baseline x86-64; the sums are the same doubles either way (no
+// reassociation, and a contracted multiply-add rounds once like the exact product plus the add).
+__attribute__((target_clones("avx2", "default"))) void lanes_portable(const Pass& p, std::int64_t K, const float* ef, const float* sf, TileSums& out) {
   std::memset(&out, 0, sizeof out);
   for (std::int64_t b = 0; b < K / 16; ++b)
     for (int n = 0; n < p.nw; ++n) {

@@ -29,6 +29,31 @@ Tensor slice_rows(const Tensor& t, std::int64_t r0, std::int64_t r1) {
   return s;
 }
 
+// [rows, K] F32 normal draws of Rng(seed), in order. verify asks for the same pool for every
+// projection of one K (both modes, every expert of a layer: its seed depends on K only), and a draw
+// costs a log and a cosine: each thread keeps the last few pools it drew, shared read-only (the
+// GEMM inputs are copies, gemm_input).
+Tensor normal_pool(std::int64_t rows, std::int64_t K, std::uint64_t seed) {
+  struct Key {
+    std::int64_t rows, K;
+    std::uint64_t seed;
+    bool operator==(const Key&) const = default;
+  };
+  thread_local std::vector<std::pair<Key, Tensor>> kept;  // most recent last, at most 4
+  const Key key{rows, K, seed};
+  for (std::size_t i = 0; i < kept.size(); ++i)
+    if (kept[i].first == key) {
+      std::rotate(kept.begin() + static_cast<std::ptrdiff_t>(i), kept.begin() + static_cast<std::ptrdiff_t>(i) + 1, kept.end());
+      return kept.back().second;
+    }
+  Rng r(seed);
+  Tensor pool = Tensor::empty(DType::F32, {rows, K});
+  for (std::int64_t i = 0; i < rows * K; ++i) pool.data_as<float>()[i] = static_cast<float>(r.normal());
+  if (kept.size() == 4) kept.erase(kept.begin());
+  kept.emplace_back(key, pool);
+  return pool;
+}
+
 }  // namespace
 
 std::string KernelCheck::failure() const {
@@ -91,9 +116,7 @@ SampledRows sample_rows(const ref::LogicalWeight& w, GemmMode mode, const ref::G
   s.rows = largest_M;
   s.K = w.K;
   s.post = mode == GemmMode::W4A4 ? sc.alpha : w.global_scale;
-  Rng r(seed);
-  s.pool = Tensor::empty(DType::F32, {largest_M, w.K});
-  for (std::int64_t i = 0; i < largest_M * w.K; ++i) s.pool.data_as<float>()[i] = static_cast<float>(r.normal());
+  s.pool = normal_pool(largest_M, w.K, seed);
   // The exact oracle's products, from the certified double sums (checks/certified_product.h).
   CertifiedProduct full = certified_gemm(full_rows(s), w, mode, sc);
   s.full = std::move(full.y), s.full_mag = std::move(full.mag);

@@ -218,7 +218,8 @@ LogicalWeight experts_logical(const Module& m, const ExpertsSpec& s, Backend b, 
   const Tensor& swz = m.tensor(proj + "_blockscale_swizzled");
   std::int64_t rows = packed.size(1), pcols = packed.size(2);  // stored (possibly padded) shape
   std::int64_t kb_stored = pcols * 2 / 16;
-  Tensor scales = unswizzle_128x4(swz.view(swz.dtype(), {s.E, swz.size(1), swz.size(2)}), rows, kb_stored);
+  // Expert e's scales only (unswizzling all E of them per call made a layer's calls cost E^2).
+  Tensor scales = unswizzle_128x4(swz.view(swz.dtype(), {s.E, swz.size(1), swz.size(2)}).narrow0(e, 1), rows, kb_stored);
   // Stored row of each logical row: identity for cutlass; through the inverse permutation for trtllm.
   std::vector<std::int64_t> stored(static_cast<std::size_t>(w.N));
   for (std::int64_t r = 0; r < w.N; ++r) stored[static_cast<std::size_t>(r)] = r;
@@ -235,12 +236,21 @@ LogicalWeight experts_logical(const Module& m, const ExpertsSpec& s, Backend b, 
   }
   w.codes.resize(static_cast<std::size_t>(w.N * w.K));
   w.scales.resize(static_cast<std::size_t>(w.N * w.K / 16));
+  // Sizes and pointers in locals: byte stores may alias anything, so through w.codes[] and w.K
+  // the compiler reloaded both on every byte (as in linear_logical, reference/linear.cpp).
+  const std::int64_t K = w.K, KB = w.K / 16;
+  std::uint8_t* codes = w.codes.data();
+  std::uint8_t* row_scales = w.scales.data();
   for (std::int64_t r = 0; r < w.N; ++r) {
-    std::int64_t sr = stored[static_cast<std::size_t>(r)];
+    const std::int64_t sr = stored[static_cast<std::size_t>(r)];
     const std::uint8_t* prow = packed.data() + (e * rows + sr) * pcols;
-    for (std::int64_t k = 0; k < w.K; ++k) w.codes[static_cast<std::size_t>(r * w.K + k)] = (prow[k / 2] >> (4 * (k % 2))) & 0xF;
-    for (std::int64_t kb = 0; kb < w.K / 16; ++kb)
-      w.scales[static_cast<std::size_t>(r * (w.K / 16) + kb)] = scales.data()[(e * rows + sr) * kb_stored + kb];
+    std::uint8_t* crow = codes + r * K;
+    for (std::int64_t j = 0; j < K / 2; ++j) {  // K is a multiple of 16: whole bytes
+      crow[2 * j] = prow[j] & 0xF;
+      crow[2 * j + 1] = prow[j] >> 4;
+    }
+    const std::uint8_t* srow = scales.data() + sr * kb_stored;
+    std::copy(srow, srow + KB, row_scales + r * KB);
   }
   w.global_scale = w13 ? get_f32(m.tensor("w13_weight_global_scale"), e) : get_f32(m.tensor("w2_weight_scale_2"), e);
   return w;
