@@ -48,8 +48,10 @@ h += b' ' * ((8 - len(h) % 8) % 8)
 open('$work/x.safetensors', 'wb').write(struct.pack('<Q', len(h)) + h + struct.pack('<%df' % len(x), *x))"
   read -r gm_s gm_rss < <(measure gemm "$bin" gemm "$dir" --module "$module" "${extra[@]}" --input "$work/x.safetensors" \
                                    --out "$work/y.safetensors" --mode w4a4 --pipeline optimized)
-  printf '| %s | %s | %s s, %s MiB | %s s, %s MiB | %s s, %s MiB | %s s, %s MiB | %s s, %s MiB | %s |\n' \
-    "$name" "$gb" "$mk_s" "$mk_rss" "$vc_s" "$vc_rss" "$vt_s" "$vt_rss" "$pr_s" "$pr_rss" "$gm_s" "$gm_rss" "$checks" >>"$tmp"
+  local per_gb
+  per_gb=$(awk -v s="$vc_s" -v g="$gb" 'BEGIN {printf "%.1f", s / g}')
+  printf '| %s | %s | %s s, %s MiB | %s s, %s MiB (%s s/GB) | %s s, %s MiB | %s s, %s MiB | %s s, %s MiB | %s |\n' \
+    "$name" "$gb" "$mk_s" "$mk_rss" "$vc_s" "$vc_rss" "$per_gb" "$vt_s" "$vt_rss" "$pr_s" "$pr_rss" "$gm_s" "$gm_rss" "$checks" >>"$tmp"
   rm -rf "$dir"
 }
 
@@ -63,7 +65,7 @@ row "MoE 64 experts, 4 layers" --layers 4 --hidden 4096 --intermediate 1536 --ex
   echo
   echo "Command: \`bench/scale.sh\` on $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'))," \
        "$(free -g | awk '/Mem:/ {print $2}') GiB, $(date -u +%Y-%m-%d). Wall time and peak RSS from \`/usr/bin/time -v\`;" \
-       "verify with its defaults (every core, every output row of every module and expert for 2 activation rows in both modes against the exact oracle, the Eigen cross-check on 128 rows of each," \
+       "verify with its defaults (every core; in both modes one GEMM per M of its default rows, one per kernel path, against the exact oracle: the first and last row of each on every output row of every module and expert, the rows between on the first and last 64; the Eigen cross-check on 128 rows of each;" \
        "2 reloads and a failed one per module); gemm is one w4a4 GEMM of 4 rows on the gate_up (or expert 0 w13) module."
   echo
   echo "| checkpoint | GB | make-checkpoint | verify (cutlass) | verify (trtllm) | process | gemm | verify result |"

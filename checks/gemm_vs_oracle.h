@@ -58,7 +58,7 @@ struct SampledRows {
   GemmMode mode = GemmMode::W4A16;
   std::int64_t rows = 0, K = 0;  // rows: distinct rows, the largest M
   double post = 1;               // alpha (w4a4) or the weight's global scale (w4a16)
-  Tensor pool;                   // [rows, K] F32 normal; rows 0 and 1 the ones checked on every column
+  Tensor pool;                   // [rows, K] F32 normal; rows 0 and 1 the ones checked on every column; shared with later samples of the same K and seed: read only
   Tensor full;                   // exact products of pool rows 0 .. min(rows, 2) - 1, [.., N]
   std::vector<double> full_mag;  // and their sums of magnitudes
   std::vector<std::int64_t> edge_cols;
