@@ -3,8 +3,8 @@
 //                   best path on every shape, every other path on N = K = 4096 (amx, where the CPU
 //                   has it, is the best path; avx512 then runs at its M as well)
 //   reference_exact the reference's exact oracle (small shapes only: it is the oracle, not a kernel)
-//   certified_oracle the same f32 results from certified double sums (checks/certified_product.h):
-//                   what verify's sampled rows run on, side by side with reference_exact
+//   certified_<lanes> the same f32 results from certified double sums (checks/certified_product.h),
+//                   on each lane path the CPU runs: what verify's sampled rows run on
 //   openblas_sgemm  OpenBLAS sgemm on the same matrix already dequantized to f32
 //   onednn_u8s8s32  oneDNN's int8 matmul on the same codes as int8 (no per-block scaling): the 8-bit
 //                   engine baseline; its weights reordered once into the layout it prefers
@@ -17,6 +17,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <oneapi/dnnl/dnnl.hpp>
 #include <string>
 #include <vector>
@@ -169,7 +170,8 @@ void onednn_int8(benchmark::State& st, Shape s, std::int64_t M, int threads, boo
   counters(st, s, M, static_cast<double>(s.N * s.K));
 }
 
-void reference_exact(benchmark::State& st, Shape s, GemmMode mode, std::int64_t M, bool certified) {
+// lanes: nullopt for ref::gemm_exact itself.
+void reference_exact(benchmark::State& st, Shape s, GemmMode mode, std::int64_t M, std::optional<checks::LanePath> lanes) {
   auto& w = *ShapeData::get(s).nvfp4(false)[0];
   ref::LogicalWeight lw;
   lw.N = s.N;
@@ -182,7 +184,7 @@ void reference_exact(benchmark::State& st, Shape s, GemmMode mode, std::int64_t 
   const ref::GemmScalars sc{w.w.alpha, w.w.input_gs};
   const Tensor x = activations(M, s.K);
   for (auto _ : st) {
-    Tensor y = certified ? checks::certified_gemm(x, lw, mode, sc).y : ref::gemm_exact(x, lw, mode, sc);
+    Tensor y = lanes ? checks::certified_gemm(x, lw, mode, sc, *lanes).y : ref::gemm_exact(x, lw, mode, sc);
     benchmark::DoNotOptimize(y.data());
   }
   counters(st, s, M, static_cast<double>(w.bytes()));
@@ -228,12 +230,15 @@ const bool registered = [] {
     if (s.N == 768)  // the oracle costs a multiprecision sum per element: small shape, few rows
       for (std::int64_t M : {std::int64_t{1}, std::int64_t{16}})
         for (GemmMode mode : {GemmMode::W4A4, GemmMode::W4A16})
-          for (bool certified : {false, true})
-            RegisterBenchmark(("gemm/" + gemm_mode_name(mode) + (certified ? "/certified_oracle/" : "/reference_exact/") + sn + "/M:" +
-                               std::to_string(M) + "/threads:1/hot")
-                                  .c_str(),
-                              [=](benchmark::State& st) { reference_exact(st, s, mode, M, certified); })
-                ->UseRealTime()->Unit(benchmark::kMillisecond)->Iterations(1);
+          for (const auto& [name, lanes] : std::vector<std::pair<std::string, std::optional<checks::LanePath>>>{
+                   {"reference_exact", std::nullopt},
+                   {"certified_avx512", checks::LanePath::Avx512},
+                   {"certified_avx2", checks::LanePath::Avx2},
+                   {"certified_portable", checks::LanePath::Portable}})
+            if (!lanes || checks::lane_path_available(*lanes))
+              RegisterBenchmark(("gemm/" + gemm_mode_name(mode) + "/" + name + "/" + sn + "/M:" + std::to_string(M) + "/threads:1/hot").c_str(),
+                                [=](benchmark::State& st) { reference_exact(st, s, mode, M, lanes); })
+                  ->UseRealTime()->Unit(benchmark::kMillisecond)->Iterations(1);
   }
   return true;
 }();

@@ -38,9 +38,9 @@ struct Pass {
   int nw = 0, rows = 0;
 };
 
-// Built twice, for AVX2 and for baseline x86-64; the sums are the same doubles either way (no
-// reassociation, and a contracted multiply-add rounds once like the exact product plus the add).
-__attribute__((target_clones("avx2", "default"))) void lanes_portable(const Pass& p, std::int64_t K, const float* ef, const float* sf, TileSums& out) {
+// The lane arithmetic in plain C++: what the SIMD paths must equal (the tests run all three), and
+// the path a caller may force; Auto does not take it (see LanePath).
+void lanes_portable(const Pass& p, std::int64_t K, const float* ef, const float* sf, TileSums& out) {
   std::memset(&out, 0, sizeof out);
   for (std::int64_t b = 0; b < K / 16; ++b)
     for (int n = 0; n < p.nw; ++n) {
@@ -98,6 +98,40 @@ void lanes_avx512(const Pass& p, std::int64_t K, const float* ef, const float* s
   return p.rows == 2 ? lanes_avx512_tile<1, 2>(p, K, ef, sf, out) : lanes_avx512_tile<1, 1>(p, K, ef, sf, out);
 }
 
+// The same sums on AVX2 + FMA for one weight row at a time: lanes 0-3, 4-7, 8-11, 12-15 in four
+// registers, 16 accumulators per activation row; activation rows in turn over the decoded block.
+// E2M1 through an 8-entry table of magnitudes (codes & 7) with the sign (bit 3) moved to bit 31.
+__attribute__((target("avx2,fma"))) void lanes_avx2(const Pass& p, std::int64_t K, const float* ef, const float* sf, TileSums& out) {
+  const __m256 mag8 = _mm256_loadu_ps(ef);  // ef[0..7]: +0, 0.5, 1, 1.5, 2, 3, 4, 6
+  const __m256i seven = _mm256_set1_epi32(7);
+  for (int n = 0; n < p.nw; ++n)
+    for (int r = 0; r < p.rows; ++r) {
+      __m256d s[4], a[4];
+      for (int i = 0; i < 4; ++i) s[i] = a[i] = _mm256_setzero_pd();
+      for (std::int64_t b = 0; b < K / 16; ++b) {
+        const __m256 S = _mm256_set1_ps(sf[p.scale[n][b]]);
+        __m256d w[4], wa[4];
+        for (int h = 0; h < 2; ++h) {
+          const __m256i c = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p.code[n] + b * 16 + 8 * h)));
+          const __m256 v = _mm256_permutevar8x32_ps(mag8, _mm256_and_si256(c, seven));
+          const __m256 sign = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_srli_epi32(_mm256_and_si256(c, _mm256_set1_epi32(8)), 3), 31));
+          const __m256 wf = _mm256_mul_ps(_mm256_xor_ps(v, sign), S);
+          w[2 * h] = _mm256_cvtps_pd(_mm256_castps256_ps128(wf));
+          w[2 * h + 1] = _mm256_cvtps_pd(_mm256_extractf128_ps(wf, 1));
+        }
+        const __m256d abs_mask = _mm256_castsi256_pd(_mm256_set1_epi64x(0x7FFFFFFFFFFFFFFF));
+        for (int i = 0; i < 4; ++i) wa[i] = _mm256_and_pd(w[i], abs_mask);
+        const double* x = p.xd[r] + b * 16;
+        const double* y = p.xa[r] + b * 16;
+        for (int i = 0; i < 4; ++i) {
+          s[i] = _mm256_fmadd_pd(_mm256_loadu_pd(x + 4 * i), w[i], s[i]);
+          a[i] = _mm256_fmadd_pd(_mm256_loadu_pd(y + 4 * i), wa[i], a[i]);
+        }
+      }
+      for (int i = 0; i < 4; ++i) _mm256_storeu_pd(out.s[n][r] + 4 * i, s[i]), _mm256_storeu_pd(out.a[n][r] + 4 * i, a[i]);
+    }
+}
+
 // The 16 lanes in a fixed tree of 4 levels: lane j + step into lane j.
 double reduce(double* l) {
   for (int step = kLanes / 2; step >= 1; step /= 2)
@@ -111,13 +145,23 @@ std::uint32_t bits(float f) { return std::bit_cast<std::uint32_t>(f); }
 
 bool lane_path_available(LanePath p) {
   if (p == LanePath::Avx512) return __builtin_cpu_supports("avx512f");
+  if (p == LanePath::Avx2) return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
   return true;
 }
 
 CertifiedProduct certified_gemm(const Tensor& x, const ref::LogicalWeight& w, GemmMode mode, const ref::GemmScalars& sc, LanePath path) {
   if (x.dtype() != DType::F32) throw std::invalid_argument("certified_gemm: x must be F32 (BF16 and F16 outputs take ref::gemm_exact)");
-  if (path == LanePath::Auto) path = lane_path_available(LanePath::Avx512) ? LanePath::Avx512 : LanePath::Portable;
-  if (!lane_path_available(path)) throw std::invalid_argument("certified_gemm: this CPU has no AVX-512F");
+  if (path == LanePath::Auto) {
+    if (!lane_path_available(LanePath::Avx512) && !lane_path_available(LanePath::Avx2)) {
+      // No SIMD lanes: the oracle itself is faster than the portable lanes (LanePath).
+      CertifiedProduct r;
+      r.y = ref::gemm_exact(x, w, mode, sc, &r.mag);
+      r.exact_elements = r.y.numel();
+      return r;
+    }
+    path = lane_path_available(LanePath::Avx512) ? LanePath::Avx512 : LanePath::Avx2;
+  }
+  if (!lane_path_available(path)) throw std::invalid_argument("certified_gemm: this CPU lacks the lane path's instructions");
   const ref::GemmOperands o = ref::gemm_operands(x, w, mode, sc);
   const std::int64_t M = o.M, N = w.N, K = o.K, B = K / 16;
   // The activations as doubles and their magnitudes: exact, each an f32 or an E2M1 x E4M3 value.
@@ -153,6 +197,8 @@ CertifiedProduct certified_gemm(const Tensor& x, const ref::LogicalWeight& w, Ge
       }
       if (path == LanePath::Avx512)
         lanes_avx512(p, K, ef, sf, ts);
+      else if (path == LanePath::Avx2)
+        lanes_avx2(p, K, ef, sf, ts);
       else
         lanes_portable(p, K, ef, sf, ts);
       for (int i = 0; i < p.nw; ++i)

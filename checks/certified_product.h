@@ -30,12 +30,12 @@ struct CertifiedProduct {
   std::int64_t exact_elements = 0;  // elements the bound left open, taken from ref::gemm_exact
 };
 
-// How the lanes are summed: the same 16 lanes in the same order (so the same doubles) either way.
-// Avx512 (Auto where the CPU has AVX-512F): ~0.2 ns per weight and activation row on the 2-vCPU
-// Xeon of bench/RESULTS.md, 5-6x the exact oracle's ~1.2 ns. Portable: plain C++ built for AVX2
-// and for baseline x86-64 (target_clones), ~1.2 ns with AVX2, about the oracle's speed, ~3 ns
-// without (measured alone on one core, N x K = 8192 x 4096, M = 2; bench/measurements.md).
-enum class LanePath { Auto, Portable, Avx512 };
+// How the lanes are summed: the same 16 lanes in the same order (so the same doubles) every way.
+// Per weight and activation row, alone on one core of the 2-vCPU Xeon of bench/RESULTS.md
+// (N x K = 8192 x 4096, M = 2; bench/measurements.md): Avx512 ~0.2 ns, Avx2 (with FMA) ~0.4 ns,
+// Portable (plain C++) ~3 ns, the exact oracle ~1.2 ns (less at many rows: it decodes a weight once
+// for all of them). Auto takes Avx512, else Avx2, else ref::gemm_exact itself (exact_elements = all).
+enum class LanePath { Auto, Portable, Avx2, Avx512 };
 bool lane_path_available(LanePath p);
 
 // x: F32 [M, K] (BF16 and F16 activations take ref::gemm_exact). Refuses what ref::gemm_exact

@@ -20,10 +20,11 @@ namespace {
 
 std::vector<LanePath> paths() {
   std::vector<LanePath> p = {LanePath::Portable};
-  if (lane_path_available(LanePath::Avx512)) p.push_back(LanePath::Avx512);
+  for (LanePath q : {LanePath::Avx2, LanePath::Avx512})
+    if (lane_path_available(q)) p.push_back(q);
   return p;
 }
-const char* name(LanePath p) { return p == LanePath::Avx512 ? "avx512" : "portable"; }
+const char* name(LanePath p) { return p == LanePath::Avx512 ? "avx512" : p == LanePath::Avx2 ? "avx2" : "portable"; }
 
 // Codes anywhere in 0..15; scales over every finite E4M3 byte (0, subnormals, 448), one in 8 from a
 // narrow band so that blocks of similar size meet.
