@@ -205,9 +205,17 @@ CertifiedProduct certified_gemm(const Tensor& x, const ref::LogicalWeight& w, Ge
         for (int j = 0; j < p.rows; ++j) {
           const std::size_t e = static_cast<std::size_t>((m0 + j) * N + n0 + i);
           const double S = reduce(ts.s[i][j]), A = reduce(ts.a[i][j]);
+          if (A == 0 || post == 0) {
+            // Every product 0 (A has no underflow: a nonzero product is at least 2^-159), or a zero
+            // factor after the sum: the oracle's result is +0 whatever the signs, and its magnitude
+            // sum 0. (The interval below would leave these open where d is -0: -0 - 0 and -0 + 0
+            // round to different zeros.)
+            y[e] = 0.0f;
+            continue;
+          }
           // |post| A: A's own sum is off by at most c A, so A <= A_fl / (1 - c); the product rounds
           // once more; (1 + 4c), rounded, then one step up covers both with room.
-          const double mag = A == 0 ? 0.0 : std::nextafter(post_abs * A * (1 + 4 * c), std::numeric_limits<double>::infinity());
+          const double mag = std::nextafter(post_abs * A * (1 + 4 * c), std::numeric_limits<double>::infinity());
           r.mag[e] = mag;
           const double d = post * S;  // |d - post S_exact| <= c |post| A_exact <= c mag
           // [lo, hi] holds post S_exact with room for lo's and hi's own roundings (|d| u each).

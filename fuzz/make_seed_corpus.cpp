@@ -37,7 +37,7 @@ static void seeds_for_structured_targets(const fs::path& out) {
   int i = 0;
   for (const auto& p : patterns) {
     for (const char* t : {"safetensors_roundtrip", "module_names", "quantize", "generated_differential", "reload_transaction",
-                          "gemm_differential"})
+                          "gemm_differential", "certified_oracle"})
       put(out / t / ("pattern" + std::to_string(i)), std::vector<std::uint8_t>(p.begin(), p.begin() + std::min<std::size_t>(p.size(), 64)));
     ++i;
   }

@@ -152,6 +152,30 @@ TEST(CertifiedProduct, AW4A4RowThatCancelsTakesTheOracle) {
   }
 }
 
+// A zero or negative factor after the sum, and a row whose products are all 0: the oracle gives +0
+// for an exact zero whatever the signs (a double product of -1 and +0 is -0), and rounds the rest
+// with the factor's sign; the magnitude sums are then 0 too.
+TEST(CertifiedProduct, ZeroAndNegativeFactorsAfterTheSum) {
+  Rng r(13);
+  const ref::LogicalWeight w = random_weight(5, 48, r);
+  Tensor x = random_x(3, 48, r);
+  std::memset(x.data_as<float>() + 48, 0, 48 * sizeof(float));  // row 1: every product 0
+  for (float g : {0.0f, -0.0f, -0.75f, -3.0f}) {
+    ref::LogicalWeight wg = w;
+    wg.global_scale = g;
+    for (GemmMode mode : {GemmMode::W4A16, GemmMode::W4A4}) {
+      const ref::GemmScalars sc{g, 2.0f};  // alpha: w4a4's factor after the sum
+      const Tensor want = ref::gemm_exact(x, wg, mode, sc);
+      for (LanePath p : paths()) {
+        const CertifiedProduct c = certified_gemm(x, wg, mode, sc, p);
+        expect_same_bits(want, c, std::string(name(p)) + " factor " + std::to_string(g));
+        for (std::int64_t n = 0; n < 5; ++n) EXPECT_EQ(c.mag[static_cast<std::size_t>(5 + n)], 0.0) << name(p) << ": row 1 has no nonzero product";
+        if (g == 0) EXPECT_EQ(c.exact_elements, 0) << name(p) << ": a zero factor leaves nothing open";
+      }
+    }
+  }
+}
+
 TEST(CertifiedProduct, RefusesWhatTheOracleRefusesWithItsMessage) {
   Rng r(5);
   ref::LogicalWeight w = random_weight(3, 32, r);
