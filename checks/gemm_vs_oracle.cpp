@@ -64,7 +64,7 @@ std::string KernelCheck::failure() const {
 
 void KernelCheck::add(std::int64_t M, std::int64_t m, std::int64_t n, double e, double g, double mag, GemmMode mode, std::int64_t K,
                       double post, DType out) {
-  const double bound = gemm_error_bound(mode, K, mag, post, out, e);
+  const double bound = gemm_error_bound(mode, arith, K, mag, post, out, e);
   const double diff = std::fabs(g - e);
   if (bad_m < 0 && !(diff <= bound)) bad_M = M, bad_m = m, bad_n = n, bad_exact = e, bad_got = g, bad_bound = bound;
   max_diff = std::max(max_diff, diff);
@@ -78,8 +78,10 @@ Result KernelCheck::result(std::string name, std::string summary) const {
   return r;
 }
 
-KernelCheck check_kernel(const Tensor& exact, const Tensor& got, const std::vector<double>& mag, GemmMode mode, std::int64_t K, double post) {
+KernelCheck check_kernel(const Tensor& exact, const Tensor& got, const std::vector<double>& mag, GemmMode mode, GemmArith arith, std::int64_t K,
+                         double post) {
   KernelCheck k;
+  k.arith = arith;
   if (got.dtype() != exact.dtype() || got.shape() != exact.shape() || exact.dim() != 2 ||
       static_cast<std::int64_t>(mag.size()) != exact.numel()) {
     k.mismatch = "the output is " + describe(got) + ", the exact oracle's " + describe(exact);
@@ -166,8 +168,9 @@ void check_gemm(KernelCheck& k, const SampledRows& s, std::int64_t M, const Tens
   }
 }
 
-KernelCheck check_gemms(const SampledRows& s, const std::vector<std::int64_t>& ms, const std::function<Tensor(const Tensor&)>& gemm) {
+KernelCheck check_gemms(const SampledRows& s, const std::vector<std::int64_t>& ms, GemmArith arith, const std::function<Tensor(const Tensor&)>& gemm) {
   KernelCheck k;
+  k.arith = arith;
   for (std::int64_t M : ms) check_gemm(k, s, M, gemm(gemm_input(s, M)));
   return k;
 }

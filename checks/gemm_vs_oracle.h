@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "checks/gemm_bound.h"
 #include "checks/result.h"
 #include "core/pipeline.h"
 #include "core/tensor.h"
@@ -16,6 +17,7 @@
 namespace nvfp4::checks {
 
 struct KernelCheck {
+  GemmArith arith = GemmArith::Blocks;  // of the kernels under test: the bound every element is held to
   std::int64_t bad_M = 0, bad_m = -1, bad_n = -1;  // the first element past its bound: its GEMM's row count, row, column
   double bad_exact = 0, bad_got = 0, bad_bound = 0;
   double max_diff = 0, max_bound = 0;
@@ -24,7 +26,7 @@ struct KernelCheck {
   bool passed() const { return bad_m < 0 && mismatch.empty(); }
   // "M=9: element [8, 17]: exact E, optimized G, |diff| exceeds the bound B", or "".
   std::string failure() const;
-  // One element: got against the exact value, within gemm_error_bound(mode, K, mag, post, out).
+  // One element: got against the exact value, within gemm_error_bound(mode, arith, K, mag, post, out).
   void add(std::int64_t M, std::int64_t m, std::int64_t n, double exact, double got, double mag, GemmMode mode, std::int64_t K,
            double post, DType out = DType::F32);
   // As a check's result: the failure, or `summary` when every element held; values {max_abs_diff,
@@ -35,7 +37,8 @@ struct KernelCheck {
 // The shape and the bound of every element: exact and got [M, N] in the same dtype (F32, BF16 or
 // F16); mag: the exact oracle's sums of magnitudes; post: alpha (w4a4) or the weight's global scale
 // (w4a16). A shape or dtype mismatch fails with both described.
-KernelCheck check_kernel(const Tensor& exact, const Tensor& got, const std::vector<double>& mag, GemmMode mode, std::int64_t K, double post);
+KernelCheck check_kernel(const Tensor& exact, const Tensor& got, const std::vector<double>& mag, GemmMode mode, GemmArith arith, std::int64_t K,
+                         double post);
 
 // The weight rows (output columns) checked where not all of them are: the first and last
 // kEdgeColumns (all of them when N <= 2 kEdgeColumns). There sit the first and last 32-row panel,
@@ -77,6 +80,6 @@ Tensor gemm_input(const SampledRows& s, std::int64_t M);
 void check_gemm(KernelCheck& k, const SampledRows& s, std::int64_t M, const Tensor& got);
 // Every M of ms through `gemm` (the kernels under test), checked; the failure names the first M
 // and element past its bound.
-KernelCheck check_gemms(const SampledRows& s, const std::vector<std::int64_t>& ms, const std::function<Tensor(const Tensor&)>& gemm);
+KernelCheck check_gemms(const SampledRows& s, const std::vector<std::int64_t>& ms, GemmArith arith, const std::function<Tensor(const Tensor&)>& gemm);
 
 }  // namespace nvfp4::checks

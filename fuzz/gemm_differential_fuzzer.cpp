@@ -85,7 +85,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       const auto ops = r.operands(t, mode);
       const std::vector<double> mag = ref::gemm_abs_sum(x, ops.w, mode, ops.s);
       const double post = mode == GemmMode::W4A4 ? ops.s.alpha : ops.w.global_scale;
-      const checks::KernelCheck kc = checks::check_kernel(exact, fast, mag, mode, K, post);
+      const checks::KernelCheck kc = checks::check_kernel(exact, fast, mag, mode, checks::gemm_arith(opt::isa_name(opt::active_isa())), K, post);
       FUZZ_CHECK(kc.passed(), "%s %s %s M=%lld K=%lld %s", opt::isa_name(isa), gemm_mode_name(mode).c_str(), t.module.c_str(), (long long)M,
                  (long long)K, kc.failure().c_str());
     }

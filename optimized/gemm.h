@@ -6,19 +6,20 @@
 // Arithmetic, and the bound it keeps from the exact value t (u = 2^-24, gamma_n = n u / (1 - n u)):
 // - w4a16: acc = sum_k fma(x_k, e2m1_k * S_k, acc) in f32 (each product e2m1 * S is exact: 2 + 4
 //   significant bits), then r = acc * global_scale: each term passes through at most K roundings
-//   of the sum, whatever the order (lanes, then a horizontal add), plus one of the product. The
-//   AMX path splits each x_k into three BF16 parts (exact, see kernels/amx.cpp) and sums the 3K
-//   exact products one by one. So |r - t| <= gamma_(3K+1) * sum_k |x_k w_k|
-//   + (3K + 1) 2^-150 max(1, global_scale).
+//   of the sum, whatever the order (lanes, then a horizontal add), plus one of the product, so
+//   |r - t| <= gamma_(K+1) * sum_k |x_k w_k| + (K + 1) 2^-150 max(1, global_scale). The AMX path
+//   splits each x_k into three BF16 parts (exact, see kernels/amx.cpp) and sums the 3K exact
+//   products one by one: n = 3K + 1 there instead of K + 1.
 // - w4a4: the integer paths: dot products of 2 e2m1(x) and 2 e2m1(w) are exact in int32, over a
 //   16-block (scalar, AVX-512) or a 4-element quad of one block (AVX2); times Sx Sw / 4 each is
-//   exact in f32 (12 + 8 significant bits); these terms, at most K/4 of them, are summed in f32.
-//   The AMX path: each operand 2 e2m1 * S is exact in BF16 (2 + 4 significant bits) and each of
-//   the K products exact in f32; they are summed one by one in f32 (tdpbf16ps). Either way
-//   r = acc * alpha after at most K roundings, so |r - t| <= gamma_(K+1) * sum_k |xq_k wq_k|
-//   + (K + 1) 2^-150 max(1, alpha).
+//   exact in f32 (12 + 8 significant bits); these terms, at most K/4 of them, are summed in f32
+//   and r = acc * alpha, so |r - t| <= gamma_(K/4+1) * sum_k |xq_k wq_k| + (K/4 + 1) 2^-150
+//   max(1, alpha). The AMX path: each operand 2 e2m1 * S is exact in BF16 (2 + 4 significant
+//   bits) and each of the K products exact in f32; they are summed one by one in f32
+//   (tdpbf16ps), so n = K + 1 there instead of K/4 + 1.
 // The result r is then rounded to the output dtype. The checks hold every path to the total bound
-// this arithmetic allows against the exact oracle (checks/gemm_bound.h).
+// its set's arithmetic allows against the exact oracle (checks/gemm_bound.h: GemmArith, the amx
+// set's looser n for all of its GEMMs, the other sets' n for theirs).
 //
 // Kernels: one set per instruction set (kernels/), chosen at run time (kernels/dispatch.h).
 #pragma once

@@ -69,7 +69,7 @@ std::string check_amx(std::int64_t M, std::int64_t N, std::int64_t K, std::uint6
       if (opt::kernel_hits(opt::Isa::Amx) != hits + 1) fail << where << ": the forced amx path did not run\n";
       if (opt::amx_tile_gemms() != tile_gemms + (tiles_due ? 1 : 0))
         fail << where << ": AMX tiles " << (tiles_due ? "did not run" : "ran where the avx512 kernels are due") << "\n";
-      const checks::KernelCheck kc = checks::check_kernel(exact, got, mag, mode, K, post);
+      const checks::KernelCheck kc = checks::check_kernel(exact, got, mag, mode, checks::gemm_arith(opt::isa_name(opt::active_isa())), K, post);
       if (!kc.passed()) fail << where << " seed=" << seed << ": " << kc.failure() << "\n";
     }
   }

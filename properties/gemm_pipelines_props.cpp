@@ -127,7 +127,7 @@ RC_GTEST_PROP(GemmPipelinesProps, OptimizedWithinDerivedBoundOfExactOracle, ()) 
     const std::uint64_t before = opt::kernel_hits(isa);
     const Tensor got = o.gemm(t, x, mode);
     RC_ASSERT(opt::kernel_hits(isa) == before + 1);
-    const checks::KernelCheck kc = checks::check_kernel(exact, got, mag, mode, K, post);
+    const checks::KernelCheck kc = checks::check_kernel(exact, got, mag, mode, checks::gemm_arith(opt::isa_name(opt::active_isa())), K, post);
     if (!kc.passed())
       RC_FAIL(std::string(opt::isa_name(isa)) + " " + gemm_mode_name(mode) + " " + std::string(dtype_name(dt)) + " " + t.module +
               (t.expert >= 0 ? " expert " + std::to_string(t.expert) + " " + t.proj : "") + " [" + std::to_string(M) + "x" +

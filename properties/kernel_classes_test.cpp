@@ -86,7 +86,7 @@ std::string check_shape(std::int64_t M, std::int64_t N, std::int64_t K, std::uin
           fail << where << " " << gemm_mode_name(mode) << ": the forced path did not run\n";
           continue;
         }
-        const checks::KernelCheck kc = checks::check_kernel(exact, got, mag, mode, K, post);
+        const checks::KernelCheck kc = checks::check_kernel(exact, got, mag, mode, checks::gemm_arith(opt::isa_name(opt::active_isa())), K, post);
         if (!kc.passed())
           fail << where << " " << gemm_mode_name(mode) << " threads=" << threads << " M=" << M << " N=" << N << " K=" << K << " seed=" << seed
                << ": " << kc.failure() << "\n";

@@ -87,7 +87,7 @@ TEST_P(KernelsVsOracle, EveryPathWithinTheBoundOnEveryProjection) {
           const std::uint64_t before = opt::kernel_hits(isa);
           const Tensor got = p.gemm(t, x, mode);
           EXPECT_EQ(opt::kernel_hits(isa), before + 1) << "the forced path did not run";
-          const checks::KernelCheck kc = checks::check_kernel(exact, got, mag, mode, ops.w.K, post);
+          const checks::KernelCheck kc = checks::check_kernel(exact, got, mag, mode, checks::gemm_arith(opt::isa_name(opt::active_isa())), ops.w.K, post);
           ASSERT_TRUE(kc.passed()) << kc.failure();
           ++checked;
         }
@@ -139,7 +139,7 @@ TEST(KernelsVsOracle, PanelBlockingBoundaries) {
       SCOPED_TRACE(std::string(opt::isa_name(isa)) + " " + gemm_mode_name(mode) + " " + t.module);
       opt::ScopedIsa forced(isa);
       const Tensor got = p.gemm(t, x, mode);
-      const checks::KernelCheck kc = checks::check_kernel(exact, got, mag, mode, ops.w.K, post);
+      const checks::KernelCheck kc = checks::check_kernel(exact, got, mag, mode, checks::gemm_arith(opt::isa_name(opt::active_isa())), ops.w.K, post);
       ASSERT_TRUE(kc.passed()) << kc.failure();
     }
   }

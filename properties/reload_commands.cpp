@@ -7,6 +7,7 @@
 #include "checks/gemm_vs_oracle.h"
 #include "reference/gemm.h"
 #include "reference/reference_pipeline.h"
+#include "optimized/kernels/dispatch.h"
 
 namespace nvfp4::reload_props {
 
@@ -78,7 +79,7 @@ void Gemm::run(const Model& m, Sut& s) const {
     const auto ops = r.operands(t, mode);
     const std::vector<double> mag = ref::gemm_abs_sum(x, ops.w, mode, ops.s);
     const double post = mode == GemmMode::W4A4 ? ops.s.alpha : ops.w.global_scale;
-    const checks::KernelCheck kc = checks::check_kernel(exact, fast, mag, mode, K, post);
+    const checks::KernelCheck kc = checks::check_kernel(exact, fast, mag, mode, checks::gemm_arith(opt::isa_name(opt::active_isa())), K, post);
     if (!kc.passed())
       RC_FAIL("at " + step + ": " + t.module + (t.expert >= 0 ? " expert " + std::to_string(t.expert) + " " + t.proj : "") + " " + kc.failure());
   }

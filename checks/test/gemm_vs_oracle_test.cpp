@@ -32,7 +32,7 @@ struct Planted {
 
 // Every GEMM through the exact oracle, one element of the GEMM of p.M rows moved far off.
 KernelCheck run(const SampledRows& s, const ref::LogicalWeight& w, const std::vector<std::int64_t>& ms, const Planted& p) {
-  return check_gemms(s, ms, [&](const Tensor& x) {
+  return check_gemms(s, ms, GemmArith::Blocks, [&](const Tensor& x) {
     Tensor y = ref::gemm_exact(x, w, s.mode, {}, nullptr);
     if (x.size(0) == p.M) y.data_as<float>()[p.m * w.N + p.n] += 1000.0f;
     return y;
@@ -88,14 +88,14 @@ TEST(KernelCheck, FirstElementPastItsBoundAndTheWorstFraction) {
   const float e[4] = {1, 2, 3, 4}, g[4] = {1, std::numeric_limits<float>::quiet_NaN(), 4, 4};
   std::memcpy(exact.data(), e, sizeof e);
   std::memcpy(got.data(), g, sizeof g);
-  const KernelCheck k = check_kernel(exact, got, {1, 1, 1, 1}, GemmMode::W4A16, 16, 1.0);
+  const KernelCheck k = check_kernel(exact, got, {1, 1, 1, 1}, GemmMode::W4A16, GemmArith::Blocks, 16, 1.0);
   EXPECT_EQ(k.bad_m, 0);
   EXPECT_EQ(k.bad_n, 1);
   EXPECT_EQ(k.max_diff, 1.0);
   EXPECT_GT(k.worst_fraction, 1e3);
   EXPECT_EQ(k.failure().rfind("M=2: element [0, 1]: exact 2, optimized nan, |diff| exceeds the bound ", 0), 0u) << k.failure();
   std::memcpy(got.data(), e, sizeof e);
-  const KernelCheck ok = check_kernel(exact, got, {1, 1, 1, 1}, GemmMode::W4A16, 16, 1.0);
+  const KernelCheck ok = check_kernel(exact, got, {1, 1, 1, 1}, GemmMode::W4A16, GemmArith::Blocks, 16, 1.0);
   EXPECT_TRUE(ok.passed());
   EXPECT_EQ(ok.worst_fraction, 0.0);
   EXPECT_EQ(ok.failure(), "");
@@ -106,7 +106,7 @@ TEST(KernelCheck, FirstElementPastItsBoundAndTheWorstFraction) {
 TEST(KernelCheck, AShapeOrDtypeMismatchFailsNamingBoth) {
   const Tensor exact = Tensor::empty(DType::F32, {2, 2});
   for (const Tensor& got : {Tensor::empty(DType::F32, {2, 3}), Tensor::empty(DType::BF16, {2, 2}), Tensor::empty(DType::F32, {4})}) {
-    const KernelCheck k = check_kernel(exact, got, {1, 1, 1, 1}, GemmMode::W4A16, 16, 1.0);
+    const KernelCheck k = check_kernel(exact, got, {1, 1, 1, 1}, GemmMode::W4A16, GemmArith::Blocks, 16, 1.0);
     EXPECT_FALSE(k.passed());
     EXPECT_EQ(k.failure(), "the output is " + describe(got) + ", the exact oracle's F32[2, 2]");
   }

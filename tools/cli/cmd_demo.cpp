@@ -25,6 +25,7 @@
 #include "reference/reference_pipeline.h"
 #include "registry/registry.h"
 #include "tools/cli/cli.h"
+#include "optimized/kernels/dispatch.h"
 
 namespace nvfp4::cli {
 namespace {
@@ -277,7 +278,8 @@ class Demo {
           t0 = std::chrono::steady_clock::now();
           const Tensor got = ps[i]->gemm(t, x, mode);
           t_.gemm[i] += seconds_since(t0);
-          const checks::KernelCheck kc = checks::check_kernel(exact, got, mag, mode, w.K, mode == GemmMode::W4A4 ? sc.alpha : w.global_scale);
+          const checks::KernelCheck kc = checks::check_kernel(exact, got, mag, mode, checks::gemm_arith(opt::isa_name(opt::active_isa())), w.K,
+                                                                 mode == GemmMode::W4A4 ? sc.alpha : w.global_scale);
           if (d.empty() && !kc.passed())
             d = ps[i]->name() + " " + gemm_mode_name(mode) + (t.expert >= 0 ? " expert " + std::to_string(t.expert) + " " + t.proj : "") + " " +
                 kc.failure();

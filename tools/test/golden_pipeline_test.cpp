@@ -19,6 +19,7 @@
 #include "core/test/temp_dir.h"
 #include "optimized/gemm.h"
 #include "tools/cli/cli.h"
+#include "optimized/kernels/dispatch.h"
 
 namespace nvfp4 {
 namespace {
@@ -114,7 +115,7 @@ void check_set(const std::string& set, const nlohmann::json& m, const std::strin
     }
     std::vector<double> m(static_cast<std::size_t>(mag.numel()));
     for (std::int64_t i = 0; i < mag.numel(); ++i) m[static_cast<std::size_t>(i)] = mag.get_f32(i);
-    const checks::KernelCheck kc = checks::check_kernel(want, got, m, mode, K, post);
+    const checks::KernelCheck kc = checks::check_kernel(want, got, m, mode, checks::gemm_arith(opt::isa_name(opt::active_isa())), K, post);
     ASSERT_TRUE(kc.passed()) << "gemm " << name << " " << kc.failure();
   }
   EXPECT_EQ(gemms, 8) << "every projection in both modes";

@@ -6,6 +6,7 @@
 #include "checks/gemm_vs_oracle.h"
 #include "core/printable.h"
 #include "reference/gemm.h"
+#include "optimized/kernels/dispatch.h"
 
 namespace nvfp4::cli {
 
@@ -77,7 +78,7 @@ std::vector<checks::Result> gemm_checks(const ref::ReferencePipeline& rp, const 
   ph.eigen += sw.lap();
   for (const Pipeline* p : under_test) {
     double kernels = 0;
-    const checks::KernelCheck kc = checks::check_gemms(s, ms, [&](const Tensor& xm) {
+    const checks::KernelCheck kc = checks::check_gemms(s, ms, checks::gemm_arith(opt::isa_name(opt::active_isa())), [&](const Tensor& xm) {
       Stopwatch k;
       Tensor y = p->gemm(t, xm, mode);
       kernels += k.lap();
