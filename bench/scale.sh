@@ -3,7 +3,8 @@
 # and a 64-expert MoE with `nvfp4 make-checkpoint`, then records wall time and peak RSS
 # (/usr/bin/time -v) of make-checkpoint, verify (cutlass and trtllm), process and gemm on each, and
 # writes bench/scale.md (appended to RESULTS.md by report.py). About 25 minutes on 2 cores.
-#   bench/scale.sh [WORKDIR]   (WORKDIR needs ~12 GB free; default /tmp/nvfp4-scale)
+#   bench/scale.sh [WORKDIR]   (WORKDIR needs ~26 GB free: process on the 8 GB checkpoint holds it,
+#   its temporary data file and the output at once; default /tmp/nvfp4-scale)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=${1:-/tmp/nvfp4-scale}
@@ -13,27 +14,36 @@ mkdir -p "$work"
 out=bench/scale.md
 tmp=$(mktemp)
 
-measure() {  # label, command... -> "seconds rss_mib" ; the command's output goes to $work/last.txt
+measure() {  # label, command... -> "seconds rss_mib" in $work/measured.txt; the command's output goes to $work/last.txt
+  # Called directly (never in a subshell) so that a failing step stops the whole run.
   local label=$1; shift
-  /usr/bin/time -v "$@" >"$work/last.txt" 2>"$work/time.txt" || { echo "$label failed:"; tail -5 "$work/last.txt" "$work/time.txt"; exit 1; }
+  if ! /usr/bin/time -v "$@" >"$work/last.txt" 2>"$work/time.txt"; then
+    echo "scale.sh: $label failed: $*" >&2
+    tail -n 5 "$work/last.txt" "$work/time.txt" >&2
+    exit 1
+  fi
   local wall rss
   wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {split($2, a, ":"); s = 0; for (i = 1; i <= length(a); i++) s = s * 60 + a[i]; print s}' "$work/time.txt")
   rss=$(awk -F': ' '/Maximum resident set size/ {printf "%.0f", $2 / 1024}' "$work/time.txt")
-  echo "$wall $rss"
+  echo "$wall $rss" >"$work/measured.txt"
 }
 
 row() {  # name, make-checkpoint args...
   local name=$1; shift
   local dir="$work/$name"
   rm -rf "$dir"
-  read -r mk_s mk_rss < <(measure make "$bin" make-checkpoint "$dir" "$@")
+  measure make "$bin" make-checkpoint "$dir" "$@"
+  read -r mk_s mk_rss <"$work/measured.txt"
   local gb
   gb=$(du -sb "$dir" | awk '{printf "%.2f", $1 / 1e9}')
-  read -r vc_s vc_rss < <(measure verify "$bin" verify "$dir")
+  measure verify "$bin" verify "$dir"
+  read -r vc_s vc_rss <"$work/measured.txt"
   local checks
   checks=$(grep -E "checks (passed|failed)" "$work/last.txt")
-  read -r vt_s vt_rss < <(measure verify-trtllm "$bin" verify "$dir" --backend trtllm)
-  read -r pr_s pr_rss < <(measure process "$bin" process "$dir" --out "$work/processed.safetensors")
+  measure verify-trtllm "$bin" verify "$dir" --backend trtllm
+  read -r vt_s vt_rss <"$work/measured.txt"
+  measure process "$bin" process "$dir" --out "$work/processed.safetensors"
+  read -r pr_s pr_rss <"$work/measured.txt"
   rm -f "$work/processed.safetensors"
   local module
   "$bin" inspect "$dir" >"$work/inspect.txt"
@@ -46,8 +56,9 @@ x = [0.5] * (4 * $k)
 h = json.dumps({'x': {'dtype': 'F32', 'shape': [4, $k], 'data_offsets': [0, 16 * $k]}}).encode()
 h += b' ' * ((8 - len(h) % 8) % 8)
 open('$work/x.safetensors', 'wb').write(struct.pack('<Q', len(h)) + h + struct.pack('<%df' % len(x), *x))"
-  read -r gm_s gm_rss < <(measure gemm "$bin" gemm "$dir" --module "$module" "${extra[@]}" --input "$work/x.safetensors" \
-                                   --out "$work/y.safetensors" --mode w4a4 --pipeline optimized)
+  measure gemm "$bin" gemm "$dir" --module "$module" "${extra[@]}" --input "$work/x.safetensors" \
+                                   --out "$work/y.safetensors" --mode w4a4 --pipeline optimized
+  read -r gm_s gm_rss <"$work/measured.txt"
   local per_gb
   per_gb=$(awk -v s="$vc_s" -v g="$gb" 'BEGIN {printf "%.1f", s / g}')
   printf '| %s | %s | %s s, %s MiB | %s s, %s MiB (%s s/GB) | %s s, %s MiB | %s s, %s MiB | %s s, %s MiB | %s |\n' \
