@@ -4,6 +4,7 @@
 #include <sys/mman.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -15,19 +16,19 @@ thread_local AllocScope* current_scope = nullptr;
 
 constexpr std::size_t kHugePage = std::size_t{2} << 20;
 
-// A fresh block of 2 MiB and up: 2 MiB-aligned and advised for transparent huge pages, so the
-// first touch faults once per 2 MiB instead of once per 4 KiB. Under a VM each fault costs far
-// more than the zeroing it does: `nvfp4 verify` on a 2.84 GB MoE checkpoint spent ~25% of its
-// samples in the kernel's fault path (bench/measurements.md, "huge pages"). Where the kernel has
-// no THP (or it is set to "never"), the advice fails or is ignored and nothing else changes.
-void* fresh_block(std::size_t rounded) {
-  if (rounded < kHugePage) return std::aligned_alloc(64, rounded == 0 ? 64 : rounded);
-  void* p = nullptr;  // posix_memalign: aligned_alloc wants the size a multiple of the alignment
-  if (::posix_memalign(&p, kHugePage, rounded) != 0) return nullptr;
-  ::madvise(p, rounded / kHugePage * kHugePage, MADV_HUGEPAGE);
+// A fresh block; with huge pages, the whole 2 MiB units inside one (from 2 MiB + 2 MiB up there
+// is at least one) are advised for transparent huge pages (set_huge_pages). The block itself
+// keeps glibc's placement: aligning it to 2 MiB would cost up to 2 MiB of address space per block,
+// which counts against RLIMIT_DATA (tools/test/memory_limit_test.cpp ran out that way).
+void* fresh_block(std::size_t rounded, bool huge) {
+  void* p = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);
+  if (!p || !huge || rounded < 2 * kHugePage) return p;
+  const std::uintptr_t a = reinterpret_cast<std::uintptr_t>(p);
+  const std::uintptr_t lo = (a + kHugePage - 1) / kHugePage * kHugePage, hi = (a + rounded) / kHugePage * kHugePage;
+  if (lo < hi) ::madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_HUGEPAGE);
   return p;
 }
-}
+}  // namespace
 
 AllocScope::AllocScope() : outer_(current_scope) { current_scope = this; }
 AllocScope::~AllocScope() { current_scope = outer_; }
@@ -68,8 +69,9 @@ void* TrackingAllocator::allocate(std::size_t nbytes, bool overwritten) {
         break;
       }
   }
-  if (!p) p = fresh_block(rounded);
-  if (!p && release_kept()) p = fresh_block(rounded);  // kept blocks go back first
+  const bool huge = huge_pages_.load(std::memory_order_relaxed);
+  if (!p) p = fresh_block(rounded, huge);
+  if (!p && release_kept()) p = fresh_block(rounded, huge);  // kept blocks go back first
   if (!p) throw OutOfMemory(nbytes, live_.load());
   if (poison_ && !overwritten) std::memset(p, kPoison, nbytes);
   std::int64_t live = live_ += static_cast<std::int64_t>(nbytes);

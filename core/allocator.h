@@ -57,6 +57,15 @@ class TrackingAllocator {
   // keep-first rule, `verify` on a 2.84 GB MoE checkpoint reused 1 GB of 43 GB allocated).
   // Counted stats are unaffected; a reused block is poisoned again in test builds.
   ~TrackingAllocator() { release_kept(); }
+  // The whole 2 MiB units inside fresh blocks of 4 MiB and up advised for transparent huge pages
+  // (MADV_HUGEPAGE), so that their first touch faults once per 2 MiB instead of once per 4 KiB.
+  // Long streaming runs turn it on (`nvfp4 verify` and `process`): on this VM the 4 KiB fault path
+  // was ~26% of verify's samples on a MoE checkpoint, and it went 13-15% faster. Off by default:
+  // a short run pays more than it saves, because a huge page the guest has not used before is slow
+  // to get (the first pass of bench's reference load_and_process took 2-3x as long with it, the
+  // later ones ~20% less; bench/measurements.md, "huge pages"). Where the kernel has no THP, the
+  // advice fails or is ignored and nothing else changes.
+  void set_huge_pages(bool on) { huge_pages_ = on; }
   // Gives every kept block back to the system; false when none was kept.
   bool release_kept() noexcept;
   std::size_t kept_bytes();
@@ -69,6 +78,7 @@ class TrackingAllocator {
   };
   std::atomic<std::int64_t> live_{0}, peak_{0}, count_{0}, bytes_{0};
   bool poison_ = false;
+  std::atomic<bool> huge_pages_{false};
   std::mutex reuse_mu_;
   // Oldest first; fixed room (every kept block has at least kReuseMin bytes), so keeping a block
   // never allocates.

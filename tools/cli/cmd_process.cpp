@@ -9,6 +9,7 @@
 #include <optional>
 #include <thread>
 
+#include "core/allocator.h"
 #include "tools/cli/cli.h"
 #include "tools/cli/process_stream.h"
 #include "tools/cli/progress.h"
@@ -22,6 +23,7 @@ struct ProcessArgs {
 };
 
 int process(const ProcessArgs& a, std::ostream& out) {
+  TrackingAllocator::global().set_huge_pages(true);  // a long streaming run (core/allocator.h)
   const std::string &dir = a.dir, &file = a.out, &pipeline = a.pipeline;
   check_output(file, "--out", dir);
   Checkpoint c = open_quantized(dir);
