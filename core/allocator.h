@@ -59,13 +59,14 @@ class TrackingAllocator {
   ~TrackingAllocator() { release_kept(); }
   // The whole 2 MiB units inside fresh blocks of 4 MiB and up advised for transparent huge pages
   // (MADV_HUGEPAGE), so that their first touch faults once per 2 MiB instead of once per 4 KiB.
-  // Long streaming runs turn it on (`nvfp4 verify` and `process`): on this VM the 4 KiB fault path
+  // Long streaming runs turn it on while they run (`nvfp4 verify` and `process`, HugePagesScope): on this VM the 4 KiB fault path
   // was ~26% of verify's samples on a MoE checkpoint, and it went 13-15% faster. Off by default:
   // a short run pays more than it saves, because a huge page the guest has not used before is slow
   // to get (the first pass of bench's reference load_and_process took 2-3x as long with it, the
   // later ones ~20% less; bench/measurements.md, "huge pages"). Where the kernel has no THP, the
   // advice fails or is ignored and nothing else changes.
   void set_huge_pages(bool on) { huge_pages_ = on; }
+  bool huge_pages() const { return huge_pages_; }
   // Gives every kept block back to the system; false when none was kept.
   bool release_kept() noexcept;
   std::size_t kept_bytes();
@@ -84,6 +85,19 @@ class TrackingAllocator {
   // never allocates.
   std::array<Kept, kReuseMax / kReuseMin> reuse_{};
   std::size_t reuse_count_ = 0, reuse_bytes_ = 0;
+};
+
+// Huge pages on for the global allocator while alive, then as they were: a command run inside a
+// longer-lived process (the Python package runs them in-process) leaves no setting behind.
+class HugePagesScope {
+ public:
+  HugePagesScope() : before_(TrackingAllocator::global().huge_pages()) { TrackingAllocator::global().set_huge_pages(true); }
+  ~HugePagesScope() { TrackingAllocator::global().set_huge_pages(before_); }
+  HugePagesScope(const HugePagesScope&) = delete;
+  HugePagesScope& operator=(const HugePagesScope&) = delete;
+
+ private:
+  bool before_;
 };
 
 // A measurement of one thread's allocations: while alive, the allocations and frees made on the

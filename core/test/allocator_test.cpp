@@ -114,6 +114,21 @@ TEST(AllocatorHugePages, TheWhole2MiBUnitsOfLargeBlocksAreAdvised) {
   a.deallocate(s, 4 * MiB - 64);
 }
 
+TEST(AllocatorHugePages, AScopeTurnsThemOnAndBackAsTheyWere) {
+  auto& g = TrackingAllocator::global();
+  const bool before = g.huge_pages();
+  {
+    const HugePagesScope on;
+    EXPECT_TRUE(g.huge_pages());
+    {
+      const HugePagesScope nested;
+      EXPECT_TRUE(g.huge_pages());
+    }
+    EXPECT_TRUE(g.huge_pages());
+  }
+  EXPECT_EQ(g.huge_pages(), before);
+}
+
 TEST(AllocatorHugePages, OffByDefault) {
   TrackingAllocator a;
   auto* p = static_cast<std::uint8_t*>(a.allocate(64 * MiB));

@@ -23,7 +23,7 @@ struct ProcessArgs {
 };
 
 int process(const ProcessArgs& a, std::ostream& out) {
-  TrackingAllocator::global().set_huge_pages(true);  // a long streaming run (core/allocator.h)
+  const HugePagesScope huge;  // a long streaming run (core/allocator.h)
   const std::string &dir = a.dir, &file = a.out, &pipeline = a.pipeline;
   check_output(file, "--out", dir);
   Checkpoint c = open_quantized(dir);

@@ -128,7 +128,7 @@ void collect(VerifyReport& r, const std::vector<ModuleUnit>& units, UnitOutcomes
 }
 
 int verify(const VerifyArgs& a, std::ostream& out) {
-  TrackingAllocator::global().set_huge_pages(true);  // a long streaming run (core/allocator.h)
+  const HugePagesScope huge;  // a long streaming run (core/allocator.h)
   const VerifyOptions v{parse_backend(a.backend), a.reloads, parse_activation_rows(a.activation_rows)};
   // A bad NVFP4_KERNEL is refused (active_isa) only where GEMMs run.
   Coverage cov{v.activation_rows.empty() ? kernels_in_use() : opt::active_isa(), a.activation_rows.empty(), 0, a.chunk_mib, 0};

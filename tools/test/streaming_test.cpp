@@ -10,6 +10,7 @@
 #include <iterator>
 #include <limits>
 
+#include "core/allocator.h"
 #include "core/checkpoint.h"
 #include "core/safetensors.h"
 #include "core/test/temp_dir.h"
@@ -66,6 +67,16 @@ TEST_P(Streaming, ProcessInExpertChunksWritesTheWholeLayersBytes) {
       EXPECT_TRUE(process("1", "3") == whole) << pipeline << " " << b << ": one expert a chunk, 3 jobs";
       EXPECT_TRUE(process("0", "2") == whole) << pipeline << " " << b << ": whole layers, 2 jobs";
     }
+}
+
+// verify and process take huge pages while they run (core/allocator.h) and leave the setting as
+// it was: the Python package runs commands in its own long-lived process.
+TEST_P(Streaming, VerifyAndProcessLeaveHugePagesAsTheyWere) {
+  ASSERT_FALSE(TrackingAllocator::global().huge_pages());
+  EXPECT_EQ(nvfp4({"verify", path("ckpt"), "--activation-rows", "0", "--reloads", "0"}).code, 0);
+  EXPECT_FALSE(TrackingAllocator::global().huge_pages()) << "after verify";
+  EXPECT_EQ(nvfp4({"process", path("ckpt"), "--out", path("p.safetensors")}).code, 0);
+  EXPECT_FALSE(TrackingAllocator::global().huge_pages()) << "after process";
 }
 
 TEST_P(Streaming, ProcessInParallelReportsTheFirstBadUnitInCheckpointOrder) {
