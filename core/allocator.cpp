@@ -16,8 +16,8 @@ thread_local AllocScope* current_scope = nullptr;
 
 constexpr std::size_t kHugePage = std::size_t{2} << 20;
 
-// A fresh block; with huge pages, the whole 2 MiB units inside one (from 2 MiB + 2 MiB up there
-// is at least one) are advised for transparent huge pages (set_huge_pages). The block itself
+// A fresh block; with huge pages on, the whole 2 MiB units inside it (a block of 4 MiB or more
+// holds at least one) are advised for transparent huge pages (set_huge_pages). The block itself
 // keeps glibc's placement: aligning it to 2 MiB would cost up to 2 MiB of address space per block,
 // which counts against RLIMIT_DATA (tools/test/memory_limit_test.cpp ran out that way).
 void* fresh_block(std::size_t rounded, bool huge) {

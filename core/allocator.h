@@ -59,8 +59,9 @@ class TrackingAllocator {
   ~TrackingAllocator() { release_kept(); }
   // The whole 2 MiB units inside fresh blocks of 4 MiB and up advised for transparent huge pages
   // (MADV_HUGEPAGE), so that their first touch faults once per 2 MiB instead of once per 4 KiB.
-  // Long streaming runs turn it on while they run (`nvfp4 verify` and `process`, HugePagesScope): on this VM the 4 KiB fault path
-  // was ~26% of verify's samples on a MoE checkpoint, and it went 13-15% faster. Off by default:
+  // Long streaming runs turn it on while they run (`nvfp4 verify` and `process`, HugePagesScope):
+  // on this VM the 4 KiB fault path was ~26% of verify's samples on a MoE checkpoint, and verify
+  // went 13-15% faster. Off by default:
   // a short run pays more than it saves, because a huge page the guest has not used before is slow
   // to get (the first pass of bench's reference load_and_process took 2-3x as long with it, the
   // later ones ~20% less; bench/measurements.md, "huge pages"). Where the kernel has no THP, the
