@@ -236,21 +236,12 @@ LogicalWeight experts_logical(const Module& m, const ExpertsSpec& s, Backend b, 
   }
   w.codes.resize(static_cast<std::size_t>(w.N * w.K));
   w.scales.resize(static_cast<std::size_t>(w.N * w.K / 16));
-  // Sizes and pointers in locals: byte stores may alias anything, so through w.codes[] and w.K
-  // the compiler reloaded both on every byte (as in linear_logical, reference/linear.cpp).
-  const std::int64_t K = w.K, KB = w.K / 16;
-  std::uint8_t* codes = w.codes.data();
-  std::uint8_t* row_scales = w.scales.data();
+  const std::int64_t KB = w.K / 16;
   for (std::int64_t r = 0; r < w.N; ++r) {
     const std::int64_t sr = stored[static_cast<std::size_t>(r)];
-    const std::uint8_t* prow = packed.data() + (e * rows + sr) * pcols;
-    std::uint8_t* crow = codes + r * K;
-    for (std::int64_t j = 0; j < K / 2; ++j) {  // K is a multiple of 16: whole bytes
-      crow[2 * j] = prow[j] & 0xF;
-      crow[2 * j + 1] = prow[j] >> 4;
-    }
+    unpack_codes(packed.data() + (e * rows + sr) * pcols, w.K / 2, w.codes.data() + r * w.K);  // K: a multiple of 16
     const std::uint8_t* srow = scales.data() + sr * kb_stored;
-    std::copy(srow, srow + KB, row_scales + r * KB);
+    std::copy(srow, srow + KB, w.scales.data() + r * KB);
   }
   w.global_scale = w13 ? get_f32(m.tensor("w13_weight_global_scale"), e) : get_f32(m.tensor("w2_weight_scale_2"), e);
   return w;

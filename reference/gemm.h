@@ -20,6 +20,17 @@ struct LogicalWeight {
   float global_scale = 1.0f;
 };
 
+// `bytes` packed bytes (two E2M1 codes each, the even K index low, core/codecs.h) into 2 * bytes
+// codes, as LogicalWeight holds them. Pointers and the count are plain arguments: byte stores may
+// alias anything, so through a vector's operator[] the compiler reloaded them on every byte and
+// vectorized nothing (verify unpacks every weight of a checkpoint).
+inline void unpack_codes(const std::uint8_t* packed, std::int64_t bytes, std::uint8_t* codes) {
+  for (std::int64_t j = 0; j < bytes; ++j) {
+    codes[2 * j] = packed[j] & 0xF;
+    codes[2 * j + 1] = packed[j] >> 4;
+  }
+}
+
 // What the GEMM needs besides the weight: w4a4 uses `input_encode_scale` (gs = input_scale_inv)
 // and `alpha`; w4a16 uses the weight's own global scale.
 struct GemmScalars {

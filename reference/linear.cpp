@@ -102,16 +102,7 @@ LogicalWeight linear_logical(const Module& m, const LinearSpec& s) {
   w.K = s.K;
   const Tensor& packed = m.tensor("weight");
   w.codes.resize(static_cast<std::size_t>(w.N * w.K));
-  // Pointers and the count in locals: byte stores may alias anything, so through w.codes[] and
-  // w.N the compiler reloaded both on every byte and vectorized nothing (verify unpacks every
-  // weight of a checkpoint here).
-  const std::uint8_t* src = packed.data();
-  std::uint8_t* dst = w.codes.data();
-  const std::int64_t bytes = w.N * w.K / 2;
-  for (std::int64_t j = 0; j < bytes; ++j) {  // K is a multiple of 16: no byte spans two rows
-    dst[2 * j] = src[j] & 0xF;
-    dst[2 * j + 1] = src[j] >> 4;
-  }
+  unpack_codes(packed.data(), w.N * w.K / 2, w.codes.data());  // K is a multiple of 16: no byte spans two rows
   Tensor sc = unswizzle_128x4(m.tensor("weight_scale_interleaved"), w.N, w.K / 16);
   w.scales.assign(sc.data(), sc.data() + sc.nbytes());
   w.global_scale = get_f32(m.tensor("weight_global_scale"), 0);

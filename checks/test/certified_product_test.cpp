@@ -88,7 +88,9 @@ TEST(CertifiedProduct, TheExactOraclesBitsOnRandomOperands) {
           const CertifiedProduct c = certified_gemm(x, w, mode, sc, p);
           expect_same_bits(want, c, where);
           // Same doubles on every path, so the same elements left open.
-          if (opened >= 0) EXPECT_EQ(c.exact_elements, opened) << where;
+          if (opened >= 0) {
+            EXPECT_EQ(c.exact_elements, opened) << where;
+          }
           opened = c.exact_elements;
           const double loose = 1 + 5.0 * static_cast<double>(sh.K / 16 + 7) * std::ldexp(1.0, -53);
           for (std::size_t i = 0; i < mag.size(); ++i) {
@@ -170,7 +172,9 @@ TEST(CertifiedProduct, ZeroAndNegativeFactorsAfterTheSum) {
         const CertifiedProduct c = certified_gemm(x, wg, mode, sc, p);
         expect_same_bits(want, c, std::string(name(p)) + " factor " + std::to_string(g));
         for (std::int64_t n = 0; n < 5; ++n) EXPECT_EQ(c.mag[static_cast<std::size_t>(5 + n)], 0.0) << name(p) << ": row 1 has no nonzero product";
-        if (g == 0) EXPECT_EQ(c.exact_elements, 0) << name(p) << ": a zero factor leaves nothing open";
+        if (g == 0) {
+          EXPECT_EQ(c.exact_elements, 0) << name(p) << ": a zero factor leaves nothing open";
+        }
       }
     }
   }
