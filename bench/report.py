@@ -127,6 +127,13 @@ def limits_section(R):
                              ("limits/amx_w4a4_loop/threads:1", "AMX w4a4 inner loop, with the f32 block scaling (GFLOP/s)", "GFLOP")):
         if name in R.limits:
             L.append(f"| {label} | {f(value(R.limits[name], key))} {key}/s | – |")
+    # The rows kernel's read order with W vpdpbusd per 128 bytes standing in for its arithmetic
+    # (bench/machine_limits.cpp): how far the weight stream falls behind DRAM under work.
+    for work in (0, 8, 16, 24):
+        got = [R.limits.get(f"limits/rows_order_read/work:{work}/prefetch/{p}") for p in (0, 1)]
+        if all(got):
+            L.append(f"| The M = 1 rows kernel's read order with {work} `vpdpbusd` per 128 B: hardware prefetch / "
+                     f"+ the kernel's (8 KiB into L1, 32 KiB into L2) | {f(value(got[0], 'GB'), 1)} / {f(value(got[1], 'GB'), 1)} GB/s | – |")
     L.append("")
     return L
 

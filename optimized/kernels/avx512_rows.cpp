@@ -89,16 +89,31 @@ void tile(const Tables& T, const GemmWeights& w, const Prepared& p, const Layout
   for (int r = 0; r < R; ++r)
     for (int m = 0; m < MT; ++m) f[r][m] = _mm512_setzero_ps();
   const std::int64_t* ro = w.swizzle->rows();
+  const std::int64_t weight_bytes = w.rows * w.row_bytes;
   for (std::int64_t c = 0; c < l.chunks; ++c) {
     const std::int64_t valid = std::min<std::int64_t>(128, w.K / 2 - 128 * c);
     const int groups = static_cast<int>(std::min<std::int64_t>(4, (std::min<std::int64_t>(16, w.K / 16 - 16 * c) + 3) / 4));
-    // Weights read once stream from DRAM; their scales sit 512 bytes apart (the 128x4 layout), which
-    // no hardware prefetcher follows. Fetch the chunk of the rows after the next R while this one computes.
+    // Weights read once stream from DRAM. The hardware prefetchers alone leave ~40% of the DRAM
+    // bandwidth unused under this much arithmetic per byte, so each row chunk fetches the bytes
+    // kRowsPrefetchNearBytes past it into L1 and kRowsPrefetchFarBytes past it into L2: a distance
+    // in bytes, since the stored rows are contiguous, which covers every weight byte whatever the
+    // row length (bench/measurements.md, "rows kernel prefetch": 8/32 KiB beat 16 KiB alone by
+    // 10-20% cold at M = 1-4, level hot). The scales sit 512 bytes apart (the 128x4 layout), which
+    // no hardware prefetcher follows: fetch the chunk's of the rows after the next R.
+    for (int r = 0; r < R; ++r) {
+      const std::int64_t at = (n0 + r) * w.row_bytes + 128 * c;
+      const char* cur = reinterpret_cast<const char*>(w.packed + at);
+      if (at + tiles::kRowsPrefetchNearBytes + 128 <= weight_bytes) {
+        _mm_prefetch(cur + tiles::kRowsPrefetchNearBytes, _MM_HINT_T0);
+        _mm_prefetch(cur + tiles::kRowsPrefetchNearBytes + 64, _MM_HINT_T0);
+      }
+      if (at + tiles::kRowsPrefetchFarBytes + 128 <= weight_bytes) {
+        _mm_prefetch(cur + tiles::kRowsPrefetchFarBytes, _MM_HINT_T1);
+        _mm_prefetch(cur + tiles::kRowsPrefetchFarBytes + 64, _MM_HINT_T1);
+      }
+    }
     if (n0 + 3 * R <= w.rows)
       for (int r = 0; r < R; ++r) {
-        const char* nw = reinterpret_cast<const char*>(w.packed + (n0 + 2 * R + r) * w.row_bytes + 128 * c);
-        _mm_prefetch(nw, _MM_HINT_T0);
-        _mm_prefetch(nw + 64, _MM_HINT_T0);
         const char* ns = reinterpret_cast<const char*>(w.scales + ro[n0 + 2 * R + r] + 2048 * c);
         for (int j = 0; j < groups; ++j) _mm_prefetch(ns + 512 * j, _MM_HINT_T0);
       }

@@ -56,6 +56,10 @@ inline constexpr std::int64_t kRowsWideRows = 4;
 inline constexpr std::int64_t kRowsWideMaxM = 2;
 inline constexpr int kRowsTileMWide = 2;
 inline constexpr int kRowsTileM = 8;
+// Software prefetch distances of the weight stream, in bytes past the chunk being read: into L1
+// and into L2 (no shape class: they move no result, only when bytes arrive).
+inline constexpr std::int64_t kRowsPrefetchNearBytes = 8 << 10;
+inline constexpr std::int64_t kRowsPrefetchFarBytes = 32 << 10;
 
 // avx512_panel.cpp: 32 stored rows per panel (two 16-row groups), packed 128 K at a time,
 // kPanelChunksPerPass chunks per pass (512 K); w4a4 tiles of 4 activation rows (then a half tile,
