@@ -86,7 +86,8 @@ RC_GTEST_PROP(StreamingProps, ProcessInExpertChunksWritesTheWholeLayersBytes, ()
   const std::uint64_t chunk = *rc::gen::inRange<std::uint64_t>(1, layer);
   const std::string pipeline = *rc::gen::elementOf(pipeline_names());
   RC_TAG(pipeline, backend_name(c.backend));
-  cli::process_streaming(ck, pipeline, c.backend, (d.path() / "chunked.safetensors").string(), chunk);
+  const cli::ProcessedCounts n = cli::process_streaming(ck, pipeline, c.backend, (d.path() / "chunked.safetensors").string(), chunk);
+  RC_ASSERT(n.planned);  // one unit of each kind planned the file (tools/cli/process_stream.h)
   process_whole(d.path() / "ckpt", pipeline, c.backend, d.path() / "whole.safetensors");
   const auto a = slurp(d.path() / "chunked.safetensors"), b = slurp(d.path() / "whole.safetensors");
   if (a != b) {

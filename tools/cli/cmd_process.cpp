@@ -1,7 +1,8 @@
 // `nvfp4 process CKPT --out FILE`: every parameter after post-processing, written module by
 // module: each module is loaded from a view of the checkpoint holding only its tensors,
-// processed, appended to the output and released, so memory is bounded by --jobs modules (the
-// modules processed at once, written in checkpoint order). A layer's experts larger than
+// processed, written into its place in the output and released, so memory is bounded by --jobs
+// modules (the modules processed at once, written in checkpoint order); the file is planned first
+// from one module of each kind, so each byte is written once. A layer's experts larger than
 // --experts-chunk-mib are processed a chunk of whole experts at a time (process_stream.h). The file
 // is byte for byte what processing the whole checkpoint at once writes (property
 // ProcessWritesTheWholeCheckpointsBytes), and both pipelines write identical files.

@@ -9,6 +9,7 @@
 #include <exception>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <nlohmann/json.hpp>
 
@@ -24,11 +25,11 @@ namespace {
 // The output file as units arrive. Every parameter name after post-processing, aliases included
 // as their own tensors (a safetensors file cannot share bytes between names) and listed in
 // __metadata__. Nothing names the pipeline, so the two pipelines' files compare byte for byte.
-class ProcessedFile {
+class StreamedFile {
  public:
-  explicit ProcessedFile(const std::string& file) : file_(file), w_(file) {}
+  explicit StreamedFile(const std::string& file) : file_(file), w_(file) {}
 
-  void add(const Pipeline& p, const ModuleUnit& u) {
+  void add(const Pipeline& p, const ModuleUnit& u, std::size_t /*unit*/) {
     const bool chunk = !u.renamed.empty(), first = u.first_expert == 0;
     for (const auto& [mname, m] : p.modules())
       for (const auto& [pname, param] : m.entries()) {
@@ -65,14 +66,180 @@ class ProcessedFile {
   std::size_t params_ = 0;
 };
 
-}  // namespace
+// A plan that does not hold for some unit (pass 2 produced a parameter the plan did not foresee,
+// or of another dtype or shape): the planned file is dropped and StreamedFile takes over.
+struct PlanMismatch {
+  std::string why;
+};
 
-ProcessedCounts process_streaming(const Checkpoint& c, const std::string& pipeline, Backend b, const std::string& file,
-                                  std::uint64_t max_experts_bytes, const std::function<void(const std::string&, std::size_t)>& on_unit,
-                                  int jobs) {
-  const ModelSpec spec = map_modules(c);
-  const std::vector<ModuleUnit> units = module_units(c, spec, max_experts_bytes);
-  ProcessedFile f(file);
+// What processing one unit gave, per parameter of its single module, in entries() order.
+struct UnitOutput {
+  struct Param {
+    std::string pname, alias;
+    DType dtype;
+    Shape shape;
+  };
+  std::vector<Param> params;
+};
+
+// The unit's single module (every unit is one linear module or one experts module, named u.module).
+const Module& only_module(const Pipeline& p, const ModuleUnit& u) {
+  if (p.modules().size() != 1 || p.modules().begin()->first != u.module)
+    throw PlanMismatch{u.name + ": the pipeline holds " + std::to_string(p.modules().size()) + " modules, not " + u.module};
+  return p.modules().begin()->second;
+}
+
+UnitOutput output_of(const Pipeline& p, const ModuleUnit& u) {
+  UnitOutput o;
+  const Module& m = only_module(p, u);
+  for (const auto& [pname, param] : m.entries()) o.params.push_back({pname, m.alias_of(pname), param->data.dtype(), param->data.shape()});
+  return o;
+}
+
+// Units whose views hold the same tensors up to the numbers in their names (layer and expert
+// indices), with the same dtypes and shapes, process to the same parameters: one of each is
+// processed first to learn them (the plan), then every unit for its bytes.
+std::string signature(const Checkpoint& view, const ModuleUnit& u) {
+  std::string s = u.experts ? "experts" : "linear";
+  for (const auto& n : view.tensor_names()) {
+    s += '|';
+    for (std::size_t i = 0; i < n.size(); ++i)  // every run of digits as one '#'
+      if (n[i] < '0' || n[i] > '9') s += n[i];
+      else if (i == 0 || n[i - 1] < '0' || n[i - 1] > '9') s += '#';
+    const TensorInfo& t = view.info(n);
+    s += ":" + std::string(dtype_name(t.dtype)) + shape_str(t.shape);
+  }
+  return s;
+}
+
+// The whole output file, known before any byte of it (PlannedSafetensorsWriter): each tensor's
+// bytes are written once, straight into place, where StreamedFile writes them to a temporary data
+// file first and copies them in the header's order at the end. Per unit and parameter, where its
+// bytes go: a whole tensor, or a layer's [E, ...] tensor at its chunk's experts, or (a layer-wide
+// 0-d value of a later chunk) nowhere, only compared with the first chunk's.
+class PlannedFile {
+ public:
+  PlannedFile(const std::string& file, const std::vector<ModuleUnit>& units, const std::vector<const UnitOutput*>& outputs, Backend b)
+      : file_(file), slots_(units.size()) {
+    std::vector<TensorSpec> specs;
+    std::map<std::string, std::size_t> index;  // name -> specs
+    nlohmann::json aliases = nlohmann::json::object();
+    for (std::size_t i = 0; i < units.size(); ++i) {
+      const ModuleUnit& u = units[i];
+      const bool chunk = !u.renamed.empty(), first = u.first_expert == 0;
+      for (const auto& q : outputs[i]->params) {
+        const std::string name = u.module + "." + q.pname;
+        Slot& slot = slots_[i][q.pname];
+        slot.name = name;
+        slot.dtype = q.dtype;
+        slot.shape = q.shape;
+        const auto it = index.find(name);
+        if (it == index.end()) {
+          if (chunk && !first) throw PlanMismatch{name + ": a later chunk's parameter that the layer's first chunk lacks"};
+          index.emplace(name, specs.size());
+          specs.push_back({name, q.dtype, q.shape});
+        } else if (!chunk || first) {
+          throw PlanMismatch{name + ": written twice"};
+        } else if (q.shape.empty()) {
+          slot.compare_only = true;
+        } else {
+          TensorSpec& t = specs[it->second];
+          if (t.dtype != q.dtype || t.shape.size() != q.shape.size() || !std::equal(t.shape.begin() + 1, t.shape.end(), q.shape.begin() + 1))
+            throw PlanMismatch{name + ": a chunk that does not append"};
+          slot.offset = dtype_nbytes(t.dtype, shape_numel(t.shape));
+          t.shape[0] += q.shape[0];
+        }
+        if (chunk && !first) continue;
+        ++params_;
+        if (!q.alias.empty()) aliases[name] = u.module + "." + q.alias;
+      }
+    }
+    w_ = std::make_unique<PlannedSafetensorsWriter>(file, specs, std::map<std::string, std::string>{{"backend", backend_name(b)}, {"aliases", aliases.dump()}});
+  }
+
+  // Called in checkpoint order (run_units), so a layer's first chunk comes before its others.
+  void add(const Pipeline& p, const ModuleUnit& u, std::size_t i) {
+    const Module& m = only_module(p, u);
+    if (m.entries().size() != slots_[i].size()) throw PlanMismatch{u.name + ": another number of parameters than planned"};
+    for (const auto& [pname, param] : m.entries()) {
+      const auto it = slots_[i].find(pname);
+      if (it == slots_[i].end()) throw PlanMismatch{u.module + "." + pname + ": not planned"};
+      const Slot& slot = it->second;
+      const Tensor& t = param->data;
+      if (t.dtype() != slot.dtype || t.shape() != slot.shape) throw PlanMismatch{slot.name + ": another dtype or shape than planned"};
+      if (!u.renamed.empty() && t.dim() == 0) {
+        // A layer-wide value (w13/w2_input_scale_quant): written by the layer's first chunk; every
+        // later chunk derives it from the same layer maxima, which this checks (as StreamedFile does).
+        std::string bytes(reinterpret_cast<const char*>(t.data()), t.nbytes());
+        if (slot.compare_only) {
+          if (layer_values_.at(slot.name) != bytes)
+            throw Error(ErrorKind::CheckFailed, file_, slot.name, "differs between chunks of the layer's experts");
+          continue;
+        }
+        layer_values_[slot.name] = std::move(bytes);
+      }
+      w_->write(slot.name, slot.offset, {t.data(), t.nbytes()});
+    }
+  }
+  void finish(Backend) { w_->finish(); }
+  std::size_t params() const { return params_; }
+
+ private:
+  struct Slot {
+    std::string name;
+    DType dtype = DType::U8;
+    Shape shape;
+    std::uint64_t offset = 0;
+    bool compare_only = false;
+  };
+  std::string file_;
+  std::vector<std::map<std::string, Slot>> slots_;
+  std::map<std::string, std::string> layer_values_;
+  std::unique_ptr<PlannedSafetensorsWriter> w_;
+  std::size_t params_ = 0;
+};
+
+// Each unit's outputs from one processed unit per signature; nullopt where that cannot be done
+// (a unit fails to process, or its pipeline holds other than its one module): then StreamedFile
+// runs alone and reports the failure, if any, as it always did.
+struct Plan {
+  std::vector<UnitOutput> distinct;
+  std::vector<const UnitOutput*> per_unit;
+};
+std::optional<Plan> plan(const Checkpoint& c, const ModelSpec& spec, const std::vector<ModuleUnit>& units, const std::string& pipeline, Backend b) {
+  Plan pl;
+  std::map<std::string, std::size_t> seen;  // signature -> distinct
+  std::vector<std::size_t> which(units.size());
+  try {
+    for (std::size_t i = 0; i < units.size(); ++i) {
+      const Checkpoint view = unit_view(c, spec, units[i]);
+      const std::string sig = signature(view, units[i]);
+      auto it = seen.find(sig);
+      if (it == seen.end()) {
+        auto p = make_pipeline(pipeline, b);
+        p->load_weights(view);
+        p->process_weights_after_loading(b);
+        pl.distinct.push_back(output_of(*p, units[i]));
+        if (process_testing::perturb_plan)
+          for (auto& q : pl.distinct.back().params) process_testing::perturb_plan(q.pname, q.shape);
+        p.reset();
+        c.release(units[i].tensors);
+        ::malloc_trim(0);
+        it = seen.emplace(sig, pl.distinct.size() - 1).first;
+      }
+      which[i] = it->second;
+    }
+  } catch (...) {
+    return std::nullopt;
+  }
+  for (std::size_t i = 0; i < units.size(); ++i) pl.per_unit.push_back(&pl.distinct[which[i]]);
+  return pl;
+}
+
+// Every unit processed on `jobs` threads and added to the file in checkpoint order.
+template <class File>
+void run_units(const Checkpoint& c, const ModelSpec& spec, const std::vector<ModuleUnit>& units, const std::string& pipeline, Backend b,
+               File& f, const std::function<void(const std::string&, std::size_t)>& on_unit, int jobs) {
   std::mutex mu;
   std::condition_variable turn;
   std::size_t written = 0;                  // units written so far (the next to write)
@@ -92,7 +259,7 @@ ProcessedCounts process_streaming(const Checkpoint& c, const std::string& pipeli
         std::unique_lock<std::mutex> l(mu);
         turn.wait(l, [&] { return written == i || i > stop; });
         if (i > stop) return;
-        f.add(*p, units[i]);  // in checkpoint order: a layer's expert chunks append in order
+        f.add(*p, units[i], i);  // in checkpoint order: a layer's expert chunks append in order
         ++written;
         if (on_unit) on_unit(units[i].name, units.size());
         l.unlock();
@@ -115,8 +282,41 @@ ProcessedCounts process_streaming(const Checkpoint& c, const std::string& pipeli
   for (auto& t : pool) t.join();
   for (const auto& e : errors)
     if (e) std::rethrow_exception(e);
-  f.finish(b);
-  return {f.params(), spec.linears.size() + spec.experts.size()};
 }
+
+}  // namespace
+
+ProcessedCounts process_streaming(const Checkpoint& c, const std::string& pipeline, Backend b, const std::string& file,
+                                  std::uint64_t max_experts_bytes, const std::function<void(const std::string&, std::size_t)>& on_unit,
+                                  int jobs) {
+  const ModelSpec spec = map_modules(c);
+  const std::vector<ModuleUnit> units = module_units(c, spec, max_experts_bytes);
+  const std::size_t modules = spec.linears.size() + spec.experts.size();
+  std::size_t reported = 0;  // units on_unit has seen: a fallback after a failed plan does not repeat them
+  if (const std::optional<Plan> pl = plan(c, spec, units, pipeline, b)) {
+    try {
+      PlannedFile f(file, units, pl->per_unit, b);
+      run_units(c, spec, units, pipeline, b, f, [&](const std::string& unit, std::size_t n) {
+        ++reported;
+        if (on_unit) on_unit(unit, n);
+      }, jobs);
+      f.finish(b);
+      return {f.params(), modules, true};
+    } catch (const PlanMismatch&) {
+      // StreamedFile below; the planned file's temporary is already removed.
+    }
+  }
+  StreamedFile f(file);
+  std::size_t seen = 0;
+  run_units(c, spec, units, pipeline, b, f, [&](const std::string& unit, std::size_t n) {
+    if (++seen > reported && on_unit) on_unit(unit, n);
+  }, jobs);
+  f.finish(b);
+  return {f.params(), modules, false};
+}
+
+namespace process_testing {
+std::function<void(const std::string&, Shape&)> perturb_plan;
+}  // namespace process_testing
 
 }  // namespace nvfp4::cli

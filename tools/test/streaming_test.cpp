@@ -5,6 +5,7 @@
 // input scales of their own (unequal scales), so that a chunk's own maxima differ from the layer's.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -18,6 +19,7 @@
 #include "generator/encoders.h"
 #include "generator/test/small_model.h"
 #include "registry/registry.h"
+#include "tools/cli/process_stream.h"
 #include "tools/test/cli_run.h"
 
 namespace nvfp4 {
@@ -71,6 +73,42 @@ TEST_P(Streaming, ProcessInExpertChunksWritesTheWholeLayersBytes) {
 
 // verify and process take huge pages while they run (core/allocator.h) and leave the setting as
 // it was: the Python package runs commands in its own long-lived process.
+TEST_P(Streaming, ProcessPlansTheFileAndWritesEachByteOnce) {
+  // One unit of each kind processed first gives every parameter's name, dtype and shape, so that
+  // each byte goes straight into place; a plan that a unit then contradicts (a shape changed here)
+  // falls back to the temporary data file: the same bytes either way, every unit reported once,
+  // nothing left beside the file.
+  const Checkpoint ck = Checkpoint::open(path("ckpt"));
+  for (const char* pipeline : {"reference", "optimized"})
+    for (const Backend b : {Backend::Cutlass, Backend::Trtllm})
+      for (const std::uint64_t chunk : {std::uint64_t{0}, std::uint64_t{1}, std::uint64_t{2} << 20})
+        for (const int jobs : {1, 3}) {
+          const std::string at = std::string(pipeline) + " " + backend_name(b) + " chunk " + std::to_string(chunk) + " jobs " + std::to_string(jobs);
+          std::vector<std::string> reported;
+          auto on_unit = [&](const std::string& unit, std::size_t) { reported.push_back(unit); };
+          const cli::ProcessedCounts planned = cli::process_streaming(ck, pipeline, b, path("planned.safetensors"), chunk, on_unit, jobs);
+          EXPECT_TRUE(planned.planned) << at;
+          const std::vector<std::string> once = reported;
+          reported.clear();
+          int perturbed = 0;
+          // The experts' w13_weight: the experts units come after every linear one, so the planned
+          // run has reported units before it meets the contradiction.
+          cli::process_testing::perturb_plan = [&](const std::string& parameter, Shape& shape) {
+            if (parameter == "w13_weight" && perturbed++ == 0) ++shape.back();
+          };
+          const cli::ProcessedCounts fallback = cli::process_streaming(ck, pipeline, b, path("fallback.safetensors"), chunk, on_unit, jobs);
+          cli::process_testing::perturb_plan = nullptr;
+          EXPECT_GE(perturbed, 1) << at << ": the hook met the experts' weights";
+          EXPECT_FALSE(fallback.planned) << at;
+          EXPECT_EQ(fallback.params, planned.params) << at;
+          EXPECT_EQ(reported, once) << at << ": every unit reported once, in checkpoint order";
+          EXPECT_TRUE(slurp(path("planned.safetensors")) == slurp(path("fallback.safetensors"))) << at;
+          std::size_t files = 0;
+          for (const auto& e : std::filesystem::directory_iterator(dir_.path())) files += e.path().filename().string().find(".tmp.") != std::string::npos;
+          EXPECT_EQ(files, 0u) << at << ": a temporary left behind";
+        }
+}
+
 TEST_P(Streaming, VerifyAndProcessLeaveHugePagesAsTheyWere) {
   ASSERT_FALSE(TrackingAllocator::global().huge_pages());
   EXPECT_EQ(nvfp4({"verify", path("ckpt"), "--activation-rows", "0", "--reloads", "0"}).code, 0);
@@ -103,6 +141,28 @@ TEST_P(Streaming, ProcessInParallelReportsTheFirstBadUnitInCheckpointOrder) {
     EXPECT_EQ(many.err, one.err);
   }
   EXPECT_FALSE(std::filesystem::exists(path("q.safetensors")));
+}
+
+TEST_P(Streaming, ProcessReportsABadUnitThatThePlanDidNotProcess) {
+  // Layer 2's down_proj refused for its data (a NaN global scale): planning processes layer 0's
+  // units only, so the failure comes while the planned file is written; the same error as one job
+  // without a plan would give, and nothing left behind.
+  GeneratedCheckpoint g = generate_checkpoint([] {
+    WriterOptions o = small_model();
+    o.layers = 4;
+    return o;
+  }());
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  std::memcpy(g.tensors.at("model.layers.2.mlp.down_proj.weight_scale_2").data(), &nan, 4);
+  write_checkpoint(dir_.path() / "bad2", g, 1);
+  for (const char* jobs : {"1", "3"}) {
+    const CliRun r = nvfp4({"process", path("bad2"), "--out", path("q.safetensors"), "--jobs", jobs});
+    EXPECT_EQ(r.code, 2) << r.err;
+    EXPECT_NE(r.err.find("model.layers.2.mlp.down_proj"), std::string::npos) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  }
+  for (const auto& e : std::filesystem::directory_iterator(dir_.path()))
+    EXPECT_EQ(e.path().filename().string().find("q.safetensors"), std::string::npos) << e.path();
 }
 
 TEST_P(Streaming, GemmLoadsOneExpertAndGivesTheWholeLayersY) {
