@@ -3,8 +3,8 @@
 # and a 64-expert MoE with `nvfp4 make-checkpoint`, then records wall time and peak RSS
 # (/usr/bin/time -v) of make-checkpoint, verify (cutlass and trtllm), process and gemm on each, and
 # writes bench/scale.md (appended to RESULTS.md by report.py). About 25 minutes on 2 cores.
-#   bench/scale.sh [WORKDIR]   (WORKDIR needs ~26 GB free: process on the 8 GB checkpoint holds it,
-#   its temporary data file and the output at once; default /tmp/nvfp4-scale)
+#   bench/scale.sh [WORKDIR]   (WORKDIR needs ~26 GB free: the checkpoints, and process's output beside
+#   the 8 GB one, with room for its temporary data file should a plan fall back; default /tmp/nvfp4-scale)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=${1:-/tmp/nvfp4-scale}
