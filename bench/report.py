@@ -55,7 +55,8 @@ class Results:
         self.docs = {n[:-5]: load(os.path.join(results, n)) for n in os.listdir(results) if n.endswith(".json")}
         self.limits = rows_of(self.docs["limits"])
         self.gemm = rows_of(self.docs["gemm"])
-        self.gemm.update(rows_of(self.docs["headline"]))  # medians of 3 where the targets are
+        self.gemm.update(rows_of(self.docs["headline"]))  # medians where the targets are
+        self.headline_reps = max((b.get("repetitions", 1) for b in self.docs["headline"]["benchmarks"]), default=1)
         self.pipeline = rows_of(self.docs["pipeline"])
         self.amx = rows_of(self.docs["onednn_default"]) if "onednn_default" in self.docs else {}
         self.ctx = self.docs["gemm"]["context"]
@@ -106,7 +107,8 @@ def header(R, command):
              + ("; from M = 16 the amx path runs AMX-BF16 tiles, and oneDNN's default ISA, AMX int8 tiles, is timed too: "
                 "the Targets table's same-ISA rows and the table further below" if R.path == "amx" else "")
              + "). "
-             "Activations are F32. The headline shape (N = K = 4096) shows medians of 3 repetitions; the rest one run each. "
+             f"Activations are F32. The headline shape (N = K = 4096) shows medians of {R.headline_reps} repetitions "
+             "(bench/run.sh interleaves them at random with the other benchmarks'); the rest one run each. "
              "This is a VM: runs vary by up to ~20% from one to the next.\n")
     return L
 
