@@ -131,6 +131,7 @@ class PlannedFile {
         const std::string name = u.module + "." + q.pname;
         Slot& slot = slots_[i][q.pname];
         slot.name = name;
+        slot.alias = q.alias;
         slot.dtype = q.dtype;
         slot.shape = q.shape;
         const auto it = index.find(name);
@@ -167,6 +168,7 @@ class PlannedFile {
       const Slot& slot = it->second;
       const Tensor& t = param->data;
       if (t.dtype() != slot.dtype || t.shape() != slot.shape) throw PlanMismatch{slot.name + ": another dtype or shape than planned"};
+      if (m.alias_of(pname) != slot.alias) throw PlanMismatch{slot.name + ": aliased otherwise than planned (the header lists aliases)"};
       if (!u.renamed.empty() && t.dim() == 0) {
         // A layer-wide value (w13/w2_input_scale_quant): written by the layer's first chunk; every
         // later chunk derives it from the same layer maxima, which this checks (as StreamedFile does).
@@ -186,7 +188,7 @@ class PlannedFile {
 
  private:
   struct Slot {
-    std::string name;
+    std::string name, alias;
     DType dtype = DType::U8;
     Shape shape;
     std::uint64_t offset = 0;
@@ -221,7 +223,7 @@ std::optional<Plan> plan(const Checkpoint& c, const ModelSpec& spec, const std::
         p->process_weights_after_loading(b);
         pl.distinct.push_back(output_of(*p, units[i]));
         if (process_testing::perturb_plan)
-          for (auto& q : pl.distinct.back().params) process_testing::perturb_plan(q.pname, q.shape);
+          for (auto& q : pl.distinct.back().params) process_testing::perturb_plan(q.pname, q.shape, q.alias);
         p.reset();
         c.release(units[i].tensors);
         ::malloc_trim(0);
@@ -316,7 +318,7 @@ ProcessedCounts process_streaming(const Checkpoint& c, const std::string& pipeli
 }
 
 namespace process_testing {
-std::function<void(const std::string&, Shape&)> perturb_plan;
+std::function<void(const std::string&, Shape&, std::string&)> perturb_plan;
 }  // namespace process_testing
 
 }  // namespace nvfp4::cli

@@ -40,10 +40,10 @@ ProcessedCounts process_streaming(const Checkpoint& c, const std::string& pipeli
                                   int jobs = 1);
 
 namespace process_testing {
-// Called on every planned parameter (its name in the module, its shape) of each kind's unit, before
-// the file is planned from them (tests: a plan that the units then contradict, to see the fallback
-// write the same bytes). Empty by default.
-extern std::function<void(const std::string& parameter, Shape& shape)> perturb_plan;
+// Called on every planned parameter (its name in the module, its shape, the parameter it aliases or
+// "") of each kind's unit, before the file is planned from them (tests: a plan that the units then
+// contradict, to see the fallback write the same bytes). Empty by default.
+extern std::function<void(const std::string& parameter, Shape& shape, std::string& alias)> perturb_plan;
 }  // namespace process_testing
 
 }  // namespace nvfp4::cli

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <limits>
 
@@ -74,11 +75,17 @@ TEST_P(Streaming, ProcessInExpertChunksWritesTheWholeLayersBytes) {
 // verify and process take huge pages while they run (core/allocator.h) and leave the setting as
 // it was: the Python package runs commands in its own long-lived process.
 TEST_P(Streaming, ProcessPlansTheFileAndWritesEachByteOnce) {
-  // One unit of each kind processed first gives every parameter's name, dtype and shape, so that
-  // each byte goes straight into place; a plan that a unit then contradicts (a shape changed here)
-  // falls back to the temporary data file: the same bytes either way, every unit reported once,
-  // nothing left beside the file.
+  // One unit of each kind processed first gives every parameter's name, dtype, shape and alias, so
+  // that each byte goes straight into place; a plan that a unit then contradicts (the experts'
+  // w13_weight planned one column wider, or as an alias: the experts units come after every linear
+  // one, so the planned run has reported units before it meets the contradiction) falls back to the
+  // temporary data file: the same bytes either way, every unit reported once, nothing left beside
+  // the file.
   const Checkpoint ck = Checkpoint::open(path("ckpt"));
+  const std::vector<std::pair<std::string, std::function<void(Shape&, std::string&)>>> contradictions = {
+      {"shape", [](Shape& shape, std::string&) { ++shape.back(); }},
+      {"alias", [](Shape&, std::string& alias) { alias = "w13_weight_scale"; }},
+  };
   for (const char* pipeline : {"reference", "optimized"})
     for (const Backend b : {Backend::Cutlass, Backend::Trtllm})
       for (const std::uint64_t chunk : {std::uint64_t{0}, std::uint64_t{1}, std::uint64_t{2} << 20})
@@ -89,23 +96,23 @@ TEST_P(Streaming, ProcessPlansTheFileAndWritesEachByteOnce) {
           const cli::ProcessedCounts planned = cli::process_streaming(ck, pipeline, b, path("planned.safetensors"), chunk, on_unit, jobs);
           EXPECT_TRUE(planned.planned) << at;
           const std::vector<std::string> once = reported;
-          reported.clear();
-          int perturbed = 0;
-          // The experts' w13_weight: the experts units come after every linear one, so the planned
-          // run has reported units before it meets the contradiction.
-          cli::process_testing::perturb_plan = [&](const std::string& parameter, Shape& shape) {
-            if (parameter == "w13_weight" && perturbed++ == 0) ++shape.back();
-          };
-          const cli::ProcessedCounts fallback = cli::process_streaming(ck, pipeline, b, path("fallback.safetensors"), chunk, on_unit, jobs);
-          cli::process_testing::perturb_plan = nullptr;
-          EXPECT_GE(perturbed, 1) << at << ": the hook met the experts' weights";
-          EXPECT_FALSE(fallback.planned) << at;
-          EXPECT_EQ(fallback.params, planned.params) << at;
-          EXPECT_EQ(reported, once) << at << ": every unit reported once, in checkpoint order";
-          EXPECT_TRUE(slurp(path("planned.safetensors")) == slurp(path("fallback.safetensors"))) << at;
-          std::size_t files = 0;
-          for (const auto& e : std::filesystem::directory_iterator(dir_.path())) files += e.path().filename().string().find(".tmp.") != std::string::npos;
-          EXPECT_EQ(files, 0u) << at << ": a temporary left behind";
+          for (const auto& [what, contradict] : contradictions) {
+            reported.clear();
+            int met = 0;
+            cli::process_testing::perturb_plan = [&](const std::string& parameter, Shape& shape, std::string& alias) {
+              if (parameter == "w13_weight" && met++ == 0) contradict(shape, alias);
+            };
+            const cli::ProcessedCounts fallback = cli::process_streaming(ck, pipeline, b, path("fallback.safetensors"), chunk, on_unit, jobs);
+            cli::process_testing::perturb_plan = nullptr;
+            EXPECT_GE(met, 1) << at << " " << what << ": the hook met the experts' weights";
+            EXPECT_FALSE(fallback.planned) << at << " " << what;
+            EXPECT_EQ(fallback.params, planned.params) << at << " " << what;
+            EXPECT_EQ(reported, once) << at << " " << what << ": every unit reported once, in checkpoint order";
+            EXPECT_TRUE(slurp(path("planned.safetensors")) == slurp(path("fallback.safetensors"))) << at << " " << what;
+            std::size_t files = 0;
+            for (const auto& e : std::filesystem::directory_iterator(dir_.path())) files += e.path().filename().string().find(".tmp.") != std::string::npos;
+            EXPECT_EQ(files, 0u) << at << " " << what << ": a temporary left behind";
+          }
         }
 }
 
