@@ -119,7 +119,9 @@ std::string signature(const Checkpoint& view, const ModuleUnit& u) {
 // 0-d value of a later chunk) nowhere, only compared with the first chunk's.
 class PlannedFile {
  public:
-  PlannedFile(const std::string& file, const std::vector<ModuleUnit>& units, const std::vector<const UnitOutput*>& outputs, Backend b)
+  // outputs[kind[i]]: what unit i processes to.
+  PlannedFile(const std::string& file, const std::vector<ModuleUnit>& units, const std::vector<UnitOutput>& outputs,
+              const std::vector<std::size_t>& kind, Backend b)
       : file_(file), slots_(units.size()) {
     std::vector<TensorSpec> specs;
     std::map<std::string, std::size_t> index;  // name -> specs
@@ -127,7 +129,7 @@ class PlannedFile {
     for (std::size_t i = 0; i < units.size(); ++i) {
       const ModuleUnit& u = units[i];
       const bool chunk = !u.renamed.empty(), first = u.first_expert == 0;
-      for (const auto& q : outputs[i]->params) {
+      for (const auto& q : outputs[kind[i]].params) {
         const std::string name = u.module + "." + q.pname;
         Slot& slot = slots_[i][q.pname];
         slot.name = name;
@@ -155,7 +157,13 @@ class PlannedFile {
         if (!q.alias.empty()) aliases[name] = u.module + "." + q.alias;
       }
     }
-    w_ = std::make_unique<PlannedSafetensorsWriter>(file, specs, std::map<std::string, std::string>{{"backend", backend_name(b)}, {"aliases", aliases.dump()}});
+    try {
+      w_ = std::make_unique<PlannedSafetensorsWriter>(file, specs, std::map<std::string, std::string>{{"backend", backend_name(b)}, {"aliases", aliases.dump()}});
+    } catch (const Error& e) {
+      // A header the writer refuses, or a file it cannot create or size: StreamedFile meets the same
+      // when its turn comes, after the units before it, as one path always reported it.
+      throw PlanMismatch{e.problem()};
+    }
   }
 
   // Called in checkpoint order (run_units), so a layer's first chunk comes before its others.
@@ -205,13 +213,13 @@ class PlannedFile {
 // (a unit fails to process, or its pipeline holds other than its one module): then StreamedFile
 // runs alone and reports the failure, if any, as it always did.
 struct Plan {
-  std::vector<UnitOutput> distinct;
-  std::vector<const UnitOutput*> per_unit;
+  std::vector<UnitOutput> distinct;  // one per kind of unit
+  std::vector<std::size_t> kind;      // per unit: its index in distinct
 };
 std::optional<Plan> plan(const Checkpoint& c, const ModelSpec& spec, const std::vector<ModuleUnit>& units, const std::string& pipeline, Backend b) {
   Plan pl;
   std::map<std::string, std::size_t> seen;  // signature -> distinct
-  std::vector<std::size_t> which(units.size());
+  pl.kind.resize(units.size());
   try {
     for (std::size_t i = 0; i < units.size(); ++i) {
       const Checkpoint view = unit_view(c, spec, units[i]);
@@ -229,12 +237,11 @@ std::optional<Plan> plan(const Checkpoint& c, const ModelSpec& spec, const std::
         ::malloc_trim(0);
         it = seen.emplace(sig, pl.distinct.size() - 1).first;
       }
-      which[i] = it->second;
+      pl.kind[i] = it->second;
     }
   } catch (...) {
     return std::nullopt;
   }
-  for (std::size_t i = 0; i < units.size(); ++i) pl.per_unit.push_back(&pl.distinct[which[i]]);
   return pl;
 }
 
@@ -297,7 +304,7 @@ ProcessedCounts process_streaming(const Checkpoint& c, const std::string& pipeli
   std::size_t reported = 0;  // units on_unit has seen: a fallback after a failed plan does not repeat them
   if (const std::optional<Plan> pl = plan(c, spec, units, pipeline, b)) {
     try {
-      PlannedFile f(file, units, pl->per_unit, b);
+      PlannedFile f(file, units, pl->distinct, pl->kind, b);
       run_units(c, spec, units, pipeline, b, f, [&](const std::string& unit, std::size_t n) {
         ++reported;
         if (on_unit) on_unit(unit, n);

@@ -14,6 +14,7 @@
 
 #include "core/allocator.h"
 #include "core/checkpoint.h"
+#include "core/error.h"
 #include "core/safetensors.h"
 #include "core/test/temp_dir.h"
 #include "generator/checkpoint_writer.h"
@@ -72,8 +73,6 @@ TEST_P(Streaming, ProcessInExpertChunksWritesTheWholeLayersBytes) {
     }
 }
 
-// verify and process take huge pages while they run (core/allocator.h) and leave the setting as
-// it was: the Python package runs commands in its own long-lived process.
 TEST_P(Streaming, ProcessPlansTheFileAndWritesEachByteOnce) {
   // One unit of each kind processed first gives every parameter's name, dtype, shape and alias, so
   // that each byte goes straight into place; a plan that a unit then contradicts (the experts'
@@ -99,11 +98,13 @@ TEST_P(Streaming, ProcessPlansTheFileAndWritesEachByteOnce) {
           for (const auto& [what, contradict] : contradictions) {
             reported.clear();
             int met = 0;
+            struct Hook {  // reset however the run ends: later tests run commands in this process
+              ~Hook() { cli::process_testing::perturb_plan = nullptr; }
+            } hook;
             cli::process_testing::perturb_plan = [&](const std::string& parameter, Shape& shape, std::string& alias) {
               if (parameter == "w13_weight" && met++ == 0) contradict(shape, alias);
             };
             const cli::ProcessedCounts fallback = cli::process_streaming(ck, pipeline, b, path("fallback.safetensors"), chunk, on_unit, jobs);
-            cli::process_testing::perturb_plan = nullptr;
             EXPECT_GE(met, 1) << at << " " << what << ": the hook met the experts' weights";
             EXPECT_FALSE(fallback.planned) << at << " " << what;
             EXPECT_EQ(fallback.params, planned.params) << at << " " << what;
@@ -116,6 +117,24 @@ TEST_P(Streaming, ProcessPlansTheFileAndWritesEachByteOnce) {
         }
 }
 
+TEST_P(Streaming, ProcessIntoAFileThatCannotBeCreatedFailsAsBefore) {
+  // The planned file refused (here: its folder is missing): the run falls back, the temporary data
+  // file meets the same refusal, and the user sees the error the command always gave, naming the
+  // file (not a plan's internal mismatch).
+  const Checkpoint ck = Checkpoint::open(path("ckpt"));
+  const std::string file = path("missing/p.safetensors");
+  try {
+    cli::process_streaming(ck, "reference", Backend::Cutlass, file, 0);
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::Io) << e.what();
+    EXPECT_EQ(e.file(), file) << e.what();
+    EXPECT_NE(std::string(e.what()).find("cannot create"), std::string::npos) << e.what();
+  }
+}
+
+// verify and process take huge pages while they run (core/allocator.h) and leave the setting as
+// it was: the Python package runs commands in its own long-lived process.
 TEST_P(Streaming, VerifyAndProcessLeaveHugePagesAsTheyWere) {
   ASSERT_FALSE(TrackingAllocator::global().huge_pages());
   EXPECT_EQ(nvfp4({"verify", path("ckpt"), "--activation-rows", "0", "--reloads", "0"}).code, 0);
