@@ -64,7 +64,7 @@ void BM_DramRead(benchmark::State& state) {
 template <int W>
 void BM_RowsOrderRead(benchmark::State& state) {
   if (!has_avx512()) return state.SkipWithError("no AVX-512 VNNI on this CPU");
-  constexpr std::size_t kRow = 2048, kNear = nvfp4::opt::tiles::kRowsPrefetchNearBytes, kFar = nvfp4::opt::tiles::kRowsPrefetchFarBytes;
+  constexpr std::size_t kRows = nvfp4::opt::tiles::kRowsWideRows, kRow = 2048, kNear = nvfp4::opt::tiles::kRowsPrefetchNearBytes, kFar = nvfp4::opt::tiles::kRowsPrefetchFarBytes;
   const bool prefetch = state.range(0) != 0;
   const char* buf = read_buffer();
   long long sink = 0;
@@ -72,9 +72,9 @@ void BM_RowsOrderRead(benchmark::State& state) {
     __m512i a[8];
     for (int i = 0; i < 8; ++i) a[i] = _mm512_set1_epi32(i);
     __m512i x0 = _mm512_setzero_si512();
-    for (std::size_t g = 0; g < kReadBytes; g += 4 * kRow)
+    for (std::size_t g = 0; g < kReadBytes; g += kRows * kRow)
       for (std::size_t c = 0; c < kRow; c += 128)
-        for (std::size_t r = 0; r < 4; ++r) {
+        for (std::size_t r = 0; r < kRows; ++r) {
           const std::size_t at = g + r * kRow + c;
           if (prefetch && at + kFar + 128 <= kReadBytes) {
             _mm_prefetch(buf + at + kNear, _MM_HINT_T0);

@@ -22,6 +22,26 @@ namespace nvfp4::cli {
 
 namespace {
 
+// A layer-wide 0-d value of an experts layer processed in chunks (w13/w2_input_scale_quant):
+// written by the layer's first chunk; every later chunk derives it from the same layer maxima,
+// which this checks. Both files below keep one.
+class LayerValues {
+ public:
+  // True for the first chunk (write it); for a later one, throws unless its bytes are the first's.
+  bool first_or_same(const std::string& file, const std::string& name, const Tensor& t, bool first) {
+    std::string bytes(reinterpret_cast<const char*>(t.data()), static_cast<std::size_t>(t.nbytes()));
+    if (first) {
+      values_[name] = std::move(bytes);
+      return true;
+    }
+    if (values_.at(name) != bytes) throw Error(ErrorKind::CheckFailed, file, name, "differs between chunks of the layer's experts");
+    return false;
+  }
+
+ private:
+  std::map<std::string, std::string> values_;
+};
+
 // The output file as units arrive. Every parameter name after post-processing, aliases included
 // as their own tensors (a safetensors file cannot share bytes between names) and listed in
 // __metadata__. Nothing names the pipeline, so the two pipelines' files compare byte for byte.
@@ -48,21 +68,13 @@ class StreamedFile {
   std::size_t params() const { return params_; }
 
  private:
-  // A layer-wide value (w13/w2_input_scale_quant): written by the layer's first chunk; every
-  // later chunk derives it from the same layer maxima, which this checks.
   void same_in_every_chunk(const std::string& name, const Tensor& t, bool first) {
-    std::string bytes(reinterpret_cast<const char*>(t.data()), static_cast<std::size_t>(t.nbytes()));
-    if (first) {
-      w_.add(name, t);
-      layer_values_[name] = std::move(bytes);
-    } else if (layer_values_.at(name) != bytes) {
-      throw Error(ErrorKind::CheckFailed, file_, name, "differs between chunks of the layer's experts");
-    }
+    if (layer_values_.first_or_same(file_, name, t, first)) w_.add(name, t);
   }
   std::string file_;
   StreamingSafetensorsWriter w_;
   nlohmann::json aliases_ = nlohmann::json::object();
-  std::map<std::string, std::string> layer_values_;
+  LayerValues layer_values_;
   std::size_t params_ = 0;
 };
 
@@ -96,19 +108,24 @@ UnitOutput output_of(const Pipeline& p, const ModuleUnit& u) {
   return o;
 }
 
-// Units whose views hold the same tensors up to the numbers in their names (layer and expert
-// indices), with the same dtypes and shapes, process to the same parameters: one of each is
-// processed first to learn them (the plan), then every unit for its bytes.
-std::string signature(const Checkpoint& view, const ModuleUnit& u) {
-  std::string s = u.experts ? "experts" : "linear";
-  for (const auto& n : view.tensor_names()) {
-    s += '|';
+// Units that hold the same tensors up to the numbers in their names (layer and expert indices),
+// with the same dtypes and shapes, process to the same parameters: one of each is processed first
+// to learn them (the plan), then every unit for its bytes. Read from the checkpoint's headers (no
+// view, so no expert layer's input scales read for every chunk); as a sorted list, since the names
+// a chunk is seen under are renumbered from 0 and sort otherwise.
+std::string signature(const Checkpoint& c, const ModuleUnit& u) {
+  std::vector<std::string> entries;
+  for (const auto& n : u.tensors) {
+    std::string e;
     for (std::size_t i = 0; i < n.size(); ++i)  // every run of digits as one '#'
-      if (n[i] < '0' || n[i] > '9') s += n[i];
-      else if (i == 0 || n[i - 1] < '0' || n[i - 1] > '9') s += '#';
-    const TensorInfo& t = view.info(n);
-    s += ":" + std::string(dtype_name(t.dtype)) + shape_str(t.shape);
+      if (n[i] < '0' || n[i] > '9') e += n[i];
+      else if (i == 0 || n[i - 1] < '0' || n[i - 1] > '9') e += '#';
+    const TensorInfo& t = c.info(n);
+    entries.push_back(e + ":" + std::string(dtype_name(t.dtype)) + shape_str(t.shape));
   }
+  std::sort(entries.begin(), entries.end());
+  std::string s = u.experts ? "experts" : "linear";
+  for (const auto& e : entries) s += "|" + e;
   return s;
 }
 
@@ -143,20 +160,17 @@ class PlannedFile {
           specs.push_back({name, q.dtype, q.shape});
         } else if (!chunk || first) {
           throw PlanMismatch{name + ": written twice"};
-        } else if (q.shape.empty()) {
-          slot.compare_only = true;
-        } else {
+        } else if (!q.shape.empty()) {
           TensorSpec& t = specs[it->second];
           if (t.dtype != q.dtype || t.shape.size() != q.shape.size() || !std::equal(t.shape.begin() + 1, t.shape.end(), q.shape.begin() + 1))
             throw PlanMismatch{name + ": a chunk that does not append"};
           slot.offset = dtype_nbytes(t.dtype, shape_numel(t.shape));
           t.shape[0] += q.shape[0];
         }
-        if (chunk && !first) continue;
-        ++params_;
-        if (!q.alias.empty()) aliases[name] = u.module + "." + q.alias;
+        if (!(chunk && !first) && !q.alias.empty()) aliases[name] = u.module + "." + q.alias;
       }
     }
+    params_ = specs.size();
     try {
       w_ = std::make_unique<PlannedSafetensorsWriter>(file, specs, std::map<std::string, std::string>{{"backend", backend_name(b)}, {"aliases", aliases.dump()}});
     } catch (const Error& e) {
@@ -177,17 +191,7 @@ class PlannedFile {
       const Tensor& t = param->data;
       if (t.dtype() != slot.dtype || t.shape() != slot.shape) throw PlanMismatch{slot.name + ": another dtype or shape than planned"};
       if (m.alias_of(pname) != slot.alias) throw PlanMismatch{slot.name + ": aliased otherwise than planned (the header lists aliases)"};
-      if (!u.renamed.empty() && t.dim() == 0) {
-        // A layer-wide value (w13/w2_input_scale_quant): written by the layer's first chunk; every
-        // later chunk derives it from the same layer maxima, which this checks (as StreamedFile does).
-        std::string bytes(reinterpret_cast<const char*>(t.data()), t.nbytes());
-        if (slot.compare_only) {
-          if (layer_values_.at(slot.name) != bytes)
-            throw Error(ErrorKind::CheckFailed, file_, slot.name, "differs between chunks of the layer's experts");
-          continue;
-        }
-        layer_values_[slot.name] = std::move(bytes);
-      }
+      if (!u.renamed.empty() && t.dim() == 0 && !layer_values_.first_or_same(file_, slot.name, t, u.first_expert == 0)) continue;
       w_->write(slot.name, slot.offset, {t.data(), t.nbytes()});
     }
   }
@@ -200,13 +204,12 @@ class PlannedFile {
     DType dtype = DType::U8;
     Shape shape;
     std::uint64_t offset = 0;
-    bool compare_only = false;
   };
   std::string file_;
   std::vector<std::map<std::string, Slot>> slots_;
-  std::map<std::string, std::string> layer_values_;
+  LayerValues layer_values_;
   std::unique_ptr<PlannedSafetensorsWriter> w_;
-  std::size_t params_ = 0;
+  std::size_t params_ = 0;  // one per planned tensor: what StreamedFile counts
 };
 
 // Each unit's outputs from one processed unit per signature; nullopt where that cannot be done
@@ -222,12 +225,11 @@ std::optional<Plan> plan(const Checkpoint& c, const ModelSpec& spec, const std::
   pl.kind.resize(units.size());
   try {
     for (std::size_t i = 0; i < units.size(); ++i) {
-      const Checkpoint view = unit_view(c, spec, units[i]);
-      const std::string sig = signature(view, units[i]);
+      const std::string sig = signature(c, units[i]);
       auto it = seen.find(sig);
       if (it == seen.end()) {
         auto p = make_pipeline(pipeline, b);
-        p->load_weights(view);
+        p->load_weights(unit_view(c, spec, units[i]));
         p->process_weights_after_loading(b);
         pl.distinct.push_back(output_of(*p, units[i]));
         if (process_testing::perturb_plan)
