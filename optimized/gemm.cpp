@@ -84,6 +84,18 @@ float smallest_nonzero(const float* r, std::int64_t K) {
 Tensor gemm(const Tensor& x, const GemmWeights& w, GemmMode mode) {
   if (x.dtype() != DType::F32 && x.dtype() != DType::BF16 && x.dtype() != DType::F16)
     throw std::invalid_argument("gemm: x must be F32, BF16 or F16");
+  // The kernels write every output column (a test build poisons fresh tensors, so one left out shows).
+  Tensor y = Tensor::empty(x.dtype(), {x.size(0), w.N});
+  gemm_into(x, w, mode, y);
+  return y;
+}
+
+void gemm_into(const Tensor& x, const GemmWeights& w, GemmMode mode, Tensor& y) {
+  if (x.dtype() != DType::F32 && x.dtype() != DType::BF16 && x.dtype() != DType::F16)
+    throw std::invalid_argument("gemm: x must be F32, BF16 or F16");
+  if (y.dtype() != x.dtype() || y.shape() != Shape{x.size(0), w.N})
+    throw std::invalid_argument("gemm: the output must be " + std::string(dtype_name(x.dtype())) + " " + shape_str({x.size(0), w.N}) + ", got " +
+                                std::string(dtype_name(y.dtype())) + " " + shape_str(y.shape()));
   const Isa isa = active_isa();
   const KernelSet& kernels = kernels_for(isa);
   thread_local Scratch mine;
@@ -132,9 +144,7 @@ Tensor gemm(const Tensor& x, const GemmWeights& w, GemmMode mode) {
     if (m0 < m1) kernels.prepare(mode, a, s.prepared, m0, m1);
   });
 
-  // The kernels write every output column (a test build poisons fresh tensors, so one left out
-  // shows); F32 results go straight into y.
-  Tensor y = Tensor::empty(x.dtype(), {M, w.N});
+  // F32 results go straight into y.
   float* out = x.dtype() == DType::F32 ? y.data_as<float>() : sized(s.out, M * w.N);
   // Split the stored rows: a few tasks per thread for balance, none for a problem too small to share.
   const double work = static_cast<double>(M) * static_cast<double>(w.rows) * static_cast<double>(K);
@@ -148,7 +158,6 @@ Tensor gemm(const Tensor& x, const GemmWeights& w, GemmMode mode) {
   count_kernel_hit(isa);
   if (x.dtype() != DType::F32)
     for (std::int64_t i = 0; i < M * w.N; ++i) store(y, i, out[static_cast<std::size_t>(i)]);
-  return y;
 }
 
 }  // namespace nvfp4::opt

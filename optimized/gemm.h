@@ -45,5 +45,9 @@ struct GemmWeights {
 // x: [M, K] F32, BF16 or F16, finite, and for w4a16 |x| < FLT_MAX / (5376 K) so that no f32 partial
 // sum can overflow (|e2m1 * S| <= 2688); OptimizedPipeline::gemm checks both, as the reference does.
 Tensor gemm(const Tensor& x, const GemmWeights& w, GemmMode mode);
+// The same into y, [M, N] in x's dtype, which the caller allocated (an engine's preallocated output,
+// a bench's loop): every element is written, nothing is allocated through the tracking allocator.
+// y may not overlap x. Throws std::invalid_argument naming the shape or dtype y should have.
+void gemm_into(const Tensor& x, const GemmWeights& w, GemmMode mode, Tensor& y);
 
 }  // namespace nvfp4::opt

@@ -10,12 +10,14 @@
 // - Large sizes: a property draws the same classes (M and K remainders, N past tiles) at sizes
 //   where the work is split between threads, activation rows are prepared in parallel and the w4a4
 //   panels block their activation rows.
-// Every path this CPU can run (forced dispatch, each run counted), both modes, 1 and 2 threads;
-// every output element within optimized/gemm.h's bound of the reference's exact oracle.
+// Every path this CPU can run (forced dispatch, each run counted), both modes, 1 and 2 threads
+// (opt::gemm on one, opt::gemm_into a NaN-filled output on two); every output element within
+// optimized/gemm.h's bound of the reference's exact oracle.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <sstream>
 #include <vector>
 
@@ -80,7 +82,13 @@ std::string check_shape(std::int64_t M, std::int64_t N, std::int64_t K, std::uin
         opt::ScopedIsa forced(isa);
         opt::ThreadPool::global().set_threads(threads);
         const std::uint64_t before = opt::kernel_hits(isa);
-        const Tensor got = opt::gemm(x, wt.w, mode);
+        // Both entry points on every class: gemm() on 1 thread, gemm_into() on 2, into an output
+        // of NaN bytes (0xFF), so that an element it leaves unwritten fails the bound.
+        Tensor got = threads == 1 ? opt::gemm(x, wt.w, mode) : Tensor::empty(x.dtype(), {M, N});
+        if (threads != 1) {
+          std::memset(got.data(), 0xFF, got.nbytes());
+          opt::gemm_into(x, wt.w, mode, got);
+        }
         const char* where = opt::isa_name(isa);
         if (opt::kernel_hits(isa) != before + 1) {
           fail << where << " " << gemm_mode_name(mode) << ": the forced path did not run\n";
