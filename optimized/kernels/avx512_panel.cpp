@@ -229,18 +229,6 @@ void PanelActivations::prepare(GemmMode mode, const Activations& a, Prepared& p,
     }
 }
 
-// The next panel's rows are one contiguous run of bytes (stored rows are row_bytes apart), read
-// 16 streams at a time by pack_panel: too many for the hardware prefetchers to follow from L3 or
-// DRAM. Bring the share of them that matches chunks [cc0, cc1) of this panel into L2 while this
-// panel computes.
-void prefetch_next(const GemmWeights& w, std::int64_t next, std::int64_t n1, std::int64_t cc0, std::int64_t cc1, std::int64_t chunks) {
-  if (next >= n1) return;
-  const std::int64_t rows = std::min<std::int64_t>(Panel::kRows, n1 - next);
-  const std::uint8_t* p = w.packed + next * w.row_bytes;
-  const std::int64_t bytes = rows * w.row_bytes;
-  for (std::int64_t o = bytes * cc0 / chunks / 64 * 64; o < bytes * cc1 / chunks; o += 64) _mm_prefetch(reinterpret_cast<const char*>(p + o), _MM_HINT_T1);
-}
-
 void run_panels(GemmMode mode, const GemmWeights& w, const Activations& a, const Prepared& p, float* out, std::int64_t n0,
                 std::int64_t n1) {
   thread_local Aligned<std::uint8_t> panel_buf;
@@ -264,7 +252,10 @@ void run_panels(GemmMode mode, const GemmWeights& w, const Activations& a, const
     for (std::int64_t row0 = n0; row0 < n1; row0 += Panel::kRows) {
       for (std::int64_t cc0 = 0; cc0 < chunks; cc0 += kChunks) {
         const std::int64_t cc1 = std::min(chunks, cc0 + kChunks);
-        if (mhi == a.M) prefetch_next(w, row0 + Panel::kRows, n1, cc0, cc1, chunks);
+        // No prefetch of the next panel here: RowGroup::chunk fetches 4 chunks ahead, and a burst of
+        // one prefetch per 64 bytes of the next panel per pass (1024 per panel) stalled the core on
+        // its line fill buffers: 5-15% slower at M = 4-32, hot and cold (bench/measurements.md,
+        // "... the next panel's prefetch dropped").
         pack_panel(mode, w, row0, cc0, cc1, P);
         const std::int64_t b0 = 8 * cc0, count = std::min(nb, 8 * cc1) - b0;
         if (mode == GemmMode::W4A4) {
