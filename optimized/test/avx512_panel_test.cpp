@@ -37,14 +37,17 @@ TEST(Avx512Panel, Transpose16x16IsTheTranspose) {
     for (int j = 0; j < 16; ++j) EXPECT_EQ(t[i][j], m[j][i]) << "[" << i << "][" << j << "]";
 }
 
+// The row quantizer runs 16 blocks at a time, then the rest one by one: K of every block count
+// class (below, at and past one and two groups of 16, and a longer row), 400 random rows in all.
 TEST(Avx512Quantize, RowsEqualTheScalarQuantizer) {
   if (!have_avx512()) GTEST_SKIP() << "no AVX-512 on this CPU";
   Rng r(3);
-  const std::int64_t K = 16 * 37;
-  std::vector<float> x(static_cast<std::size_t>(K));
-  std::vector<std::int8_t> d0(static_cast<std::size_t>(K)), d1(static_cast<std::size_t>(K));
-  std::vector<float> s0(static_cast<std::size_t>(K / 16)), s1(static_cast<std::size_t>(K / 16));
+  const std::int64_t block_counts[] = {1, 15, 16, 17, 31, 32, 33, 37};
   for (int trial = 0; trial < 400; ++trial) {
+    const std::int64_t K = 16 * block_counts[trial % 8];
+    std::vector<float> x(static_cast<std::size_t>(K));
+    std::vector<std::int8_t> d0(static_cast<std::size_t>(K)), d1(static_cast<std::size_t>(K));
+    std::vector<float> s0(static_cast<std::size_t>(K / 16)), s1(static_cast<std::size_t>(K / 16));
     const float gs = trial % 2 ? std::ldexp(1.0f, trial % 20 - 6) : static_cast<float>(r.uniform() * 5000);
     for (std::int64_t k = 0; k < K; ++k) {
       const double u = r.uniform();
