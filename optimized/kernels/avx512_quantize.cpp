@@ -6,44 +6,40 @@
 
 namespace nvfp4::opt::avx512 {
 
-__m128i e2m1_16(__m512 x) {
-  // The lanes of optimized/codecs.h e2m1(), step for step.
+namespace {
+
+// The code of 16 floats in a small float format, lane by lane as optimized/codecs.h encodes one:
+// |x| rounded to the format's grid (round_to_grid: spacing 2^(e - kMant) in a normal binade 2^e >=
+// 2^kMinExp, 2^(kMinExp - kMant) below it), the code from the rounded value's bits (normal) or
+// from it times 2^(kMant - kMinExp) (subnormal), kSat above sat_above, the sign bit, kNaN for NaN.
+template <int kMant, int kMinExp, int kSignShift, int kSignBit, int kSat, int kNaN>
+__m512i small_float_16(__m512 x, float sat_above) {
   const __m512i b = _mm512_castps_si512(x);
-  const __m512i sign = _mm512_and_si512(_mm512_srli_epi32(b, 28), _mm512_set1_epi32(8));
+  const __m512i sign = _mm512_and_si512(_mm512_srli_epi32(b, kSignShift), _mm512_set1_epi32(kSignBit));
   const __m512i ab = _mm512_and_si512(b, _mm512_set1_epi32(0x7FFFFFFF));
   const __m512 a = _mm512_castsi512_ps(ab);
   const __m512i e_bits = _mm512_and_si512(ab, _mm512_set1_epi32(0x7F800000));
-  const __m512i u_bits = _mm512_sub_epi32(_mm512_max_epu32(e_bits, _mm512_set1_epi32(127 << 23)), _mm512_set1_epi32(1 << 23));
+  const __m512i u_bits = _mm512_sub_epi32(_mm512_max_epu32(e_bits, _mm512_set1_epi32((127 + kMinExp) << 23)), _mm512_set1_epi32(kMant << 23));
   const __m512 c = _mm512_castsi512_ps(_mm512_add_epi32(u_bits, _mm512_set1_epi32(23 << 23)));
   const __m512 r = _mm512_sub_ps(_mm512_add_ps(a, c), c);
-  const __m512i normal = _mm512_sub_epi32(_mm512_srli_epi32(_mm512_castps_si512(r), 22), _mm512_set1_epi32(126 << 1));
-  const __mmask16 below_one = _mm512_cmp_ps_mask(r, _mm512_set1_ps(1.0f), _CMP_LT_OQ);
-  const __m512i sub = _mm512_cvttps_epi32(_mm512_mul_ps(_mm512_mask_blend_ps(below_one, _mm512_set1_ps(1.0f), r), _mm512_set1_ps(2.0f)));
-  __m512i code = _mm512_mask_blend_epi32(below_one, normal, sub);
-  code = _mm512_mask_blend_epi32(_mm512_cmp_ps_mask(a, _mm512_set1_ps(5.0f), _CMP_GT_OQ), code, _mm512_set1_epi32(7));
+  const __m512i normal = _mm512_sub_epi32(_mm512_srli_epi32(_mm512_castps_si512(r), 23 - kMant), _mm512_set1_epi32((127 + kMinExp - 1) << kMant));
+  const __m512 min_normal = _mm512_castsi512_ps(_mm512_set1_epi32((127 + kMinExp) << 23));
+  const __mmask16 subnormal = _mm512_cmp_ps_mask(r, min_normal, _CMP_LT_OQ);
+  const __m512 to_units = _mm512_castsi512_ps(_mm512_set1_epi32((127 + kMant - kMinExp) << 23));
+  const __m512i sub = _mm512_cvttps_epi32(_mm512_mul_ps(_mm512_mask_blend_ps(subnormal, min_normal, r), to_units));
+  __m512i code = _mm512_mask_blend_epi32(subnormal, normal, sub);
+  code = _mm512_mask_blend_epi32(_mm512_cmp_ps_mask(a, _mm512_set1_ps(sat_above), _CMP_GT_OQ), code, _mm512_set1_epi32(kSat));
   code = _mm512_or_si512(code, sign);
-  code = _mm512_mask_blend_epi32(_mm512_cmpgt_epu32_mask(ab, _mm512_set1_epi32(0x7F800000)), code, _mm512_set1_epi32(7));
-  return _mm512_cvtepi32_epi8(code);
+  return _mm512_mask_blend_epi32(_mm512_cmpgt_epu32_mask(ab, _mm512_set1_epi32(0x7F800000)), code, _mm512_set1_epi32(kNaN));
 }
 
-__m512i e4m3_16(__m512 x) {
-  // The lanes of optimized/codecs.h e4m3_satfinite(), step for step.
-  const __m512i b = _mm512_castps_si512(x);
-  const __m512i sign = _mm512_and_si512(_mm512_srli_epi32(b, 24), _mm512_set1_epi32(0x80));
-  const __m512i ab = _mm512_and_si512(b, _mm512_set1_epi32(0x7FFFFFFF));
-  const __m512 a = _mm512_castsi512_ps(ab);
-  const __m512i e_bits = _mm512_and_si512(ab, _mm512_set1_epi32(0x7F800000));
-  const __m512i u_bits = _mm512_sub_epi32(_mm512_max_epu32(e_bits, _mm512_set1_epi32((127 - 6) << 23)), _mm512_set1_epi32(3 << 23));
-  const __m512 c = _mm512_castsi512_ps(_mm512_add_epi32(u_bits, _mm512_set1_epi32(23 << 23)));
-  const __m512 r = _mm512_sub_ps(_mm512_add_ps(a, c), c);
-  const __m512i normal = _mm512_sub_epi32(_mm512_srli_epi32(_mm512_castps_si512(r), 20), _mm512_set1_epi32((127 - 7) << 3));
-  const __mmask16 sub_range = _mm512_cmp_ps_mask(r, _mm512_set1_ps(0.015625f), _CMP_LT_OQ);
-  const __m512i sub = _mm512_cvttps_epi32(_mm512_mul_ps(_mm512_mask_blend_ps(sub_range, _mm512_set1_ps(0.015625f), r), _mm512_set1_ps(512.0f)));
-  __m512i code = _mm512_mask_blend_epi32(sub_range, normal, sub);
-  code = _mm512_mask_blend_epi32(_mm512_cmp_ps_mask(a, _mm512_set1_ps(464.0f), _CMP_GT_OQ), code, _mm512_set1_epi32(0x7E));
-  code = _mm512_or_si512(code, sign);
-  return _mm512_mask_blend_epi32(_mm512_cmpgt_epu32_mask(ab, _mm512_set1_epi32(0x7F800000)), code, _mm512_set1_epi32(0x7F));
-}
+}  // namespace
+
+// E2M1: 1 mantissa bit, normal from 2^0, saturating above 5 (itself a tie to 4) at 6, NaN -> 7.
+__m128i e2m1_16(__m512 x) { return _mm512_cvtepi32_epi8(small_float_16<1, 0, 28, 0x8, 0x7, 0x7>(x, 5.0f)); }
+
+// E4M3 satfinite: 3 mantissa bits, normal from 2^-6, saturating above 464 (itself a tie to 448) at 448.
+__m512i e4m3_16(__m512 x) { return small_float_16<3, -6, 24, 0x80, 0x7E, 0x7F>(x, 464.0f); }
 
 namespace {
 
