@@ -33,10 +33,15 @@ __m512i small_float_16(__m512 x, float sat_above) {
   return _mm512_mask_blend_epi32(_mm512_cmpgt_epu32_mask(ab, _mm512_set1_epi32(0x7F800000)), code, _mm512_set1_epi32(kNaN));
 }
 
+// E2M1: 1 mantissa bit, normal from 2^0, saturating above 5 (itself a tie to 4) at 6, NaN -> 7.
+// (Inlined into the row loop: a call per 16-element block measured 2% of a GEMM at M = 128.)
+__attribute__((always_inline)) inline __m128i e2m1_codes(__m512 x) {
+  return _mm512_cvtepi32_epi8(small_float_16<1, 0, 28, 0x8, 0x7, 0x7>(x, 5.0f));
+}
+
 }  // namespace
 
-// E2M1: 1 mantissa bit, normal from 2^0, saturating above 5 (itself a tie to 4) at 6, NaN -> 7.
-__m128i e2m1_16(__m512 x) { return _mm512_cvtepi32_epi8(small_float_16<1, 0, 28, 0x8, 0x7, 0x7>(x, 5.0f)); }
+__m128i e2m1_16(__m512 x) { return e2m1_codes(x); }
 
 // E4M3 satfinite: 3 mantissa bits, normal from 2^-6, saturating above 464 (itself a tie to 448) at 448.
 __m512i e4m3_16(__m512 x) { return small_float_16<3, -6, 24, 0x80, 0x7E, 0x7F>(x, 464.0f); }
@@ -52,7 +57,7 @@ inline float block_max(const float* x) {
 
 // Block b's codes, scaled by out_scale, as 2 e2m1 through the table.
 inline void store_codes(const float* x, std::int64_t b, float out_scale, __m128i table, std::int8_t* doubled) {
-  const __m128i codes = e2m1_16(_mm512_mul_ps(_mm512_loadu_ps(x + 16 * b), _mm512_set1_ps(out_scale)));
+  const __m128i codes = e2m1_codes(_mm512_mul_ps(_mm512_loadu_ps(x + 16 * b), _mm512_set1_ps(out_scale)));
   _mm_storeu_si128(reinterpret_cast<__m128i*>(doubled + 16 * b), _mm_shuffle_epi8(table, codes));
 }
 

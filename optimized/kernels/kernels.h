@@ -18,7 +18,7 @@ namespace nvfp4::opt {
 
 struct Activations {
   std::int64_t M = 0, K = 0, Kp = 0;  // Kp = roundup(K, 64): every buffer below is zero-padded to it
-  const float* f = nullptr;           // [M][Kp] x as f32 (w4a16)
+  const float* f = nullptr;           // [M][Kp] x as f32 (w4a16; nullptr for w4a4 from F32 x)
   const std::int8_t* q = nullptr;     // [M][Kp] w4a4: 2 * e2m1(code), the integers 0, ±1, ±2, ±3, ±4, ±6, ±8, ±12
   const float* s = nullptr;           // [M][Kp / 16] w4a4: E4M3 block scales as f32
   float smallest = 0;                 // w4a16: the smallest nonzero |x| (0 when every x is 0), known before prepared_bytes
