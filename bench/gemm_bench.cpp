@@ -13,7 +13,10 @@
 // int8; >= 150 MB, at least 2 copies, for f32, whose single copy is already tens of MB).
 // Counters: GFLOP/s (2 M N K per second) and the weight bytes read per second.
 #include <benchmark/benchmark.h>
+#include <immintrin.h>
 #include <omp.h>
+
+#include <algorithm>
 
 #include <map>
 #include <memory>
@@ -174,6 +177,44 @@ void onednn_int8(benchmark::State& st, Shape s, std::int64_t M, int threads, boo
   counters(st, s, M, static_cast<double>(s.N * s.K));
 }
 
+// The cold GEMMs' DRAM bound measured on their own pages: one thread per half of each copy (its
+// packed rows, then its scales), the copies rotated as the cold GEMMs rotate them, read as the
+// limits' DRAM loop reads its 2 GiB buffer; in the same process as the cold GEMMs, so that their
+// fraction of the bound can be read against the very pages they read (on this project's VM host the
+// M = 1 cold GEMM moved by ~25% from one process to the next: bench/measurements.md, "The cold
+// copies' own read rate").
+__attribute__((target("avx512f"))) long long read_sum(const std::uint8_t* p, std::size_t n) {
+  __m512i a0 = _mm512_set1_epi64(0), a1 = a0;  // (setzero: a false -Wuninitialized in GCC 12's header)
+  std::size_t i = 0;
+  for (; i + 128 <= n; i += 128) {
+    a0 = _mm512_add_epi64(a0, _mm512_loadu_si512(p + i));
+    a1 = _mm512_add_epi64(a1, _mm512_loadu_si512(p + i + 64));
+  }
+  long long s = _mm512_reduce_add_epi64(_mm512_add_epi64(a0, a1));
+  for (; i < n; ++i) s += p[i];
+  return s;
+}
+
+void cold_read(benchmark::State& st, Shape s, int threads) {
+  auto& copies = ShapeData::get(s).nvfp4(true);
+  set_threads(threads);
+  std::vector<long long> sink(static_cast<std::size_t>(threads));
+  std::size_t i = 0;
+  for (auto _ : st) {
+    const SyntheticWeights& c = *copies[i++ % copies.size()];
+    opt::ThreadPool::global().run(threads, [&](std::int64_t t) {
+      auto half = [&](const std::vector<std::uint8_t>& v) {
+        const std::size_t per = (v.size() / static_cast<std::size_t>(threads) + 63) / 64 * 64;
+        const std::size_t lo = std::min(v.size(), per * static_cast<std::size_t>(t)), hi = std::min(v.size(), lo + per);
+        return read_sum(v.data() + lo, hi - lo);
+      };
+      sink[static_cast<std::size_t>(t)] = half(c.packed) + half(c.scales);
+    });
+  }
+  benchmark::DoNotOptimize(sink.data());
+  st.counters["weight_GB"] = benchmark::Counter(static_cast<double>(copies[0]->bytes()) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
 // lanes: nullopt for ref::gemm_exact itself.
 void reference_exact(benchmark::State& st, Shape s, GemmMode mode, std::int64_t M, std::optional<checks::LanePath> lanes) {
   auto& w = *ShapeData::get(s).nvfp4(false)[0];
@@ -230,7 +271,13 @@ const bool registered = [] {
           RegisterBenchmark(("gemm/int8/onednn_u8s8s32" + tail).c_str(), [=](benchmark::State& st) { onednn_int8(st, s, M, t, cold); })
               ->UseRealTime()->Unit(benchmark::kMicrosecond);
         }
-    if (s.N == 4096 && s.K == 4096) register_other_paths(s, best);  // every other dispatch path, on one shape
+    if (s.N == 4096 && s.K == 4096) {
+      register_other_paths(s, best);  // every other dispatch path, on one shape
+      if (__builtin_cpu_supports("avx512f"))
+        for (int t : {1, 2})
+          RegisterBenchmark(("gemm/read/cold_copies/" + sn + "/threads:" + std::to_string(t)).c_str(), [=](benchmark::State& st) { cold_read(st, s, t); })
+              ->UseRealTime()->Unit(benchmark::kMicrosecond);
+    }
     if (s.N == 768)  // the oracle costs a multiprecision sum per element: small shape, few rows
       for (std::int64_t M : {std::int64_t{1}, std::int64_t{16}})
         for (GemmMode mode : {GemmMode::W4A4, GemmMode::W4A16})
