@@ -3,6 +3,7 @@
 #include <cfloat>
 
 #include "optimized/codecs.h"
+#include "optimized/kernels/tiles.h"
 
 namespace nvfp4::opt::avx512 {
 
@@ -71,6 +72,7 @@ void quantize_row(const float* x, std::int64_t K, float gs, std::int8_t* doubled
   // 16 blocks at a time: their scales as lanes of one vector (the scalar expressions lane by lane,
   // IEEE multiply and divide, so bitwise the same), which the scalar chain per block (a divide on
   // it) made ~5% of a w4a4 GEMM at M = 128.
+  static_assert(tiles::kQuantizeGroupBlocks == 16, "one block per lane of a zmm");
   alignas(64) float vmax[16], out_scale[16];
   for (; b + 16 <= blocks; b += 16) {
     for (int i = 0; i < 16; ++i) vmax[i] = block_max(x + 16 * (b + i));

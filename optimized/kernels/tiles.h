@@ -11,8 +11,9 @@
 //   half tile, w4a16 panel tile kPanelW4a16TileM with its half tile, AVX2 kAvx2TileM).
 // - K: every remainder modulo each K step (scalar: a 16-block; AVX2 kAvx2ChunkK; AVX-512 w4a16
 //   lanes kKLaneChunkK; rows kernel kRowsChunkK with its 4-block scale groups; panels kPanelChunkK
-//   packed kPanelChunksPerPass at a time, w4a16 decoded kPanelF32Blocks blocks at a time), and the
-//   activation padding to kActivationKPad.
+//   packed kPanelChunksPerPass at a time, w4a16 decoded kPanelF32Blocks blocks at a time; the
+//   AVX-512 activation quantizer's kQuantizeGroupBlocks blocks at a time, then single blocks), and
+//   the activation padding to kActivationKPad.
 // - N: below, at and past each stored-row tile (rows kernel 4 / 2 / 1 rows, panel 32 rows in two
 //   16-row groups, thread tasks of whole kTaskRowMultiple rows, the 128-row band of the swizzled
 //   scales).
@@ -42,6 +43,9 @@ inline constexpr std::int64_t kBlockK = 16;
 // avx2.cpp: 32 K per step (two blocks), kAvx2TileM activation rows per weight row.
 inline constexpr std::int64_t kAvx2ChunkK = 32;
 inline constexpr std::int64_t kAvx2TileM = 4;
+
+// avx512_quantize.cpp: w4a4 activation blocks whose scales are computed together (one per lane).
+inline constexpr std::int64_t kQuantizeGroupBlocks = 16;
 
 // avx512.cpp: which AVX-512 kernel runs.
 inline constexpr std::int64_t kW4a4PanelMinRows = 16;   // w4a4: rows kernel below, panels from here
@@ -94,7 +98,7 @@ inline constexpr std::int64_t largest_tile_m() {
 }
 inline constexpr std::int64_t largest_k_group() {
   return std::max<std::int64_t>({kBlockK, kAvx2ChunkK, kKLaneChunkK, kRowsChunkK, kPanelChunkK * kPanelChunksPerPass,
-                                 kPanelF32Blocks * kBlockK, kActivationKPad, kAmxStepK});
+                                 kPanelF32Blocks * kBlockK, kActivationKPad, kAmxStepK, kQuantizeGroupBlocks * kBlockK});
 }
 
 }  // namespace nvfp4::opt::tiles

@@ -37,12 +37,13 @@ TEST(Avx512Panel, Transpose16x16IsTheTranspose) {
     for (int j = 0; j < 16; ++j) EXPECT_EQ(t[i][j], m[j][i]) << "[" << i << "][" << j << "]";
 }
 
-// The row quantizer runs 16 blocks at a time, then the rest one by one: K of every block count
+// The row quantizer runs tiles::kQuantizeGroupBlocks blocks at a time, then the rest one by one: K of every block count
 // class (below, at and past one and two groups of 16, and a longer row), 400 random rows in all.
 TEST(Avx512Quantize, RowsEqualTheScalarQuantizer) {
   if (!have_avx512()) GTEST_SKIP() << "no AVX-512 on this CPU";
   Rng r(3);
-  const std::int64_t block_counts[] = {1, 15, 16, 17, 31, 32, 33, 37};
+  constexpr std::int64_t g = tiles::kQuantizeGroupBlocks;
+  const std::int64_t block_counts[] = {1, g - 1, g, g + 1, 2 * g - 1, 2 * g, 2 * g + 1, 2 * g + 5};
   for (int trial = 0; trial < 400; ++trial) {
     const std::int64_t K = 16 * block_counts[trial % 8];
     std::vector<float> x(static_cast<std::size_t>(K));
