@@ -13,7 +13,6 @@
 // int8; >= 150 MB, at least 2 copies, for f32, whose single copy is already tens of MB).
 // Counters: GFLOP/s (2 M N K per second) and the weight bytes read per second.
 #include <benchmark/benchmark.h>
-#include <immintrin.h>
 #include <omp.h>
 
 #include <algorithm>
@@ -25,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/stream_read.h"
 #include "bench/synthetic_weights.h"
 #include "checks/certified_product.h"
 #include "generator/rng.h"
@@ -178,23 +178,11 @@ void onednn_int8(benchmark::State& st, Shape s, std::int64_t M, int threads, boo
 }
 
 // The cold GEMMs' DRAM bound measured on their own pages: one thread per half of each copy (its
-// packed rows, then its scales), the copies rotated as the cold GEMMs rotate them, read as the
-// limits' DRAM loop reads its 2 GiB buffer; in the same process as the cold GEMMs, so that their
+// packed rows, then its scales), the copies rotated as the cold GEMMs rotate them, read with
+// the limits' DRAM loop (stream_read.h); in the same process as the cold GEMMs, so that their
 // fraction of the bound can be read against the very pages they read (on this project's VM host the
 // M = 1 cold GEMM moved by ~25% from one process to the next: bench/measurements.md, "The cold
 // copies' own read rate").
-__attribute__((target("avx512f"))) long long read_sum(const std::uint8_t* p, std::size_t n) {
-  __m512i a0 = _mm512_set1_epi64(0), a1 = a0;  // (setzero: a false -Wuninitialized in GCC 12's header)
-  std::size_t i = 0;
-  for (; i + 128 <= n; i += 128) {
-    a0 = _mm512_add_epi64(a0, _mm512_loadu_si512(p + i));
-    a1 = _mm512_add_epi64(a1, _mm512_loadu_si512(p + i + 64));
-  }
-  long long s = _mm512_reduce_add_epi64(_mm512_add_epi64(a0, a1));
-  for (; i < n; ++i) s += p[i];
-  return s;
-}
-
 void cold_read(benchmark::State& st, Shape s, int threads) {
   auto& copies = ShapeData::get(s).nvfp4(true);
   set_threads(threads);
@@ -206,7 +194,7 @@ void cold_read(benchmark::State& st, Shape s, int threads) {
       auto half = [&](const std::vector<std::uint8_t>& v) {
         const std::size_t per = (v.size() / static_cast<std::size_t>(threads) + 63) / 64 * 64;
         const std::size_t lo = std::min(v.size(), per * static_cast<std::size_t>(t)), hi = std::min(v.size(), lo + per);
-        return read_sum(v.data() + lo, hi - lo);
+        return stream_sum(v.data() + lo, hi - lo);
       };
       sink[static_cast<std::size_t>(t)] = half(c.packed) + half(c.scales);
     });

@@ -13,7 +13,24 @@
 #include <thread>
 #include <vector>
 
+#include "bench/stream_read.h"
 #include "optimized/kernels/tiles.h"
+
+namespace nvfp4::bench {
+
+long long stream_sum(const std::uint8_t* p, std::size_t n) {
+  __m512i a0 = _mm512_setzero_si512(), a1 = a0;
+  std::size_t i = 0;
+  for (; i + 128 <= n; i += 128) {
+    a0 = _mm512_add_epi64(a0, _mm512_loadu_si512(p + i));
+    a1 = _mm512_add_epi64(a1, _mm512_loadu_si512(p + i + 64));
+  }
+  long long s = _mm512_reduce_add_epi64(_mm512_add_epi64(a0, a1));
+  for (; i < n; ++i) s += p[i];
+  return s;
+}
+
+}  // namespace nvfp4::bench
 
 namespace {
 
@@ -44,13 +61,7 @@ void BM_DramRead(benchmark::State& state) {
   std::vector<long long> sink(static_cast<std::size_t>(threads));
   for (auto _ : state)
     on_threads(threads, [&](int t) {
-      const char* p = buf + static_cast<std::size_t>(t) * part;
-      __m512i a0 = _mm512_setzero_si512(), a1 = a0;
-      for (std::size_t i = 0; i < part; i += 128) {
-        a0 = _mm512_add_epi64(a0, _mm512_load_si512(p + i));
-        a1 = _mm512_add_epi64(a1, _mm512_load_si512(p + i + 64));
-      }
-      sink[static_cast<std::size_t>(t)] = _mm512_reduce_add_epi64(_mm512_add_epi64(a0, a1));
+      sink[static_cast<std::size_t>(t)] = nvfp4::bench::stream_sum(reinterpret_cast<const std::uint8_t*>(buf) + static_cast<std::size_t>(t) * part, part);
     });
   benchmark::DoNotOptimize(sink.data());
   state.counters["GB"] = benchmark::Counter(static_cast<double>(total) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);

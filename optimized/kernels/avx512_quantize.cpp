@@ -62,37 +62,36 @@ inline void store_codes(const float* x, std::int64_t b, float out_scale, __m128i
   _mm_storeu_si128(reinterpret_cast<__m128i*>(doubled + 16 * b), _mm_shuffle_epi8(table, codes));
 }
 
+// Blocks b .. b + n - 1 (n <= 16) of a row: their scales as lanes of one vector (the scalar
+// expressions lane by lane, IEEE multiply and divide, so bitwise the same), which the scalar chain
+// per block (a divide on it) made ~5% of a w4a4 GEMM at M = 128. Lanes past n have vmax 0, are
+// computed and not stored. (Inlined twice: n = 16 constant for the whole groups.)
+__attribute__((always_inline)) inline void quantize_group(const float* x, std::int64_t b, int n, float enc, float inv_gs, __m128i table,
+                                                          std::int8_t* doubled, float* scales) {
+  static_assert(tiles::kQuantizeGroupBlocks == 16, "one block per lane of a zmm");
+  alignas(64) float vmax[16], out_scale[16];
+  for (int i = 0; i < 16; ++i) vmax[i] = i < n ? block_max(x + 16 * (b + i)) : 0.0f;
+  const __m512 m = _mm512_load_ps(vmax);
+  const __mmask16 nonzero = _mm512_cmp_ps_mask(m, _mm512_setzero_ps(), _CMP_NEQ_UQ);  // vmax != 0
+  const __m512i S = e4m3_16(_mm512_maskz_mul_ps(nonzero, m, _mm512_set1_ps(enc)));
+  const __m512 value = _mm512_i32gather_ps(S, kE4M3.value.data(), 4);
+  const __m512 r = _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_mul_ps(value, _mm512_set1_ps(inv_gs)));
+  const __m512 clamped = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(_mm512_set1_ps(FLT_MAX), r, _CMP_LT_OQ), r, _mm512_set1_ps(FLT_MAX));
+  _mm512_store_ps(out_scale, _mm512_maskz_mov_ps(nonzero, clamped));
+  _mm512_mask_storeu_ps(scales + b, static_cast<__mmask16>((1u << n) - 1), value);
+  for (int i = 0; i < n; ++i) store_codes(x, b + i, out_scale[i], table, doubled);
+}
+
 }  // namespace
 
+// kQuantizeGroupBlocks blocks at a time, the last group partial.
 void quantize_row(const float* x, std::int64_t K, float gs, std::int8_t* doubled, float* scales) {
   const float sixth = 1.0f / 6.0f, inv_gs = 1.0f / gs, enc = gs * sixth;
   const __m128i table = _mm_loadu_si128(reinterpret_cast<const __m128i*>(kE2M1Doubled.data()));
   const std::int64_t blocks = K / 16;
   std::int64_t b = 0;
-  // 16 blocks at a time: their scales as lanes of one vector (the scalar expressions lane by lane,
-  // IEEE multiply and divide, so bitwise the same), which the scalar chain per block (a divide on
-  // it) made ~5% of a w4a4 GEMM at M = 128.
-  static_assert(tiles::kQuantizeGroupBlocks == 16, "one block per lane of a zmm");
-  alignas(64) float vmax[16], out_scale[16];
-  for (; b + 16 <= blocks; b += 16) {
-    for (int i = 0; i < 16; ++i) vmax[i] = block_max(x + 16 * (b + i));
-    const __m512 m = _mm512_load_ps(vmax);
-    const __mmask16 nonzero = _mm512_cmp_ps_mask(m, _mm512_setzero_ps(), _CMP_NEQ_UQ);  // vmax != 0
-    const __m512i S = e4m3_16(_mm512_maskz_mul_ps(nonzero, m, _mm512_set1_ps(enc)));
-    const __m512 value = _mm512_i32gather_ps(S, kE4M3.value.data(), 4);
-    const __m512 r = _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_mul_ps(value, _mm512_set1_ps(inv_gs)));
-    const __m512 clamped = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(_mm512_set1_ps(FLT_MAX), r, _CMP_LT_OQ), r, _mm512_set1_ps(FLT_MAX));
-    _mm512_store_ps(out_scale, _mm512_maskz_mov_ps(nonzero, clamped));
-    _mm512_storeu_ps(scales + b, value);
-    for (int i = 0; i < 16; ++i) store_codes(x, b + i, out_scale[i], table, doubled);
-  }
-  for (; b < blocks; ++b) {  // the rest one at a time, the same expressions
-    const float v = block_max(x + 16 * b);
-    const std::uint8_t S = e4m3_satfinite(v != 0.0f ? v * enc : 0.0f);
-    const float r = 1.0f / (e4m3_value(S) * inv_gs);
-    scales[b] = e4m3_value(S);
-    store_codes(x, b, v != 0.0f ? (FLT_MAX < r ? FLT_MAX : r) : 0.0f, table, doubled);
-  }
+  for (; b + 16 <= blocks; b += 16) quantize_group(x, b, 16, enc, inv_gs, table, doubled, scales);
+  if (b < blocks) quantize_group(x, b, static_cast<int>(blocks - b), enc, inv_gs, table, doubled, scales);
 }
 
 }  // namespace nvfp4::opt::avx512

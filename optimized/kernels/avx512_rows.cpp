@@ -143,13 +143,9 @@ void tile(const Tables& T, const GemmWeights& w, const Prepared& p, const Layout
     __m512i wq[R][4];
     __m512 sw[R];
     for (int r = 0; r < R; ++r) decode(T, w.packed + (n0 + r) * w.row_bytes + 128 * c, valid, wq[r]);
-    bool four = false;  // rows<4> starts at multiples of 4 (run_rows: ranges start at multiples of 32)
-    if constexpr (R == 4)
-      if (n0 % 4 == 0) {
-        scales4(w.scales + ro[n0] - 4 * pick + 2048 * c, static_cast<int>(pick), groups, sw);
-        four = true;
-      }
-    if (!four)
+    if constexpr (R == 4)  // n0 % 4 == 0: run_rows steps by 4 from a task's first row (static_assert there)
+      scales4(w.scales + ro[n0] - 4 * pick + 2048 * c, static_cast<int>(pick), groups, sw);
+    else
       for (int r = 0; r < R; ++r) sw[r] = scales(w.scales + ro[n0 + r] + 2048 * c, groups);
     for (int m = 0; m < MT; ++m) {
       const std::int8_t* xm = x + (m * l.chunks + c) * kChunk;
@@ -221,6 +217,9 @@ void run_rows(const GemmWeights& w, const Activations& a, const Prepared& p, flo
   // More rows at once where few activation rows leave registers free: more independent chains
   // and more weight streams in flight.
   static_assert(tiles::kRowsWideRows == 4, "rows<4> below");
+  // rows<4> reads the 4 rows' scales as one line per group (scales4): n % 4 == 0 holds because gemm()
+  // starts every task at a multiple of kTaskRowMultiple.
+  static_assert(tiles::kTaskRowMultiple % 4 == 0, "rows<4> from multiples of 4");
   if (a.M <= tiles::kRowsWideMaxM)
     for (; n + 4 <= n1; n += 4) rows<4>(T, w, a, p, l, n, out);
   for (; n + 2 <= n1; n += 2) rows<2>(T, w, a, p, l, n, out);

@@ -12,7 +12,7 @@
 // - K: every remainder modulo each K step (scalar: a 16-block; AVX2 kAvx2ChunkK; AVX-512 w4a16
 //   lanes kKLaneChunkK; rows kernel kRowsChunkK with its 4-block scale groups; panels kPanelChunkK
 //   packed kPanelChunksPerPass at a time, w4a16 decoded kPanelF32Blocks blocks at a time; the
-//   AVX-512 activation quantizer's kQuantizeGroupBlocks blocks at a time, then single blocks), and
+//   AVX-512 activation quantizer's kQuantizeGroupBlocks blocks at a time, the last group partial), and
 //   the activation padding to kActivationKPad.
 // - N: below, at and past each stored-row tile (rows kernel 4 / 2 / 1 rows, panel 32 rows in two
 //   16-row groups, thread tasks of whole kTaskRowMultiple rows, the 128-row band of the swizzled

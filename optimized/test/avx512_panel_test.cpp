@@ -37,7 +37,7 @@ TEST(Avx512Panel, Transpose16x16IsTheTranspose) {
     for (int j = 0; j < 16; ++j) EXPECT_EQ(t[i][j], m[j][i]) << "[" << i << "][" << j << "]";
 }
 
-// The row quantizer runs tiles::kQuantizeGroupBlocks blocks at a time, then the rest one by one: K of every block count
+// The row quantizer runs tiles::kQuantizeGroupBlocks blocks at a time, the last group partial: K of every block count
 // class (below, at and past one and two groups of 16, and a longer row), 400 random rows in all.
 TEST(Avx512Quantize, RowsEqualTheScalarQuantizer) {
   if (!have_avx512()) GTEST_SKIP() << "no AVX-512 on this CPU";

@@ -195,7 +195,7 @@ class PlannedFile {
       w_->write(slot.name, slot.offset, {t.data(), t.nbytes()});
     }
   }
-  void finish(Backend) { w_->finish(); }
+  void finish() { w_->finish(); }
   std::size_t params() const { return params_; }
 
  private:
@@ -311,7 +311,7 @@ ProcessedCounts process_streaming(const Checkpoint& c, const std::string& pipeli
         ++reported;
         if (on_unit) on_unit(unit, n);
       }, jobs);
-      f.finish(b);
+      f.finish();
       return {f.params(), modules, true};
     } catch (const PlanMismatch&) {
       // StreamedFile below; the planned file's temporary is already removed.
