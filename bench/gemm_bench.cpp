@@ -224,19 +224,23 @@ void reference_exact(benchmark::State& st, Shape s, GemmMode mode, std::int64_t 
 }
 
 // Every path but the best, 1 thread, hot, at M = 1 and 16; where amx is the best path, avx512 also at
-// the M that the AMX tiles run, to compare the two.
+// the M that the AMX tiles run, on 1 and 2 threads: the path a CPU without AMX runs, against oneDNN
+// held to the same VNNI instructions (the Targets table's same-ISA rows).
 void register_other_paths(Shape s, opt::Isa best) {
   for (opt::Isa isa : opt::available_isas()) {
     if (isa == best) continue;
     // The extra M for both modes: the amx set runs both on tiles from 16 rows on.
     const bool tiles = isa == opt::Isa::Avx512 && best == opt::Isa::Amx;
-    for (std::int64_t M : {1, 16, 32, 128, 512})
-      for (GemmMode mode : {GemmMode::W4A4, GemmMode::W4A16})
-        if (M <= 16 || tiles)
-          benchmark::RegisterBenchmark(("gemm/" + gemm_mode_name(mode) + "/nvfp4_" + opt::isa_name(isa) + "/" + shape_name(s) + "/M:" +
-                                      std::to_string(M) + "/threads:1/hot").c_str(),
-                                     [=](benchmark::State& st) { nvfp4_gemm(st, s, mode, isa, M, 1, false); })
-            ->UseRealTime()->Unit(benchmark::kMicrosecond);
+    for (int t : {1, 2})
+      for (std::int64_t M : {1, 16, 32, 128, 512})
+        for (GemmMode mode : {GemmMode::W4A4, GemmMode::W4A16})
+          if ((M <= 16 && t == 1) || (M >= 16 && tiles))
+            benchmark::RegisterBenchmark(("gemm/" + gemm_mode_name(mode) + "/nvfp4_" + opt::isa_name(isa) + "/" + shape_name(s) + "/M:" +
+                                          std::to_string(M) + "/threads:" + std::to_string(t) + "/hot")
+                                             .c_str(),
+                                         [=](benchmark::State& st) { nvfp4_gemm(st, s, mode, isa, M, t, false); })
+                ->UseRealTime()
+                ->Unit(benchmark::kMicrosecond);
   }
 }
 
