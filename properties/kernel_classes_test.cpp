@@ -150,7 +150,8 @@ TEST(KernelClasses, EveryNClassAcrossEveryM) {
 
 // Every N class across every K, at one M per path and M remainder (below, at and past the rows
 // kernel's wide limit, a rows-kernel tile plus a remainder, past the w4a4 panel threshold by a tile
-// and a remainder, which is also a w4a16 panel tile, a half tile and a single row).
+// and a remainder, which is also a w4a16 panel tile and its tail tiles of 4, 2 and 1 rows; the
+// tail of 8 is in the grid above, M = 20..23 and 8..11).
 TEST(KernelClasses, EveryNClassAcrossEveryK) {
   opt::LayoutCache cache;
   std::string fails;

@@ -142,18 +142,25 @@ void w4a16_tile(const float* F, std::int64_t k0, std::int64_t nk, const float* x
   }
 }
 
+// fn(m0, tile), tile a compile-time constant: tiles of MAX rows, then the rest (fewer than MAX) in
+// tiles of P = tiles::tail_piece(MAX), P / 2, .., 1 rows, each where the rest's binary digits have
+// it. Single rows for the whole rest (as before 2026-12-08, after one half tile) read the decoded
+// f32 panel once per row: w4a16 at M = 4 took 1.5x as long, at 8 1.3x, the avx512 path's M = 16
+// (12 + 4) 1.4x (bench/measurements.md, "Tail tiles"). A tile of exact size per remainder measured
+// no faster and would be MAX - 1 functions, each a class for verify's path rows (path_rows.h).
+template <int P, class Fn>
+void pieces(std::int64_t r, std::int64_t& m0, Fn& fn) {
+  if (r & P) {
+    fn(m0, std::integral_constant<int, P>{});
+    m0 += P;
+  }
+  if constexpr (P > 1) pieces<P / 2>(r, m0, fn);
+}
 template <int MAX, class Fn>
-void by_tiles(std::int64_t M, Fn fn) {  // fn(m0, tile) with tile a compile-time constant in [1, MAX]
+void by_tiles(std::int64_t M, Fn fn) {
   std::int64_t m0 = 0;
   for (; m0 + MAX <= M; m0 += MAX) fn(m0, std::integral_constant<int, MAX>{});
-  const std::int64_t r = M - m0;
-  if constexpr (MAX > 1) {
-    if (r >= MAX / 2 && MAX / 2 >= 1) {
-      fn(m0, std::integral_constant<int, MAX / 2>{});
-      m0 += MAX / 2;
-    }
-  }
-  for (; m0 < M; ++m0) fn(m0, std::integral_constant<int, 1>{});
+  if constexpr (MAX > 1) pieces<tiles::tail_piece(MAX)>(M - m0, m0, fn);
 }
 
 }  // namespace

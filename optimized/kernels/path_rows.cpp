@@ -40,19 +40,22 @@ void tile_loop(std::vector<RowClass>& out, const std::string& path, std::int64_t
   add(out, path + ": a partial tile of fewer than " + n(T) + " rows", [=](std::int64_t M) { return M >= lo && M <= hi && M % T != 0; });
 }
 
-// The panels' loop (avx512_panel.cpp, by_tiles): tiles of T rows, then one half tile of T/2 rows if
-// the rest holds one, then single rows. All three after one another where the range allows it.
+// The panels' loop (avx512_panel.cpp, by_tiles): tiles of T rows, then the rest in tiles of
+// P = tail_piece(T), P / 2, .., 1 rows, one of each size where the rest's binary digits have it.
+// Per tail size, the tile after full tiles (at a nonzero row offset) where the range allows it,
+// else the tile alone; and a full tile.
 void panel_loop(std::vector<RowClass>& out, const std::string& path, std::int64_t lo, std::int64_t hi, std::int64_t T) {
-  const std::int64_t h = T / 2;
   auto in = [=](std::int64_t M) { return M >= lo && M <= hi; };
-  auto half = [=](std::int64_t M) { return h >= 1 && M % T >= h; };
-  auto singles = [=](std::int64_t M) { return M % T - (half(M) ? h : 0) > 0; };
-  const Hit all = [=](std::int64_t M) { return in(M) && M >= T && half(M) && singles(M); };
-  if (reachable(all))
-    return add(out, path + ": tiles of " + n(T) + " rows, then a half tile of " + n(h) + ", then single rows", all);
   add(out, path + ": a full tile of " + n(T) + " rows", [=](std::int64_t M) { return in(M) && M >= T; });
-  add(out, path + ": a half tile of " + n(h) + " rows", [=](std::int64_t M) { return in(M) && half(M); });
-  add(out, path + ": single rows", [=](std::int64_t M) { return in(M) && singles(M); });
+  for (std::int64_t p = tiles::tail_piece(static_cast<int>(T)); p >= 1; p /= 2) {
+    const Hit has = [=](std::int64_t M) { return in(M) && ((M % T) & p) != 0; };
+    const Hit after = [=](std::int64_t M) { return has(M) && M > T; };
+    const std::string tile = "a tail tile of " + n(p) + (p == 1 ? " row" : " rows");
+    if (reachable(after))
+      add(out, path + ": " + tile + " after full tiles of " + n(T), after);
+    else
+      add(out, path + ": " + tile, has);
+  }
 }
 
 // The avx512 set's classes; with amx, its GEMMs from kAmxMinRows on run AMX tiles instead of the

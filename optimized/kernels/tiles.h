@@ -7,8 +7,8 @@
 // The classes a shape falls into (what a bug confined to one of them needs to be seen):
 // - M: below, at and past each path threshold (AVX-512 w4a4: rows kernel below kW4a4PanelMinRows,
 //   panels from there; w4a16: lanes along K below kW4a16PanelMinRows), and every remainder of each
-//   row tile (rows kernel kRowsTileM / kRowsTileMWide, w4a4 panel tile kPanelW4a4TileM with its
-//   half tile, w4a16 panel tile kPanelW4a16TileM with its half tile, AVX2 kAvx2TileM).
+//   row tile (rows kernel kRowsTileM / kRowsTileMWide, w4a4 panel tile kPanelW4a4TileM and w4a16
+//   panel tile kPanelW4a16TileM, each with its tail tiles of tail_piece(tile) .. 1 rows, AVX2 kAvx2TileM).
 // - K: every remainder modulo each K step (scalar: a 16-block; AVX2 kAvx2ChunkK; AVX-512 w4a16
 //   lanes kKLaneChunkK; rows kernel kRowsChunkK with its 4-block scale groups; panels kPanelChunkK
 //   packed kPanelChunksPerPass at a time, w4a16 decoded kPanelF32Blocks blocks at a time; the
@@ -66,8 +66,9 @@ inline constexpr std::int64_t kRowsPrefetchNearBytes = 8 << 10;
 inline constexpr std::int64_t kRowsPrefetchFarBytes = 32 << 10;
 
 // avx512_panel.cpp: 32 stored rows per panel (two 16-row groups), packed 128 K at a time,
-// kPanelChunksPerPass chunks per pass (512 K); w4a4 tiles of 4 activation rows (then a half tile,
-// then single rows), w4a16 tiles of 12 rows over kPanelF32Blocks blocks decoded to f32 at a time;
+// kPanelChunksPerPass chunks per pass (512 K); w4a4 tiles of 4 activation rows, w4a16 tiles of 12
+// rows over kPanelF32Blocks blocks decoded to f32 at a time, each then the rest of the rows in
+// tiles of tail_piece(tile), its half, .., 1 rows (one of each size, the rest's binary digits);
 // w4a4 activation rows in blocks of about kPanelRowBlockBytes.
 inline constexpr int kPanelRows = 32;
 inline constexpr int kPanelGroupRows = 16;
@@ -77,6 +78,9 @@ inline constexpr int kPanelW4a4TileM = 4;
 inline constexpr int kPanelW4a16TileM = 12;
 inline constexpr std::int64_t kPanelF32Blocks = 16;
 inline constexpr std::int64_t kPanelRowBlockBytes = std::int64_t{1} << 20;
+// The largest tile of the rest after whole tiles of `tile` rows: the largest power of two below it.
+inline constexpr int tail_piece(int tile) { return tile <= 2 ? 1 : 2 * tail_piece((tile + 1) / 2); }
+static_assert(tail_piece(12) == 8 && tail_piece(4) == 2 && tail_piece(2) == 1 && tail_piece(9) == 8 && tail_piece(8) == 4);
 
 // amx.cpp: w4a4 from kAmxMinRows activation rows on (below, and for w4a16, the avx512 kernels);
 // BF16 tiles of kAmxTileM activation rows x kAmxTileN stored rows x kAmxStepK K, activation tiles
