@@ -66,10 +66,10 @@ using kernel_test::expect_none;
 using kernel_test::make_weight;
 using kernel_test::Weight;
 
-// The failures of one shape on every path and thread count, "" when all hold. Each forced path
-// must be counted as run.
-std::string check_shape(std::int64_t M, std::int64_t N, std::int64_t K, std::uint64_t seed, opt::LayoutCache& cache) {
-  const Weight wt = make_weight(N, K, seed, cache);
+// The failures of one weight at M rows on every path and thread count, "" when all hold. Each
+// forced path must be counted as run.
+std::string check_weight(std::int64_t M, const Weight& wt, std::uint64_t seed) {
+  const std::int64_t N = wt.w.N, K = wt.w.K;
   const Tensor x = activations(M, K, seed ^ 0x9E3779B97F4A7C15ull);
   std::ostringstream fail;
   const int pool_threads = opt::ThreadPool::global().threads();
@@ -102,6 +102,10 @@ std::string check_shape(std::int64_t M, std::int64_t N, std::int64_t K, std::uin
   }
   opt::ThreadPool::global().set_threads(pool_threads);
   return fail.str();
+}
+
+std::string check_shape(std::int64_t M, std::int64_t N, std::int64_t K, std::uint64_t seed, opt::LayoutCache& cache) {
+  return check_weight(M, make_weight(N, K, seed, cache), seed);
 }
 
 TEST(KernelClasses, TheGridCoversEveryClassOfTheTileSizes) {
@@ -190,6 +194,37 @@ TEST(KernelClasses, LargeShapesOfEveryClassWithinTheBound) {
   // The draws reach the classes they are for.
   EXPECT_GE(split, 8);
   EXPECT_GE(prepared_in_parallel, 4);
+}
+
+// The panels' and AMX tiles' results go out a 32-row panel at a time (avx512::write_panel_rows):
+// two vector stores per row where the panel's stored rows are 32 consecutive output columns, one
+// store per element otherwise. Both, with and without out_col: panels mapped whole to consecutive
+// columns out of order (the vector path through out_col), one mapped reversed and one with a gap
+// (the per-element path), a padding panel (nothing written), and a partial last panel, at M on the
+// w4a16 panels, the w4a4 panels and AMX tiles, and a remainder of each.
+TEST(KernelClasses, PanelsWrittenWholeOrByElementWhereTheirColumnsAre) {
+  const std::int64_t P = tiles::kPanelRows, N = 4 * P + 5, K = 3 * tiles::kPanelChunkK + 48;
+  std::vector<std::int64_t> cols;
+  auto block = [&](std::int64_t first, std::int64_t n, bool reversed) {
+    for (std::int64_t i = 0; i < n; ++i) cols.push_back(reversed ? first + n - 1 - i : first + i);
+  };
+  block(2 * P, P, false);  // consecutive, out of order
+  block(0, P, true);       // reversed: element by element
+  cols.insert(cols.end(), static_cast<std::size_t>(P), -1);  // padding
+  block(P, P, false);      // consecutive
+  block(3 * P + 1, P - 1, false);  // a gap at 3P: element by element ...
+  cols.push_back(3 * P);
+  block(4 * P, 5, false);  // ... and a partial last panel
+  ASSERT_EQ(static_cast<std::int64_t>(std::count_if(cols.begin(), cols.end(), [](std::int64_t c) { return c >= 0; })), N);
+  opt::LayoutCache cache;
+  std::string fails;
+  for (std::int64_t M : {tiles::kW4a16PanelMinRows, std::int64_t{tiles::kPanelW4a16TileM} + 3, tiles::kW4a4PanelMinRows,
+                         tiles::kW4a4PanelMinRows + 2 * std::int64_t{tiles::kAmxTileM} + 1})
+    for (bool mapped : {false, true}) {
+      const Weight wt = mapped ? make_weight(N, K, static_cast<std::uint64_t>(M), cache, -1, cols) : make_weight(N, K, static_cast<std::uint64_t>(M), cache);
+      fails += check_weight(M, wt, static_cast<std::uint64_t>(M) + 77);
+    }
+  expect_none(fails, "properties/kernel_classes");
 }
 
 }  // namespace

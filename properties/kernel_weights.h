@@ -38,8 +38,10 @@ inline std::vector<std::int64_t> shuffled_columns(std::int64_t N, std::int64_t p
 
 // Scales stay within a few binades and some are 0, so that a block the kernel drops or misplaces
 // moves the result far past the bound. pad >= 0: the N rows stored in a random order among `pad`
-// padding rows of random codes and scales (out_col -1), which must not reach the output.
-inline Weight make_weight(std::int64_t N, std::int64_t K, std::uint64_t seed, opt::LayoutCache& cache, std::int64_t pad = -1) {
+// padding rows of random codes and scales (out_col -1), which must not reach the output. columns
+// (non-empty): stored row -> output column as given instead (-1 padding; pad unused).
+inline Weight make_weight(std::int64_t N, std::int64_t K, std::uint64_t seed, opt::LayoutCache& cache, std::int64_t pad = -1,
+                          std::vector<std::int64_t> columns = {}) {
   Weight r;
   Rng g(seed);
   r.lw.N = N;
@@ -55,11 +57,14 @@ inline Weight make_weight(std::int64_t N, std::int64_t K, std::uint64_t seed, op
   r.lw.global_scale = 1.5f;
   r.s.alpha = 0.75f;
   r.s.input_encode_scale = 2.0f;
-  const std::int64_t R = pad < 0 ? N : N + pad;  // stored rows
-  if (pad >= 0) r.out_col = shuffled_columns(N, pad, g);
+  const std::int64_t R = !columns.empty() ? static_cast<std::int64_t>(columns.size()) : pad < 0 ? N : N + pad;  // stored rows
+  if (!columns.empty())
+    r.out_col = std::move(columns);
+  else if (pad >= 0)
+    r.out_col = shuffled_columns(N, pad, g);
   std::vector<std::uint8_t> codes(static_cast<std::size_t>(R * K)), scales(static_cast<std::size_t>(R * K / 16));
   for (std::int64_t n = 0; n < R; ++n) {
-    const std::int64_t src = pad < 0 ? n : r.out_col[static_cast<std::size_t>(n)];
+    const std::int64_t src = r.out_col.empty() ? n : r.out_col[static_cast<std::size_t>(n)];
     for (std::int64_t k = 0; k < K; ++k)
       codes[static_cast<std::size_t>(n * K + k)] = src >= 0 ? r.lw.codes[static_cast<std::size_t>(src * K + k)] : static_cast<std::uint8_t>(g.next() & 15);
     for (std::int64_t b = 0; b < K / 16; ++b)

@@ -248,8 +248,7 @@ void run_tiles(GemmMode mode, const GemmWeights& w, const Activations& a, const 
     // 2^-8 from the scale decode, 2 from the doubled weight codes, 2 more from the w4a4 activations'.
     const float post = mode == GemmMode::W4A4 ? w.alpha * 64.0f : w.global_scale * 128.0f;
     for (std::int64_t pi = 0; pi < panels; ++pi)
-      for (std::int64_t m = tlo * kTileM; m < std::min(a.M, thi * kTileM); ++m)
-        avx512::write_panel_row(w, n0 + kPanelRows * pi, m, acc_buf.as<float>() + pi * panel_acc + (m - tlo * kTileM) * kPanelRows, post, out);
+      avx512::write_panel_rows(w, n0 + kPanelRows * pi, tlo * kTileM, std::min(a.M, thi * kTileM), acc_buf.as<float>() + pi * panel_acc, post, out);
   }
   _tile_release();
   if (n0 == 0) count_amx_tile_gemm();  // once per GEMM: the range that starts at stored row 0

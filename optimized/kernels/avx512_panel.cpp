@@ -287,7 +287,7 @@ void run_panels(GemmMode mode, const GemmWeights& w, const Activations& a, const
       }
       // w4a4: 4 from the doubled codes, 2^-8 from the scale decode
       const float post = mode == GemmMode::W4A4 ? w.alpha * 64.0f : w.global_scale;
-      for (std::int64_t m = mlo; m < mhi; ++m) write_panel_row(w, row0, m, acc[m], post, out);
+      write_panel_rows(w, row0, mlo, mhi, acc[mlo], post, out);
     }
   }
 }

@@ -107,13 +107,36 @@ inline __m512 scale_values(__m512i s4, int kk) {
   return _mm512_cvtph_ps(_mm256_slli_epi16(_mm512_cvtepi32_epi16(byte), 7));
 }
 
-// Output row m of the panel's 32 stored rows from row0 (the panels' and the amx tiles' results):
-// out[m, col] = lanes[r] * post, col the output column of stored row row0 + r (none for padding).
-inline void write_panel_row(const GemmWeights& w, std::int64_t row0, std::int64_t m, const float* lanes, float post, float* out) {
-  for (int r = 0; r < tiles::kPanelRows && row0 + r < w.rows; ++r) {
-    const std::int64_t col = w.out_col ? w.out_col[row0 + r] : row0 + r;
-    if (col >= 0) out[m * w.N + col] = lanes[r] * post;
+// Output rows [m0, m1) of the panel's 32 stored rows from row0 (the panels' and the amx tiles'
+// results; lanes: row m0's 32 sums, then each next row's kPanelRows floats on): out[m, col] =
+// lanes[r] * post, col the output column of stored row row0 + r (none for padding). Where the 32
+// stored rows map to 32 consecutive columns (no out_col, or one that maps them so), two vector
+// stores per row: the 32 scalar stores per row, each row's line in another page, took ~8% of a
+// w4a16 GEMM at M = 512 (bench/measurements.md, "Panel rows written two vectors at a time").
+inline void write_panel_rows(const GemmWeights& w, std::int64_t row0, std::int64_t m0, std::int64_t m1, const float* lanes, float post,
+                             float* out) {
+  constexpr int kRows = tiles::kPanelRows;
+  static_assert(kRows == 32, "two 16-float vectors per row");
+  std::int64_t first = -1;  // the first of 32 consecutive output columns, if so
+  if (row0 + kRows <= w.rows) {
+    first = w.out_col ? w.out_col[row0] : row0;
+    for (int r = 1; r < kRows && first >= 0 && w.out_col; ++r)
+      if (w.out_col[row0 + r] != first + r) first = -1;
   }
+  if (first >= 0) {
+    const __m512 p = _mm512_set1_ps(post);
+    for (std::int64_t m = m0; m < m1; ++m, lanes += kRows) {
+      float* o = out + m * w.N + first;
+      _mm512_storeu_ps(o, _mm512_mul_ps(_mm512_loadu_ps(lanes), p));
+      _mm512_storeu_ps(o + 16, _mm512_mul_ps(_mm512_loadu_ps(lanes + 16), p));
+    }
+    return;
+  }
+  for (std::int64_t m = m0; m < m1; ++m, lanes += kRows)
+    for (int r = 0; r < kRows && row0 + r < w.rows; ++r) {
+      const std::int64_t col = w.out_col ? w.out_col[row0 + r] : row0 + r;
+      if (col >= 0) out[m * w.N + col] = lanes[r] * post;
+    }
 }
 
 // Rows [n0, n0 + 32) of w as a panel: per 16-block of K and per 16-row group, 4 zmm of codes
