@@ -16,7 +16,6 @@
 #include <omp.h>
 
 #include <algorithm>
-
 #include <map>
 #include <memory>
 #include <optional>
