@@ -35,11 +35,15 @@
 // halves of one dword (exact: their low halves are 0). Per 32-row panel, kPanelChunksPerPass
 // chunks at a time (32 KiB of B tiles), then every pair of activation tiles runs over them with 4
 // accumulator tiles (2 activation tiles x 2 row groups), which are stored to and reloaded from
-// memory once per pass.
+// memory once per pass, or stay in the tile registers across the passes where the block of
+// activation tiles is one or two. The tile unit runs beside the vector ports: while it works
+// through a pass's multiplies, the next pass is decoded into a second buffer, a row group's
+// chunk at a time between its tile steps.
 #include <immintrin.h>
 
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "optimized/kernels/avx512_panel.h"
 #include "optimized/kernels/avx512_quantize.h"
@@ -122,37 +126,62 @@ void configure_tiles() {
   _tile_loadconfig(&c);
 }
 
-// The B tiles of the 32 rows from n0 for the 128-K chunks [cc0, cc1): per 32-K step and row group,
-// one tile at b + (step * 2 + group) * kTileBytes. Rows past w.rows and K past w.K hold 0.
-void pack_bf16(const GemmWeights& w, std::int64_t n0, std::int64_t cc0, std::int64_t cc1, std::uint8_t* b) {
+// The B tiles of the 32 rows from n0 for 128-K chunk cc of a pass from chunk cc0, row group g: per
+// 32-K step, one tile at b + (step * 2 + g) * kTileBytes (step counted from the pass's first).
+// Rows past w.rows and K past w.K hold 0.
+void pack_bf16(const GemmWeights& w, std::int64_t n0, int g, std::int64_t cc, std::int64_t cc0, std::uint8_t* b) {
   alignas(64) static constexpr float kDoubled[16] = {0, 1, 2, 3, 4, 6, 8, 12, -0.0f, -1, -2, -3, -4, -6, -8, -12};  // 2 e2m1
   const __m512 lut = _mm512_load_ps(kDoubled);
   const std::int64_t nb = (w.K + 15) / 16;
-  for (int g = 0; g < 2; ++g) {
-    const avx512::RowGroup rg(w, n0 + 16 * g);
-    for (std::int64_t cc = cc0; cc < cc1; ++cc) {
-      __m512i t[16];
-      rg.chunk(cc, t);  // t[j]: lane r = row r's packed bytes 4j .. 4j + 3 (k = 8j .. 8j + 7)
-      __m512 s[8];      // per block of the chunk, lane r: Sw 2^-8 of row r (0 past the last block)
-      for (int c4 = 0; c4 < 2; ++c4) {
-        const std::int64_t gc4 = 2 * cc + c4;
-        const __m512i s4 = 4 * gc4 < nb ? rg.scale_dwords(gc4) : _mm512_setzero_si512();
-        for (int kk = 0; kk < 4; ++kk) s[4 * c4 + kk] = 4 * gc4 + kk < nb ? avx512::scale_values(s4, kk) : _mm512_setzero_ps();
-      }
-      for (int j = 0; j < 16; ++j) {
-        const __m512 sc = s[j / 2];
-        std::uint8_t* dst = b + ((4 * (cc - cc0) + j / 4) * 2 + g) * kTileBytes + 4 * (j % 4) * 64;
-        for (int i = 0; i < 4; ++i) {
-          // vpermps reads the low 4 bits of each index: the low nibble of byte i, then the high one.
-          const __m512 lo = _mm512_mul_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(t[j], 8 * i), lut), sc);
-          const __m512 hi = _mm512_mul_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(t[j], 8 * i + 4), lut), sc);
-          const __m512i pair = _mm512_or_si512(_mm512_castps_si512(hi), _mm512_srli_epi32(_mm512_castps_si512(lo), 16));
-          _mm512_store_si512(dst + 64 * i, pair);
-        }
-      }
+  const avx512::RowGroup rg(w, n0 + 16 * g);
+  __m512i t[16];
+  rg.chunk(cc, t);  // t[j]: lane r = row r's packed bytes 4j .. 4j + 3 (k = 8j .. 8j + 7)
+  __m512 s[8];      // per block of the chunk, lane r: Sw 2^-8 of row r (0 past the last block)
+  for (int c4 = 0; c4 < 2; ++c4) {
+    const std::int64_t gc4 = 2 * cc + c4;
+    const __m512i s4 = 4 * gc4 < nb ? rg.scale_dwords(gc4) : _mm512_setzero_si512();
+    for (int kk = 0; kk < 4; ++kk) s[4 * c4 + kk] = 4 * gc4 + kk < nb ? avx512::scale_values(s4, kk) : _mm512_setzero_ps();
+  }
+  for (int j = 0; j < 16; ++j) {
+    const __m512 sc = s[j / 2];
+    std::uint8_t* dst = b + ((4 * (cc - cc0) + j / 4) * 2 + g) * kTileBytes + 4 * (j % 4) * 64;
+    for (int i = 0; i < 4; ++i) {
+      // vpermps reads the low 4 bits of each index: the low nibble of byte i, then the high one.
+      const __m512 lo = _mm512_mul_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(t[j], 8 * i), lut), sc);
+      const __m512 hi = _mm512_mul_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(t[j], 8 * i + 4), lut), sc);
+      const __m512i pair = _mm512_or_si512(_mm512_castps_si512(hi), _mm512_srli_epi32(_mm512_castps_si512(lo), 16));
+      _mm512_store_si512(dst + 64 * i, pair);
     }
   }
 }
+
+// One pass of a panel (its 32 rows from n0, chunks [cc0, cc1)) decoded a unit (one row group's
+// chunk) at a time, so that the units of the next pass can run between the tile multiplies of the
+// current one: the tile unit works through its queue of multiplies while the vector ports decode
+// (bench/measurements.md, "AMX: the next pass decoded between the tiles").
+struct PassDecode {
+  const GemmWeights* w = nullptr;
+  std::int64_t n0 = 0, cc0 = 0, cc1 = 0;
+  std::uint8_t* b = nullptr;
+  std::int64_t next = 0, units = 0;
+  // Spread: one unit after every `every` tile steps of the pass that runs meanwhile.
+  std::int64_t every = 1, count = 0;
+  void start(const GemmWeights& w_, std::int64_t n0_, std::int64_t cc0_, std::int64_t cc1_, std::uint8_t* b_, std::int64_t tile_steps) {
+    w = &w_, n0 = n0_, cc0 = cc0_, cc1 = cc1_, b = b_, next = 0, units = 2 * (cc1 - cc0), count = 0;
+    every = std::max<std::int64_t>(1, tile_steps / std::max<std::int64_t>(1, units));
+  }
+  void unit() {
+    const std::int64_t chunks = cc1 - cc0;
+    pack_bf16(*w, n0, static_cast<int>(next / chunks), cc0 + next % chunks, cc0, b);
+    ++next;
+  }
+  void tick() {  // after a tile step
+    if (next < units && ++count % every == 0) unit();
+  }
+  void finish() {
+    while (next < units) unit();
+  }
+};
 
 // A tile at `a` into tmm A, times both B tiles (tmm6, 7), into accumulators tmm C0, C1. (A macro:
 // GCC's tile intrinsics paste the register number into their assembly, so it must be a literal.)
@@ -163,32 +192,35 @@ void pack_bf16(const GemmWeights& w, std::int64_t n0, std::int64_t cc0, std::int
     _tile_dpbf16ps(C1, A, 7);            \
   } while (0)
 
-// The accumulators of activation tiles t0 (and t0 + 1 when two) x both row groups over `steps`
-// steps of B from step s0 of A; acc rows of 32 f32 (kPanelRows) from activation row 16 t0. Two
-// tiles: tmm0, 1 for tile t0, tmm2, 3 for t0 + 1. One tile would have only 2 accumulators, each a
-// chain of dependent tile multiplies (the tile unit's latency is several times its issue
-// interval): its multiplies alternate between tmm0, 1 and tmm2, 3, added at the end.
+// The accumulators of activation tiles t0 (and t0 + 1 when two) x both row groups; acc rows of 32
+// f32 (kPanelRows) from activation row 16 t0. Two tiles: tmm0, 1 for tile t0, tmm2, 3 for t0 + 1.
+// One tile would have only 2 accumulators, each a chain of dependent tile multiplies (the tile
+// unit's latency is several times its issue interval): its multiplies alternate between tmm0, 1
+// and tmm2, 3, added at the end. acc_begin loads (or zeroes) them, acc_steps multiplies `steps`
+// steps of B from step s0 of A into them, acc_end stores them; nothing between touches the tiles.
 template <bool kTwo>
-void tiles_pass(const Layout& l, const Prepared& p, std::int64_t t0, std::int64_t s0, std::int64_t steps, const std::uint8_t* b, float* acc,
-                bool first) {
+void acc_begin(const float* acc, bool zero) {
   constexpr std::size_t kStride = kPanelRows * 4;
-  float* c1 = acc + kTileM * kPanelRows;  // activation tile t0 + 1
-  if (first) {
+  if (zero) {
     _tile_zero(0);
     _tile_zero(1);
   } else {
     _tile_loadd(0, acc, kStride);
     _tile_loadd(1, acc + 16, kStride);
   }
-  if (kTwo && !first) {
-    _tile_loadd(2, c1, kStride);
-    _tile_loadd(3, c1 + 16, kStride);
+  if (kTwo && !zero) {
+    _tile_loadd(2, acc + kTileM * kPanelRows, kStride);
+    _tile_loadd(3, acc + kTileM * kPanelRows + 16, kStride);
   } else {
     _tile_zero(2);
     _tile_zero(3);
   }
+}
+
+template <bool kTwo>
+void acc_steps(const Layout& l, const Prepared& p, std::int64_t t0, std::int64_t s0, std::int64_t steps, const std::uint8_t* b, PassDecode& next) {
   std::int64_t u = 0;  // multiplies so far (one tile: which accumulators are next)
-  for (std::int64_t s = 0; s < steps; ++s) {
+  for (std::int64_t s = 0; s < steps; ++s, next.tick()) {
     _tile_loadd(6, b + (2 * s) * kTileBytes, 64);
     _tile_loadd(7, b + (2 * s + 1) * kTileBytes, 64);
     for (int q = 0; q < l.parts; ++q, ++u) {
@@ -202,11 +234,16 @@ void tiles_pass(const Layout& l, const Prepared& p, std::int64_t t0, std::int64_
       }
     }
   }
+}
+
+template <bool kTwo>
+void acc_end(float* acc) {
+  constexpr std::size_t kStride = kPanelRows * 4;
   _tile_stored(0, acc, kStride);
   _tile_stored(1, acc + 16, kStride);
   if constexpr (kTwo) {
-    _tile_stored(2, c1, kStride);
-    _tile_stored(3, c1 + 16, kStride);
+    _tile_stored(2, acc + kTileM * kPanelRows, kStride);
+    _tile_stored(3, acc + kTileM * kPanelRows + 16, kStride);
   } else {
     alignas(64) float odd[kTileM * kPanelRows];
     _tile_stored(2, odd, kStride);
@@ -215,12 +252,26 @@ void tiles_pass(const Layout& l, const Prepared& p, std::int64_t t0, std::int64_
   }
 }
 
+template <bool kTwo>
+void tiles_pass(const Layout& l, const Prepared& p, std::int64_t t0, std::int64_t s0, std::int64_t steps, const std::uint8_t* b, float* acc,
+                bool first, PassDecode& next) {
+  acc_begin<kTwo>(acc, first);
+  acc_steps<kTwo>(l, p, t0, s0, steps, b, next);
+  acc_end<kTwo>(acc);
+}
+
 // Loops: activation tiles in blocks of about kPanelRowBlockBytes of one K superblock (kAmxSuperK),
 // which stay in L2 while every panel of the range runs over them (the panel decoded once per block
 // and pass); K superblocks so that a long K does not shrink the blocks to a tile or two, the
-// accumulators of every panel of the range kept in memory across them.
+// accumulators of every panel of the range kept in memory across them. The passes (superblock,
+// panel, chunks) run in the same order for every block, each decoded into one of two buffers
+// while the tiles run over the pass before it in the other.
 void run_tiles(GemmMode mode, const GemmWeights& w, const Activations& a, const Prepared& p, float* out, std::int64_t n0, std::int64_t n1) {
+  struct Pass {
+    std::int64_t pi, sc0, cc0, cc1;
+  };
   thread_local Prepared b_buf, acc_buf;  // 64-byte aligned, kept between calls
+  thread_local std::vector<Pass> passes;
   const Layout l = layout(mode, a);
   constexpr std::int64_t kChunks = tiles::kPanelChunksPerPass, kSuperChunks = tiles::kAmxSuperK / tiles::kPanelChunkK;
   static_assert(kSuperChunks % kChunks == 0, "a superblock is whole passes");
@@ -228,25 +279,49 @@ void run_tiles(GemmMode mode, const GemmWeights& w, const Activations& a, const 
   const std::int64_t super_steps = std::min(l.steps, kSuperChunks * (tiles::kPanelChunkK / kStepK));
   const std::int64_t tb = std::max<std::int64_t>(1, tiles::kPanelRowBlockBytes / static_cast<std::int64_t>(super_steps * l.parts * kTileBytes));
   const std::int64_t panels = (n1 - n0 + kPanelRows - 1) / kPanelRows, panel_acc = std::min(tb, l.tiles) * kTileM * kPanelRows;
-  b_buf.resize(static_cast<std::size_t>(kChunks * (tiles::kPanelChunkK / kStepK) * 2) * kTileBytes);
+  const std::size_t pass_bytes = static_cast<std::size_t>(kChunks * (tiles::kPanelChunkK / kStepK) * 2) * kTileBytes;
+  b_buf.resize(2 * pass_bytes);
   acc_buf.resize(static_cast<std::size_t>(panels * panel_acc) * 4);
+  passes.clear();
+  for (std::int64_t sc0 = 0; sc0 < chunks; sc0 += kSuperChunks)
+    for (std::int64_t pi = 0; pi < panels; ++pi)
+      for (std::int64_t cc0 = sc0; cc0 < std::min(chunks, sc0 + kSuperChunks); cc0 += kChunks) passes.push_back({pi, sc0, cc0, std::min(chunks, cc0 + kChunks)});
+  const std::int64_t n = static_cast<std::int64_t>(passes.size());
+  auto buffer = [&](std::int64_t i) { return b_buf.data + (i % 2) * pass_bytes; };  // i: passes so far, over all blocks
+  // 2^-8 from the scale decode, 2 from the doubled weight codes, 2 more from the w4a4 activations'.
+  const float post = mode == GemmMode::W4A4 ? w.alpha * 64.0f : w.global_scale * 128.0f;
   configure_tiles();
+  PassDecode next;
+  next.start(w, n0 + kPanelRows * passes[0].pi, passes[0].cc0, passes[0].cc1, buffer(0), 1);
+  next.finish();
+  std::int64_t done = 0;  // passes run, over all blocks
   for (std::int64_t tlo = 0; tlo < l.tiles; tlo += tb) {
     const std::int64_t thi = std::min(l.tiles, tlo + tb);
-    for (std::int64_t sc0 = 0; sc0 < chunks; sc0 += kSuperChunks)
-      for (std::int64_t pi = 0; pi < panels; ++pi) {
-        float* acc = acc_buf.as<float>() + pi * panel_acc;
-        for (std::int64_t cc0 = sc0; cc0 < std::min(chunks, sc0 + kSuperChunks); cc0 += kChunks) {
-          const std::int64_t cc1 = std::min(chunks, cc0 + kChunks);
-          pack_bf16(w, n0 + kPanelRows * pi, cc0, cc1, b_buf.data);
-          const std::int64_t s0 = 4 * cc0, steps = std::min(ksteps, 4 * cc1) - s0;
-          std::int64_t t = tlo;
-          for (; t + 2 <= thi; t += 2) tiles_pass<true>(l, p, t, s0, steps, b_buf.data, acc + (t - tlo) * kTileM * kPanelRows, cc0 == 0);
-          if (t < thi) tiles_pass<false>(l, p, t, s0, steps, b_buf.data, acc + (t - tlo) * kTileM * kPanelRows, cc0 == 0);
-        }
+    // A block of one or two tiles keeps its accumulators in the tile registers across the
+    // superblock's passes (pack_bf16 leaves them alone): no store, reload and wait for the chain
+    // of multiplies to drain at every pass, which cost M = 32 a tenth of its time.
+    const std::int64_t resident = thi - tlo <= 2 ? thi - tlo : 0, calls = resident ? 1 : (thi - tlo + 1) / 2;
+    for (std::int64_t i = 0; i < n; ++i, ++done) {
+      const Pass& ps = passes[static_cast<std::size_t>(i)];
+      const std::uint8_t* b = buffer(done);
+      float* acc = acc_buf.as<float>() + ps.pi * panel_acc;
+      const std::int64_t s0 = 4 * ps.cc0, steps = std::min(ksteps, 4 * ps.cc1) - s0;
+      const Pass& after = passes[static_cast<std::size_t>((i + 1) % n)];  // the next block's first after the last
+      if (i + 1 < n || thi < l.tiles) next.start(w, n0 + kPanelRows * after.pi, after.cc0, after.cc1, buffer(done + 1), steps * calls);
+      if (resident == 2 && ps.cc0 == ps.sc0) acc_begin<true>(acc, ps.sc0 == 0);
+      if (resident == 1 && ps.cc0 == ps.sc0) acc_begin<false>(acc, ps.sc0 == 0);
+      if (resident == 2) acc_steps<true>(l, p, tlo, s0, steps, b, next);
+      if (resident == 1) acc_steps<false>(l, p, tlo, s0, steps, b, next);
+      if (!resident) {
+        std::int64_t t = tlo;
+        for (; t + 2 <= thi; t += 2) tiles_pass<true>(l, p, t, s0, steps, b, acc + (t - tlo) * kTileM * kPanelRows, ps.cc0 == 0, next);
+        if (t < thi) tiles_pass<false>(l, p, t, s0, steps, b, acc + (t - tlo) * kTileM * kPanelRows, ps.cc0 == 0, next);
       }
-    // 2^-8 from the scale decode, 2 from the doubled weight codes, 2 more from the w4a4 activations'.
-    const float post = mode == GemmMode::W4A4 ? w.alpha * 64.0f : w.global_scale * 128.0f;
+      const bool panel_done = ps.cc1 == std::min(chunks, ps.sc0 + kSuperChunks);  // the last pass of the panel's superblock
+      if (resident == 2 && panel_done) acc_end<true>(acc);
+      if (resident == 1 && panel_done) acc_end<false>(acc);
+      next.finish();
+    }
     for (std::int64_t pi = 0; pi < panels; ++pi)
       avx512::write_panel_rows(w, n0 + kPanelRows * pi, tlo * kTileM, std::min(a.M, thi * kTileM), acc_buf.as<float>() + pi * panel_acc, post, out);
   }
