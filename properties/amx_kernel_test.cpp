@@ -152,12 +152,18 @@ TEST(AmxKernel, OddRowsPerThreadWithTwoThreads) {
 // The activation tiles go in blocks of about kPanelRowBlockBytes of prepared BF16 (1 KiB per tile
 // and 32-K step of one K superblock, three per step in w4a16), each block in pairs and then one: a
 // K whose w4a4 blocks hold 9 tiles splits 10 tiles into four pairs and a single, then a partial
-// single (w4a16's blocks of 3: a pair and a single three times, then a partial single).
+// single (w4a16's blocks of 3: a pair and a single three times, then a partial single). Each
+// panel takes an odd number of decode passes (7), decoded in turn into two buffers while the tiles
+// run over the pass before: the buffers trade places from one block to the next, and the last pass
+// of a block decodes the next block's first (a single tile, as the last block here, keeps its
+// accumulators in the tile registers across the passes).
 TEST(AmxKernel, ActivationBlocksOfAnOddNumberOfTiles) {
   SKIP_WITHOUT_AMX();
   opt::LayoutCache cache;
   const std::int64_t K = 3568, steps = std::min((K + 63) / 64 * 2, tiles::kAmxSuperK / 32);  // a 1-block tail
   ASSERT_EQ(tiles::kPanelRowBlockBytes / (steps * 1024), 9);
+  const std::int64_t pass_k = tiles::kPanelChunkK * tiles::kPanelChunksPerPass;
+  ASSERT_EQ((K + pass_k - 1) / pass_k % 2, 1) << "an odd number of passes per panel";
   const std::int64_t M = 9 * tiles::kAmxTileM + 6;
   kernel_test::expect_none(check_amx(M, 40, K, 77, cache), "properties/amx_kernel");
 }

@@ -158,7 +158,8 @@ void pack_bf16(const GemmWeights& w, std::int64_t n0, int g, std::int64_t cc, st
 // One pass of a panel (its 32 rows from n0, chunks [cc0, cc1)) decoded a unit (one row group's
 // chunk) at a time, so that the units of the next pass can run between the tile multiplies of the
 // current one: the tile unit works through its queue of multiplies while the vector ports decode
-// (bench/measurements.md, "AMX: the next pass decoded between the tiles").
+// (bench/measurements.md, "AMX: accumulators kept in the tiles, the next pass decoded between
+// the tiles").
 struct PassDecode {
   const GemmWeights* w = nullptr;
   std::int64_t n0 = 0, cc0 = 0, cc1 = 0;

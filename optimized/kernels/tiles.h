@@ -19,8 +19,9 @@
 //   scales).
 // - AMX (both modes, from kAmxMinRows): M by pairs of whole tiles of kAmxTileM, a single tile, and
 //   the partial last one, within blocks of activation tiles; K by its remainder modulo kAmxStepK (a
-//   tail of 1 block), by the decode passes and by the superblocks of kAmxSuperK; N by the 16-row
-//   tile within the 32-row panel.
+//   tail of 1 block), by the decode passes (decoded in turn into two buffers across the blocks: an
+//   odd count per block) and by the superblocks of kAmxSuperK; N by the 16-row tile within the
+//   32-row panel.
 // - threads: one task below kSplitWork (M x rows x K), several from there; activation rows prepared
 //   in parallel from kPrepareSplitElems (M x Kp) on.
 #pragma once
