@@ -36,9 +36,11 @@
 // chunks at a time (32 KiB of B tiles), then every pair of activation tiles runs over them with 4
 // accumulator tiles (2 activation tiles x 2 row groups), which are stored to and reloaded from
 // memory once per pass, or stay in the tile registers across the passes where the block of
-// activation tiles is one or two. The tile unit runs beside the vector ports: while it works
-// through a pass's multiplies, the next pass is decoded into a second buffer, a row group's
-// chunk at a time between its tile steps.
+// activation tiles is one or two. The passes are decoded into two buffers in turn, the next one a
+// row group's chunk at a time between the tile steps of the current one: the tiles then read B
+// tiles stored a pass earlier (at M = 16 the tile loop took ~0.6 ms of the profile reading those
+// just stored, ~0.3 ms alone now). (The interleave was meant to run the tile unit beside the decode, as it runs beside plain
+// vector arithmetic; measured, the two still add up: bench/analysis.md, the amx section.)
 #include <immintrin.h>
 
 #include <algorithm>
@@ -156,8 +158,7 @@ void pack_bf16(const GemmWeights& w, std::int64_t n0, int g, std::int64_t cc, st
 }
 
 // One pass of a panel (its 32 rows from n0, chunks [cc0, cc1)) decoded a unit (one row group's
-// chunk) at a time, so that the units of the next pass can run between the tile multiplies of the
-// current one: the tile unit works through its queue of multiplies while the vector ports decode
+// chunk) at a time, the units of the next pass spread over the tile steps of the current one
 // (bench/measurements.md, "AMX: accumulators kept in the tiles, the next pass decoded between
 // the tiles").
 struct PassDecode {
